@@ -1,0 +1,1 @@
+"""The running assistant: the `coop` command, settings, wiring, transports, notifier and scheduler."""

@@ -1,0 +1,121 @@
+"""Local development chains: py-evm in process (eth-tester), or an anvil node from contracts/node_modules."""
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+
+ANVIL_BIN = Path(__file__).resolve().parent.parent / "contracts" / "node_modules" / ".bin" / "anvil"
+
+
+@dataclass
+class DevChain:
+    """A local chain with time control and snapshots, the same for both backends."""
+
+    w3: Web3
+    kind: str
+    _advance: Callable[[int], None]
+    _snapshot: Callable[[], object]
+    _revert: Callable[[object], None]
+    _close: Callable[[], None] = lambda: None
+    _accounts_made: int = field(default=0)
+
+    def now(self) -> int:
+        """Timestamp of the latest block."""
+        return self.w3.eth.get_block("latest")["timestamp"]
+
+    def advance(self, seconds: int) -> None:
+        """Moves time forward by `seconds` and mines a block there."""
+        self._advance(seconds)
+
+    def snapshot(self) -> object:
+        return self._snapshot()
+
+    def revert(self, snapshot_id: object) -> None:
+        self._revert(snapshot_id)
+
+    def new_account(self, ether: int = 100) -> LocalAccount:
+        """A fresh key with `ether` ETH for gas; keys are derived from a counter so runs repeat."""
+        self._accounts_made += 1
+        account = Account.from_key(keccak(text=f"coop-devchain-{self._accounts_made}"))
+        if ether:
+            funder = self.w3.eth.accounts[0]
+            tx_hash = self.w3.eth.send_transaction({"from": funder, "to": account.address, "value": ether * 10**18})
+            self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.05)
+        return account
+
+    def close(self) -> None:
+        self._close()
+
+
+def start_tester() -> DevChain:
+    """py-evm in this process through eth-tester (needs the `devchain` extra)."""
+    from eth_tester import EthereumTester, PyEVMBackend
+
+    tester = EthereumTester(PyEVMBackend())
+    w3 = Web3(Web3.EthereumTesterProvider(tester))
+
+    def advance(seconds: int) -> None:
+        tester.time_travel(tester.get_block_by_number("latest")["timestamp"] + seconds)
+        tester.mine_blocks(1)
+
+    return DevChain(w3, "tester", advance, tester.take_snapshot, tester.revert_to_snapshot)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def find_anvil() -> str | None:
+    if ANVIL_BIN.exists():
+        return str(ANVIL_BIN)
+    return shutil.which("anvil")
+
+
+def start_anvil(anvil_bin: str | None = None, startup_timeout: float = 30.0) -> DevChain:
+    """An anvil node on a free loopback port, stopped by close()."""
+    binary = anvil_bin or find_anvil()
+    if binary is None:
+        raise FileNotFoundError("anvil not found: run `npm ci` in contracts/")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", "--hardfork", "cancun",
+         "--code-size-limit", "24576"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
+    deadline = time.monotonic() + startup_timeout
+    while not w3.is_connected():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"anvil did not start on port {port}")
+        time.sleep(0.1)
+
+    def advance(seconds: int) -> None:
+        w3.provider.make_request("evm_increaseTime", [seconds])
+        w3.provider.make_request("evm_mine", [])
+
+    def snapshot() -> object:
+        return w3.provider.make_request("evm_snapshot", [])["result"]
+
+    def revert(snapshot_id: object) -> None:
+        w3.provider.make_request("evm_revert", [snapshot_id])
+
+    def close() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    return DevChain(w3, "anvil", advance, snapshot, revert, close)

@@ -1,0 +1,4 @@
+"""The co-op's Solidity contracts; their committed build artifacts live in contracts/artifacts."""
+from pathlib import Path
+
+ARTIFACTS_DIR = Path(__file__).parent / "artifacts"

@@ -1,0 +1,1 @@
+"""Sensors: MQTT ingestion, rules and alerts, the device registry and a simulator."""

@@ -1,0 +1,251 @@
+"""GroupBuy: joining, executing at target, finalizing at the deadline, case filling, refunds."""
+from eth_utils import keccak
+
+from tests.conftest import DAY, FUSD
+from tests.helpers import events, reverts
+
+PRICE = 18_500_000  # $18.50
+
+
+def open_order(coop, target=10, minimum=4, cap=6, case_size=1, days=7, price=PRICE):
+    deadline = coop.chain.now() + days * DAY
+    receipt = coop.tx(coop.contracts.group_buy.functions.createOrder(
+        coop.supplier.address, keccak(text="rice"), price, target, minimum, cap, case_size, deadline), coop.operator)
+    return events(receipt, coop.contracts.group_buy, "OrderCreated")[0]["orderId"]
+
+
+def fund_and_join(coop, member, order_id, units, price=PRICE):
+    coop.deposit(member, units * price)
+    coop.tx(coop.contracts.food_usd.functions.approve(coop.contracts.group_buy.address, units * price), member)
+    return coop.tx(coop.contracts.group_buy.functions.join(order_id, units), member)
+
+
+def balance(coop, account):
+    return coop.contracts.food_usd.functions.balanceOf(account.address).call()
+
+
+def test_reaching_target_pays_supplier_at_once(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=10)
+    a, b = coop.members[:2]
+    first = fund_and_join(coop, a, order, 6)
+    assert events(first, gb, "Joined") == [
+        {"orderId": order, "member": a.address, "seq": 0, "units": 6, "tolerance": 0, "paid": 6 * PRICE}]
+    assert balance(coop, coop.supplier) == 0
+    last = fund_and_join(coop, b, order, 4)
+    assert events(last, gb, "OrderExecuted") == [{"orderId": order, "boughtUnits": 10, "paidToSupplier": 10 * PRICE}]
+    assert balance(coop, coop.supplier) == 10 * PRICE
+    assert gb.functions.getOrder(order).call()[6] == 2  # Status.Executed
+    assert balance(coop, a) == 0 and balance(coop, b) == 0
+    assert coop.contracts.food_usd.functions.balanceOf(gb.address).call() == 0
+
+
+def test_join_beyond_target_is_refused(coop):
+    order = open_order(coop, target=10, cap=10)
+    fund_and_join(coop, coop.members[0], order, 8)
+    with reverts("OrderFull", orderId=order, unitsLeft=2):
+        fund_and_join(coop, coop.members[1], order, 3)
+
+
+def test_member_cap_counts_raises_and_tolerance(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=20, cap=5)
+    member = coop.members[0]
+    fund_and_join(coop, member, order, 3)
+    fund_and_join(coop, member, order, 1)  # raising units while open
+    assert gb.functions.getMember(order, member.address).call()[0] == 4
+    with reverts("MemberCapExceeded", requested=6, cap=5):
+        fund_and_join(coop, member, order, 2)
+    coop.deposit(member, 2 * PRICE)
+    coop.tx(coop.contracts.food_usd.functions.approve(gb.address, 2 * PRICE), member)
+    with reverts("MemberCapExceeded", requested=6, cap=5):
+        coop.tx(gb.functions.setTolerance(order, 2), member)
+
+
+def test_non_member_cannot_join(coop):
+    order = open_order(coop)
+    with reverts("NotAMember", account=coop.outsider.address):
+        fund_and_join(coop, coop.outsider, order, 1)
+
+
+def test_join_after_deadline_is_refused(coop):
+    order = open_order(coop, days=1)
+    coop.chain.advance(DAY + 1)
+    with reverts("OrderClosed"):
+        fund_and_join(coop, coop.members[0], order, 1)
+
+
+def test_join_with_too_little_food_usd_reverts_and_moves_nothing(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop)
+    member = coop.members[0]
+    coop.deposit(member, PRICE)  # enough for one, asks for two
+    coop.tx(coop.contracts.food_usd.functions.approve(gb.address, 2 * PRICE), member)
+    with reverts("ERC20InsufficientBalance"):
+        coop.tx(gb.functions.join(order, 2), member)
+    assert balance(coop, member) == PRICE
+    assert gb.functions.getOrder(order).call()[8] == 0  # units committed
+
+
+def test_deadline_with_minimum_executes_and_without_refunds(coop):
+    gb = coop.contracts.group_buy
+    reached = open_order(coop, target=10, minimum=4)
+    missed = open_order(coop, target=10, minimum=4)
+    a, b = coop.members[:2]
+    fund_and_join(coop, a, reached, 4)
+    fund_and_join(coop, b, missed, 3)
+    with reverts("DeadlineNotReached"):
+        coop.tx(gb.functions.finalize(reached, []), coop.outsider)
+    coop.chain.advance(7 * DAY + 1)
+
+    receipt = coop.tx(gb.functions.finalize(reached, []), coop.outsider)  # anyone may finalize
+    assert events(receipt, gb, "OrderExecuted")[0]["paidToSupplier"] == 4 * PRICE
+    receipt = coop.tx(gb.functions.finalize(missed, []), coop.outsider)
+    assert events(receipt, gb, "OrderRefunded") == [{"orderId": missed}]
+    assert balance(coop, coop.supplier) == 4 * PRICE
+
+    receipt = coop.tx(gb.functions.claim(missed, b.address), coop.outsider)
+    assert events(receipt, gb, "Claimed") == [
+        {"orderId": missed, "member": b.address, "allocatedUnits": 0, "refund": 3 * PRICE}]
+    assert balance(coop, b) == 3 * PRICE
+    with reverts("AlreadyClaimed"):
+        coop.tx(gb.functions.claim(missed, b.address), b)
+    with reverts("OrderNotOpen"):
+        coop.tx(gb.functions.finalize(missed, []), coop.outsider)
+
+
+def test_cancel_refunds_everyone(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop)
+    a, b = coop.members[:2]
+    fund_and_join(coop, a, order, 2)
+    fund_and_join(coop, b, order, 3)
+    receipt = coop.tx(gb.functions.cancel(order), coop.operator)
+    assert events(receipt, gb, "OrderCancelled") == [{"orderId": order}]
+    for member, units in ((a, 2), (b, 3)):
+        assert gb.functions.claimable(order, member.address).call() == [0, units * PRICE]
+        coop.tx(gb.functions.claim(order, member.address), member)
+        assert balance(coop, member) == units * PRICE
+    assert coop.contracts.food_usd.functions.balanceOf(gb.address).call() == 0
+    with reverts("OrderNotOpen"):
+        fund_and_join(coop, a, order, 1)
+
+
+def set_tolerance(coop, member, order, tolerance, price=PRICE):
+    coop.deposit(member, tolerance * price)
+    coop.tx(coop.contracts.food_usd.functions.approve(coop.contracts.group_buy.address, tolerance * price), member)
+    return coop.tx(coop.contracts.group_buy.functions.setTolerance(order, tolerance), member)
+
+
+def test_tolerance_completes_the_last_case_first_come_first_served(coop):
+    """Cases of 6: 4 + 3 units ordered = 7; with 5 tolerance offered, two cases (12) are bought."""
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=24, minimum=6, cap=8, case_size=6)
+    a, b, c = coop.members[:3]
+    fund_and_join(coop, a, order, 4)
+    fund_and_join(coop, b, order, 3)
+    fund_and_join(coop, c, order, 1)  # c joins last: 8 units
+    set_tolerance(coop, c, order, 3)  # c would take 3 more
+    set_tolerance(coop, a, order, 2)  # a would take 2 more
+    coop.chain.advance(7 * DAY + 1)
+    with reverts("JoinOrderRequired"):
+        coop.tx(gb.functions.finalize(order, []), coop.outsider)
+    with reverts("BadJoinOrder", index=0):
+        coop.tx(gb.functions.finalize(order, [b.address, a.address, c.address]), coop.outsider)
+    receipt = coop.tx(gb.functions.finalize(order, [a.address, b.address, c.address]), coop.outsider)
+    assert events(receipt, gb, "OrderExecuted")[0]["boughtUnits"] == 12
+    # 8 units + 4 tolerance: a (joined first) gets both of hers, c gets 2 of his 3.
+    expected = {a.address: (6, 0), b.address: (3, 0), c.address: (3, 1 * PRICE)}
+    for member in (a, b, c):
+        assert gb.functions.claimable(order, member.address).call() == [expected[member.address][0], expected[member.address][1]]
+    assert balance(coop, coop.supplier) == 12 * PRICE
+
+
+def test_units_that_do_not_fill_a_case_are_refunded_to_the_last_joiners(coop):
+    """Cases of 5: 5 + 2 + 2 = 9 units, no tolerance: one case; the last 4 units come back."""
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=20, minimum=5, cap=5, case_size=5)
+    a, b, c = coop.members[:3]
+    for member, units in ((a, 5), (b, 2), (c, 2)):
+        fund_and_join(coop, member, order, units)
+    coop.chain.advance(7 * DAY + 1)
+    coop.tx(gb.functions.finalize(order, [a.address, b.address, c.address]), coop.outsider)
+    assert gb.functions.claimable(order, a.address).call() == [5, 0]
+    assert gb.functions.claimable(order, b.address).call() == [0, 2 * PRICE]
+    assert gb.functions.claimable(order, c.address).call() == [0, 2 * PRICE]
+    assert balance(coop, coop.supplier) == 5 * PRICE
+
+
+def test_tolerance_lowered_comes_back_at_once(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=12, cap=6, case_size=6)
+    member = coop.members[0]
+    fund_and_join(coop, member, order, 2)
+    set_tolerance(coop, member, order, 3)
+    assert balance(coop, member) == 0
+    receipt = coop.tx(gb.functions.setTolerance(order, 1), member)
+    assert events(receipt, gb, "ToleranceChanged") == [
+        {"orderId": order, "member": member.address, "tolerance": 1, "paid": -2 * PRICE}]
+    assert balance(coop, member) == 2 * PRICE
+
+
+def test_tolerance_is_refunded_when_target_is_reached(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=6, cap=6, case_size=6)
+    a, b = coop.members[:2]
+    fund_and_join(coop, a, order, 3)
+    set_tolerance(coop, a, order, 2)
+    fund_and_join(coop, b, order, 3)  # reaches the target: exactly one case, no tolerance used
+    assert gb.functions.claimable(order, a.address).call() == [3, 2 * PRICE]
+    coop.tx(gb.functions.claim(order, a.address), coop.outsider)
+    assert balance(coop, a) == 2 * PRICE
+
+
+def test_invalid_orders_are_refused(coop):
+    gb = coop.contracts.group_buy
+    deadline = coop.chain.now() + DAY
+    bad = [
+        (coop.supplier.address, 0, 10, 4, 5, 1, deadline),  # free
+        (coop.supplier.address, PRICE, 10, 11, 5, 1, deadline),  # minimum above target
+        (coop.supplier.address, PRICE, 10, 4, 5, 4, deadline),  # target not whole cases
+        (coop.supplier.address, PRICE, 10, 4, 5, 1, coop.chain.now() - 1),  # deadline passed
+        ("0x" + "00" * 20, PRICE, 10, 4, 5, 1, deadline),  # no supplier
+    ]
+    for supplier, price, target, minimum, cap, case, when in bad:
+        with reverts("InvalidOrder"):
+            coop.tx(gb.functions.createOrder(supplier, keccak(text="x"), price, target, minimum, cap, case, when),
+                    coop.operator)
+
+
+def test_join_with_permit_needs_no_prior_approval(coop):
+    from eth_account.messages import encode_typed_data
+
+    gb, fusd = coop.contracts.group_buy, coop.contracts.food_usd
+    order = open_order(coop)
+    member = coop.members[0]
+    coop.deposit(member, 2 * PRICE)
+    deadline = coop.chain.now() + DAY
+    typed = {
+        "types": {
+            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                       {"name": "deadline", "type": "uint256"}],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": "Food-USD", "version": "1", "chainId": coop.w3.eth.chain_id,
+                   "verifyingContract": fusd.address},
+        "message": {"owner": member.address, "spender": gb.address, "value": 2 * PRICE,
+                    "nonce": fusd.functions.nonces(member.address).call(), "deadline": deadline},
+    }
+    signed = member.sign_message(encode_typed_data(full_message=typed))
+    coop.tx(gb.functions.joinWithPermit(order, 2, deadline, signed.v, signed.r.to_bytes(32, "big"),
+                                        signed.s.to_bytes(32, "big")), member)
+    assert gb.functions.getMember(order, member.address).call()[0] == 2
+    assert balance(coop, member) == 0
+
+
+def test_unknown_order_is_named(coop):
+    with reverts("UnknownOrder", orderId=99):
+        coop.tx(coop.contracts.group_buy.functions.join(99, 1), coop.members[0])
