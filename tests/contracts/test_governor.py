@@ -1,0 +1,215 @@
+"""CoopGovernor: quadratic votes, members only, quorum and super-quorum, execution through the timelock."""
+from tests.conftest import GRO
+from tests.contracts.governance import (STATE, end_voting, lock_gro, propose, queue_and_execute, start_voting,
+                                        vote)
+from tests.helpers import events, reverts
+
+NEW_RATE = 20 * GRO
+
+
+def rate_proposal(coop, proposer):
+    gro = coop.contracts.gro
+    return propose(coop, proposer, [(gro, gro.functions.setRatePerKg(NEW_RATE))])
+
+
+def credits(coop, member, proposal_id):
+    snapshot = coop.contracts.governor.functions.proposalSnapshot(proposal_id).call()
+    return coop.contracts.escrow.functions.getPastVotes(member.address, snapshot).call() // GRO
+
+
+def state(coop, proposal_id):
+    return coop.contracts.governor.functions.state(proposal_id).call()
+
+
+def test_three_votes_cost_nine_credits(coop):
+    a, b = coop.members[:2]
+    lock_gro(coop, a, 10 * GRO)  # a little under 10 veGRO: 9 credits
+    lock_gro(coop, b, 100 * GRO)
+    proposal_id, _ = rate_proposal(coop, a)
+    start_voting(coop)
+    assert credits(coop, a, proposal_id) == 9
+    receipt = vote(coop, a, proposal_id, 1, votes=3)
+    (cast,) = events(receipt, coop.contracts.governor, "VoteCastWithParams")
+    assert (cast["voter"], cast["support"], cast["weight"]) == (a.address, 1, 3)
+    governor = coop.contracts.governor.functions
+    assert governor.proposalVotes(proposal_id).call() == [0, 3, 0]
+    assert governor.proposalCredits(proposal_id).call() == [0, 9, 0]
+    assert governor.voteCost(3).call() == 9
+    assert governor.hasVoted(proposal_id, a.address).call()
+
+
+def test_four_votes_with_fifteen_credits_revert(coop):
+    a = coop.members[0]
+    lock_gro(coop, a, 16 * GRO)  # a little under 16 veGRO: 15 credits
+    proposal_id, _ = rate_proposal(coop, a)
+    start_voting(coop)
+    assert credits(coop, a, proposal_id) == 15
+    with reverts("QuadraticVotesExceedCredits", votes=4, cost=16, credits=15):
+        vote(coop, a, proposal_id, 1, votes=4)
+    assert coop.contracts.governor.functions.proposalVotes(proposal_id).call() == [0, 0, 0]
+    vote(coop, a, proposal_id, 1, votes=3)  # what the credits do allow
+
+
+def test_without_params_a_member_casts_all_the_votes_they_can_afford(coop):
+    a = coop.members[0]
+    lock_gro(coop, a, 50 * GRO)  # 49 credits
+    proposal_id, _ = rate_proposal(coop, a)
+    start_voting(coop)
+    assert credits(coop, a, proposal_id) == 49
+    receipt = vote(coop, a, proposal_id, 0)
+    assert events(receipt, coop.contracts.governor, "VoteCast")[0]["weight"] == 7
+
+
+def test_non_member_can_neither_vote_nor_propose(coop):
+    a = coop.members[0]
+    lock_gro(coop, a, 10 * GRO)
+    lock_gro(coop, coop.outsider, 100 * GRO)  # has veGRO, but is not a registered resident
+    with reverts("NotAMember", account=coop.outsider.address):
+        rate_proposal(coop, coop.outsider)
+    proposal_id, _ = rate_proposal(coop, a)
+    start_voting(coop)
+    with reverts("NotAMember", account=coop.outsider.address):
+        vote(coop, coop.outsider, proposal_id, 1, votes=1)
+
+
+def test_a_member_casts_once(coop):
+    a, b = coop.members[:2]
+    lock_gro(coop, a, 10 * GRO)
+    lock_gro(coop, b, 90 * GRO)  # so that a's vote alone is no super-quorum
+    proposal_id, _ = rate_proposal(coop, a)
+    start_voting(coop)
+    vote(coop, a, proposal_id, 1, votes=1)
+    with reverts("GovernorAlreadyCastVote", voter=a.address):
+        vote(coop, a, proposal_id, 1, votes=1)
+
+
+def test_voting_before_the_snapshot_is_refused(coop):
+    a = coop.members[0]
+    lock_gro(coop, a, 10 * GRO)
+    proposal_id, _ = rate_proposal(coop, a)
+    with reverts("GovernorUnexpectedProposalState"):
+        vote(coop, a, proposal_id, 1, votes=1)
+
+
+def test_passed_proposal_is_queued_and_executed_by_a_third_party(coop):
+    a, b, c = coop.members[:3]
+    for member in (a, b, c):
+        lock_gro(coop, member, 30 * GRO)
+    proposal_id, proposal = rate_proposal(coop, a)
+    assert state(coop, proposal_id) == STATE["Pending"]
+    start_voting(coop)
+    assert state(coop, proposal_id) == STATE["Active"]
+    vote(coop, a, proposal_id, 1, votes=5)
+    vote(coop, b, proposal_id, 0, votes=4)
+    end_voting(coop)
+    assert state(coop, proposal_id) == STATE["Succeeded"]
+    receipt = queue_and_execute(coop, proposal, coop.outsider)  # not a member, holds no role
+    assert events(receipt, coop.contracts.governor, "ProposalExecuted") == [{"proposalId": proposal_id}]
+    assert state(coop, proposal_id) == STATE["Executed"]
+    assert coop.contracts.gro.functions.ratePerKg().call() == NEW_RATE
+
+
+def test_more_votes_against_defeats(coop):
+    a, b = coop.members[:2]
+    lock_gro(coop, a, 30 * GRO)
+    lock_gro(coop, b, 30 * GRO)
+    proposal_id, proposal = rate_proposal(coop, a)
+    start_voting(coop)
+    vote(coop, a, proposal_id, 1, votes=3)
+    vote(coop, b, proposal_id, 0, votes=4)
+    end_voting(coop)
+    assert state(coop, proposal_id) == STATE["Defeated"]
+    with reverts("GovernorUnexpectedProposalState"):
+        coop.tx(coop.contracts.governor.functions.queue(*proposal), coop.outsider)
+
+
+def test_quadratic_votes_let_many_small_holders_outvote_one_large(coop):
+    """One member with 100 credits has 10 votes; three with 16 credits have 12 between them."""
+    whale, *small = coop.members[:4]
+    lock_gro(coop, whale, 101 * GRO)
+    for member in small:
+        lock_gro(coop, member, 17 * GRO)
+    proposal_id, _ = rate_proposal(coop, whale)
+    start_voting(coop)
+    for member in small:
+        vote(coop, member, proposal_id, 0)
+    vote(coop, whale, proposal_id, 1)  # two thirds of all veGRO, but fewer votes: no early pass
+    assert state(coop, proposal_id) == STATE["Active"]
+    assert coop.contracts.governor.functions.proposalVotes(proposal_id).call() == [12, 10, 0]
+    end_voting(coop)
+    assert state(coop, proposal_id) == STATE["Defeated"]
+
+
+def test_without_quorum_a_proposal_fails(coop):
+    """Quorum is 10% of all veGRO: a member with 5% voting alone is not enough."""
+    big, small = coop.members[:2]
+    lock_gro(coop, big, 95 * GRO)
+    lock_gro(coop, small, 5 * GRO)
+    proposal_id, _ = rate_proposal(coop, small)
+    start_voting(coop)
+    vote(coop, small, proposal_id, 1, votes=1)
+    end_voting(coop)
+    assert state(coop, proposal_id) == STATE["Defeated"]
+
+
+def test_abstain_counts_toward_quorum(coop):
+    big, small, abstainer = coop.members[:3]
+    lock_gro(coop, big, 80 * GRO)
+    lock_gro(coop, small, 5 * GRO)
+    lock_gro(coop, abstainer, 15 * GRO)
+    proposal_id, _ = rate_proposal(coop, small)
+    start_voting(coop)
+    vote(coop, small, proposal_id, 1, votes=1)
+    vote(coop, abstainer, proposal_id, 2, votes=0)
+    assert coop.contracts.governor.functions.proposalVotes(proposal_id).call() == [0, 1, 0]
+    end_voting(coop)
+    assert state(coop, proposal_id) == STATE["Succeeded"]
+
+
+def test_super_quorum_passes_early(coop):
+    """60% of all veGRO voting for passes before the deadline; the proposal can be queued at once."""
+    a, b, c = coop.members[:3]
+    lock_gro(coop, a, 50 * GRO)
+    lock_gro(coop, b, 20 * GRO)
+    lock_gro(coop, c, 30 * GRO)
+    proposal_id, proposal = rate_proposal(coop, a)
+    start_voting(coop)
+    vote(coop, a, proposal_id, 1)
+    assert state(coop, proposal_id) == STATE["Active"]  # 50%: not yet
+    vote(coop, b, proposal_id, 1)
+    assert state(coop, proposal_id) == STATE["Succeeded"]  # 70%
+    with reverts("GovernorUnexpectedProposalState"):
+        vote(coop, c, proposal_id, 0)
+    queue_and_execute(coop, proposal, coop.outsider)
+    assert coop.contracts.gro.functions.ratePerKg().call() == NEW_RATE
+
+
+def test_super_quorum_never_passes_a_proposal_losing_on_votes(coop):
+    a, b = coop.members[:2]
+    lock_gro(coop, a, 90 * GRO)
+    lock_gro(coop, b, 10 * GRO)
+    proposal_id, _ = rate_proposal(coop, a)
+    start_voting(coop)
+    vote(coop, b, proposal_id, 0)  # 3 votes against
+    vote(coop, a, proposal_id, 1, votes=2)  # 90% of veGRO for, but only 2 votes
+    assert state(coop, proposal_id) == STATE["Active"]
+
+
+def test_governance_settings_change_only_by_proposal(coop):
+    governor = coop.contracts.governor
+    a = coop.members[0]
+    lock_gro(coop, a, 50 * GRO)
+    with reverts("GovernorOnlyExecutor"):
+        coop.tx(governor.functions.updateQuorumNumerator(20), a)
+    _, proposal = propose(coop, a, [(governor, governor.functions.updateQuorumNumerator(20))])
+    start_voting(coop)
+    vote(coop, a, governor.functions.hashProposal(*proposal).call(), 1)
+    end_voting(coop)
+    queue_and_execute(coop, proposal, coop.outsider)
+    assert governor.functions.quorumNumerator().call() == 20
+
+
+def test_counting_mode_and_clock(coop):
+    governor = coop.contracts.governor.functions
+    assert governor.COUNTING_MODE().call() == "support=bravo&quorum=for,abstain&params=votes"
+    assert governor.CLOCK_MODE().call() == "mode=timestamp"
