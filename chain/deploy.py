@@ -44,9 +44,14 @@ class CoopSystem:
 
 
 def _deploy_proxy(
-    w3: Web3, name: str, deployer: LocalAccount, init_args: list[Any], gas_used: dict[str, int]
+    w3: Web3,
+    name: str,
+    deployer: LocalAccount,
+    init_args: list[Any],
+    gas_used: dict[str, int],
+    constructor_args: tuple[Any, ...] = (),
 ) -> Contract:
-    implementation, receipt = deploy_contract(w3, name, deployer)
+    implementation, receipt = deploy_contract(w3, name, deployer, *constructor_args)
     gas_used[f"{name} implementation"] = receipt["gasUsed"]
     init_data = implementation.encode_abi("initialize", args=init_args)
     proxy, receipt = deploy_contract(w3, "ERC1967Proxy", deployer, implementation.address, init_data)
@@ -85,7 +90,7 @@ def deploy_system(
         params.super_quorum_percent,
     )
     group_buy = _deploy_proxy(
-        w3, "GroupBuy", deployer, [timelock.address, operator, food_usd.address, registry.address], gas
+        w3, "GroupBuy", deployer, [timelock.address, operator], gas, constructor_args=(food_usd.address,)
     )
 
     roles = timelock.functions

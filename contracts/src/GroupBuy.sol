@@ -6,7 +6,6 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {CoopUpgradeable} from "./CoopUpgradeable.sol";
-import {MemberRegistry} from "./MemberRegistry.sol";
 
 /// @title Group buying in Food-USD
 /// @notice Members pool Food-USD to buy in bulk. When an order reaches its target it is bought at
@@ -16,6 +15,9 @@ import {MemberRegistry} from "./MemberRegistry.sol";
 /// @dev Suppliers sell by the case. A member may add a tolerance: extra units they would accept only
 /// to complete the last case (Foodsoft's box filling). An order buys whole cases only; units are
 /// allocated first come, first served by the member's first join, then tolerance the same way.
+/// Joining is open to any account holding Food-USD (which only reaches accounts through recorded member
+/// deposits): the backend offers joins to registered members only, and a registry look-up here would
+/// cost every join two more cold contract reads through the registry's proxy.
 /// Members are not stored in a list (a list would cost every join a storage slot): each member gets
 /// a sequence number, and the rare finalization that must allocate takes the members in join order
 /// as calldata (from the Joined events) and checks it against those numbers.
@@ -62,8 +64,9 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         bool claimed;
     }
 
-    IERC20 public foodUsd;
-    MemberRegistry public registry;
+    /// @notice The token orders are paid in (Food-USD).
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    IERC20 public immutable foodUsd;
     uint256 public orderCount;
     mapping(uint256 orderId => Order) private _orders;
     mapping(uint256 orderId => mapping(address member => Member)) private _members;
@@ -79,7 +82,7 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         uint256 caseSize,
         uint256 deadline
     );
-    event Joined(uint256 indexed orderId, address indexed member, uint256 seq, uint256 units, uint256 tolerance, uint256 paid);
+    event Joined(uint256 indexed orderId, address indexed member, uint256 seq, uint256 units, uint256 paid);
     event ToleranceChanged(uint256 indexed orderId, address indexed member, uint256 tolerance, int256 paid);
     event OrderExecuted(uint256 indexed orderId, uint256 boughtUnits, uint256 paidToSupplier);
     event OrderRefunded(uint256 indexed orderId);
@@ -94,22 +97,23 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     error OrderFull(uint256 orderId, uint256 unitsLeft);
     error MemberCapExceeded(uint256 orderId, uint256 requested, uint256 cap);
     error ZeroUnits();
-    error NotAMember(address account);
     error NotJoined(uint256 orderId, address member);
     error AlreadyClaimed(uint256 orderId, address member);
     error NothingToClaim(uint256 orderId, Status status);
     error JoinOrderRequired(uint256 orderId);
     error BadJoinOrder(uint256 orderId, uint256 index);
 
+    /// @dev The token is fixed in the code (an immutable) rather than in storage: a join reads it for
+    /// free. A new implementation is built with the same token.
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(IERC20 foodUsd_) {
+        foodUsd = foodUsd_;
+    }
+
     /// @dev Called once through the proxy.
-    function initialize(address governance, address orderManager, IERC20 foodUsd_, MemberRegistry registry_)
-        external
-        initializer
-    {
+    function initialize(address governance, address orderManager) external initializer {
         __CoopUpgradeable_init(governance);
         _grantRole(ORDER_MANAGER_ROLE, orderManager);
-        foodUsd = foodUsd_;
-        registry = registry_;
     }
 
     // ---- views ----
@@ -253,7 +257,6 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         if (units == 0) revert ZeroUnits();
         Order storage o = _openOrder(orderId);
         if (block.timestamp > o.deadline) revert OrderClosed(orderId, o.deadline);
-        if (!registry.isMember(msg.sender)) revert NotAMember(msg.sender);
         uint256 left = o.targetUnits - o.units;
         if (units > left) revert OrderFull(orderId, left);
         Member storage m = _members[orderId][msg.sender];
@@ -266,7 +269,7 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         m.units += units;
         o.units += units;
         uint256 cost = uint256(units) * o.unitPrice;
-        emit Joined(orderId, msg.sender, m.seq, units, m.tolerance, cost);
+        emit Joined(orderId, msg.sender, m.seq, units, cost);
         foodUsd.safeTransferFrom(msg.sender, address(this), cost);
         if (o.units == o.targetUnits) _execute(orderId, o, o.units);
     }

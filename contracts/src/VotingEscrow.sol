@@ -22,10 +22,11 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
     uint256 public constant WEEK = 7 days;
     uint256 public constant MAXTIME = 4 * 365 days;
 
+    /// @dev One storage slot: a vote reads one point.
     struct Point {
-        int128 bias;
-        int128 slope;
-        uint256 ts;
+        int96 bias;
+        int96 slope;
+        uint64 ts;
     }
 
     struct Lock {
@@ -46,7 +47,7 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
     Point[] private _globalPoints;
     mapping(address account => Point[]) private _accountPoints;
     /// @dev Slope to add back at each week boundary when locks ending there expire.
-    mapping(uint256 weekTs => int128) public slopeChanges;
+    mapping(uint256 weekTs => int96) public slopeChanges;
 
     event Locked(address indexed account, uint256 added, uint256 unlockTime, uint256 lockedAmount);
     event Withdrawn(address indexed account, uint256 amount);
@@ -64,7 +65,7 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
 
     constructor(IERC20 token_) {
         token = token_;
-        _globalPoints.push(Point({bias: 0, slope: 0, ts: block.timestamp}));
+        _globalPoints.push(Point({bias: 0, slope: 0, ts: uint64(block.timestamp)}));
     }
 
     // ---- locking ----
@@ -188,10 +189,11 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
     }
 
     function _pointOf(Lock memory lock) private view returns (Point memory p) {
-        p.ts = block.timestamp;
+        p.ts = uint64(block.timestamp);
         if (lock.end > block.timestamp && lock.amount > 0) {
-            p.slope = (uint256(lock.amount) / MAXTIME).toInt256().toInt128();
-            p.bias = p.slope * int128(int256(uint256(lock.end) - block.timestamp));
+            uint256 slope = uint256(lock.amount) / MAXTIME;
+            p.slope = slope.toInt256().toInt96();
+            p.bias = (slope * (uint256(lock.end) - block.timestamp)).toInt256().toInt96();
         }
     }
 
@@ -210,7 +212,7 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
 
         if (account == address(0)) return;
         if (old.end > block.timestamp) {
-            int128 change = slopeChanges[old.end] + oldPoint.slope;
+            int96 change = slopeChanges[old.end] + oldPoint.slope;
             if (next.end == old.end) change -= newPoint.slope;
             slopeChanges[old.end] = change;
         }
@@ -228,17 +230,20 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
 
     /// @dev The global point `p` carried forward to time `t`, applying the weekly slope changes.
     function _advance(Point memory p, uint256 t) private view returns (Point memory) {
-        uint256 weekTs = (p.ts / WEEK) * WEEK;
-        for (uint256 i = 0; i < 255 && p.ts < t; ++i) {
+        uint256 weekTs = (uint256(p.ts) / WEEK) * WEEK;
+        int256 bias = p.bias;
+        int256 slope = p.slope;
+        uint256 ts = p.ts;
+        for (uint256 i = 0; i < 255 && ts < t; ++i) {
             weekTs += WEEK;
             uint256 stepEnd = weekTs > t ? t : weekTs;
-            p.bias -= p.slope * int128(int256(stepEnd - p.ts));
-            if (stepEnd == weekTs) p.slope += slopeChanges[weekTs];
-            if (p.bias < 0) p.bias = 0;
-            if (p.slope < 0) p.slope = 0;
-            p.ts = stepEnd;
+            bias -= slope * int256(stepEnd - ts);
+            if (stepEnd == weekTs) slope += slopeChanges[weekTs];
+            if (bias < 0) bias = 0;
+            if (slope < 0) slope = 0;
+            ts = stepEnd;
         }
-        return p;
+        return Point({bias: bias.toInt96(), slope: slope.toInt96(), ts: uint64(ts)});
     }
 
     function _totalPowerAt(uint256 t) private view returns (uint256) {
@@ -250,7 +255,7 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
     function _accountPowerAt(address account, uint256 t) private view returns (uint256) {
         (bool found, Point memory p) = _lastPointAt(_accountPoints[account], t);
         if (!found) return 0;
-        int256 bias = int256(p.bias) - int256(p.slope) * int256(t - p.ts);
+        int256 bias = int256(p.bias) - int256(p.slope) * int256(t - uint256(p.ts));
         return bias > 0 ? uint256(bias) : 0;
     }
 

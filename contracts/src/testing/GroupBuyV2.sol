@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {GroupBuy} from "../GroupBuy.sol";
 
 /// @title Test only: a compatible next version of GroupBuy (appends state, adds a function)
@@ -8,6 +9,9 @@ import {GroupBuy} from "../GroupBuy.sol";
 contract GroupBuyV2 is GroupBuy {
     /// @notice A note the co-op can set, to show new state after an upgrade.
     string public notice;
+
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor(IERC20 foodUsd_) GroupBuy(foodUsd_) {}
 
     /// @notice Which version of the code runs.
     function version() external pure returns (uint256) {

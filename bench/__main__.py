@@ -1,0 +1,14 @@
+"""Runs every benchmark and prints one line per figure (see DESIGN.md §8 for the format)."""
+import sys
+
+from bench import gas
+
+
+def main() -> int:
+    for line in gas.run():
+        print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
