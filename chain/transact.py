@@ -55,12 +55,28 @@ def send(
         tx = call.build_transaction(params)
     except (ContractLogicError, *_TESTER_ERRORS) as e:
         raise decode_revert(_revert_data(e)) from None
+    if gas is None:
+        # Headroom over the estimate: gas can depend on the block's timestamp (the escrow walks the
+        # weeks since its last checkpoint), which may move on between estimate and inclusion.
+        tx["gas"] = tx["gas"] * 5 // 4 + 10_000
     signed = sender.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.05)
     if receipt["status"] != 1:
-        raise ContractReverted("unknown", {"tx": tx_hash.hex()}, b"")
+        raise _mined_failure(w3, tx, receipt)
     return receipt
+
+
+def _mined_failure(w3: Web3, tx: dict[str, Any], receipt: TxReceipt) -> ContractReverted:
+    """Why a transaction that passed estimation failed once mined: replayed at its block for the reason."""
+    if receipt["gasUsed"] >= tx["gas"]:
+        return ContractReverted("OutOfGas", {"gas": tx["gas"], "tx": receipt["transactionHash"].hex()}, b"")
+    call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+    try:
+        w3.eth.call(call, receipt["blockNumber"] - 1)
+    except (ContractLogicError, *_TESTER_ERRORS) as e:
+        return decode_revert(_revert_data(e))
+    return ContractReverted("unknown", {"tx": receipt["transactionHash"].hex()}, b"")
 
 
 def contract_at(w3: Web3, name: str, address: str) -> Contract:
