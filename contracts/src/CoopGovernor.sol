@@ -112,18 +112,22 @@ contract CoopGovernor is
         return super._voteSucceeded(proposalId);
     }
 
+    /// @inheritdoc GovernorSettings
     function votingDelay() public view override(Governor, GovernorSettings) returns (uint256) {
         return super.votingDelay();
     }
 
+    /// @inheritdoc GovernorSettings
     function votingPeriod() public view override(Governor, GovernorSettings) returns (uint256) {
         return super.votingPeriod();
     }
 
+    /// @inheritdoc GovernorSettings
     function proposalThreshold() public view override(Governor, GovernorSettings) returns (uint256) {
         return super.proposalThreshold();
     }
 
+    /// @inheritdoc GovernorTimelockControl
     function proposalNeedsQueuing(uint256 proposalId)
         public
         view

@@ -31,6 +31,7 @@ abstract contract GovernorCountingQuadratic is Governor {
 
     error QuadraticVotesExceedCredits(uint256 votes, uint256 cost, uint256 credits);
 
+    /// @notice How votes are counted, in ERC-6372/Governor's URL-encoded form.
     // forge-lint: disable-next-line(mixed-case-function)
     function COUNTING_MODE() public pure virtual override returns (string memory) {
         return "support=bravo&quorum=for,abstain&params=votes";

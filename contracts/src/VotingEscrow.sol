@@ -120,6 +120,7 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
         return uint48(block.timestamp);
     }
 
+    /// @notice The clock counts seconds (ERC-6372).
     // forge-lint: disable-next-line(mixed-case-function)
     function CLOCK_MODE() external pure returns (string memory) {
         return "mode=timestamp";
@@ -152,10 +153,12 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
         return account;
     }
 
+    /// @notice Not supported: each account votes with its own power.
     function delegate(address) external pure {
         revert DelegationNotSupported();
     }
 
+    /// @notice Not supported: each account votes with its own power.
     function delegateBySig(address, uint256, uint256, uint8, bytes32, bytes32) external pure {
         revert DelegationNotSupported();
     }
