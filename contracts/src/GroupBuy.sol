@@ -133,7 +133,7 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         Order storage o = _orders[orderId];
         Member storage m = _members[orderId][member];
         if (!m.joined || m.claimed || o.status == Status.Open || o.status == Status.None) return (0, 0);
-        uint256 paid = uint256(m.units + m.tolerance) * o.unitPrice;
+        uint256 paid = (uint256(m.units) + m.tolerance) * o.unitPrice;
         if (o.status == Status.Executed) units = o.allocatedInFull ? m.units : m.allocated;
         refund = paid - units * o.unitPrice;
     }
@@ -207,15 +207,16 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         else if (delta < 0) foodUsd.safeTransfer(msg.sender, uint256(-delta));
     }
 
-    /// @notice After the deadline, buys the order if its minimum was reached, or refunds everyone.
-    /// Anyone may call it.
+    /// @notice After the deadline, buys the order if the whole cases it can buy reach its minimum, or
+    /// refunds everyone. Anyone may call it.
     /// @param joinOrder the order's members in join order (from the Joined events); needed only when
     /// units must be allocated (a partly filled last case), otherwise pass an empty list.
     function finalize(uint256 orderId, address[] calldata joinOrder) external nonReentrant {
         Order storage o = _openOrder(orderId);
         if (block.timestamp <= o.deadline) revert DeadlineNotReached(orderId, o.deadline);
+        // The minimum applies to what would really be bought: whole cases, tolerance included.
         uint256 bought = _wholeCases(o.units, o.tolerance, o.caseSize);
-        if (o.units < o.minUnits || bought == 0) {
+        if (bought < o.minUnits) {
             o.status = Status.Refunded;
             emit OrderRefunded(orderId);
             return;

@@ -243,3 +243,35 @@ def test_join_with_permit_needs_no_prior_approval(coop):
 def test_unknown_order_is_named(coop):
     with reverts("UnknownOrder", orderId=99):
         coop.tx(coop.contracts.group_buy.functions.join(99, 1), coop.members[0])
+
+
+def test_minimum_counts_whole_cases_actually_bought(coop):
+    """Cases of 5, minimum 7: 8 units ordered round down to one case (5), below the minimum: refund."""
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=20, minimum=7, cap=8, case_size=5)
+    fund_and_join(coop, coop.members[0], order, 8)
+    coop.chain.advance(7 * DAY + 1)
+    receipt = coop.tx(gb.functions.finalize(order, [coop.members[0].address]), coop.outsider)
+    assert events(receipt, gb, "OrderRefunded") == [{"orderId": order}]
+    assert gb.functions.claimable(order, coop.members[0].address).call() == [0, 8 * PRICE]
+
+
+def test_order_created_event_records_the_terms(coop):
+    gb = coop.contracts.group_buy
+    deadline = coop.chain.now() + DAY
+    receipt = coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="oil"), PRICE, 12, 6, 4, 6,
+                                               deadline), coop.operator)
+    assert events(receipt, gb, "OrderCreated") == [{
+        "orderId": 1, "supplier": coop.supplier.address, "productId": keccak(text="oil"), "unitPrice": PRICE,
+        "targetUnits": 12, "minUnits": 6, "maxUnitsPerMember": 4, "caseSize": 6, "deadline": deadline}]
+
+
+def test_claims_need_a_closed_order_and_a_member_who_joined(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop)
+    fund_and_join(coop, coop.members[0], order, 1)
+    with reverts("NothingToClaim", orderId=order, status=1):
+        coop.tx(gb.functions.claim(order, coop.members[0].address), coop.outsider)
+    coop.tx(gb.functions.cancel(order), coop.operator)
+    with reverts("NotJoined", orderId=order, member=coop.members[1].address):
+        coop.tx(gb.functions.claim(order, coop.members[1].address), coop.outsider)
