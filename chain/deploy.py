@@ -13,7 +13,7 @@ ZERO_ADDRESS = "0x" + "00" * 20
 
 @dataclass(frozen=True)
 class DeployParams:
-    """Governance timing (seconds) and thresholds; the defaults suit the pilot."""
+    """Governance timing (seconds) and thresholds, and order limits; the defaults suit the pilot."""
 
     voting_delay: int = 24 * 3600
     voting_period: int = 7 * 24 * 3600
@@ -21,6 +21,8 @@ class DeployParams:
     quorum_percent: int = 10
     super_quorum_percent: int = 50
     gro_per_kg: int = 10 * 10**18
+    # A building's households with room to spare; finalizing a full order stays far below a block's gas.
+    max_members_per_order: int = 300
 
 
 @dataclass
@@ -90,7 +92,7 @@ def deploy_system(
         params.super_quorum_percent,
     )
     group_buy = _deploy_proxy(
-        w3, "GroupBuy", deployer, [timelock.address, operator], gas, constructor_args=(food_usd.address,)
+        w3, "GroupBuy", deployer, [timelock.address, operator], gas, constructor_args=(food_usd.address, params.max_members_per_order)
     )
 
     roles = timelock.functions

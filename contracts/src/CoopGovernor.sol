@@ -17,7 +17,8 @@ import {MemberRegistry} from "./MemberRegistry.sol";
 /// members holding a super-quorum of all veGRO voted for it. Passed proposals run through the
 /// timelock, and anyone may queue and execute them.
 /// @dev Only accounts in the MemberRegistry may propose or vote: quadratic voting relies on one
-/// account per resident.
+/// account per resident. A cast is recorded against the resident, not the account, so a resident
+/// whose account is replaced in the registry mid-vote cannot vote again from the new one.
 contract CoopGovernor is
     Governor,
     GovernorSettings,
@@ -32,7 +33,7 @@ contract CoopGovernor is
     uint256 public immutable superQuorumPercent;
 
     error NotAMember(address account);
-    error SuperQuorumBelowQuorum(uint256 superQuorumPercent, uint256 quorumPercent);
+    error SuperQuorumNotAboveQuorum(uint256 superQuorumPercent, uint256 quorumPercent);
 
     constructor(
         IVotes votingEscrow,
@@ -49,8 +50,8 @@ contract CoopGovernor is
         GovernorVotesQuorumFraction(quorumPercent)
         GovernorTimelockControl(timelock)
     {
-        if (superQuorumPercent_ < quorumPercent || superQuorumPercent_ > 100) {
-            revert SuperQuorumBelowQuorum(superQuorumPercent_, quorumPercent);
+        if (superQuorumPercent_ <= quorumPercent || superQuorumPercent_ > 100) {
+            revert SuperQuorumNotAboveQuorum(superQuorumPercent_, quorumPercent);
         }
         registry = registry_;
         superQuorumPercent = superQuorumPercent_;
@@ -87,9 +88,9 @@ contract CoopGovernor is
         return token().getPastTotalSupply(timepoint);
     }
 
-    /// @notice Changes the quorum (a governance decision); it may not exceed the super-quorum.
+    /// @notice Changes the quorum (a governance decision); it must stay below the super-quorum.
     function updateQuorumNumerator(uint256 newQuorumNumerator) public override onlyGovernance {
-        if (newQuorumNumerator > superQuorumPercent) revert SuperQuorumBelowQuorum(superQuorumPercent, newQuorumNumerator);
+        if (newQuorumNumerator >= superQuorumPercent) revert SuperQuorumNotAboveQuorum(superQuorumPercent, newQuorumNumerator);
         _updateQuorumNumerator(newQuorumNumerator);
     }
 
@@ -98,8 +99,13 @@ contract CoopGovernor is
         override(Governor, GovernorCountingQuadratic)
         returns (uint256)
     {
-        if (!registry.isMember(account)) revert NotAMember(account);
-        return super._countVote(proposalId, account, support, totalWeight, params);
+        bytes32 resident = registry.residentOf(account);
+        if (resident == bytes32(0)) revert NotAMember(account);
+        return _countQuadraticVote(proposalId, resident, account, support, totalWeight, params);
+    }
+
+    function _voterOf(address account) internal view override returns (bytes32) {
+        return registry.residentOf(account);
     }
 
     // ---- plumbing required by Solidity for the bases' overlapping functions ----

@@ -27,7 +27,7 @@ abstract contract GovernorCountingQuadratic is Governor {
     }
 
     mapping(uint256 proposalId => Tally) private _tallies;
-    mapping(uint256 proposalId => mapping(address voter => bool)) private _hasVoted;
+    mapping(uint256 proposalId => mapping(bytes32 voter => bool)) private _hasVoted;
 
     error QuadraticVotesExceedCredits(uint256 votes, uint256 cost, uint256 credits);
 
@@ -42,9 +42,15 @@ abstract contract GovernorCountingQuadratic is Governor {
         return votes * votes;
     }
 
-    /// @notice Whether `account` has voted on `proposalId`.
+    /// @notice Whether `account` (or, where voters are people, the person behind it) has voted on `proposalId`.
     function hasVoted(uint256 proposalId, address account) public view virtual override returns (bool) {
-        return _hasVoted[proposalId][account];
+        return _hasVoted[proposalId][_voterOf(account)];
+    }
+
+    /// @dev Who casts through `account`: the account itself unless overridden (e.g. by the resident
+    /// behind it, so that moving to another account does not give a second cast).
+    function _voterOf(address account) internal view virtual returns (bytes32) {
+        return bytes32(uint256(uint160(account)));
     }
 
     /// @notice Votes cast so far: against, for, abstain.
@@ -97,7 +103,19 @@ abstract contract GovernorCountingQuadratic is Governor {
         override
         returns (uint256)
     {
-        if (_hasVoted[proposalId][account]) revert GovernorAlreadyCastVote(account);
+        return _countQuadraticVote(proposalId, _voterOf(account), account, support, totalWeight, params);
+    }
+
+    /// @dev Counts `voter`'s one cast, made through `account`.
+    function _countQuadraticVote(
+        uint256 proposalId,
+        bytes32 voter,
+        address account,
+        uint8 support,
+        uint256 totalWeight,
+        bytes memory params
+    ) internal returns (uint256) {
+        if (_hasVoted[proposalId][voter]) revert GovernorAlreadyCastVote(account);
         uint256 credits = totalWeight / CREDIT_UNIT;
         uint256 votes;
         if (params.length == 0) {
@@ -109,7 +127,7 @@ abstract contract GovernorCountingQuadratic is Governor {
                 revert QuadraticVotesExceedCredits(votes, votes > type(uint32).max ? type(uint256).max : votes * votes, credits);
             }
         }
-        _hasVoted[proposalId][account] = true;
+        _hasVoted[proposalId][voter] = true;
 
         Tally memory t = _tallies[proposalId];
         if (t.supplyCreditsPlusOne == 0) t.supplyCreditsPlusOne = uint40(_supplyCredits(proposalId, t) + 1);

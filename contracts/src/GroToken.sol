@@ -14,16 +14,17 @@ contract GroToken is CoopUpgradeable, ERC20Upgradeable {
     uint256 public ratePerKg;
     /// @notice Batches already certified.
     mapping(bytes32 batchId => bool) public certified;
-    /// @notice Redemptions already recorded.
-    mapping(bytes32 redemptionId => bool) public redeemed;
+    /// @notice Redemptions already recorded, per holder (so nobody can take another holder's id first).
+    mapping(address holder => mapping(bytes32 redemptionId => bool)) public redeemed;
 
     event BatchCertified(bytes32 indexed batchId, address indexed grower, uint256 grams, uint8 grade, uint256 amount);
     event Redeemed(address indexed holder, bytes32 indexed redemptionId, uint256 amount, bytes32 item);
     event RateChanged(uint256 previousRatePerKg, uint256 newRatePerKg);
 
     error BatchAlreadyCertified(bytes32 batchId);
-    error RedemptionAlreadyRecorded(bytes32 redemptionId);
+    error RedemptionAlreadyRecorded(address holder, bytes32 redemptionId);
     error EmptyBatch();
+    error EmptyRedemption();
 
     /// @dev Called once through the proxy.
     function initialize(address governance, address certifier, uint256 ratePerKg_) external initializer {
@@ -45,10 +46,12 @@ contract GroToken is CoopUpgradeable, ERC20Upgradeable {
         emit BatchCertified(batchId, grower, grams, grade, amount);
     }
 
-    /// @notice Spends `amount` of your GRO on produce `item`; `redemptionId` makes the record unique.
+    /// @notice Spends `amount` of your GRO on produce `item`; `redemptionId` makes your record unique
+    /// (a retried redemption with the same id reverts instead of burning twice).
     function redeem(uint256 amount, bytes32 redemptionId, bytes32 item) external {
-        if (redeemed[redemptionId]) revert RedemptionAlreadyRecorded(redemptionId);
-        redeemed[redemptionId] = true;
+        if (amount == 0) revert EmptyRedemption();
+        if (redeemed[_msgSender()][redemptionId]) revert RedemptionAlreadyRecorded(_msgSender(), redemptionId);
+        redeemed[_msgSender()][redemptionId] = true;
         _burn(_msgSender(), amount);
         emit Redeemed(_msgSender(), redemptionId, amount, item);
     }

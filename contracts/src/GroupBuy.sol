@@ -67,6 +67,10 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     /// @notice The token orders are paid in (Food-USD).
     /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IERC20 public immutable foodUsd;
+    /// @notice Most members one order can have: a finalization that allocates walks them all in one
+    /// transaction, and this bound keeps it well inside a block.
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    uint32 public immutable maxMembersPerOrder;
     uint256 public orderCount;
     mapping(uint256 orderId => Order) private _orders;
     mapping(uint256 orderId => mapping(address member => Member)) private _members;
@@ -102,12 +106,14 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     error NothingToClaim(uint256 orderId, Status status);
     error JoinOrderRequired(uint256 orderId);
     error BadJoinOrder(uint256 orderId, uint256 index);
+    error TooManyMembers(uint256 orderId, uint256 maxMembers);
 
-    /// @dev The token is fixed in the code (an immutable) rather than in storage: a join reads it for
-    /// free. A new implementation is built with the same token.
+    /// @dev The token and the member bound are fixed in the code (immutables) rather than in storage: a
+    /// join reads them for free. A new implementation is built with the same values.
     /// @custom:oz-upgrades-unsafe-allow constructor
-    constructor(IERC20 foodUsd_) {
+    constructor(IERC20 foodUsd_, uint32 maxMembersPerOrder_) {
         foodUsd = foodUsd_;
+        maxMembersPerOrder = maxMembersPerOrder_;
     }
 
     /// @dev Called once through the proxy.
@@ -190,10 +196,11 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         _join(orderId, units);
     }
 
-    /// @notice Sets how many extra units you would accept to complete the last case. You pay for them
-    /// now; what is not used comes back to you.
+    /// @notice Sets how many extra units you would accept to complete the last case, until the deadline.
+    /// You pay for them now; what is not used comes back to you.
     function setTolerance(uint256 orderId, uint32 tolerance) external nonReentrant {
         Order storage o = _openOrder(orderId);
+        if (block.timestamp > o.deadline) revert OrderClosed(orderId, o.deadline);
         Member storage m = _members[orderId][msg.sender];
         if (!m.joined) revert NotJoined(orderId, msg.sender);
         uint256 want = uint256(m.units) + tolerance;
@@ -264,6 +271,7 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         uint256 want = uint256(m.units) + m.tolerance + units;
         if (want > o.maxUnitsPerMember) revert MemberCapExceeded(orderId, want, o.maxUnitsPerMember);
         if (!m.joined) {
+            if (o.members == maxMembersPerOrder) revert TooManyMembers(orderId, maxMembersPerOrder);
             m.joined = true;
             m.seq = o.members++;
         }

@@ -1,5 +1,6 @@
 """CoopGovernor: quadratic votes, members only, quorum and super-quorum, execution through the timelock."""
-from tests.conftest import GRO
+from chain.transact import deploy_contract
+from tests.conftest import GRO, TEST_PARAMS
 from tests.contracts.governance import (STATE, end_voting, lock_gro, propose, queue_and_execute, start_voting,
                                         vote)
 from tests.helpers import events, reverts
@@ -81,6 +82,25 @@ def test_a_member_casts_once(coop):
     vote(coop, a, proposal_id, 1, votes=1)
     with reverts("GovernorAlreadyCastVote", voter=a.address):
         vote(coop, a, proposal_id, 1, votes=1)
+
+
+def test_a_resident_moved_to_another_account_mid_vote_casts_once(coop):
+    """One cast per resident: the registrar replacing a resident's account does not give a second one."""
+    a, b = coop.members[:2]
+    registry = coop.contracts.registry.functions
+    lock_gro(coop, a, 10 * GRO)
+    lock_gro(coop, b, 90 * GRO)  # so that a's vote alone is no super-quorum
+    lock_gro(coop, coop.outsider, 40 * GRO)  # the resident's new account has veGRO at the snapshot too
+    proposal_id, _ = rate_proposal(coop, a)
+    start_voting(coop)
+    vote(coop, a, proposal_id, 1, votes=3)
+    resident = registry.residentOf(a.address).call()
+    coop.tx(registry.removeMember(a.address), coop.operator)
+    coop.tx(registry.addMember(coop.outsider.address, resident), coop.operator)
+    assert coop.contracts.governor.functions.hasVoted(proposal_id, coop.outsider.address).call()
+    with reverts("GovernorAlreadyCastVote", voter=coop.outsider.address):
+        vote(coop, coop.outsider, proposal_id, 1, votes=1)
+    assert coop.contracts.governor.functions.proposalVotes(proposal_id).call() == [0, 3, 0]
 
 
 def test_voting_before_the_snapshot_is_refused(coop):
@@ -207,6 +227,26 @@ def test_governance_settings_change_only_by_proposal(coop):
     end_voting(coop)
     queue_and_execute(coop, proposal, coop.outsider)
     assert governor.functions.quorumNumerator().call() == 20
+
+
+def test_quorum_must_stay_below_the_super_quorum(coop):
+    """A quorum equal to the super-quorum would let one cast pass a proposal early: refused by governance
+    and at deployment."""
+    governor = coop.contracts.governor
+    a = coop.members[0]
+    lock_gro(coop, a, 50 * GRO)
+    super_quorum = governor.functions.superQuorumPercent().call()
+    _, proposal = propose(coop, a, [(governor, governor.functions.updateQuorumNumerator(super_quorum))])
+    start_voting(coop)
+    vote(coop, a, governor.functions.hashProposal(*proposal).call(), 1)
+    end_voting(coop)
+    with reverts("SuperQuorumNotAboveQuorum", superQuorumPercent=super_quorum, quorumPercent=super_quorum):
+        queue_and_execute(coop, proposal, coop.outsider)
+    assert governor.functions.quorumNumerator().call() == TEST_PARAMS.quorum_percent
+    contracts = coop.contracts
+    with reverts("SuperQuorumNotAboveQuorum", superQuorumPercent=30, quorumPercent=30):
+        deploy_contract(coop.w3, "CoopGovernor", coop.deployer, contracts.escrow.address, contracts.timelock.address,
+                        contracts.registry.address, 60, 3 * 24 * 3600, 30, 30)
 
 
 def test_counting_mode_and_clock(coop):

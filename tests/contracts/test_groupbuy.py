@@ -1,6 +1,7 @@
 """GroupBuy: joining, executing at target, finalizing at the deadline, case filling, refunds."""
 from eth_utils import keccak
 
+from chain.transact import contract_at, deploy_contract
 from tests.conftest import DAY, FUSD
 from tests.helpers import events, reverts
 
@@ -275,3 +276,61 @@ def test_claims_need_a_closed_order_and_a_member_who_joined(coop):
     coop.tx(gb.functions.cancel(order), coop.operator)
     with reverts("NotJoined", orderId=order, member=coop.members[1].address):
         coop.tx(gb.functions.claim(order, coop.members[1].address), coop.outsider)
+
+
+def test_tolerance_cannot_change_after_the_deadline(coop):
+    """Past the deadline the order's money is settled by finalize alone: no tolerance in or out."""
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=12, minimum=6, case_size=6, days=1)
+    member = coop.members[0]
+    fund_and_join(coop, member, order, 4)
+    set_tolerance(coop, member, order, 2)
+    coop.chain.advance(DAY + 1)
+    deadline = gb.functions.getOrder(order).call()[1]
+    for tolerance in (0, 1):
+        with reverts("OrderClosed", orderId=order, deadline=deadline):
+            coop.tx(gb.functions.setTolerance(order, tolerance), member)
+    receipt = coop.tx(gb.functions.finalize(order, [member.address]), coop.outsider)
+    assert events(receipt, gb, "OrderExecuted")[0]["boughtUnits"] == 6
+
+
+def test_an_order_takes_at_most_max_members(coop):
+    """The bound keeps finalization in one block; members already in may still raise their units."""
+    implementation, _ = deploy_contract(coop.w3, "GroupBuy", coop.deployer, coop.contracts.food_usd.address, 2)
+    init = implementation.encode_abi("initialize", args=[coop.contracts.timelock.address, coop.operator.address])
+    proxy, _ = deploy_contract(coop.w3, "ERC1967Proxy", coop.deployer, implementation.address, init)
+    gb = contract_at(coop.w3, "GroupBuy", proxy.address)
+    deadline = coop.chain.now() + DAY
+    coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="oil"), PRICE, 10, 1, 5, 1, deadline),
+            coop.operator)
+    a, b, c = coop.members[:3]
+    for member in (a, b, c):
+        coop.deposit(member, 2 * PRICE)
+        coop.tx(coop.contracts.food_usd.functions.approve(gb.address, 2 * PRICE), member)
+    coop.tx(gb.functions.join(1, 1), a)
+    coop.tx(gb.functions.join(1, 1), b)
+    with reverts("TooManyMembers", orderId=1, maxMembers=2):
+        coop.tx(gb.functions.join(1, 1), c)
+    coop.tx(gb.functions.join(1, 1), a)
+    assert gb.functions.getOrder(1).call()[8] == 3
+
+
+def test_finalizing_a_full_order_stays_well_inside_a_block(coop):
+    """Allocation walks every member: measured per member, the deployment's bound costs a fraction of a
+    30M-gas block."""
+    gb = coop.contracts.group_buy
+
+    def finalize_gas(members, units_each):
+        order = open_order(coop, target=10, minimum=5, cap=5, case_size=5, days=1)
+        for member in members:
+            fund_and_join(coop, member, order, units_each)
+        coop.chain.advance(DAY + 1)
+        receipt = coop.tx(gb.functions.finalize(order, [m.address for m in members]), coop.outsider)
+        assert events(receipt, gb, "OrderExecuted")[0]["boughtUnits"] == 5  # 6 units ordered: allocated
+        return receipt["gasUsed"]
+
+    two, six = finalize_gas(coop.members[:2], 3), finalize_gas(coop.members[:6], 1)
+    per_member = (six - two) / 4
+    bound = gb.functions.maxMembersPerOrder().call()
+    assert 0 < per_member < 10_000
+    assert two + per_member * (bound - 2) < 5_000_000

@@ -316,9 +316,10 @@ class GroupBuyMachine(RuleBasedStateMachine):
     def set_tolerance(self, order: OrderModel, address: str, tolerance: int):
         part = order.parts.get(address)
         delta = (tolerance - (part.tolerance if part else 0)) * order.price
-        # No deadline check: the contract lets tolerance change until the order is finalized.
         if (outcome := self.open_check(order)) is not OK:
             pass
+        elif self.next_block() > order.deadline:
+            outcome = ("OrderClosed", {"orderId": order.id, "deadline": order.deadline})
         elif part is None:
             outcome = ("NotJoined", {"orderId": order.id, "member": address})
         elif part.units + tolerance > order.cap:

@@ -221,10 +221,32 @@ def test_redeem_burns_and_records_the_redemption_once(coop):
     assert events(receipt, gro, "Transfer") == [{"from": member.address, "to": ZERO, "value": 4 * GRO}]
     assert gro_balance(coop, member) == held - 4 * GRO
     assert gro.functions.totalSupply().call() == supply - 4 * GRO
-    assert gro.functions.redeemed(rid).call()
-    with reverts("RedemptionAlreadyRecorded", redemptionId=rid):
+    assert gro.functions.redeemed(member.address, rid).call()
+    with reverts("RedemptionAlreadyRecorded", holder=member.address, redemptionId=rid):
         coop.tx(gro.functions.redeem(GRO, rid, item), member)
     assert gro_balance(coop, member) == held - 4 * GRO
+
+
+def test_another_holder_cannot_take_a_redemption_id_first(coop):
+    """Ids are per holder: someone who sees a pending redemption and sends its id first blocks nothing."""
+    gro = coop.contracts.gro
+    member, other = coop.members[0], coop.members[1]
+    coop.certify(member, 1_000)
+    coop.certify(other, 1_000)
+    rid, item = keccak(text="redemption-raced"), keccak(text="lettuce")
+    coop.tx(gro.functions.redeem(GRO, rid, item), other)
+    receipt = coop.tx(gro.functions.redeem(2 * GRO, rid, item), member)
+    assert events(receipt, gro, "Redeemed") == [
+        {"holder": member.address, "redemptionId": rid, "amount": 2 * GRO, "item": item}]
+
+
+def test_redeeming_nothing_reverts(coop):
+    gro = coop.contracts.gro.functions
+    member = coop.members[0]
+    rid = keccak(text="redemption-empty")
+    with reverts("EmptyRedemption"):
+        coop.tx(gro.redeem(0, rid, keccak(text="mint")), member)
+    assert not gro.redeemed(member.address, rid).call()
 
 
 def test_redeeming_more_than_held_reverts(coop):
@@ -234,7 +256,7 @@ def test_redeeming_more_than_held_reverts(coop):
     rid = keccak(text="redemption-too-much")
     with reverts("ERC20InsufficientBalance", sender=member.address, balance=held, needed=held + 1):
         coop.tx(gro.redeem(held + 1, rid, keccak(text="tomatoes")), member)
-    assert not gro.redeemed(rid).call()
+    assert not gro.redeemed(member.address, rid).call()
     assert gro.balanceOf(member.address).call() == held
 
 

@@ -25,7 +25,8 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
     coop.tx(gb.functions.join(1, 3), a)
     order_before = gb.functions.getOrder(1).call()
 
-    v2_impl, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, fusd.address)
+    v2_impl, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, fusd.address,
+                                 gb.functions.maxMembersPerOrder().call())
     with reverts("AccessControlUnauthorizedAccount", account=coop.operator.address):
         coop.tx(gb.functions.upgradeToAndCall(v2_impl.address, b""), coop.operator)
 

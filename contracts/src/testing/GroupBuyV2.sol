@@ -11,7 +11,7 @@ contract GroupBuyV2 is GroupBuy {
     string public notice;
 
     /// @custom:oz-upgrades-unsafe-allow constructor
-    constructor(IERC20 foodUsd_) GroupBuy(foodUsd_) {}
+    constructor(IERC20 foodUsd_, uint32 maxMembersPerOrder_) GroupBuy(foodUsd_, maxMembersPerOrder_) {}
 
     /// @notice Which version of the code runs.
     function version() external pure returns (uint256) {
