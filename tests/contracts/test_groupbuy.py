@@ -3,7 +3,7 @@ from eth_utils import keccak
 
 from chain.transact import contract_at, deploy_contract
 from tests.conftest import DAY, FUSD
-from tests.helpers import events, reverts
+from tests.helpers import events, reverts, sign_permit
 
 PRICE = 18_500_000  # $18.50
 
@@ -213,30 +213,13 @@ def test_invalid_orders_are_refused(coop):
 
 
 def test_join_with_permit_needs_no_prior_approval(coop):
-    from eth_account.messages import encode_typed_data
-
-    gb, fusd = coop.contracts.group_buy, coop.contracts.food_usd
+    gb = coop.contracts.group_buy
     order = open_order(coop)
     member = coop.members[0]
     coop.deposit(member, 2 * PRICE)
     deadline = coop.chain.now() + DAY
-    typed = {
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                       {"name": "deadline", "type": "uint256"}],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": "Food-USD", "version": "1", "chainId": coop.w3.eth.chain_id,
-                   "verifyingContract": fusd.address},
-        "message": {"owner": member.address, "spender": gb.address, "value": 2 * PRICE,
-                    "nonce": fusd.functions.nonces(member.address).call(), "deadline": deadline},
-    }
-    signed = member.sign_message(encode_typed_data(full_message=typed))
-    coop.tx(gb.functions.joinWithPermit(order, 2, deadline, signed.v, signed.r.to_bytes(32, "big"),
-                                        signed.s.to_bytes(32, "big")), member)
+    v, r, s = sign_permit(coop, member, gb.address, 2 * PRICE, deadline)
+    coop.tx(gb.functions.joinWithPermit(order, 2, deadline, v, r, s), member)
     assert gb.functions.getMember(order, member.address).call()[0] == 2
     assert balance(coop, member) == 0
 

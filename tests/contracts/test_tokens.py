@@ -1,9 +1,8 @@
 """FoodUSD (deposits, withdrawals, pause, permit), GroToken (certification, redemption) and MemberRegistry."""
-from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from tests.conftest import DAY, FUSD, GRO
-from tests.helpers import events, reverts
+from tests.helpers import events, reverts, sign_permit
 
 ZERO = "0x" + "00" * 20
 RATE = 10 * GRO  # GRO per kg in the test deployment
@@ -113,28 +112,6 @@ def test_pause_stops_transfers_deposits_and_withdrawals_until_unpaused(coop):
     assert (fusd_balance(coop, a), fusd_balance(coop, b)) == (9 * FUSD, FUSD)
     with reverts("ExpectedPause"):
         coop.tx(fusd.functions.unpause(), coop.operator)
-
-
-def sign_permit(coop, owner, spender: str, value: int, deadline: int, key=None):
-    """An EIP-2612 permit from `owner`, signed with `key` (by default the owner's own)."""
-    fusd = coop.contracts.food_usd
-    typed = {
-        "types": {
-            "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                             {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-            "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
-                       {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
-                       {"name": "deadline", "type": "uint256"}],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": "Food-USD", "version": "1", "chainId": coop.w3.eth.chain_id,
-                   "verifyingContract": fusd.address},
-        "message": {"owner": owner.address, "spender": spender, "value": value,
-                    "nonce": fusd.functions.nonces(owner.address).call(),
-                    "deadline": deadline},
-    }
-    signed = (key or owner).sign_message(encode_typed_data(full_message=typed))
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
 
 def test_permit_sets_an_allowance_from_a_signature_anyone_submits(coop):
