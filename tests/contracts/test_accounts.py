@@ -99,3 +99,13 @@ def test_account_address_is_the_same_before_and_after_creation(coop):
     assert events(receipt, factory, "AccountCreated") == [{"account": predicted, "signer": signer.address, "salt": 7}]
     again = coop.tx(factory.functions.createAccount(signer.address, 7), coop.deployer)  # idempotent
     assert events(again, factory, "AccountCreated") == []
+
+
+def test_operation_hash_computed_locally_matches_the_entry_point(coop):
+    ep = coop.contracts.entry_point
+    signer, account = new_member_account(coop)
+    op = UserOperation(sender=account.address, nonce=3, call_data=b"\x01\x02",
+                       init_code=init_code(coop.contracts.account_factory, signer.address, 0),
+                       call_gas=123_456, max_fee=0, max_priority_fee=0)
+    assert op.hash(ep.address, coop.w3.eth.chain_id) == ep.functions.getUserOpHash(op.packed()).call()
+    assert UserOperation.from_json(op.to_json()) == op
