@@ -102,6 +102,7 @@ class Intent(ChainBase):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]  # when subscribers heard the outcome (redone after a crash)
 
 
 class OperatorTransaction(ChainBase):
@@ -116,6 +117,7 @@ class OperatorTransaction(ChainBase):
     nonce: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    payload: Mapped[dict[str, Any]]  # to, data, value, gas, chain id: to sign a replacement with a higher fee
     max_fee: Mapped[int] = mapped_column(BigInteger)
     priority_fee: Mapped[int] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(16), index=True, default="signed")  # signed|sent|mined|replaced|dropped

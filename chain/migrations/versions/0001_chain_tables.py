@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:35:08.935263
+Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa
@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('nonce', sa.BigInteger(), nullable=False),
     sa.Column('tx_hash', sa.String(length=66), nullable=False),
     sa.Column('raw', sa.LargeBinary(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('max_fee', sa.BigInteger(), nullable=False),
     sa.Column('priority_fee', sa.BigInteger(), nullable=False),
     sa.Column('state', sa.String(length=16), nullable=False),
@@ -114,6 +115,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('submitted_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('notified_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['transaction_id'], ['chain_transactions.id'], name=op.f('fk_chain_intents_transaction_id_chain_transactions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chain_intents')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_chain_intents_idempotency_key'))

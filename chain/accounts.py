@@ -1,0 +1,48 @@
+"""Members' smart accounts: a key per member and the account address it gives, known before the
+account exists (the factory's CREATE2 prediction). The account is created inside the member's first
+user operation; balances and history work at the address before that."""
+from typing import Protocol
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from chain.db import SmartAccount
+from chain.deploy import CoopSystem
+
+# EIP-1167 minimal proxy runtime code around the implementation address: what the factory's clone
+# holds, used to simulate an operation of an account that does not exist yet.
+_CLONE_PREFIX = bytes.fromhex("363d3d373d3d3d363d73")
+_CLONE_SUFFIX = bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
+
+
+class Signers(Protocol):
+    """Where members' keys live (chain.keystore.Keystore)."""
+
+    async def create_key(self, member_id: str) -> str: ...
+
+    async def signer(self, member_id: str) -> LocalAccount: ...
+
+
+async def ensure_account(sessions: async_sessionmaker, signers: Signers, contracts: CoopSystem,
+                         member_id: str, salt: int = 0) -> SmartAccount:
+    """The member's account, creating their key and recording the account's address on first use."""
+    async with sessions() as session:
+        account = await session.get(SmartAccount, member_id)
+        if account is not None:
+            return account
+    signer = await signers.create_key(member_id)
+    address = contracts.account_factory.functions.predictAddress(signer, salt).call()
+    try:
+        async with sessions() as session, session.begin():
+            account = SmartAccount(member_id=member_id, address=address, signer=signer, salt=salt)
+            session.add(account)
+        return account
+    except IntegrityError:  # a concurrent first use recorded it meanwhile
+        async with sessions() as session:
+            return await session.get(SmartAccount, member_id)
+
+
+def clone_code(contracts: CoopSystem) -> bytes:
+    implementation = contracts.account_factory.functions.implementation().call()
+    return _CLONE_PREFIX + bytes.fromhex(implementation[2:]) + _CLONE_SUFFIX

@@ -1,0 +1,118 @@
+"""The outbox: intents written once, bundled into user operations the operator pays for, driven to one
+outcome each, with plain reasons for what cannot be done."""
+import asyncio
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+
+from chain.accounts import ensure_account
+from chain.db import Intent, create_engine, sessionmaker
+from chain.outbox import Outbox, Worker, WorkerOptions
+from tests.conftest import DAY
+
+PRICE = 2_500_000
+
+
+class DictSigners:
+    def __init__(self):
+        self.keys = {}
+
+    async def create_key(self, member_id):
+        self.keys.setdefault(member_id, Account.from_key(keccak(text=f"member-{member_id}")))
+        return self.keys[member_id].address
+
+    async def signer(self, member_id):
+        return self.keys[member_id]
+
+
+@pytest.fixture
+async def gateway(database_url, anvil_coop):
+    engine = create_engine(database_url)
+    sessions = sessionmaker(engine)
+    outbox = Outbox(sessions)
+    signers = DictSigners()
+    worker = Worker(anvil_coop.w3, anvil_coop.contracts, outbox, signers, anvil_coop.operator,
+                    WorkerOptions(window=0))
+    yield anvil_coop, outbox, worker, signers, sessions
+    await engine.dispose()
+
+
+async def member(coop, outbox, worker, signers, sessions, name, deposit=0):
+    account = await ensure_account(sessions, signers, coop.contracts, name)
+    await outbox.submit(f"register-{name}", name, "register", {"resident_id": f"resident-{name}"})
+    if deposit:
+        await outbox.submit(f"deposit-{name}", name, "deposit", {"amount": deposit, "ref": f"cash-{name}"})
+    await worker.drain()
+    return account.address
+
+
+def open_order(coop, target=10):
+    coop.tx(coop.contracts.group_buy.functions.createOrder(
+        coop.supplier.address, keccak(text="rice"), PRICE, target, 1, 10, 1, coop.chain.now() + 7 * DAY), coop.operator)
+    return coop.contracts.group_buy.functions.orderCount().call()
+
+
+async def test_a_join_goes_through_a_user_operation_the_operator_pays_for(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "ana", deposit=10 * PRICE)
+    order = open_order(coop)
+    operator_eth = coop.w3.eth.get_balance(coop.operator.address)
+    intent = await outbox.submit("ana-join-1", "ana", "join", {"order_id": order, "units": 4})
+    await worker.drain()
+    intent = await outbox.get(intent.id)
+    assert (intent.state, intent.reason) == ("confirmed", None)
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 4
+    assert coop.contracts.food_usd.functions.balanceOf(address).call() == 6 * PRICE
+    assert coop.w3.eth.get_balance(address) == 0  # the member holds no ETH
+    assert coop.w3.eth.get_balance(coop.operator.address) < operator_eth  # the operator paid
+
+
+async def test_the_same_key_is_one_intent_even_concurrently(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    await member(coop, outbox, worker, signers, sessions, "ben", deposit=10 * PRICE)
+    order = open_order(coop)
+    other = Outbox(sessions)
+    first, second = await asyncio.gather(
+        outbox.submit("ben-join", "ben", "join", {"order_id": order, "units": 2}),
+        other.submit("ben-join", "ben", "join", {"order_id": order, "units": 2}))
+    assert first.id == second.id
+    await worker.drain()
+    address = (await ensure_account(sessions, signers, coop.contracts, "ben")).address
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
+
+
+async def test_an_operation_that_would_revert_fails_with_a_reason_and_sends_nothing(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    await member(coop, outbox, worker, signers, sessions, "cat", deposit=PRICE)
+    order = open_order(coop)
+    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    told = []
+    outbox.subscribe(told.append)
+    intent = await outbox.submit("cat-join", "cat", "join", {"order_id": order, "units": 3})
+    await worker.drain()
+    intent = await outbox.get(intent.id)
+    assert (intent.state, intent.reason) == ("failed", "insufficient_funds")
+    assert intent.tx_hash is None
+    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce
+    assert [(i.id, i.reason) for i in told] == [(intent.id, "insufficient_funds")]
+
+
+async def test_twenty_joins_go_in_one_bundle(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    names = [f"m{i}" for i in range(20)]
+    for name in names:
+        await ensure_account(sessions, signers, coop.contracts, name)
+        await outbox.submit(f"register-{name}", name, "register", {"resident_id": name})
+        await outbox.submit(f"deposit-{name}", name, "deposit", {"amount": PRICE, "ref": f"cash-{name}"})
+    await worker.drain()
+    order = open_order(coop, target=100)
+    for name in names:
+        await outbox.submit(f"join-{name}", name, "join", {"order_id": order, "units": 1})
+    await worker.drain()
+    async with sessions() as session:
+        from sqlalchemy import select
+        joins = list((await session.execute(select(Intent).where(Intent.kind == "join"))).scalars())
+    assert {i.state for i in joins} == {"confirmed"}
+    assert len({i.tx_hash for i in joins}) == 1
+    assert coop.contracts.group_buy.functions.getOrder(order).call()[8] == 20
