@@ -81,18 +81,47 @@ def find_anvil() -> str | None:
     return shutil.which("anvil")
 
 
-def start_anvil(anvil_bin: str | None = None, startup_timeout: float = 30.0) -> DevChain:
-    """An anvil node on a free loopback port, stopped by close()."""
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def start_anvil(
+    anvil_bin: str | None = None,
+    startup_timeout: float = 30.0,
+    *,
+    port: int | None = None,
+    chain_id: int | None = None,
+    state_path: Path | None = None,
+    state_interval: int | None = None,
+    preserve_historical_states: bool = False,
+) -> DevChain:
+    """An anvil node on loopback (a free port unless `port` is given), stopped by close(). With
+    `state_path` it loads the chain from that file if it exists and dumps it there on close (SIGTERM),
+    and every `state_interval` seconds too; `preserve_historical_states` keeps state at old blocks, so
+    calls at a past block still work after a restart."""
     binary = anvil_bin or find_anvil()
     if binary is None:
         raise FileNotFoundError("anvil not found: run `npm ci` in contracts/")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", "--hardfork", "cancun",
-         "--code-size-limit", "24576"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    if port is None:
+        port = _free_port()
+    elif not _port_is_free(port):  # else we would talk to whatever already listens there
+        raise RuntimeError(f"port {port} is in use: another node is running there")
+    command = [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", "--hardfork", "cancun",
+               "--code-size-limit", "24576"]
+    if chain_id is not None:
+        command += ["--chain-id", str(chain_id)]
+    if state_path is not None:
+        command += ["--state", str(state_path)]
+        if state_interval is not None:
+            command += ["--state-interval", str(state_interval)]
+        if preserve_historical_states:
+            command.append("--preserve-historical-states")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
     deadline = time.monotonic() + startup_timeout
     while not w3.is_connected():
@@ -112,10 +141,13 @@ def start_anvil(anvil_bin: str | None = None, startup_timeout: float = 30.0) -> 
         w3.provider.make_request("evm_revert", [snapshot_id])
 
     def close() -> None:
-        process.terminate()
+        if process.poll() is not None:
+            return
+        process.terminate()  # SIGTERM: anvil dumps its state file, if it has one, before exiting
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
 
     return DevChain(w3, "anvil", advance, snapshot, revert, close)

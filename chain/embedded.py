@@ -1,0 +1,132 @@
+"""The embedded chain: an anvil node whose state lives in the data dir, with the co-op deployed on first start.
+
+Why anvil with a state file rather than py-evm on disk: eth-tester's py-evm backend keeps the chain in
+an in-memory database, and giving it a disk database means wiring py-evm's LevelDB backend (plyvel, a
+C extension) under eth-tester ourselves, which neither project supports; it would also live inside one
+Python process, reachable by nobody else (not a second `coop` command, not the dashboard, not a
+wallet), and it is slow (seconds per deployment). anvil is a real JSON-RPC node, the one the tests can
+already run against (COOP_TEST_RPC=anvil), installed by `make setup` with contracts/'s npm packages,
+and it persists by itself: `--state` loads the file at start and dumps it on SIGTERM, `--state-interval`
+dumps it periodically so a crash loses at most that many seconds. The dump keeps blocks, transactions,
+receipts and logs, so `eth_getLogs` over blocks mined before a restart still answers (the indexer needs
+that); with `--preserve-historical-states` calls at old blocks work too. The cost: the whole state is
+rewritten as JSON on each dump, which is fine at the pilot's size.
+
+Dev only: the deployer's and operator's keys are kept in plain text in the data dir.
+"""
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from chain.deploy import CoopSystem, DeployParams, StepDone, deploy, load_manifest
+from chain.devchain import DevChain, start_anvil
+
+EMBEDDED_CHAIN_ID = 3072  # 0xC00, "coop": not anvil's default, so a manifest from another node is refused
+STATE_FILE = "chain-state.json"
+MANIFEST_FILE = "chain-manifest.json"
+KEYS_FILE = "chain-keys.json"
+STATE_INTERVAL_SECONDS = 2
+# Gas money for the deployer and operator, from anvil's prefunded (unlocked) first account.
+FUNDING_WEI = 1_000 * 10**18
+
+
+@dataclass
+class EmbeddedChain:
+    """The running node, the deployed co-op and the accounts that deployed and operate it."""
+
+    chain: DevChain
+    contracts: CoopSystem
+    deployer: LocalAccount
+    operator: LocalAccount
+    data_dir: Path
+    deployed_now: bool  # True when this start deployed (or finished deploying) the system
+
+    @property
+    def w3(self) -> Web3:
+        return self.chain.w3
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.data_dir / MANIFEST_FILE
+
+    def now(self) -> int:
+        return self.chain.now()
+
+    def advance(self, seconds: int) -> None:
+        self.chain.advance(seconds)
+
+    def new_account(self, ether: int = 100) -> LocalAccount:
+        return self.chain.new_account(ether)
+
+    def close(self) -> None:
+        """Stops the node with SIGTERM, so it dumps its state to the data dir first."""
+        self.chain.close()
+
+
+def start_embedded(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    chain_id: int = EMBEDDED_CHAIN_ID,
+    params: DeployParams = DeployParams(),
+    state_interval: int = STATE_INTERVAL_SECONDS,
+    preserve_historical_states: bool = True,
+    new_key: Callable[[], bytes] = lambda: os.urandom(32),
+    on_step: Callable[[StepDone], None] | None = None,
+) -> EmbeddedChain:
+    """Starts (or restarts) the embedded chain from `data_dir`. On the first start it deploys the co-op
+    and writes the manifest there (an interrupted first deployment resumes); later starts load the
+    manifest and check the code on chain against it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    chain = start_anvil(port=port, chain_id=chain_id, state_path=data_dir / STATE_FILE,
+                        state_interval=state_interval, preserve_historical_states=preserve_historical_states)
+    try:
+        deployer, operator = _keys(data_dir / KEYS_FILE, new_key)
+        manifest = data_dir / MANIFEST_FILE
+        if _complete(manifest):
+            contracts = load_manifest(chain.w3, manifest)
+            deployed_now = False
+        else:
+            _fund(chain.w3, deployer.address)
+            contracts = deploy(chain.w3, deployer, operator.address, params, manifest, on_step)
+            deployed_now = True
+        _fund(chain.w3, operator.address)  # it pays the gas of everything the backend does
+    except BaseException:
+        chain.close()
+        raise
+    return EmbeddedChain(chain, contracts, deployer, operator, data_dir, deployed_now)
+
+
+def _complete(manifest: Path) -> bool:
+    if not manifest.exists():
+        return False
+    try:
+        return bool(json.loads(manifest.read_text()).get("complete"))
+    except ValueError:
+        return False  # deploy() reads it again and says what is wrong
+
+
+def _keys(path: Path, new_key: Callable[[], bytes]) -> tuple[LocalAccount, LocalAccount]:
+    """The deployer's and operator's keys from the data dir, made on first use."""
+    if not path.exists():
+        keys = {"deployer": "0x" + new_key().hex(), "operator": "0x" + new_key().hex()}
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(keys, f)
+        os.replace(tmp, path)
+    keys = json.loads(path.read_text())
+    return Account.from_key(keys["deployer"]), Account.from_key(keys["operator"])
+
+
+def _fund(w3: Web3, address: str) -> None:
+    if w3.eth.get_balance(address) >= FUNDING_WEI // 2:
+        return
+    tx_hash = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": FUNDING_WEI})
+    w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.05)

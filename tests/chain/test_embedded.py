@@ -1,0 +1,89 @@
+"""The embedded chain keeps its state in the data dir: what members did, and the logs of old blocks,
+survive a stop and start; the co-op is deployed once and checked on every later start."""
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from eth_utils import keccak
+
+from chain.deploy import ManifestMismatch
+from chain.embedded import MANIFEST_FILE, STATE_FILE, start_embedded
+from chain.transact import send
+from tests.conftest import DAY, FUSD, TEST_PARAMS
+
+
+def _deposit_and_order(embedded) -> dict:
+    """A registered member with a deposit, and an open order; returns what should survive a restart."""
+    c, operator = embedded.contracts, embedded.operator
+    member = embedded.new_account(ether=1)
+    send(embedded.w3, c.registry.functions.addMember(member.address, keccak(text="resident-1")), operator)
+    deposit = send(embedded.w3, c.food_usd.functions.recordDeposit(member.address, 40 * FUSD, keccak(text="cash-1")),
+                   operator)
+    supplier = embedded.new_account(ether=0)
+    send(embedded.w3, c.group_buy.functions.createOrder(
+        supplier.address, keccak(text="lettuce"), 2 * FUSD, 20, 10, 5, 1, embedded.now() + 3 * DAY), operator)
+    return {"member": member.address, "deposit_block": deposit["blockNumber"],
+            "deposit_block_hash": embedded.w3.eth.get_block(deposit["blockNumber"])["hash"],
+            "orders": c.group_buy.functions.orderCount().call()}
+
+
+def _assert_survived(embedded, before: dict) -> None:
+    c, w3 = embedded.contracts, embedded.w3
+    assert c.food_usd.functions.balanceOf(before["member"]).call() == 40 * FUSD
+    assert c.registry.functions.isMember(before["member"]).call()
+    assert c.group_buy.functions.orderCount().call() == before["orders"] == 1
+    block = before["deposit_block"]
+    assert w3.eth.get_block(block)["hash"] == before["deposit_block_hash"]
+    logs = c.food_usd.events.DepositRecorded.get_logs(from_block=block, to_block=block)
+    assert [(e.args.member, e.args.amount) for e in logs] == [(before["member"], 40 * FUSD)]
+    # State at a block before the restart: --preserve-historical-states
+    assert c.food_usd.functions.balanceOf(before["member"]).call(block_identifier=block - 1) == 0
+
+
+def test_restart_keeps_deposits_orders_and_old_logs(tmp_path: Path):
+    embedded = start_embedded(tmp_path, params=TEST_PARAMS)
+    try:
+        assert embedded.deployed_now
+        addresses = {k: getattr(embedded.contracts, k).address for k in ("registry", "food_usd", "group_buy")}
+        before = _deposit_and_order(embedded)
+    finally:
+        embedded.close()
+
+    again = start_embedded(tmp_path, params=TEST_PARAMS)
+    try:
+        assert not again.deployed_now
+        assert again.deployer.address == embedded.deployer.address
+        assert {k: getattr(again.contracts, k).address for k in addresses} == addresses
+        _assert_survived(again, before)
+        # and the chain goes on from there
+        send(again.w3, again.contracts.food_usd.functions.recordDeposit(before["member"], FUSD, keccak(text="cash-2")),
+             again.operator)
+        assert again.w3.eth.block_number > before["deposit_block"]
+    finally:
+        again.close()
+
+
+def test_periodic_dump_keeps_state_a_crash_would_lose(tmp_path: Path):
+    """What is in the data dir while the node runs (after one state interval) is enough to restart from:
+    a copy of it taken without stopping the node stands for the data dir after a crash."""
+    live, copy = tmp_path / "live", tmp_path / "after-crash"
+    embedded = start_embedded(live, params=TEST_PARAMS, state_interval=1)
+    try:
+        before = _deposit_and_order(embedded)
+        time.sleep(2.5)
+        shutil.copytree(live, copy)
+    finally:
+        embedded.close()
+    restarted = start_embedded(copy, params=TEST_PARAMS)
+    try:
+        _assert_survived(restarted, before)
+    finally:
+        restarted.close()
+
+
+def test_start_on_another_chain_id_is_refused(tmp_path: Path):
+    start_embedded(tmp_path, params=TEST_PARAMS).close()
+    assert (tmp_path / STATE_FILE).exists() and (tmp_path / MANIFEST_FILE).exists()
+    with pytest.raises(ManifestMismatch, match="chain id"):
+        start_embedded(tmp_path, chain_id=4242)
