@@ -3,27 +3,18 @@ outcome each, with plain reasons for what cannot be done."""
 import asyncio
 
 import pytest
-from eth_account import Account
 from eth_utils import keccak
 
 from chain.accounts import ensure_account
 from chain.db import Intent, create_engine, sessionmaker
+from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
 from tests.conftest import DAY
 
 PRICE = 2_500_000
 
 
-class DictSigners:
-    def __init__(self):
-        self.keys = {}
-
-    async def create_key(self, member_id):
-        self.keys.setdefault(member_id, Account.from_key(keccak(text=f"member-{member_id}")))
-        return self.keys[member_id].address
-
-    async def signer(self, member_id):
-        return self.keys[member_id]
+CHEAP_KDF = {"n": 2**10, "r": 8, "p": 1}  # scrypt at test strength; the default is memory-hard
 
 
 @pytest.fixture
@@ -31,7 +22,8 @@ async def gateway(database_url, anvil_coop):
     engine = create_engine(database_url)
     sessions = sessionmaker(engine)
     outbox = Outbox(sessions)
-    signers = DictSigners()
+    signers = Keystore(sessions, "test master key", kdf_params=CHEAP_KDF)
+    await signers.open()
     worker = Worker(anvil_coop.w3, anvil_coop.contracts, outbox, signers, anvil_coop.operator,
                     WorkerOptions(window=0))
     yield anvil_coop, outbox, worker, signers, sessions
