@@ -1,7 +1,10 @@
 """The `coop` command line: one subcommand per job."""
 import argparse
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -10,11 +13,76 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(out=sys.stdout)
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    """Deploys the co-op to the node at --rpc-url, one line per step, resuming when the manifest exists."""
+    from dataclasses import fields
+
+    from eth_account import Account
+    from web3 import Web3
+
+    from chain.deploy import DeployParams, StepDone, deploy
+    from chain.errors import ChainError
+
+    key = os.environ.get("COOP_DEPLOYER_KEY")
+    if not key:
+        print("coop deploy: set COOP_DEPLOYER_KEY to the deployer's private key", file=sys.stderr)
+        return 2
+    try:
+        overrides = json.loads(args.params) if args.params else {}
+        if not isinstance(overrides, dict):
+            raise ValueError("not a JSON object")
+        unknown = set(overrides) - {f.name for f in fields(DeployParams)}
+        if unknown:
+            raise ValueError(f"unknown parameters {sorted(unknown)}")
+        params = DeployParams(**overrides)
+    except (ValueError, TypeError) as e:
+        print(f"coop deploy: --params: {e}", file=sys.stderr)
+        return 2
+    try:
+        deployer = Account.from_key(key)
+    except (ValueError, TypeError):
+        print("coop deploy: COOP_DEPLOYER_KEY is not a private key", file=sys.stderr)  # never echo the key
+        return 2
+    if not Web3.is_address(args.operator):
+        print(f"coop deploy: --operator {args.operator!r} is not an address", file=sys.stderr)
+        return 2
+    w3 = Web3(Web3.HTTPProvider(args.rpc_url, request_kwargs={"timeout": 60}))
+    if not w3.is_connected():
+        print(f"coop deploy: no node answers at {args.rpc_url}", file=sys.stderr)
+        return 1
+    manifest = Path(args.manifest)
+    if manifest.exists():
+        print(f"Resuming the deployment recorded in {manifest}")
+
+    def report(step: StepDone) -> None:
+        where = f"{step.address} " if step.address else ""
+        done = " (done before)" if step.resumed else ""
+        print(f"[{step.index}/{step.total}] {step.name} … {where}block {step.block}{done}", flush=True)
+
+    try:
+        system = deploy(w3, deployer, args.operator, params, manifest, report)
+    except ChainError as e:  # a manifest that does not fit, a deployer that sent elsewhere, a revert
+        print(f"coop deploy: {e}", file=sys.stderr)
+        return 1
+    print(f"Deployed: entry point {system.entry_point.address}, account factory {system.account_factory.address}; "
+          f"manifest {manifest}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coop", description="Co-op Assistant: the housing co-op's pilot bot.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser("demo", help="walk through the pilot on embedded defaults (no accounts, no network)")
     demo.set_defaults(run=_demo)
+    deploy = commands.add_parser(
+        "deploy", help="deploy the co-op's contracts to a node and write a manifest (resumes if it exists)",
+        description="Deploys the co-op's contracts from the key in COOP_DEPLOYER_KEY, writing the manifest "
+                    "after every step; run it again after an interruption to resume.")
+    deploy.add_argument("--rpc-url", required=True, help="the node's JSON-RPC URL")
+    deploy.add_argument("--manifest", required=True, help="where the deployment is recorded (JSON)")
+    deploy.add_argument("--operator", required=True, help="the backend's account address (registrar, minter, order manager)")
+    deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"voting_delay": 60}\'')
+    deploy.set_defaults(run=_deploy)
     return parser
 
 
