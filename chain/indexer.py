@@ -100,39 +100,39 @@ def _is_hashed_when_indexed(abi_type: str) -> bool:
     return abi_type in ("string", "bytes") or abi_type.endswith("]") or abi_type.startswith("(")
 
 
-def to_json(abi_type: str, value: Any) -> Any:
-    """An ABI value as JSON: addresses checksummed, bytes as 0x-hex, wide integers as decimal strings."""
+def to_json(param: dict[str, Any], value: Any) -> Any:
+    """An ABI value as JSON, by its ABI parameter: addresses checksummed, bytes as 0x-hex, integers wider
+    than 53 bits as decimal strings (narrower ones, like a vote's support, stay numbers), structs as objects."""
+    abi_type = param["type"]
     if abi_type.endswith("]"):
-        inner = abi_type[: abi_type.rindex("[")]
+        inner = {**param, "type": abi_type[: abi_type.rindex("[")]}
         return [to_json(inner, item) for item in value]
-    if isinstance(value, bytes):
-        return "0x" + value.hex()
+    if abi_type == "tuple":
+        return {c["name"]: to_json(c, item) for c, item in zip(param["components"], value, strict=True)}
     if abi_type == "address":
         return to_checksum_address(value)
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        bits = int(abi_type.lstrip("uint") or 256) if abi_type.startswith(("uint", "int")) else 256
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if abi_type.startswith(("uint", "int")):
+        bits = int(abi_type.removeprefix("u").removeprefix("int") or 256)
         return value if bits <= _JSON_SAFE_BITS else str(value)
-    if isinstance(value, tuple):  # a struct: its component types are not kept here, so be safe
-        return [to_json("uint256" if isinstance(item, int) and not isinstance(item, bool) else "", item)
-                for item in value]
-    return value
+    return value  # bool, string
 
 
 def decode_log(spec: EventSpec, entry: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of log `entry` by name, as JSON. An indexed string, bytes or array is only its hash."""
+    """The arguments of log `entry` by name, as JSON. An indexed string, bytes, array or struct is only
+    its hash (as bytes32)."""
     topics = [bytes(t) for t in entry["topics"][1:]]
-    indexed = [i for i in spec.inputs if i["indexed"]]
-    plain = [i for i in spec.inputs if not i["indexed"]]
+    indexed = [p for p in spec.inputs if p["indexed"]]
+    plain = [p for p in spec.inputs if not p["indexed"]]
     values: dict[str, Any] = {}
     for param, topic in zip(indexed, topics, strict=True):
         abi_type = collapse_if_tuple(param)
-        values[param["name"]] = to_json("bytes32", topic) if _is_hashed_when_indexed(abi_type) \
-            else to_json(abi_type, abi_decode([abi_type], topic)[0])
-    types = [collapse_if_tuple(p) for p in plain]
-    for param, abi_type, value in zip(plain, types, abi_decode(types, bytes(entry["data"])), strict=True):
-        values[param["name"]] = to_json(abi_type, value)
+        values[param["name"]] = to_json({"type": "bytes32"}, topic) if _is_hashed_when_indexed(abi_type) \
+            else to_json(param, abi_decode([abi_type], topic)[0])
+    decoded = abi_decode([collapse_if_tuple(p) for p in plain], bytes(entry["data"]))
+    for param, value in zip(plain, decoded, strict=True):
+        values[param["name"]] = to_json(param, value)
     return {p["name"]: values[p["name"]] for p in spec.inputs}
 
 
@@ -244,6 +244,12 @@ class Indexer:
         """The batch's logs and the headers it remembers, or None if the chain changed meanwhile. The
         last block is read before and after everything else: the same hash both times means all of it
         came from one chain (a hash commits to every ancestor)."""
+        try:
+            return self._read_batch(first, last, target, parent_hash)
+        except BlockNotFound:  # the chain got shorter since we read its height
+            return None
+
+    def _read_batch(self, first: int, last: int, target: int, parent_hash: str | None) -> _Batch | None:
         eth = self.w3.eth
         tip = eth.get_block(last)
         logs = eth.get_logs({"fromBlock": first, "toBlock": last, "address": self._addresses, "topics": [self._topics]})

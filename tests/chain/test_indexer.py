@@ -228,6 +228,23 @@ async def test_reorg_of_the_first_block_applied_starts_again(coop, sessions):
     assert [e.args["amount"] for e in await rows(sessions)] == [str(2 * FUSD)]
 
 
+async def test_anvil_reorg_removes_a_deposit_the_new_chain_lacks(coop, sessions):
+    a, b = coop.members[:2]
+    watcher = indexer(coop, sessions)
+    notices = []
+    watcher.subscribe(notices.append)
+    coop.deposit(a, FUSD)
+    coop.chain.advance(1)
+    coop.deposit(b, 2 * FUSD)
+    assert await watcher.poll_once() == 2
+    height = coop.w3.eth.block_number
+    coop.w3.provider.make_request("anvil_reorg", [1, []])  # the newest block, replaced by an empty one
+    assert coop.w3.eth.block_number == height
+    assert await watcher.poll_once() == 0
+    assert isinstance(notices[-1], RolledBack) and notices[-1].event.account == b.address
+    assert kinds(await rows(sessions)) == [("DepositRecorded", a.address)]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_reorg_below_the_remembered_blocks_is_refused(coop, sessions):
     watcher = indexer(coop, sessions, reorg_window=1)  # remembers only the newest block applied
