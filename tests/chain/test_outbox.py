@@ -3,12 +3,16 @@ outcome each, with plain reasons for what cannot be done."""
 import asyncio
 
 import pytest
+from eth_account import Account
 from eth_utils import keccak
+from web3 import Web3
 
 from chain.accounts import ensure_account
-from chain.db import Intent, create_engine, sessionmaker
+from chain.artifacts import load_artifact
+from chain.db import Intent, SmartAccount, create_engine, sessionmaker
 from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
+from tests.chain.netutil import Forwarder
 from tests.conftest import DAY
 
 PRICE = 2_500_000
@@ -108,3 +112,48 @@ async def test_twenty_joins_go_in_one_bundle(gateway):
     assert {i.state for i in joins} == {"confirmed"}
     assert len({i.tx_hash for i in joins}) == 1
     assert coop.contracts.group_buy.functions.getOrder(order).call()[8] == 20
+
+
+async def test_export_hands_the_account_over_and_the_backend_can_no_longer_sign(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "dee", deposit=10 * PRICE)
+    own_key = Account.create()
+    intent = await outbox.submit("dee-export", "dee", "export", {"new_signer": own_key.address})
+    await worker.drain()
+    assert (await outbox.get(intent.id)).state == "confirmed"
+    account = coop.w3.eth.contract(address=address, abi=load_artifact("CoopAccount").abi)
+    assert account.functions.signer().call() == own_key.address
+    async with sessions() as session:
+        assert (await session.get(SmartAccount, "dee")).exported_to == own_key.address
+    order = open_order(coop)
+    after = await outbox.submit("dee-join", "dee", "join", {"order_id": order, "units": 1})
+    await worker.drain()
+    after = await outbox.get(after.id)
+    assert (after.state, after.reason) == ("failed", "exported")
+    assert coop.contracts.food_usd.functions.balanceOf(address).call() == 10 * PRICE
+
+
+async def test_intents_wait_while_the_node_is_down_then_complete_once(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "eve", deposit=10 * PRICE)
+    order = open_order(coop)
+    with Forwarder(coop.w3.provider.endpoint_uri) as node:
+        worker.w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 2}))
+        nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+        node.up = False
+        intents = [await outbox.submit(f"eve-join-{i}", "eve", "join", {"order_id": order, "units": 1})
+                   for i in range(3)]
+        stop = asyncio.Event()
+        running = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(1.5)  # several cycles against a dead node
+        assert {(await outbox.get(i.id)).state for i in intents} == {"pending"}
+        node.up = True
+        for _ in range(100):
+            if {(await outbox.get(i.id)).state for i in intents} == {"confirmed"}:
+                break
+            await asyncio.sleep(0.1)
+        stop.set()
+        await running
+    assert {(await outbox.get(i.id)).state for i in intents} == {"confirmed"}
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
+    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1  # one bundle, sent once
