@@ -15,6 +15,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _deploy(args: argparse.Namespace) -> int:
     """Deploys the co-op to the node at --rpc-url, one line per step, resuming when the manifest exists."""
+    key = os.environ.get("COOP_DEPLOYER_KEY")
+    if not key:
+        print("coop deploy: set COOP_DEPLOYER_KEY to the deployer's private key", file=sys.stderr)
+        return 2
     from dataclasses import fields
 
     from eth_account import Account
@@ -23,10 +27,6 @@ def _deploy(args: argparse.Namespace) -> int:
     from chain.deploy import DeployParams, StepDone, deploy
     from chain.errors import ChainError
 
-    key = os.environ.get("COOP_DEPLOYER_KEY")
-    if not key:
-        print("coop deploy: set COOP_DEPLOYER_KEY to the deployer's private key", file=sys.stderr)
-        return 2
     try:
         overrides = json.loads(args.params) if args.params else {}
         if not isinstance(overrides, dict):
