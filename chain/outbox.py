@@ -204,6 +204,7 @@ class Worker:
     async def _send_bundle(self, intents: list[Intent]) -> list[int]:
         """Builds, simulates and signs one operation per intent, then stores and sends one handleOps
         transaction carrying those that would succeed. Returns the intents failed before sending."""
+        self._stage("before_sign")
         chain_id = await self._chain()
         ep = self.contracts.entry_point
         failed, ops, included = [], [], []

@@ -1,0 +1,66 @@
+"""The outbox worker as a process of its own: `python -m chain.worker`.
+
+    python -m chain.worker --database-url URL --rpc-url URL --manifest PATH [--until-idle]
+
+Secrets come from the environment, never the command line: COOP_MASTER_KEY (opens the keystore) and
+COOP_OPERATOR_KEY (the operator account that pays for bundles, hex). `coop run` runs the same worker
+inside its own process; this entry point is for running it apart (and for the crash tests, which
+kill it at each stage with --crash-at).
+"""
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from eth_account import Account
+from web3 import Web3
+
+from chain.db import create_engine, migrate, sessionmaker
+from chain.deploy import load_manifest
+from chain.keystore import Keystore
+from chain.outbox import Outbox, Worker, WorkerOptions
+
+
+async def serve(database_url: str, rpc_url: str, manifest: Path, master_key: str, operator_key: str,
+                options: WorkerOptions, until_idle: bool) -> None:
+    migrate(database_url)
+    engine = create_engine(database_url)
+    try:
+        sessions = sessionmaker(engine)
+        keystore = Keystore(sessions, master_key)
+        await keystore.open()
+        w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        contracts = load_manifest(w3, manifest)
+        worker = Worker(w3, contracts, Outbox(sessions), keystore, Account.from_key(operator_key), options)
+        if until_idle:
+            await worker.drain(timeout=120)
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m chain.worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--rpc-url", required=True)
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--until-idle", action="store_true", help="exit once no intent is pending or submitted")
+    parser.add_argument("--crash-at", help=argparse.SUPPRESS)  # tests: SIGKILL at a named stage
+    args = parser.parse_args(argv)
+    missing = [name for name in ("COOP_MASTER_KEY", "COOP_OPERATOR_KEY") if not os.environ.get(name)]
+    if missing:
+        parser.exit(2, f"set {' and '.join(missing)} in the environment\n")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(serve(args.database_url, args.rpc_url, args.manifest, os.environ["COOP_MASTER_KEY"],
+                      os.environ["COOP_OPERATOR_KEY"], WorkerOptions(crash_at=args.crash_at), args.until_idle))
+
+
+if __name__ == "__main__":
+    main()
