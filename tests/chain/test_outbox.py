@@ -9,7 +9,7 @@ from web3 import Web3
 
 from chain.accounts import ensure_account
 from chain.artifacts import load_artifact
-from chain.db import Intent, SmartAccount, create_engine, sessionmaker
+from chain.db import Intent, OperatorTransaction, SmartAccount, create_engine, sessionmaker
 from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
 from tests.chain.netutil import Forwarder
@@ -157,3 +157,35 @@ async def test_intents_wait_while_the_node_is_down_then_complete_once(gateway):
     assert {(await outbox.get(i.id)).state for i in intents} == {"confirmed"}
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
     assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1  # one bundle, sent once
+
+
+async def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_mined_once(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "fay", deposit=10 * PRICE)
+    order = open_order(coop)
+    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    worker.options.bump_after = 0.2
+    rpc = coop.w3.provider.make_request
+    rpc("evm_setAutomine", [False])
+    try:
+        intent = await outbox.submit("fay-join", "fay", "join", {"order_id": order, "units": 2})
+        await worker.run_once()  # sent; nothing mines it
+        first = (await outbox.get(intent.id)).tx_hash
+        await asyncio.sleep(0.3)
+        await worker.run_once()  # still not mined after bump_after: replaced
+        second = (await outbox.get(intent.id)).tx_hash
+        assert second != first
+        async with sessions() as session:
+            from sqlalchemy import select
+            rows = (await session.execute(select(OperatorTransaction).where(
+                OperatorTransaction.nonce == nonce).order_by(OperatorTransaction.id))).scalars().all()
+        assert [r.tx_hash for r in rows] == [first, second]
+        assert rows[1].max_fee > rows[0].max_fee and rows[1].priority_fee > rows[0].priority_fee
+        rpc("evm_mine", [])
+    finally:
+        rpc("evm_setAutomine", [True])
+    await worker.drain()
+    intent = await outbox.get(intent.id)
+    assert (intent.state, intent.tx_hash) == ("confirmed", second)
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
+    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1
