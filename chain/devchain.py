@@ -1,4 +1,5 @@
 """Local development chains: py-evm in process (eth-tester), or an anvil node from contracts/node_modules."""
+import os
 import shutil
 import socket
 import subprocess
@@ -12,7 +13,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
-ANVIL_BIN = Path(__file__).resolve().parent.parent / "contracts" / "node_modules" / ".bin" / "anvil"
+_NODE_MODULES = Path(__file__).resolve().parent.parent / "contracts" / "node_modules"
+ANVIL_BIN = _NODE_MODULES / ".bin" / "anvil"
 
 
 @dataclass
@@ -76,18 +78,23 @@ def _free_port() -> int:
 
 
 def find_anvil() -> str | None:
+    """The anvil binary from @foundry-rs/anvil's platform package, not the .bin/anvil node wrapper: the
+    wrapper exits as soon as it has forwarded SIGTERM, so waiting on it would not wait for anvil to
+    finish dumping its state file, and a quick restart would read a missing or half-written one."""
+    for native in sorted(_NODE_MODULES.glob("@foundry-rs/anvil-*/bin/anvil*")):
+        if os.access(native, os.X_OK):
+            return str(native)
     if ANVIL_BIN.exists():
         return str(ANVIL_BIN)
     return shutil.which("anvil")
 
 
-def _port_is_free(port: int) -> bool:
+def _someone_listens(port: int) -> bool:
+    # A connect, not a bind: a port whose last node just stopped stays unbindable (TIME_WAIT) without
+    # SO_REUSEADDR, which anvil sets, yet nothing answers there.
     with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def start_anvil(
@@ -109,7 +116,7 @@ def start_anvil(
         raise FileNotFoundError("anvil not found: run `npm ci` in contracts/")
     if port is None:
         port = _free_port()
-    elif not _port_is_free(port):  # else we would talk to whatever already listens there
+    elif _someone_listens(port):  # else we would talk to whatever already listens there
         raise RuntimeError(f"port {port} is in use: another node is running there")
     command = [binary, "--host", "127.0.0.1", "--port", str(port), "--silent", "--hardfork", "cancun",
                "--code-size-limit", "24576"]

@@ -76,7 +76,7 @@ def start_embedded(
     chain_id: int = EMBEDDED_CHAIN_ID,
     params: DeployParams = DeployParams(),
     state_interval: int = STATE_INTERVAL_SECONDS,
-    preserve_historical_states: bool = True,
+    preserve_historical_states: bool = False,
     new_key: Callable[[], bytes] = lambda: os.urandom(32),
     on_step: Callable[[StepDone], None] | None = None,
 ) -> EmbeddedChain:
