@@ -129,6 +129,13 @@ def op_from_rpc(data: Any) -> UserOperation:
     )
 
 
+def receipt_failure(receipt: dict[str, Any]) -> ContractReverted | None:
+    """Why a mined operation failed (its decoded revert, from the receipt's `reason`); None if it succeeded."""
+    if receipt.get("success"):
+        return None
+    return _decode_data(receipt.get("reason")) or ContractReverted("unknown", {"reason": receipt.get("reason")}, b"")
+
+
 class BundlerClient:
     """Talks to one bundler about one EntryPoint. Use as `async with BundlerClient(...) as bundler:` or
     call close(). `transport` swaps the HTTP transport (httpx.MockTransport in tests)."""
@@ -197,4 +204,4 @@ class BundlerClient:
 
 
 __all__ = ["BundlerClient", "BundlerError", "BundlerUnavailable", "EXECUTION_REVERTED", "INVALID_PARAMS",
-           "VALIDATION_FAILED", "op_from_rpc", "op_to_rpc"]
+           "VALIDATION_FAILED", "op_from_rpc", "op_to_rpc", "receipt_failure"]

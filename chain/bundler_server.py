@@ -42,7 +42,7 @@ from chain.errors import ContractReverted, decode_revert
 from chain.transact import _revert_data, contract_at, send
 from chain.userop import UserOperation
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("chain.bundler_server")  # the same name under `python -m`
 
 MAX_ATTEMPTS = 3  # bundles an operation may be in without being mined before it is dropped
 # Limits an operation is probed with while its gas is estimated (its signature is then invalid: ignored).

@@ -10,8 +10,8 @@ from eth_utils import keccak
 from web3 import Web3
 
 from chain.bundler_client import (EXECUTION_REVERTED, VALIDATION_FAILED, BundlerClient, BundlerError, op_from_rpc,
-                                  op_to_rpc)
-from chain.bundler_server import make_app
+                                  op_to_rpc, receipt_failure)
+from chain.bundler_server import BUNDLER, LocalBundler, make_app
 from chain.transact import contract_at
 from chain.userop import Call, UserOperation, batch_calldata, init_code
 from tests.conftest import DAY
@@ -29,15 +29,18 @@ class Bundlers:
         self.operator = coop.chain.new_account()
         self.running: list[tuple[web.AppRunner, BundlerClient]] = []
 
-    async def start(self) -> BundlerClient:
+    async def start(self, window: float = 0.05) -> BundlerClient:
         entry_point = contract_at(self.w3, "EntryPoint", self.coop.contracts.entry_point.address)
-        runner = web.AppRunner(make_app(self.w3, entry_point, self.operator, window=0.05))
+        runner = web.AppRunner(make_app(self.w3, entry_point, self.operator, window=window))
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         port = runner.addresses[0][1]
         client = BundlerClient(f"http://127.0.0.1:{port}/", entry_point.address)
         self.running.append((runner, client))
         return client
+
+    def server(self, client: BundlerClient) -> LocalBundler:
+        return next(runner.app[BUNDLER] for runner, running in self.running if running is client)
 
     async def stop(self, client: BundlerClient) -> None:
         for runner, running in list(self.running):
@@ -142,6 +145,21 @@ async def test_an_operation_whose_calls_would_revert_is_refused_with_the_decoded
     assert coop.w3.eth.get_code(account.address) == b""
     assert await bundler.get_user_operation_receipt(op.hash(coop.contracts.entry_point.address,
                                                             coop.w3.eth.chain_id)) is None
+
+
+async def test_an_operation_failing_once_mined_has_a_receipt_with_the_reason(bundlers):
+    coop, servers = bundlers
+    bundler = await servers.start(window=3600)  # bundled by hand below
+    signer, account, order = member_and_order(coop, deposit=10 * PRICE)
+    op_hash = await bundler.send_user_operation(join_op(coop, signer, account, order, units=4))
+    assert await bundler.get_user_operation_receipt(op_hash) is None  # accepted, not mined yet
+    coop.tx(coop.contracts.group_buy.functions.cancel(order), coop.operator)  # the chain moves on meanwhile
+    await servers.server(bundler).bundle_once()
+
+    receipt = await bundler.get_user_operation_receipt(op_hash)
+    assert receipt["success"] is False
+    assert receipt_failure(receipt).name == "OrderNotOpen"
+    assert coop.contracts.food_usd.functions.balanceOf(account.address).call() == 10 * PRICE
 
 
 async def test_an_operation_signed_by_another_key_is_a_validation_error_naming_aa24(bundlers):
