@@ -109,6 +109,7 @@ class LocalBundler:
         self._receipts: dict[str, dict[str, Any]] = {}
         self._chain_id: int | None = None
         self._clone_codes: dict[str, bytes] = {}
+        self._bundling = asyncio.Lock()  # one bundle in flight: a second would resend the same operations
 
     async def _rpc(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
@@ -123,10 +124,12 @@ class LocalBundler:
 
     # ---- simulation ----
 
-    async def _validate(self, op: UserOperation, *, ignore_signature: bool = False) -> None:
+    async def _validate(self, op: UserOperation, *, ignore_signature: bool = False,
+                        prior: list[UserOperation] | None = None) -> None:
         """handleOps by eth_call, after the same sender's waiting operations (their nonces come first)."""
-        ops = [o for o in self.mempool.values() if o.sender == op.sender] + [op]
-        call = self.entry_point.functions.handleOps([o.packed() for o in ops], self.operator.address)
+        if prior is None:
+            prior = [o for o in self.mempool.values() if o.sender == op.sender]
+        call = self.entry_point.functions.handleOps([o.packed() for o in prior + [op]], self.operator.address)
         try:
             await self._rpc(lambda: call.call({"from": self.operator.address}))
         except (ContractLogicError, Web3RPCError, ValueError) as e:
@@ -135,6 +138,8 @@ class LocalBundler:
             if error is None or error.name not in ("FailedOp", "FailedOpWithRevert"):
                 raise RpcError(VALIDATION_FAILED, f"validation reverted: {error or e}",
                                "0x" + data.hex() if data else None) from None
+            if error.args_by_name["opIndex"] < len(prior):  # an earlier one failed (mined meanwhile?): alone
+                return await self._validate(op, ignore_signature=ignore_signature, prior=[])
             reason = str(error.args_by_name["reason"])
             if ignore_signature and reason.startswith("AA24"):
                 return  # everything but the signature passed: what an estimate needs
@@ -146,7 +151,12 @@ class LocalBundler:
         """A state override putting the account's code at its address while it does not exist yet."""
         if len(await self._rpc(self.w3.eth.get_code, op.sender)) > 0:
             return None
-        factory = to_checksum_address(op.init_code[:20])
+        # Created by this operation, or by one of the sender's still waiting in the mempool.
+        init_code = next((o.init_code for o in [op, *self.mempool.values()] if o.sender == op.sender and o.init_code),
+                         None)
+        if init_code is None:
+            raise RpcError(VALIDATION_FAILED, f"account {op.sender} does not exist and no operation creates it")
+        factory = to_checksum_address(init_code[:20])
         if factory not in self._clone_codes:
             contract = contract_at(self.w3, "CoopAccountFactory", factory)
             try:  # clone_code only needs the factory of a CoopSystem
@@ -275,6 +285,10 @@ class LocalBundler:
 
     async def bundle_once(self) -> str | None:
         """One handleOps transaction with up to `max_ops` waiting operations; returns its hash."""
+        async with self._bundling:
+            return await self._bundle()
+
+    async def _bundle(self) -> str | None:
         batch = list(self.mempool.items())[: self.max_ops]
         if not batch:
             return None

@@ -71,19 +71,20 @@ def member_and_order(coop, deposit: int):
     return signer, contract_at(coop.w3, "CoopAccount", address), c.group_buy.functions.orderCount().call()
 
 
-def join_op(coop, signer, account, order: int, units: int, sign_with=None, **limits) -> UserOperation:
-    """A first operation (zero fees: the operator pays) creating the account and joining `order`."""
+def join_op(coop, signer, account, order: int, units: int, sign_with=None, **fields) -> UserOperation:
+    """An operation joining `order`, zero fees (the operator pays); by default the account's first, creating it."""
     c = coop.contracts
     gb, fusd = c.group_buy, c.food_usd
+    fields = {"nonce": c.entry_point.functions.getNonce(account.address, 0).call(),
+              "init_code": init_code(c.account_factory, signer.address, 0), "max_fee": 0, "max_priority_fee": 0,
+              **fields}
     op = UserOperation(
         sender=account.address,
-        nonce=c.entry_point.functions.getNonce(account.address, 0).call(),
-        init_code=init_code(c.account_factory, signer.address, 0),
         call_data=batch_calldata(account, [
             Call(fusd.address, bytes.fromhex(fusd.encode_abi("approve", args=[gb.address, units * PRICE])[2:])),
             Call(gb.address, bytes.fromhex(gb.encode_abi("join", args=[order, units])[2:])),
         ]),
-        max_fee=0, max_priority_fee=0, **limits)
+        **fields)
     if sign_with is not False:
         op.sign(c.entry_point, sign_with or signer)
     return op
@@ -145,6 +146,24 @@ async def test_an_operation_whose_calls_would_revert_is_refused_with_the_decoded
     assert coop.w3.eth.get_code(account.address) == b""
     assert await bundler.get_user_operation_receipt(op.hash(coop.contracts.entry_point.address,
                                                             coop.w3.eth.chain_id)) is None
+
+
+async def test_a_second_operation_of_the_same_member_waits_behind_the_first(bundlers):
+    coop, servers = bundlers
+    bundler = await servers.start(window=3600)  # bundled by hand below, both in one bundle
+    signer, account, first_order = member_and_order(coop, deposit=10 * PRICE)
+    _, _, second_order = member_and_order(coop, deposit=0)
+    first = join_op(coop, signer, account, first_order, units=2)
+    second = join_op(coop, signer, account, second_order, units=3, nonce=1, init_code=b"")
+
+    hashes = [await bundler.send_user_operation(first), await bundler.send_user_operation(second)]
+    await servers.server(bundler).bundle_once()
+    receipts = [await bundler.get_user_operation_receipt(h) for h in hashes]
+    assert [r["success"] for r in receipts] == [True, True]
+    assert receipts[0]["receipt"]["transactionHash"] == receipts[1]["receipt"]["transactionHash"]
+    gb = coop.contracts.group_buy.functions
+    assert (gb.getMember(first_order, account.address).call()[0],
+            gb.getMember(second_order, account.address).call()[0]) == (2, 3)
 
 
 async def test_an_operation_failing_once_mined_has_a_receipt_with_the_reason(bundlers):
