@@ -180,7 +180,7 @@ class LocalBundler:
         """Creating the account (if this operation does) plus its validateUserOp, measured separately."""
         override = await self._account_override(op)
         gas = 0
-        if override is not None:
+        if override is not None and op.init_code:  # else an earlier waiting operation creates the account
             creator = await self._rpc(lambda: self.entry_point.functions.senderCreator().call())
             gas += await self._rpc(lambda: self.w3.eth.estimate_gas({
                 "from": creator, "to": to_checksum_address(op.init_code[:20]), "data": "0x" + op.init_code[20:].hex()}))
@@ -204,7 +204,7 @@ class LocalBundler:
                 return op_hash
             raise
         await self._simulate_calls(op)
-        if op_hash not in self.mempool and op_hash not in self.included:  # a concurrent resend got here first
+        if op_hash not in self.mempool and op_hash not in self.included:  # unless a concurrent resend got here first
             self.mempool[op_hash] = op
             self.dropped.pop(op_hash, None)
             log.info("user operation accepted hash=%s sender=%s nonce=%s", op_hash, op.sender, op.nonce)
