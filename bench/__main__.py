@@ -1,12 +1,13 @@
 """Runs every benchmark and prints one line per figure (see DESIGN.md §8 for the format)."""
 import sys
 
-from bench import gas
+from bench import bundler, gas
 
 
 def main() -> int:
-    for line in gas.run():
-        print(line, flush=True)
+    for module in (gas, bundler):
+        for line in module.run():
+            print(line, flush=True)
     return 0
 
 

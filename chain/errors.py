@@ -5,7 +5,7 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
-from chain.artifacts import artifact_names, load_artifact
+from chain.artifacts import artifact_names, load_artifact, type_string
 
 # Solidity's built-in revert forms.
 _BUILTIN = {
@@ -28,13 +28,6 @@ class ContractReverted(ChainError):
         super().__init__(f"{name}({', '.join(f'{k}={v!r}' for k, v in args.items())})")
 
 
-def _type_string(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        inner = ",".join(_type_string(c) for c in param["components"])
-        return f"({inner}){param['type'][5:]}"
-    return param["type"]
-
-
 @cache
 def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
     table = dict(_BUILTIN)
@@ -42,7 +35,7 @@ def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
         for item in load_artifact(name).abi:
             if item["type"] != "error":
                 continue
-            types = [_type_string(p) for p in item["inputs"]]
+            types = [type_string(p) for p in item["inputs"]]
             selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
             table[selector] = (item["name"], types, [p["name"] for p in item["inputs"]])
     return table

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak
-from web3.contract.contract import ContractFunction
 
+from chain.artifacts import function
 from chain.deploy import CoopSystem
 from chain.errors import ContractReverted
+from chain.rpc import Read
 from chain.userop import Call
 
 
-def _call(function: ContractFunction) -> Call:
-    return Call(function.address, bytes.fromhex(function._encode_transaction_data()[2:]))
+def _call(to: str, artifact: str, name: str, *args: Any) -> Call:
+    return Call(to, function(artifact, name).encode(*args))
 
 
 def _bytes32(value: str) -> bytes:
@@ -30,65 +31,86 @@ def _bytes32(value: str) -> bytes:
 
 # ---- member intents: the calls the member's account makes ----
 
-def _join(c: CoopSystem, account: str, p: dict[str, Any]) -> list[Call]:
-    gb = c.group_buy.functions
-    price = gb.getOrder(int(p["order_id"])).call()[0]
-    cost = int(p["units"]) * price
-    return [_call(c.food_usd.functions.approve(c.group_buy.address, cost)),
-            _call(gb.join(int(p["order_id"]), int(p["units"])))]
+Facts = dict[tuple, Any]  # what a kind read from the chain first, by the keys its `reads` gave
 
 
-def _tolerance(c: CoopSystem, account: str, p: dict[str, Any]) -> list[Call]:
-    gb = c.group_buy.functions
+@dataclass(frozen=True)
+class MemberKind:
+    """`reads` names the contract reads the calls depend on (done for a whole bundle in one batch);
+    `calls` turns the parameters and those facts into the account's calls."""
+
+    calls: Callable[[CoopSystem, str, dict[str, Any], Facts], list[Call]]
+    reads: Callable[[CoopSystem, str, dict[str, Any]], dict[tuple, Read]] = lambda c, a, p: {}
+
+
+def _order(c: CoopSystem, account: str, p: dict[str, Any]) -> dict[tuple, Read]:
+    order_id = int(p["order_id"])
+    return {("order", order_id): Read(c.group_buy.address, function("GroupBuy", "getOrder"), (order_id,))}
+
+
+def _order_and_part(c: CoopSystem, account: str, p: dict[str, Any]) -> dict[tuple, Read]:
+    order_id = int(p["order_id"])
+    part = Read(c.group_buy.address, function("GroupBuy", "getMember"), (order_id, account))
+    return {**_order(c, account, p), ("part", order_id, account): part}
+
+
+def _approve(c: CoopSystem, token: str, spender: str, amount: int) -> Call:
+    return _call(token, "FoodUSD" if token == c.food_usd.address else "GroToken", "approve", spender, amount)
+
+
+def _join(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
+    order_id, units = int(p["order_id"]), int(p["units"])
+    cost = units * facts[("order", order_id)][0]  # unitPrice
+    return [_approve(c, c.food_usd.address, c.group_buy.address, cost),
+            _call(c.group_buy.address, "GroupBuy", "join", order_id, units)]
+
+
+def _tolerance(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
     order_id, tolerance = int(p["order_id"]), int(p["tolerance"])
-    price = gb.getOrder(order_id).call()[0]
-    extra = max(tolerance - gb.getMember(order_id, account).call()[1], 0) * price
-    return [_call(c.food_usd.functions.approve(c.group_buy.address, extra)), _call(gb.setTolerance(order_id, tolerance))]
+    extra = max(tolerance - facts[("part", order_id, account)][1], 0) * facts[("order", order_id)][0]
+    return [_approve(c, c.food_usd.address, c.group_buy.address, extra),
+            _call(c.group_buy.address, "GroupBuy", "setTolerance", order_id, tolerance)]
 
 
-def _lock(c: CoopSystem, account: str, p: dict[str, Any]) -> list[Call]:
+def _lock(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
     amount = int(p["amount"])
-    return [_call(c.gro.functions.approve(c.escrow.address, amount)),
-            _call(c.escrow.functions.createLock(amount, int(p["unlock_time"])))]
+    return [_approve(c, c.gro.address, c.escrow.address, amount),
+            _call(c.escrow.address, "VotingEscrow", "createLock", amount, int(p["unlock_time"]))]
 
 
-def _increase_lock(c: CoopSystem, account: str, p: dict[str, Any]) -> list[Call]:
+def _increase_lock(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
     amount = int(p["amount"])
-    return [_call(c.gro.functions.approve(c.escrow.address, amount)), _call(c.escrow.functions.increaseAmount(amount))]
+    return [_approve(c, c.gro.address, c.escrow.address, amount),
+            _call(c.escrow.address, "VotingEscrow", "increaseAmount", amount)]
 
 
-def _vote(c: CoopSystem, account: str, p: dict[str, Any]) -> list[Call]:
+def _vote(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
     params = int(p["votes"]).to_bytes(32, "big") if p.get("votes") is not None else b""
-    return [_call(c.governor.functions.castVoteWithReasonAndParams(
-        int(p["proposal_id"]), int(p["support"]), p.get("reason", ""), params))]
+    return [_call(c.governor.address, "CoopGovernor", "castVoteWithReasonAndParams",
+                  int(p["proposal_id"]), int(p["support"]), p.get("reason", ""), params)]
 
 
-def _propose(c: CoopSystem, account: str, p: dict[str, Any]) -> list[Call]:
-    return [_call(c.governor.functions.propose(
-        p["targets"], [int(v) for v in p["values"]], [bytes.fromhex(d[2:]) for d in p["calldatas"]], p["description"]))]
+def _propose(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
+    return [_call(c.governor.address, "CoopGovernor", "propose", p["targets"], [int(v) for v in p["values"]],
+                  [bytes.fromhex(d[2:]) for d in p["calldatas"]], p["description"])]
 
 
-def _export(c: CoopSystem, account: str, p: dict[str, Any]) -> list[Call]:
-    from chain.transact import contract_at
-
-    own = contract_at(c.account_factory.w3, "CoopAccount", account)
-    return [_call(own.functions.rotateSigner(p["new_signer"]))]
-
-
-MEMBER_KINDS: dict[str, Callable[[CoopSystem, str, dict[str, Any]], list[Call]]] = {
-    "join": _join,
-    "tolerance": _tolerance,
-    "claim": lambda c, a, p: [_call(c.group_buy.functions.claim(int(p["order_id"]), a))],
-    "transfer": lambda c, a, p: [_call(c.food_usd.functions.transfer(p["to"], int(p["amount"])))],
-    "lock": _lock,
-    "increase_lock": _increase_lock,
-    "extend_lock": lambda c, a, p: [_call(c.escrow.functions.extendLock(int(p["unlock_time"])))],
-    "withdraw_lock": lambda c, a, p: [_call(c.escrow.functions.withdraw())],
-    "redeem": lambda c, a, p: [_call(c.gro.functions.redeem(int(p["amount"]), _bytes32(p["redemption_id"]),
-                                                            _bytes32(p["item"])))],
-    "vote": _vote,
-    "propose": _propose,
-    "export": _export,
+MEMBER_KINDS: dict[str, MemberKind] = {
+    "join": MemberKind(_join, _order),
+    "tolerance": MemberKind(_tolerance, _order_and_part),
+    "claim": MemberKind(lambda c, a, p, f: [_call(c.group_buy.address, "GroupBuy", "claim", int(p["order_id"]), a)]),
+    "transfer": MemberKind(lambda c, a, p, f: [_call(c.food_usd.address, "FoodUSD", "transfer", p["to"],
+                                                     int(p["amount"]))]),
+    "lock": MemberKind(_lock),
+    "increase_lock": MemberKind(_increase_lock),
+    "extend_lock": MemberKind(lambda c, a, p, f: [_call(c.escrow.address, "VotingEscrow", "extendLock",
+                                                        int(p["unlock_time"]))]),
+    "withdraw_lock": MemberKind(lambda c, a, p, f: [_call(c.escrow.address, "VotingEscrow", "withdraw")]),
+    "redeem": MemberKind(lambda c, a, p, f: [_call(c.gro.address, "GroToken", "redeem", int(p["amount"]),
+                                                   _bytes32(p["redemption_id"]), _bytes32(p["item"]))]),
+    "vote": MemberKind(_vote),
+    "propose": MemberKind(_propose),
+    "export": MemberKind(lambda c, a, p, f: [_call(a, "CoopAccount", "rotateSigner", p["new_signer"])]),
 }
 
 
@@ -96,17 +118,18 @@ MEMBER_KINDS: dict[str, Callable[[CoopSystem, str, dict[str, Any]], list[Call]]]
 
 @dataclass(frozen=True)
 class OperatorCall:
-    """An operator intent's transaction; `account_of` maps the intent's member to their smart account."""
+    """An operator intent's transaction: `build(contracts, params, member account)`."""
 
-    build: Callable[[CoopSystem, dict[str, Any], str | None], ContractFunction]
+    build: Callable[[CoopSystem, dict[str, Any], str | None], Call]
 
 
 OPERATOR_KINDS: dict[str, OperatorCall] = {
-    "register": OperatorCall(lambda c, p, account: c.registry.functions.addMember(account, _bytes32(p["resident_id"]))),
-    "deposit": OperatorCall(lambda c, p, account: c.food_usd.functions.recordDeposit(
-        account, int(p["amount"]), _bytes32(p["ref"]))),
-    "certify": OperatorCall(lambda c, p, account: c.gro.functions.certify(
-        account, _bytes32(p["batch_id"]), int(p["grams"]), int(p.get("grade", 1)))),
+    "register": OperatorCall(lambda c, p, account: _call(
+        c.registry.address, "MemberRegistry", "addMember", account, _bytes32(p["resident_id"]))),
+    "deposit": OperatorCall(lambda c, p, account: _call(
+        c.food_usd.address, "FoodUSD", "recordDeposit", account, int(p["amount"]), _bytes32(p["ref"]))),
+    "certify": OperatorCall(lambda c, p, account: _call(
+        c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]), int(p.get("grade", 1)))),
 }
 
 
@@ -149,4 +172,4 @@ def reason_of(error: ContractReverted) -> str:
     return REASONS.get(error.name, "rejected")
 
 
-__all__ = ["MEMBER_KINDS", "OPERATOR_KINDS", "OperatorCall", "REASONS", "reason_of"]
+__all__ = ["Facts", "MEMBER_KINDS", "MemberKind", "OPERATOR_KINDS", "OperatorCall", "REASONS", "reason_of"]

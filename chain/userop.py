@@ -7,6 +7,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.contract import Contract
 
+from chain.artifacts import function
+
 # EntryPoint v0.8 hashes operations as EIP-712 typed data in its own domain.
 _PACKED_USEROP_TYPEHASH = keccak(text=(
     "PackedUserOperation(address sender,uint256 nonce,bytes initCode,bytes callData,bytes32 accountGasLimits,"
@@ -24,10 +26,10 @@ class Call:
     value: int = 0
 
 
-def batch_calldata(account: Contract, calls: list[Call]) -> bytes:
+def batch_calldata(calls: list[Call]) -> bytes:
     """The account's `execute(mode, executionData)` call running `calls` in order, all or nothing."""
     execution = encode(["(address,uint256,bytes)[]"], [[(c.target, c.value, c.data) for c in calls]])
-    return bytes.fromhex(account.encode_abi("execute", args=[BATCH_MODE, execution])[2:])
+    return function("CoopAccount", "execute").encode(BATCH_MODE, execution)
 
 
 def _pack_pair(high: int, low: int) -> bytes:

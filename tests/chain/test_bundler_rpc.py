@@ -80,7 +80,7 @@ def join_op(coop, signer, account, order: int, units: int, sign_with=None, **fie
               **fields}
     op = UserOperation(
         sender=account.address,
-        call_data=batch_calldata(account, [
+        call_data=batch_calldata([
             Call(fusd.address, bytes.fromhex(fusd.encode_abi("approve", args=[gb.address, units * PRICE])[2:])),
             Call(gb.address, bytes.fromhex(gb.encode_abi("join", args=[order, units])[2:])),
         ]),

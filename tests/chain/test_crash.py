@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,8 @@ async def test_a_worker_killed_at_any_stage_finishes_each_intent_exactly_once(da
     keystore = Keystore(sessions, MASTER_KEY, kdf_params=CHEAP_KDF)
     await keystore.open()
     outbox = Outbox(sessions)
-    names = [f"{stage}-{i}" for i in range(3)]
+    run = uuid.uuid4().hex[:8]  # the node is shared by the module's tests: names, ids and refs stay apart
+    names = [f"{stage}-{run}-{i}" for i in range(3)]
     accounts = {}
     for name in names:  # members with Food-USD, set up by a worker in this process
         accounts[name] = (await ensure_account(sessions, keystore, contracts, name)).address

@@ -36,7 +36,7 @@ def test_first_user_operation_creates_the_account_and_joins_an_order_in_one_batc
         sender=account.address,
         nonce=ep.functions.getNonce(account.address, 0).call(),
         init_code=init_code(coop.contracts.account_factory, signer.address, 0),
-        call_data=batch_calldata(account, [
+        call_data=batch_calldata([
             Call(fusd.address, bytes.fromhex(fusd.encode_abi("approve", args=[gb.address, 4 * PRICE])[2:])),
             Call(gb.address, bytes.fromhex(gb.encode_abi("join", args=[1, 4])[2:])),
         ]),
@@ -59,7 +59,7 @@ def test_operation_signed_by_another_key_is_rejected(coop):
     stranger = coop.chain.new_account(ether=0)
     op = UserOperation(sender=account.address, nonce=0,
                        init_code=init_code(coop.contracts.account_factory, signer.address, 0),
-                       call_data=batch_calldata(account, []))
+                       call_data=batch_calldata([]))
     op.sign(ep, stranger)
     with reverts("FailedOp", reason="AA24 signature error"):
         handle(coop, op, coop.chain.new_account())
@@ -69,7 +69,7 @@ def test_rotating_the_signer_hands_the_account_over(coop):
     ep = coop.contracts.entry_point
     backend_key, account = new_member_account(coop)
     own_key = coop.chain.new_account(ether=0)  # the key the member now holds
-    rotate = batch_calldata(account, [
+    rotate = batch_calldata([
         Call(account.address, bytes.fromhex(account.encode_abi("rotateSigner", args=[own_key.address])[2:]))])
     op = UserOperation(sender=account.address, nonce=0, call_data=rotate,
                        init_code=init_code(coop.contracts.account_factory, backend_key.address, 0))
@@ -81,7 +81,7 @@ def test_rotating_the_signer_hands_the_account_over(coop):
     ]
     assert account.functions.signer().call() == own_key.address
 
-    noop = batch_calldata(account, [])
+    noop = batch_calldata([])
     old = UserOperation(sender=account.address, nonce=ep.functions.getNonce(account.address, 0).call(), call_data=noop)
     old.sign(ep, backend_key)
     with reverts("FailedOp", reason="AA24 signature error"):

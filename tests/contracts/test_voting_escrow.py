@@ -325,7 +325,7 @@ def test_a_smart_account_can_lock(coop):
     end = week + 30 * WEEK
     op = UserOperation(
         sender=address, nonce=0, init_code=init_code(c.account_factory, signer.address, 0),
-        call_data=batch_calldata(account, [
+        call_data=batch_calldata([
             Call(gro.address, bytes.fromhex(gro.encode_abi("approve", args=[escrow.address, 50 * GRO])[2:])),
             Call(escrow.address, bytes.fromhex(escrow.encode_abi("createLock", args=[50 * GRO, end])[2:])),
         ]))

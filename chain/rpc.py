@@ -1,0 +1,50 @@
+"""Several node calls in one JSON-RPC batch: a bundle's reads and simulations in two round trips, not
+a few per operation (web3's per-call machinery costs more CPU than the node's answer)."""
+from dataclasses import dataclass
+from typing import Any
+
+from hexbytes import HexBytes
+from web3 import Web3
+
+from chain.artifacts import Function
+
+Request = tuple[str, list[Any]]
+
+
+def batch(w3: Web3, requests: list[Request]) -> list[dict[str, Any]]:
+    """The raw responses ({"result": …} or {"error": …}) to `requests`, in order. A node without batch
+    support is asked one request at a time."""
+    if not requests:
+        return []
+    provider = w3.provider
+    if hasattr(provider, "make_batch_request"):
+        responses = provider.make_batch_request(requests)
+        if isinstance(responses, list):
+            return responses
+        raise ConnectionError(f"the node refused a batch: {responses.get('error')}")
+    return [provider.make_request(method, params) for method, params in requests]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A contract read: `function` of the contract at `to`, with `args`."""
+
+    to: str
+    function: Function
+    args: tuple[Any, ...] = ()
+
+    def request(self, block: str = "latest") -> Request:
+        return "eth_call", [{"to": self.to, "data": "0x" + self.function.encode(*self.args).hex()}, block]
+
+    def result(self, response: dict[str, Any]) -> Any:
+        if "error" in response:
+            raise ValueError(response["error"])
+        return self.function.decode(bytes(HexBytes(response["result"])))
+
+
+def revert_data(response: dict[str, Any]) -> bytes:
+    """The revert data of an error response (empty when the node gave none)."""
+    data = response.get("error", {}).get("data")
+    if isinstance(data, dict):
+        data = data.get("data")
+    return bytes(HexBytes(data)) if isinstance(data, str) and data.startswith("0x") else b""
