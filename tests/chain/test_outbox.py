@@ -138,7 +138,8 @@ async def test_intents_wait_while_the_node_is_down_then_complete_once(gateway):
     address = await member(coop, outbox, worker, signers, sessions, "eve", deposit=10 * PRICE)
     order = open_order(coop)
     with Forwarder(coop.w3.provider.endpoint_uri) as node:
-        worker.w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 2}))
+        away = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 2}))
+        worker = Worker(away, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0))
         nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
         node.up = False
         intents = [await outbox.submit(f"eve-join-{i}", "eve", "join", {"order_id": order, "units": 1})
@@ -164,7 +165,7 @@ async def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_mined_once(
     address = await member(coop, outbox, worker, signers, sessions, "fay", deposit=10 * PRICE)
     order = open_order(coop)
     nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
-    worker.options.bump_after = 0.2
+    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0, bump_after=0.2))
     rpc = coop.w3.provider.make_request
     rpc("evm_setAutomine", [False])
     try:

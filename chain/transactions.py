@@ -1,0 +1,219 @@
+"""The operator's transactions: stored signed before they are sent, then followed to a receipt.
+
+After a crash at any point a restart finds each one: a transaction mined while we were down is
+recognised by its hash, one the node lost is sent again byte for byte, one stuck too long is replaced
+with a higher fee (same nonce, so only one of them can be mined). Nonces come from the node, or past
+our own stored transactions when the node has lost some.
+"""
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from web3 import Web3
+
+from chain import rpc
+from chain.db import Intent, OperatorTransaction, utcnow
+from chain.errors import decode_revert
+from chain.userop import UserOperation
+
+log = logging.getLogger(__name__)
+
+OPEN_TX = ("signed", "sent")
+
+
+def crash_point(crash_at: str | None, name: str) -> None:
+    """A named point between two durable steps; the crash tests kill the process here (`crash_at`)."""
+    if crash_at == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class TxTerms:
+    gas: int  # the limit to sign
+    max_fee: int
+    priority_fee: int
+    pending_nonce: int
+
+
+class TransactionRefused(Exception):
+    """The node's estimate reverted: the transaction would fail."""
+
+    def __init__(self, error):
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Mined:
+    """A mined transaction, the others sharing its nonce (replacements), and its raw receipt."""
+
+    row: OperatorTransaction
+    group: list[OperatorTransaction]
+    receipt: dict[str, Any]
+
+
+class OperatorTransactions:
+    """Signs, stores, sends and follows the operator's transactions."""
+
+    def __init__(self, w3: Web3, sessions: async_sessionmaker, operator: LocalAccount,
+                 run: Callable[..., Awaitable[Any]], chain_id: Callable[[], Awaitable[int]],
+                 clock: Callable[[], float], bump_after: float, crash_at: str | None = None):
+        self.w3 = w3
+        self.sessions = sessions
+        self.operator = operator
+        self._run = run  # runs a blocking node call off the event loop
+        self._chain_id = chain_id
+        self.clock = clock
+        self.bump_after = bump_after
+        self.crash_at = crash_at
+        self._sent_at: dict[str, float] = {}  # tx hash -> when this process (re)sent it
+
+    async def terms(self, to: str, data: bytes, gas_limit: int | None = None) -> "TxTerms":
+        """One batch: the transaction's gas (estimated, or `gas_limit` checked by one eth_call; a revert
+        raises TransactionRefused), fees from the latest block, and the operator's nonce as the node sees it."""
+        tx = {"from": self.operator.address, "to": to, "data": "0x" + data.hex()}
+        check = ("eth_estimateGas", [tx, "latest"]) if gas_limit is None \
+            else ("eth_call", [{**tx, "gas": hex(gas_limit)}, "latest"])
+        result, block, count = await self._run(rpc.batch, self.w3, [
+            check,
+            ("eth_getBlockByNumber", ["latest", False]),
+            ("eth_getTransactionCount", [self.operator.address, "pending"])])
+        for response in (block, count):
+            if "error" in response:
+                raise ConnectionError(f"the node could not answer: {response['error']}")
+        if "error" in result:
+            data = rpc.revert_data(result)
+            if not data:
+                raise ConnectionError(f"the node could not run the transaction: {result['error']}")
+            raise TransactionRefused(decode_revert(data))
+        # Headroom over an estimate: gas can depend on the block the transaction lands in.
+        gas = gas_limit if gas_limit is not None else int(result["result"], 16) * 5 // 4 + 10_000
+        priority = 10**9
+        base_fee = int(block["result"].get("baseFeePerGas", "0x3b9aca00"), 16)
+        return TxTerms(gas, 2 * base_fee + priority, priority, int(count["result"], 16))
+
+    async def _next_nonce(self, on_chain: int) -> int:
+        """The node's pending count, or past our own stored transactions if the node lost some."""
+        async with self.sessions() as session:
+            ours = (await session.execute(select(func.max(OperatorTransaction.nonce)).where(
+                OperatorTransaction.sender == self.operator.address,
+                OperatorTransaction.state.in_(OPEN_TX)))).scalar_one()
+        return max(on_chain, (ours + 1) if ours is not None else 0)
+
+    async def store_and_sign(self, to: str, data: bytes, terms: "TxTerms",
+                              ops: list[tuple[int, UserOperation | None, bytes | None]]) -> int:
+        """Signs the transaction and stores it with its intents marked submitted, in one commit."""
+        payload = {"to": to, "data": "0x" + data.hex(), "value": 0, "gas": terms.gas,
+                   "chainId": await self._chain_id()}
+        nonce = await self._next_nonce(terms.pending_nonce)
+        signed = self._sign(payload, nonce, terms.max_fee, terms.priority_fee)
+        async with self.sessions() as session, session.begin():
+            row = OperatorTransaction(sender=self.operator.address, nonce=nonce, tx_hash=signed[0], raw=signed[1],
+                                      payload=payload, max_fee=terms.max_fee, priority_fee=terms.priority_fee)
+            session.add(row)
+            await session.flush()
+            intents = {i.id: i for i in (await session.execute(
+                select(Intent).where(Intent.id.in_([intent_id for intent_id, _, _ in ops])))).scalars()}
+            for intent_id, op, op_hash in ops:
+                intent = intents[intent_id]
+                intent.state = "submitted"
+                intent.transaction_id = row.id
+                intent.tx_hash = signed[0]
+                intent.user_op = op.to_json() if op else None
+                intent.user_op_hash = "0x" + op_hash.hex() if op_hash else None
+                intent.attempts += 1
+                intent.submitted_at = utcnow()
+            tx_id = row.id
+        crash_point(self.crash_at, "after_sign")
+        return tx_id
+
+    def _sign(self, payload: dict[str, Any], nonce: int, max_fee: int, priority: int) -> tuple[str, bytes]:
+        tx = {**payload, "nonce": nonce, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority, "type": 2}
+        signed = self.operator.sign_transaction(tx)
+        return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
+
+    async def broadcast(self, tx_id: int) -> None:
+        async with self.sessions() as session:
+            row = await session.get(OperatorTransaction, tx_id)
+        try:
+            await self._run(self.w3.eth.send_raw_transaction, row.raw)
+        except ValueError as e:  # already known / mined / nonce used: the receipt check settles it
+            log.info("transaction %s not accepted again: %s", row.tx_hash, e)
+        self._sent_at[row.tx_hash] = self.clock()
+        crash_point(self.crash_at, "after_send")
+        async with self.sessions() as session, session.begin():
+            row = await session.get(OperatorTransaction, tx_id)
+            if row.state == "signed":
+                row.state, row.sent_at = "sent", utcnow()
+
+    async def in_flight(self) -> list[Mined]:
+        """Checks every open transaction: mined ones are returned for their intents to be settled; a lost
+        one is sent again; one stuck too long is replaced with a higher fee."""
+        async with self.sessions() as session:
+            rows = list((await session.execute(select(OperatorTransaction).where(
+                OperatorTransaction.sender == self.operator.address,
+                OperatorTransaction.state.in_(OPEN_TX)).order_by(OperatorTransaction.nonce,
+                                                                 OperatorTransaction.id))).scalars())
+        if not rows:
+            return []
+        by_nonce: dict[int, list[OperatorTransaction]] = {}
+        for row in rows:
+            by_nonce.setdefault(row.nonce, []).append(row)
+        # One batch: the operator's mined nonce count and a receipt for every open transaction (raw JSON:
+        # web3's receipt formatting costs more than the node's answer).
+        responses = await self._run(rpc.batch, self.w3, [
+            ("eth_getTransactionCount", [self.operator.address, "latest"]),
+            *(("eth_getTransactionReceipt", [row.tx_hash]) for row in rows)])
+        for response in responses:
+            if "error" in response:
+                raise ConnectionError(f"the node could not answer: {response['error']}")
+        mined_count = int(responses[0]["result"], 16)
+        receipts = {row.tx_hash: response["result"] for row, response in zip(rows, responses[1:])}
+        settled: list[Mined] = []
+        for nonce, group in by_nonce.items():
+            mined = next((row for row in group if receipts[row.tx_hash] is not None), None)
+            if mined is not None:
+                settled.append(Mined(mined, group, receipts[mined.tx_hash]))
+            elif nonce < mined_count:  # the nonce went to a transaction we never stored: try the intents again
+                await self._abandon(group, "nonce used by another transaction")
+            else:
+                await self._resend_or_bump(group)
+        return settled
+
+    async def _resend_or_bump(self, group: list[OperatorTransaction]) -> None:
+        latest = group[-1]
+        sent_at = self._sent_at.get(latest.tx_hash)
+        if sent_at is None or latest.state == "signed":  # sent before a restart, or never: send it (again)
+            await self.broadcast(latest.id)
+            return
+        if self.clock() - sent_at < self.bump_after:
+            return
+        max_fee, priority = latest.max_fee * 5 // 4 + 1, latest.priority_fee * 5 // 4 + 1
+        tx_hash, raw = self._sign(latest.payload, latest.nonce, max_fee, priority)
+        async with self.sessions() as session, session.begin():
+            replacement = OperatorTransaction(sender=latest.sender, nonce=latest.nonce, tx_hash=tx_hash, raw=raw,
+                                              payload=latest.payload, max_fee=max_fee, priority_fee=priority)
+            session.add(replacement)
+            await session.flush()
+            for intent in (await session.execute(select(Intent).where(Intent.transaction_id == latest.id))).scalars():
+                intent.transaction_id, intent.tx_hash = replacement.id, tx_hash
+            replacement_id = replacement.id
+        log.info("replacing stuck transaction %s (nonce %s) with %s", latest.tx_hash, latest.nonce, tx_hash)
+        await self.broadcast(replacement_id)
+
+    async def _abandon(self, group: list[OperatorTransaction], why: str) -> None:
+        ids = [row.id for row in group]
+        async with self.sessions() as session, session.begin():
+            for row_id in ids:
+                (await session.get(OperatorTransaction, row_id)).state = "dropped"
+            for intent in (await session.execute(select(Intent).where(Intent.transaction_id.in_(ids)))).scalars():
+                intent.state, intent.transaction_id, intent.detail = "pending", None, why
+
+
+__all__ = ["Mined", "OPEN_TX", "OperatorTransactions", "TransactionRefused", "TxTerms", "crash_point"]
