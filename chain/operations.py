@@ -6,6 +6,7 @@ would run them. An operation that would revert never goes out: its intent fails 
 Operations carry zero fees: the operator's transaction pays the gas, so members need no ETH.
 """
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from eth_abi import decode
@@ -31,6 +32,7 @@ PRE_VERIFICATION_GAS = 50_000
 OPERATION_OVERHEAD = 30_000  # the EntryPoint's own work per operation, on top of the operation's limits
 
 Built = dict[int, "tuple[UserOperation, bytes] | IntentRejected"]  # by intent id: (operation, its hash) or why not
+Limits = Callable[[UserOperation], Awaitable[dict[str, int]]]  # gas limit fields of UserOperation to set
 
 
 class IntentRejected(Exception):
@@ -79,10 +81,11 @@ class OperationBuilder:
         self._chain_id = chain_id
         self._clone_code: bytes | None = None
 
-    async def build(self, intents: list[Intent]) -> dict[int, tuple[UserOperation, bytes] | IntentRejected]:
+    async def build(self, intents: list[Intent], limits: Limits | None = None) -> Built:
         """The signed operation of each intent, or why it cannot go. The node is asked twice for the
         whole bundle: what the operations depend on (account nonces, order terms…), then a simulation
-        of each."""
+        of each. `limits`, when given, sets each operation's gas limits before it is signed (an external
+        bundler's estimate)."""
         chain_id = await self._chain_id()
         async with self.sessions() as session:
             accounts = {a.member_id: a for a in (await session.execute(select(SmartAccount).where(
@@ -112,7 +115,6 @@ class OperationBuilder:
                 built[intent.id] = call_gas
                 continue
             creates = not deployed[account.address] and account.address not in created
-            created.add(account.address)
             op = UserOperation(
                 sender=account.address,
                 nonce=nonces[account.address],
@@ -124,7 +126,14 @@ class OperationBuilder:
                 max_fee=0,
                 max_priority_fee=0,
             )
+            if limits is not None:
+                try:
+                    op = replace(op, **await limits(op))
+                except IntentRejected as e:
+                    built[intent.id] = e
+                    continue
             nonces[account.address] += 1
+            created.add(account.address)
             built[intent.id] = (op, op.sign(self.contracts.entry_point, signers[account.member_id], chain_id))
         return built
 
@@ -195,4 +204,4 @@ class OperationBuilder:
         return limits
 
 
-__all__ = ["Built", "IntentRejected", "OperationBuilder", "operation_outcomes"]
+__all__ = ["Built", "IntentRejected", "Limits", "OperationBuilder", "operation_outcomes"]

@@ -25,12 +25,14 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from web3 import Web3
 
 from chain.accounts import Signers
+from chain.bundler_client import BundlerClient, BundlerError, BundlerUnavailable, receipt_failure
 from chain.artifacts import function
 from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
 from chain.intents import MEMBER_KINDS, OPERATOR_KINDS, reason_of
 from chain.operations import OPERATION_OVERHEAD, IntentRejected, OperationBuilder, operation_outcomes
 from chain.transactions import OperatorTransactions, TransactionRefused, crash_point
+from chain.userop import UserOperation
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,8 @@ class Worker:
     """Drives intents to their outcome. One worker per operator account."""
 
     def __init__(self, w3: Web3, contracts: CoopSystem, outbox: Outbox, signers: Signers, operator: LocalAccount,
-                 options: WorkerOptions | None = None, clock: Callable[[], float] = time.monotonic):
+                 options: WorkerOptions | None = None, clock: Callable[[], float] = time.monotonic,
+                 bundler: BundlerClient | None = None):
         self.w3 = w3
         self.contracts = contracts
         self.outbox = outbox
@@ -115,6 +118,10 @@ class Worker:
         self.builder = OperationBuilder(w3, contracts, self.sessions, signers, self._rpc, self._chain)
         self.transactions = OperatorTransactions(w3, self.sessions, operator, self._rpc, self._chain, clock,
                                                  self.options.bump_after, self.options.crash_at)
+        # With an external bundler (COOP_BUNDLER_URL) member operations go to it; operator intents
+        # remain the operator's own transactions.
+        self.bundler = bundler
+        self._op_sent_at: dict[str, float] = {}  # user operation hash -> when this process (re)sent it
 
     async def run(self, stop: asyncio.Event) -> None:
         """Cycles until `stop` is set; a node or database outage is logged and retried."""
@@ -185,7 +192,10 @@ class Worker:
         pending = await self._pending(limit=self.options.max_ops * 4)
         if not pending:
             return False
-        member = [i for i in pending if i.kind in MEMBER_KINDS][: self.options.max_ops]
+        member = [i for i in pending if i.kind in MEMBER_KINDS]
+        if self.bundler is not None:
+            member = await self._one_per_member(member)
+        member = member[: self.options.max_ops]
         operator = [i for i in pending if i.kind in OPERATOR_KINDS]
         failed: list[int] = []
         if member:
@@ -199,7 +209,7 @@ class Worker:
         """Builds, simulates and signs one operation per intent, then stores and sends one handleOps
         transaction carrying those that would succeed. Returns the intents failed before sending."""
         crash_point(self.options.crash_at, "before_sign")
-        built = await self.builder.build(intents)
+        built = await self.builder.build(intents, self._bundler_limits if self.bundler else None)
         failed, included = [], []
         for intent in intents:
             result = built[intent.id]
@@ -210,6 +220,8 @@ class Worker:
                 included.append((intent.id, *result))
         if not included:
             return failed
+        if self.bundler is not None:
+            return failed + await self._hand_to_bundler(included)
         ep = self.contracts.entry_point.address
         data = function("EntryPoint", "handleOps").encode([op.packed() for _, op, _ in included], self.operator.address)
         # The operations' own limits bound the bundle's gas, so the node checks it with one run (eth_call)
@@ -250,12 +262,107 @@ class Worker:
     # ---- settling what is in flight ----
 
     async def _settle_in_flight(self) -> bool:
-        """Settles the intents of every mined transaction (the others are resent or bumped)."""
+        """Settles the intents of every mined transaction (the others are resent or bumped), and of the
+        operations an external bundler carried."""
         mined = await self.transactions.in_flight()
         for m in mined:
             crash_point(self.options.crash_at, "before_receipt")
             await self._apply_receipt(m.row, m.group, m.receipt)
-        return bool(mined)
+        bundled = await self._settle_with_bundler() if self.bundler is not None else False
+        return bool(mined) or bundled
+
+    # ---- an external bundler ----
+
+    async def _one_per_member(self, intents: list[Intent]) -> list[Intent]:
+        """A bundler estimates and validates each operation against the chain as it is, so a member's
+        next operation waits until the one before is mined (its nonce follows on)."""
+        async with self.sessions() as session:
+            busy = set((await session.execute(select(Intent.member_id).where(
+                Intent.state == "submitted", Intent.transaction_id.is_(None)))).scalars())
+        chosen = []
+        for intent in intents:
+            if intent.member_id not in busy:
+                busy.add(intent.member_id)
+                chosen.append(intent)
+        return chosen
+
+    async def _bundler_limits(self, op: UserOperation) -> dict[str, int]:
+        try:
+            limits = await self.bundler.estimate_user_operation_gas(op)
+        except BundlerError as e:
+            raise IntentRejected(reason_of(e.revert) if e.revert else "rejected", str(e)) from None
+        return {"call_gas": limits["callGasLimit"], "verification_gas": limits["verificationGasLimit"],
+                "pre_verification_gas": limits["preVerificationGas"]}
+
+    async def _hand_to_bundler(self, included: list[tuple[int, UserOperation, bytes]]) -> list[int]:
+        """Records the signed operations with their intents (submitted), then hands them to the bundler.
+        One it refuses fails with its reason; one it cannot take now is handed again by _settle_with_bundler."""
+        async with self.sessions() as session, session.begin():
+            intents = {i.id: i for i in (await session.execute(
+                select(Intent).where(Intent.id.in_([intent_id for intent_id, _, _ in included])))).scalars()}
+            for intent_id, op, op_hash in included:
+                intent = intents[intent_id]
+                intent.state, intent.user_op, intent.user_op_hash = "submitted", op.to_json(), "0x" + op_hash.hex()
+                intent.attempts += 1
+                intent.submitted_at = utcnow()
+        crash_point(self.options.crash_at, "after_sign")
+        failed = []
+        for intent_id, op, op_hash in included:
+            if await self._send_to_bundler(intent_id, op, "0x" + op_hash.hex()):
+                failed.append(intent_id)
+        return failed
+
+    async def _send_to_bundler(self, intent_id: int, op: UserOperation, op_hash: str) -> bool:
+        """Hands one operation to the bundler (again); True if it refused it and the intent failed."""
+        try:
+            await self.bundler.send_user_operation(op)
+        except BundlerUnavailable as e:
+            log.warning("bundler away, operation %s waits: %s", op_hash, e)
+            return False
+        except BundlerError as e:
+            if e.revert is not None and "AA25" in str(e.revert.args_by_name.get("reason", "")):
+                return False  # its nonce is used: mined already, the receipt will say
+            await self._finish(intent_id, "failed", reason=reason_of(e.revert) if e.revert else "rejected",
+                               detail=str(e))
+            return True
+        self._op_sent_at[op_hash] = self.clock()
+        crash_point(self.options.crash_at, "after_send")
+        return False
+
+    async def _settle_with_bundler(self) -> bool:
+        """Asks the bundler how each handed operation ended; hands again those it lost or never got."""
+        async with self.sessions() as session:
+            waiting = list((await session.execute(select(Intent).where(
+                Intent.state == "submitted", Intent.transaction_id.is_(None),
+                Intent.user_op_hash.is_not(None)))).scalars())
+        finished = []
+        for intent in waiting:
+            try:
+                receipt = await self.bundler.get_user_operation_receipt(intent.user_op_hash)
+            except BundlerUnavailable as e:
+                log.warning("bundler away: %s", e)
+                return False
+            if receipt is None:
+                sent_at = self._op_sent_at.get(intent.user_op_hash)
+                if sent_at is None or self.clock() - sent_at > self.options.bump_after:
+                    if await self._send_to_bundler(intent.id, UserOperation.from_json(intent.user_op),
+                                                   intent.user_op_hash):
+                        finished.append(intent.id)
+                continue
+            crash_point(self.options.crash_at, "before_receipt")
+            block = int(receipt["receipt"]["blockNumber"], 16)
+            async with self.sessions() as session, session.begin():
+                current = await session.get(Intent, intent.id)
+                current.tx_hash, current.block_number = receipt["receipt"]["transactionHash"], block
+                failure = receipt_failure(receipt)
+                if failure is None:
+                    self._confirm(current)
+                    await self._after_confirm(session, current, block)
+                else:
+                    self._fail(current, reason_of(failure), str(failure))
+            finished.append(intent.id)
+        await self.outbox.notify(finished)
+        return bool(waiting)
 
     async def _apply_receipt(self, mined: OperatorTransaction, group: list[OperatorTransaction], receipt) -> None:
         """Settles the intents of a mined transaction, once: the rows and intents change in one commit."""

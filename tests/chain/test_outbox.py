@@ -190,3 +190,19 @@ async def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_mined_once(
     assert (intent.state, intent.tx_hash) == ("confirmed", second)
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
     assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1
+
+
+async def test_an_operation_failing_once_mined_fails_its_intent_with_the_reason(gateway):
+    """Two joins of one member in one bundle: each alone is affordable (so both pass simulation), the
+    second not after the first; it fails on chain, with the contract's reason, and the first stands."""
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "ivy", deposit=9 * PRICE)
+    order = open_order(coop, target=20)
+    first = await outbox.submit("ivy-join-1", "ivy", "join", {"order_id": order, "units": 3})
+    second = await outbox.submit("ivy-join-2", "ivy", "join", {"order_id": order, "units": 7})
+    await worker.drain()
+    first, second = await outbox.get(first.id), await outbox.get(second.id)
+    assert first.tx_hash == second.tx_hash  # one bundle
+    assert (first.state, second.state, second.reason) == ("confirmed", "failed", "insufficient_funds")
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
+    assert coop.contracts.food_usd.functions.balanceOf(address).call() == 6 * PRICE
