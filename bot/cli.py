@@ -69,6 +69,38 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_master_key(args: argparse.Namespace) -> int:
+    """Re-wraps every member key under COOP_NEW_MASTER_KEY (opened with COOP_MASTER_KEY), in one transaction."""
+    current, new = os.environ.get("COOP_MASTER_KEY"), os.environ.get("COOP_NEW_MASTER_KEY")
+    if not current or not new:
+        print("coop rotate-master-key: set COOP_MASTER_KEY (the key in use) and COOP_NEW_MASTER_KEY (its "
+              "replacement) in the environment", file=sys.stderr)
+        return 2
+    import asyncio
+
+    from chain.db import create_engine, migrate, sessionmaker
+    from chain.keystore import Keystore, KeystoreError
+
+    async def rotate() -> int:
+        engine = create_engine(args.database_url)
+        try:
+            keystore = Keystore(sessionmaker(engine), current)
+            await keystore.open()
+            return await keystore.rotate_master(new)
+        finally:
+            await engine.dispose()
+
+    migrate(args.database_url)
+    try:
+        count = asyncio.run(rotate())
+    except KeystoreError as e:
+        print(f"coop rotate-master-key: {e}", file=sys.stderr)
+        return 1
+    print(f"Rotated: {count} member keys now open with the new master key. Set COOP_MASTER_KEY to it and "
+          "restart every coop process.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coop", description="Co-op Assistant: the housing co-op's pilot bot.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -83,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--operator", required=True, help="the backend's account address (registrar, minter, order manager)")
     deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"voting_delay": 60}\'')
     deploy.set_defaults(run=_deploy)
+    rotate = commands.add_parser(
+        "rotate-master-key", help="re-wrap the custodial keys under a new master key",
+        description="Opens the keystore with COOP_MASTER_KEY and re-wraps every member key under "
+                    "COOP_NEW_MASTER_KEY, in one transaction; afterwards only the new key opens it.")
+    rotate.add_argument("--database-url", required=True, help="the database holding the keys (COOP_DATABASE_URL)")
+    rotate.set_defaults(run=_rotate_master_key)
     return parser
 
 

@@ -33,7 +33,8 @@ KDF = "scrypt"
 DEFAULT_KDF_PARAMS: dict[str, int] = {"n": 2**15, "r": 8, "p": 1}
 DEV_MASTER_KEY_FILE = "master.key"
 # How an operator changes the master key; the wrong-key message points there.
-ROTATE_HINT = "Keystore.rotate_master(new_key) after opening with the current key"
+ROTATE_HINT = ("`coop rotate-master-key` (the key in use in COOP_MASTER_KEY, its replacement in "
+               "COOP_NEW_MASTER_KEY)")
 
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
@@ -136,7 +137,7 @@ class Keystore:
                         != _CHECK_CONSTANT:
                     raise MasterKeyError(
                         f"COOP_MASTER_KEY does not match the key that encrypted this database (key id {row.key_id}, "
-                        f"version {row.version}); set the right one, or rotate with {ROTATE_HINT}.")
+                        f"version {row.version}); set the right one (to change it, run {ROTATE_HINT}).")
                 self._kek, self._key_id = kek, row.key_id
                 return
             try:

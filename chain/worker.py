@@ -1,6 +1,6 @@
 """The outbox worker as a process of its own: `python -m chain.worker`.
 
-    python -m chain.worker --database-url URL --rpc-url URL --manifest PATH [--until-idle]
+    python -m chain.worker --database-url URL --rpc-url URL --manifest PATH [--bundler-url URL] [--until-idle]
 
 Secrets come from the environment, never the command line: COOP_MASTER_KEY (opens the keystore) and
 COOP_OPERATOR_KEY (the operator account that pays for bundles, hex). `coop run` runs the same worker
@@ -18,22 +18,27 @@ from eth_account import Account
 from web3 import Web3
 
 from chain.db import create_engine, migrate, sessionmaker
-from chain.deploy import load_manifest
-from chain.keystore import Keystore
+from chain.bundler_client import BundlerClient
+from chain.deploy import DeploymentError, load_manifest
+from chain.keystore import Keystore, MasterKeyError
 from chain.outbox import Outbox, Worker, WorkerOptions
 
 
 async def serve(database_url: str, rpc_url: str, manifest: Path, master_key: str, operator_key: str,
-                options: WorkerOptions, until_idle: bool) -> None:
+                options: WorkerOptions, until_idle: bool, bundler_url: str | None = None) -> None:
     migrate(database_url)
     engine = create_engine(database_url)
+    bundler = None
     try:
         sessions = sessionmaker(engine)
         keystore = Keystore(sessions, master_key)
         await keystore.open()
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
         contracts = load_manifest(w3, manifest)
-        worker = Worker(w3, contracts, Outbox(sessions), keystore, Account.from_key(operator_key), options)
+        if bundler_url:
+            bundler = BundlerClient(bundler_url, contracts.entry_point.address)
+        worker = Worker(w3, contracts, Outbox(sessions), keystore, Account.from_key(operator_key), options,
+                        bundler=bundler)
         if until_idle:
             await worker.drain(timeout=120)
             return
@@ -43,6 +48,8 @@ async def serve(database_url: str, rpc_url: str, manifest: Path, master_key: str
             loop.add_signal_handler(sig, stop.set)
         await worker.run(stop)
     finally:
+        if bundler is not None:
+            await bundler.close()
         await engine.dispose()
 
 
@@ -51,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--rpc-url", required=True)
     parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--bundler-url", help="an ERC-4337 bundler for member operations (COOP_BUNDLER_URL); "
+                        "by default the worker bundles them itself")
     parser.add_argument("--until-idle", action="store_true", help="exit once no intent is pending or submitted")
     parser.add_argument("--crash-at", help=argparse.SUPPRESS)  # tests: SIGKILL at a named stage
     args = parser.parse_args(argv)
@@ -58,8 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         parser.exit(2, f"set {' and '.join(missing)} in the environment\n")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(serve(args.database_url, args.rpc_url, args.manifest, os.environ["COOP_MASTER_KEY"],
-                      os.environ["COOP_OPERATOR_KEY"], WorkerOptions(crash_at=args.crash_at), args.until_idle))
+    try:
+        asyncio.run(serve(args.database_url, args.rpc_url, args.manifest, os.environ["COOP_MASTER_KEY"],
+                          os.environ["COOP_OPERATOR_KEY"], WorkerOptions(crash_at=args.crash_at), args.until_idle,
+                          args.bundler_url))
+    except (MasterKeyError, DeploymentError) as e:  # said plainly, without a traceback
+        parser.exit(2, f"{e}\n")
 
 
 if __name__ == "__main__":

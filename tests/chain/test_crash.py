@@ -92,3 +92,22 @@ def send(chain, call, sender):
     from chain import send as send_tx
 
     return send_tx(chain.w3, call, sender)
+
+
+async def test_the_worker_refuses_to_start_without_the_right_master_key(database_url, node):
+    engine = create_engine(database_url)
+    keystore = Keystore(sessionmaker(engine), MASTER_KEY, kdf_params=CHEAP_KDF)
+    await keystore.open()  # the database's master key is MASTER_KEY
+    await engine.dispose()
+    chain, _, operator, _, manifest = node
+    base = [sys.executable, "-m", "chain.worker", "--database-url", database_url, "--rpc-url",
+            chain.w3.provider.endpoint_uri, "--manifest", str(manifest), "--until-idle"]
+    env = {k: v for k, v in os.environ.items() if k != "COOP_MASTER_KEY"}
+    missing = subprocess.run(base, env={**env, "COOP_OPERATOR_KEY": operator.key.hex()}, capture_output=True,
+                             text=True, timeout=60)
+    assert missing.returncode == 2 and "COOP_MASTER_KEY" in missing.stderr
+    wrong = subprocess.run(base, env={**env, "COOP_OPERATOR_KEY": operator.key.hex(), "COOP_MASTER_KEY": "not it"},
+                           capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2
+    assert "COOP_MASTER_KEY does not match" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert "not it" not in wrong.stderr + wrong.stdout  # the key itself is never echoed
