@@ -10,6 +10,7 @@ from web3 import Web3
 from chain.accounts import ensure_account
 from chain.artifacts import load_artifact
 from chain.db import Intent, OperatorTransaction, SmartAccount, create_engine, sessionmaker
+from chain.indexer import Indexer, history
 from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
 from tests.chain.netutil import Forwarder
@@ -206,3 +207,24 @@ async def test_an_operation_failing_once_mined_fails_its_intent_with_the_reason(
     assert (first.state, second.state, second.reason) == ("confirmed", "failed", "insufficient_funds")
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
     assert coop.contracts.food_usd.functions.balanceOf(address).call() == 6 * PRICE
+
+
+async def test_balance_and_history_work_before_the_account_exists(gateway):
+    """A member's first deposit reaches an account that does not exist yet: the balance reads, and the
+    indexer records the deposit against the address; the account appears with the first operation."""
+    coop, outbox, worker, signers, sessions = gateway
+    start = coop.w3.eth.block_number
+    address = await member(coop, outbox, worker, signers, sessions, "jo", deposit=5 * PRICE)
+    assert coop.w3.eth.get_code(address) == b""
+    assert coop.contracts.food_usd.functions.balanceOf(address).call() == 5 * PRICE
+    indexer = Indexer(coop.w3, coop.contracts, sessions, start_block=start)
+    await indexer.poll_once()
+    async with sessions() as session:
+        events = [(e.event, e.args.get("amount")) for e in await history(session, address)]
+    assert ("DepositRecorded", str(5 * PRICE)) in events
+    order = open_order(coop)
+    await outbox.submit("jo-join", "jo", "join", {"order_id": order, "units": 1})
+    await worker.drain()
+    assert coop.w3.eth.get_code(address) != b""
+    async with sessions() as session:
+        assert (await session.get(SmartAccount, "jo")).deployed_block is not None
