@@ -1,7 +1,6 @@
 """The outbox with an external bundler (COOP_BUNDLER_URL): member operations go over the standard
 ERC-4337 JSON-RPC to a bundler (our local bundler server, its own operator paying), and come back as
 outcomes; a bundler that is away holds them, then gets them once."""
-import asyncio
 import socket
 
 import pytest

@@ -2,7 +2,7 @@
 from eth_utils import keccak
 
 from chain.transact import contract_at, deploy_contract
-from tests.conftest import DAY, FUSD
+from tests.conftest import DAY
 from tests.helpers import events, reverts, sign_permit
 
 PRICE = 18_500_000  # $18.50

@@ -11,7 +11,6 @@ from eth_utils import keccak
 from web3.exceptions import ContractLogicError
 
 from chain.errors import ContractReverted, decode_revert
-from chain.transact import contract_at
 from chain.userop import Call, UserOperation, batch_calldata, init_code
 from tests.conftest import DAY, GRO, WEEK
 from tests.helpers import events, reverts
@@ -318,7 +317,6 @@ def test_a_smart_account_can_lock(coop):
     escrow, gro, ep = c.escrow, c.gro, c.entry_point
     signer = coop.chain.new_account(ether=0)
     address = c.account_factory.functions.predictAddress(signer.address, 0).call()
-    account = contract_at(coop.w3, "CoopAccount", address)
     coop.tx(gro.functions.certify(address, keccak(text="account-batch"), 5_000, 1), coop.operator)  # 50 GRO
     coop.tx(ep.functions.depositTo(address), coop.deployer, value=10**18)
     week = align(coop)
