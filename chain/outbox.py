@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +113,6 @@ class Worker:
         self.options = options or WorkerOptions()
         self.clock = clock
         self._chain_id: int | None = None
-        self._node_threads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="outbox-node")
         self.builder = OperationBuilder(w3, contracts, self.sessions, signers, self._rpc, self._chain)
         self.transactions = OperatorTransactions(w3, self.sessions, operator, self._rpc, self._chain, clock,
                                                  self.options.bump_after, self.options.crash_at)
@@ -159,9 +157,8 @@ class Worker:
     # ---- the chain, off the event loop ----
 
     async def _rpc(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Runs a (blocking) node call on the worker's own threads: a bundle's members are built side by
-        side, and the default pool's few threads would queue them."""
-        return await asyncio.get_running_loop().run_in_executor(self._node_threads, fn, *args)
+        """Runs a blocking node call (web3 over HTTP) off the event loop."""
+        return await asyncio.to_thread(fn, *args)
 
     async def _chain(self) -> int:
         if self._chain_id is None:
@@ -214,7 +211,7 @@ class Worker:
         for intent in intents:
             result = built[intent.id]
             if isinstance(result, IntentRejected):
-                await self._finish(intent.id, "failed", reason=result.reason, detail=result.detail)
+                await self._reject(intent.id, result.reason, result.detail)
                 failed.append(intent.id)
             else:
                 included.append((intent.id, *result))
@@ -234,7 +231,7 @@ class Worker:
             if e.error.name != "FailedOp" or index is None:
                 raise ConnectionError(f"the bundle would revert: {e.error}") from None
             intent_id = included[index][0]
-            await self._finish(intent_id, "failed", reason=reason_of(e.error), detail=str(e.error))
+            await self._reject(intent_id, reason_of(e.error), str(e.error))
             return failed + [intent_id]  # the others go in the next cycle
         tx_id = await self.transactions.store_and_sign(ep, data, terms, ops=included)
         await self.transactions.broadcast(tx_id)
@@ -250,10 +247,10 @@ class Worker:
             call = OPERATOR_KINDS[intent.kind].build(self.contracts, intent.params, account)
             terms = await self.transactions.terms(call.target, call.data)
         except TransactionRefused as e:
-            await self._finish(intent.id, "failed", reason=reason_of(e.error), detail=str(e.error))
+            await self._reject(intent.id, reason_of(e.error), str(e.error))
             return [intent.id]
         except (KeyError, ValueError, TypeError, EncodingError) as e:
-            await self._finish(intent.id, "failed", reason="invalid", detail=f"bad parameters for {intent.kind}: {e!r}")
+            await self._reject(intent.id, "invalid", f"bad parameters for {intent.kind}: {e!r}")
             return [intent.id]
         tx_id = await self.transactions.store_and_sign(call.target, call.data, terms, ops=[(intent.id, None, None)])
         await self.transactions.broadcast(tx_id)
@@ -322,8 +319,7 @@ class Worker:
         except BundlerError as e:
             if e.revert is not None and "AA25" in str(e.revert.args_by_name.get("reason", "")):
                 return False  # its nonce is used: mined already, the receipt will say
-            await self._finish(intent_id, "failed", reason=reason_of(e.revert) if e.revert else "rejected",
-                               detail=str(e))
+            await self._reject(intent_id, reason_of(e.revert) if e.revert else "rejected", str(e))
             return True
         self._op_sent_at[op_hash] = self.clock()
         crash_point(self.options.crash_at, "after_send")
@@ -416,13 +412,10 @@ class Worker:
         if intent.kind == "export":
             account.exported_to, account.exported_at = intent.params["new_signer"], utcnow()
 
-    async def _finish(self, intent_id: int, state: str, reason: str | None = None, detail: str | None = None) -> None:
+    async def _reject(self, intent_id: int, reason: str, detail: str) -> None:
+        """Fails an intent that never reached the chain (or that a bundler refused)."""
         async with self.sessions() as session, session.begin():
-            intent = await session.get(Intent, intent_id)
-            if state == "failed":
-                self._fail(intent, reason or "rejected", detail)
-            else:
-                self._confirm(intent)
+            self._fail(await session.get(Intent, intent_id), reason, detail)
 
 
 __all__ = ["Outbox", "Worker", "WorkerOptions"]

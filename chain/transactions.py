@@ -16,6 +16,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from web3 import Web3
+from web3.exceptions import Web3RPCError
 
 from chain import rpc
 from chain.db import Intent, OperatorTransaction, utcnow
@@ -143,7 +144,7 @@ class OperatorTransactions:
             row = await session.get(OperatorTransaction, tx_id)
         try:
             await self._run(self.w3.eth.send_raw_transaction, row.raw)
-        except ValueError as e:  # already known / mined / nonce used: the receipt check settles it
+        except (Web3RPCError, ValueError) as e:  # already known / mined / nonce used: the receipt check settles it
             log.info("transaction %s not accepted again: %s", row.tx_hash, e)
         self._sent_at[row.tx_hash] = self.clock()
         crash_point(self.crash_at, "after_send")

@@ -228,3 +228,28 @@ async def test_balance_and_history_work_before_the_account_exists(gateway):
     assert coop.w3.eth.get_code(address) != b""
     async with sessions() as session:
         assert (await session.get(SmartAccount, "jo")).deployed_block is not None
+
+
+async def test_a_restart_sends_an_unmined_transaction_again_harmlessly(gateway):
+    """After a restart the worker does not know whether the node still has its unmined transaction: it
+    sends the same bytes again; the node already knowing it changes nothing, and it is mined once."""
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "kim", deposit=10 * PRICE)
+    order = open_order(coop)
+    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    rpc = coop.w3.provider.make_request
+    rpc("evm_setAutomine", [False])
+    try:
+        intent = await outbox.submit("kim-join", "kim", "join", {"order_id": order, "units": 2})
+        await worker.run_once()
+        sent = (await outbox.get(intent.id)).tx_hash
+        restarted = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0))
+        await restarted.run_once()  # sends it again: "already known"
+        assert (await outbox.get(intent.id)).tx_hash == sent
+        rpc("evm_mine", [])
+    finally:
+        rpc("evm_setAutomine", [True])
+    await restarted.drain()
+    assert (await outbox.get(intent.id)).state == "confirmed"
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
+    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1
