@@ -95,6 +95,8 @@ class WorkerOptions:
     window: float = 0.2  # seconds to wait for more intents before bundling
     poll: float = 0.2  # seconds between cycles when idle
     bump_after: float = 30.0  # seconds before a sent, unmined transaction is replaced with a higher fee
+    confirmations: int = 0  # blocks on top of a transaction before its intents are confirmed (a reorg
+    # above that depth drops it and it is sent again); 0 suits the embedded chain, an L2 wants more
     crash_at: str | None = None  # tests only: SIGKILL this process at a named stage (see crash_point)
 
 
@@ -115,7 +117,8 @@ class Worker:
         self._chain_id: int | None = None
         self.builder = OperationBuilder(w3, contracts, self.sessions, signers, self._rpc, self._chain)
         self.transactions = OperatorTransactions(w3, self.sessions, operator, self._rpc, self._chain, clock,
-                                                 self.options.bump_after, self.options.crash_at)
+                                                 self.options.bump_after, self.options.confirmations,
+                                                 self.options.crash_at)
         # With an external bundler (COOP_BUNDLER_URL) member operations go to it; operator intents
         # remain the operator's own transactions.
         self.bundler = bundler

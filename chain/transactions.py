@@ -64,7 +64,7 @@ class OperatorTransactions:
 
     def __init__(self, w3: Web3, sessions: async_sessionmaker, operator: LocalAccount,
                  run: Callable[..., Awaitable[Any]], chain_id: Callable[[], Awaitable[int]],
-                 clock: Callable[[], float], bump_after: float, crash_at: str | None = None):
+                 clock: Callable[[], float], bump_after: float, confirmations: int = 0, crash_at: str | None = None):
         self.w3 = w3
         self.sessions = sessions
         self.operator = operator
@@ -72,6 +72,7 @@ class OperatorTransactions:
         self._chain_id = chain_id
         self.clock = clock
         self.bump_after = bump_after
+        self.confirmations = confirmations
         self.crash_at = crash_at
         self._sent_at: dict[str, float] = {}  # tx hash -> when this process (re)sent it
 
@@ -154,8 +155,9 @@ class OperatorTransactions:
                 row.state, row.sent_at = "sent", utcnow()
 
     async def in_flight(self) -> list[Mined]:
-        """Checks every open transaction: mined ones are returned for their intents to be settled; a lost
-        one is sent again; one stuck too long is replaced with a higher fee."""
+        """Checks every open transaction: those mined `confirmations` blocks deep are returned for their
+        intents to be settled (until then a reorg may still drop one: it is then sent again like a lost
+        one); a lost one is sent again; one stuck too long is replaced with a higher fee."""
         async with self.sessions() as session:
             rows = list((await session.execute(select(OperatorTransaction).where(
                 OperatorTransaction.sender == self.operator.address,
@@ -166,21 +168,23 @@ class OperatorTransactions:
         by_nonce: dict[int, list[OperatorTransaction]] = {}
         for row in rows:
             by_nonce.setdefault(row.nonce, []).append(row)
-        # One batch: the operator's mined nonce count and a receipt for every open transaction (raw JSON:
-        # web3's receipt formatting costs more than the node's answer).
+        # One batch: the head, the operator's mined nonce count and a receipt for every open transaction
+        # (raw JSON: web3's receipt formatting costs more than the node's answer).
         responses = await self._run(rpc.batch, self.w3, [
+            ("eth_blockNumber", []),
             ("eth_getTransactionCount", [self.operator.address, "latest"]),
             *(("eth_getTransactionReceipt", [row.tx_hash]) for row in rows)])
         for response in responses:
             if "error" in response:
                 raise ConnectionError(f"the node could not answer: {response['error']}")
-        mined_count = int(responses[0]["result"], 16)
-        receipts = {row.tx_hash: response["result"] for row, response in zip(rows, responses[1:])}
+        head, mined_count = int(responses[0]["result"], 16), int(responses[1]["result"], 16)
+        receipts = {row.tx_hash: response["result"] for row, response in zip(rows, responses[2:])}
         settled: list[Mined] = []
         for nonce, group in by_nonce.items():
             mined = next((row for row in group if receipts[row.tx_hash] is not None), None)
             if mined is not None:
-                settled.append(Mined(mined, group, receipts[mined.tx_hash]))
+                if int(receipts[mined.tx_hash]["blockNumber"], 16) <= head - self.confirmations:
+                    settled.append(Mined(mined, group, receipts[mined.tx_hash]))
             elif nonce < mined_count:  # the nonce went to a transaction we never stored: try the intents again
                 await self._abandon(group, "nonce used by another transaction")
             else:
@@ -194,6 +198,9 @@ class OperatorTransactions:
             await self.broadcast(latest.id)
             return
         if self.clock() - sent_at < self.bump_after:
+            known = await self._run(rpc.batch, self.w3, [("eth_getTransactionByHash", [latest.tx_hash])])
+            if known[0].get("result") is None and "error" not in known[0]:  # dropped (a reorg, a node restart)
+                await self.broadcast(latest.id)
             return
         max_fee, priority = latest.max_fee * 5 // 4 + 1, latest.priority_fee * 5 // 4 + 1
         tx_hash, raw = self._sign(latest.payload, latest.nonce, max_fee, priority)

@@ -253,3 +253,27 @@ async def test_a_restart_sends_an_unmined_transaction_again_harmlessly(gateway):
     assert (await outbox.get(intent.id)).state == "confirmed"
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
     assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1
+
+
+async def test_an_intent_waits_for_its_depth_and_survives_a_reorg_before_it(gateway):
+    """With a confirmation depth, a bundle a reorg drops before that depth is sent again and confirmed
+    once; the intent never reads confirmed in between."""
+    coop, outbox, setup_worker, signers, sessions = gateway
+    address = await member(coop, outbox, setup_worker, signers, sessions, "lou", deposit=10 * PRICE)
+    order = open_order(coop)
+    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0, confirmations=2))
+    before = coop.chain.snapshot()
+    intent = await outbox.submit("lou-join", "lou", "join", {"order_id": order, "units": 2})
+    await worker.run_once()
+    await worker.run_once()
+    assert (await outbox.get(intent.id)).state == "submitted"  # mined, not yet 2 deep
+    coop.chain.revert(before)  # the reorg: the block with the bundle is gone
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 0
+    await worker.run_once()  # not mined any more, nonce unused: sent again
+    await worker.run_once()
+    assert (await outbox.get(intent.id)).state == "submitted"
+    coop.chain.advance(1)
+    coop.chain.advance(1)
+    await worker.drain()
+    assert (await outbox.get(intent.id)).state == "confirmed"
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
