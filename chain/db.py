@@ -185,22 +185,23 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def alembic_config(url: str):
+def alembic_config(url: str, migrations: Path = MIGRATIONS):
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", url)
     return config
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Brings the chain tables at `url` to `revision` (Alembic, in this process). Alembic's environment
-    runs its own event loop, so inside a running loop it runs on a thread (this call still blocks)."""
+def migrate(url: str, revision: str = "head", migrations: Path = MIGRATIONS) -> None:
+    """Brings the tables of the Alembic environment `migrations` (by default chain/'s) at `url` to
+    `revision`, in this process. Alembic's environment runs its own event loop, so inside a running loop
+    it runs on a thread (this call still blocks)."""
     from alembic import command
 
     def upgrade() -> None:
-        command.upgrade(alembic_config(url), revision)
+        command.upgrade(alembic_config(url, migrations), revision)
 
     try:
         asyncio.get_running_loop()

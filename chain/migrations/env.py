@@ -6,9 +6,14 @@ from alembic import context
 from chain.db import VERSION_TABLE, ChainBase, create_engine
 
 
+def own_tables_only(obj, name, type_, reflected, compare_to) -> bool:
+    """The chain's and the chat side's tables share a database: autogenerate ignores the other's."""
+    return not (type_ == "table" and reflected and compare_to is None)
+
+
 def run_migrations(connection) -> None:
     context.configure(connection=connection, target_metadata=ChainBase.metadata, version_table=VERSION_TABLE,
-                      render_as_batch=connection.dialect.name == "sqlite")
+                      include_object=own_tables_only, render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,0 +1,85 @@
+"""Settings: one object, built once at start-up from the environment (modules never read it themselves).
+
+Names and meanings: ../shared/DESIGN.md §4.4 and §4.7, docs/settings.md.
+"""
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path.home() / ".coop"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it and says what to do."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    chain_rpc_url: str | None  # None: the embedded chain in the data dir
+    master_key: str | None  # COOP_MASTER_KEY; the embedded default keeps a generated one in the data dir
+    operator_key: str | None
+    bundler_url: str | None
+    mqtt_url: str | None
+    timezone: str
+    admins: frozenset[str]
+    telegram_token: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_secret: str | None = None
+    group_chat_id: str | None = None
+    whatsapp_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+    @property
+    def embedded(self) -> bool:
+        """True on the embedded defaults: the dev chain in the data dir, no external node."""
+        return self.chain_rpc_url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, data_dir: Path | None = None,
+                 admins: tuple[str, ...] = ()) -> "Settings":
+        """Reads every setting from `env` (default os.environ); command-line options override."""
+        env = os.environ if env is None else env
+        data_dir = Path(data_dir or env.get("COOP_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
+        port = env.get("COOP_HTTP_PORT", "8080")
+        if not port.isdigit():
+            raise SettingsError(f"COOP_HTTP_PORT must be a port number, not {port!r}")
+        listed = {a.strip().lstrip("@") for a in env.get("COOP_ADMINS", "").split(",") if a.strip()}
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("COOP_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'coop.db'}",
+            chain_rpc_url=env.get("COOP_CHAIN_RPC_URL") or None,
+            master_key=env.get("COOP_MASTER_KEY") or None,
+            operator_key=env.get("COOP_OPERATOR_KEY") or None,
+            bundler_url=env.get("COOP_BUNDLER_URL") or None,
+            mqtt_url=env.get("COOP_MQTT_URL") or None,
+            timezone=env.get("COOP_TIMEZONE", "America/New_York"),
+            admins=frozenset(listed | {a.lstrip("@") for a in admins}),
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_base=env.get("TELEGRAM_API_BASE") or cls.telegram_api_base,
+            telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            group_chat_id=env.get("COOP_GROUP_CHAT_ID") or None,
+            whatsapp_token=env.get("WHATSAPP_TOKEN") or None,
+            whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID") or None,
+            whatsapp_api_base=env.get("WHATSAPP_API_BASE") or cls.whatsapp_api_base,
+            whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET") or None,
+            whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN") or None,
+            http_host=env.get("COOP_HTTP_HOST", "127.0.0.1"),
+            http_port=int(port),
+        )
+
+    def require_production_secrets(self) -> None:
+        """Outside the embedded default the custodial keys need COOP_MASTER_KEY and the operator's key."""
+        if self.embedded:
+            return
+        missing = [name for name, value in (("COOP_MASTER_KEY", self.master_key),
+                                            ("COOP_OPERATOR_KEY", self.operator_key)) if not value]
+        if missing:
+            raise SettingsError(f"{' and '.join(missing)} must be set when COOP_CHAIN_RPC_URL points at a node")

@@ -1,0 +1,115 @@
+"""The chat side's tables (SQLAlchemy 2, async) and their migrations (Alembic, bot/migrations).
+
+Members as the chat knows them (channel, handle, language), invites, admins added in the database,
+the confirmations offered to members, updates already handled (webhook retries), and feedback. The
+chain side keeps its own tables (chain/db.py); a member's `member_id` is the key into those.
+"""
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from chain.db import migrate as _migrate
+from chain.db import utcnow
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "bot_alembic_version"
+
+
+class BotBase(DeclarativeBase):
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Member(BotBase):
+    """A resident who joined with an invite, on one channel. `member_id` keys their wallet (chain/)."""
+
+    __tablename__ = "bot_members"
+    __table_args__ = (UniqueConstraint("channel", "handle"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))  # console | telegram | whatsapp
+    handle: Mapped[str] = mapped_column(String(64))  # console name, Telegram @username or id, phone number
+    chat_id: Mapped[str] = mapped_column(String(64))  # where private replies go
+    member_id: Mapped[str] = mapped_column(String(64), unique=True)
+    lang: Mapped[str | None] = mapped_column(String(8))  # None until the member picks one
+    invite_code: Mapped[str] = mapped_column(String(32))
+    alerts: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)  # the member blocked the bot: skip pushes
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invite(BotBase):
+    """A single-use, expiring invitation an admin made with /invite."""
+
+    __tablename__ = "bot_invites"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("bot_members.id"))
+    used_at: Mapped[datetime | None]
+
+
+class Admin(BotBase):
+    """An admin added in the database (besides COOP_ADMINS)."""
+
+    __tablename__ = "bot_admins"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    handle: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class PendingAction(BotBase):
+    """A summary offered with confirm and cancel buttons. The button data carries its token; the first
+    answer wins (a second confirm, or a confirm after cancel, changes nothing), and a confirm writes the
+    chain intent whose idempotency key is this token."""
+
+    __tablename__ = "bot_pending_actions"
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    member: Mapped[int] = mapped_column(ForeignKey("bot_members.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="offered")  # offered | confirmed | cancelled
+    intent_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None]
+
+
+class SeenUpdate(BotBase):
+    """An incoming update already handled (a retried webhook or a redelivered message is dropped)."""
+
+    __tablename__ = "bot_seen_updates"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(BotBase):
+    __tablename__ = "bot_feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member: Mapped[int] = mapped_column(ForeignKey("bot_members.id"), index=True)
+    score: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Timing(BotBase):
+    """From a confirm press to the intent's outcome, for the pilot's transaction-speed metric."""
+
+    __tablename__ = "bot_timings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    intent_id: Mapped[int] = mapped_column(Integer, unique=True)
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    milliseconds: Mapped[int | None] = mapped_column(BigInteger)
+
+
+def migrate(url: str) -> None:
+    """Brings the chat side's tables at `url` to the newest revision."""
+    _migrate(url, migrations=MIGRATIONS)
