@@ -9,7 +9,10 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
+try:
+    from babel.messages.frontend import parse_mapping_cfg
+except ImportError:  # Babel < 2.15
+    from babel.messages.frontend import parse_mapping as parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
