@@ -23,6 +23,7 @@ from chain.db import Intent, SmartAccount
 from chain.deploy import CoopSystem
 from chain.errors import decode_revert
 from chain.intents import MEMBER_KINDS, Facts, reason_of
+from chain.keystore import KeystoreError
 from chain.userop import UserOperation, batch_calldata
 
 # Operation gas limits. Fees are zero, so limits cost nothing; they only have to fit the bundle.
@@ -108,7 +109,7 @@ class OperationBuilder:
             except IntentRejected as e:
                 built[intent.id] = e
         gas_limits = await self._simulate(drafts, deployed)
-        signers = await self.signers.signers(sorted({account.member_id for _, account, _ in drafts}))
+        signers = await self._signers(sorted({account.member_id for _, account, _ in drafts}))
         created: set[str] = set()  # accounts whose creation an earlier operation of this bundle carries
         for (intent, account, call_data), call_gas in zip(drafts, gas_limits):
             if isinstance(call_gas, IntentRejected):
@@ -132,10 +133,27 @@ class OperationBuilder:
                 except IntentRejected as e:
                     built[intent.id] = e
                     continue
+            signer = signers[account.member_id]
+            if isinstance(signer, IntentRejected):
+                built[intent.id] = signer
+                continue
             nonces[account.address] += 1
             created.add(account.address)
-            built[intent.id] = (op, op.sign(self.contracts.entry_point, signers[account.member_id], chain_id))
+            built[intent.id] = (op, op.sign(self.contracts.entry_point, signer, chain_id))
         return built
+
+    async def _signers(self, member_ids: list[str]) -> dict[str, Any]:
+        """The members' keys; a key that cannot be read fails that member's intents, not the bundle."""
+        try:
+            return await self.signers.signers(member_ids)
+        except KeystoreError:
+            found: dict[str, Any] = {}
+            for member_id in member_ids:
+                try:
+                    found.update(await self.signers.signers([member_id]))
+                except KeystoreError as e:
+                    found[member_id] = IntentRejected("no_account", str(e))
+            return found
 
     async def _read_facts(self, ready: list[tuple[Intent, SmartAccount]]) -> tuple[Facts, dict[str, bool], dict[str, int]]:
         """One batch: each account's EntryPoint nonce and whether it exists, and the reads the intents'
@@ -148,9 +166,12 @@ class OperationBuilder:
             if account.deployed_block is None:
                 reads[("code", account.address)] = None
             try:
-                reads.update(MEMBER_KINDS[intent.kind].reads(self.contracts, account.address, intent.params))
-            except (KeyError, ValueError, TypeError):
-                pass  # bad parameters: _call_data says so
+                wanted = MEMBER_KINDS[intent.kind].reads(self.contracts, account.address, intent.params)
+                for read in wanted.values():
+                    read.request()  # parameters the ABI cannot encode fail here, for this intent only
+                reads.update(wanted)
+            except Exception:  # noqa: BLE001 - bad parameters: _call_data rejects the intent
+                pass
         keys = list(reads)
         requests = [("eth_getCode", [key[1], "latest"]) if key[0] == "code" else reads[key].request() for key in keys]
         responses = await self._run(rpc.batch, self.w3, requests)
@@ -159,6 +180,8 @@ class OperationBuilder:
         nonces: dict[str, int] = {}
         for key, response in zip(keys, responses):
             if "error" in response:
+                if key[0] not in ("code", "nonce") and rpc.revert_data(response):
+                    continue  # this read reverts (its intent's parameters): _call_data rejects the intent
                 raise ConnectionError(f"the node could not answer {key}: {response['error']}")
             if key[0] == "code":
                 deployed[key[1]] = HexBytes(response["result"]) != b""
@@ -171,9 +194,9 @@ class OperationBuilder:
     def _call_data(self, intent: Intent, account: str, facts: Facts) -> bytes:
         try:
             calls = MEMBER_KINDS[intent.kind].calls(self.contracts, account, intent.params, facts)
-        except (KeyError, ValueError, TypeError) as e:
+            return batch_calldata(calls)
+        except Exception as e:  # noqa: BLE001 - anything the parameters break fails this intent, not the bundle
             raise IntentRejected("invalid", f"bad parameters for {intent.kind}: {e!r}") from None
-        return batch_calldata(calls)
 
     def _init_code(self, account: SmartAccount) -> bytes:
         factory = self.contracts.account_factory

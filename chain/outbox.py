@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from web3 import Web3
 
 from chain.accounts import Signers
-from chain.bundler_client import BundlerClient, BundlerError, BundlerUnavailable, receipt_failure
+from chain.bundler_client import (EXECUTION_REVERTED, VALIDATION_FAILED, BundlerClient, BundlerError,
+                                  BundlerUnavailable, receipt_failure)
 from chain.artifacts import function
 from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
@@ -141,6 +142,7 @@ class Worker:
 
     async def run_once(self, wait: bool = False) -> bool:
         """One cycle: settle transactions in flight, then send what is pending. True if it did anything."""
+        await self.outbox.notify(await self._unnotified())  # outcomes a failed cycle could not tell yet
         settled = await self._settle_in_flight()
         pending = await self._pending(limit=1)
         if pending and wait and self.options.window:
@@ -189,21 +191,37 @@ class Worker:
     # ---- sending what is pending ----
 
     async def _send_pending(self) -> bool:
-        pending = await self._pending(limit=self.options.max_ops * 4)
-        if not pending:
+        member = await self._ready_member_intents()
+        operator = [i for i in await self._pending(limit=self.options.max_ops) if i.kind in OPERATOR_KINDS]
+        if not member and not operator:
             return False
-        member = [i for i in pending if i.kind in MEMBER_KINDS]
-        if self.bundler is not None:
-            member = await self._one_per_member(member)
-        member = member[: self.options.max_ops]
-        operator = [i for i in pending if i.kind in OPERATOR_KINDS]
         failed: list[int] = []
-        if member:
-            failed += await self._send_bundle(member)
-        for intent in operator:
-            failed += await self._send_operator_call(intent)
-        await self.outbox.notify(failed)
+        try:
+            if member:
+                failed += await self._send_bundle(member)
+            for intent in operator:
+                try:
+                    failed += await self._send_operator_call(intent)
+                except ConnectionError as e:  # this one could not be estimated now: the others still go
+                    log.warning("operator intent %s waits: %s", intent.id, e)
+        finally:
+            await self.outbox.notify(failed)
         return True
+
+    async def _ready_member_intents(self) -> list[Intent]:
+        """Pending member intents, oldest first, of members with no operation in flight: an operation's
+        nonce follows the one before it, which must be settled first (read at the latest block, an
+        unmined one would be signed again with the same nonce). With an external bundler, one per member."""
+        in_flight = select(Intent.member_id).where(Intent.state == "submitted", Intent.member_id.is_not(None),
+                                                   Intent.kind.in_(MEMBER_KINDS))
+        async with self.sessions() as session:
+            rows = list((await session.execute(select(Intent).where(
+                Intent.state == "pending", Intent.kind.in_(MEMBER_KINDS), Intent.member_id.not_in(in_flight))
+                .order_by(Intent.id).limit(self.options.max_ops * 4))).scalars())
+        if self.bundler is not None:
+            seen: set[str] = set()
+            rows = [i for i in rows if not (i.member_id in seen or seen.add(i.member_id))]
+        return rows[: self.options.max_ops]
 
     async def _send_bundle(self, intents: list[Intent]) -> list[int]:
         """Builds, simulates and signs one operation per intent, then stores and sends one handleOps
@@ -231,7 +249,8 @@ class Worker:
             terms = await self.transactions.terms(ep, data, gas_limit=limit)
         except TransactionRefused as e:  # validation refused an operation (FailedOp)
             index = e.error.args_by_name.get("opIndex")
-            if e.error.name != "FailedOp" or index is None:
+            if e.error.name != "FailedOp" or index is None or "AA25" in str(e.error.args_by_name.get("reason")):
+                # AA25: a nonce moved since it was read (a bundle just mined): build again next cycle
                 raise ConnectionError(f"the bundle would revert: {e.error}") from None
             intent_id = included[index][0]
             await self._reject(intent_id, reason_of(e.error), str(e.error))
@@ -273,24 +292,15 @@ class Worker:
 
     # ---- an external bundler ----
 
-    async def _one_per_member(self, intents: list[Intent]) -> list[Intent]:
-        """A bundler estimates and validates each operation against the chain as it is, so a member's
-        next operation waits until the one before is mined (its nonce follows on)."""
-        async with self.sessions() as session:
-            busy = set((await session.execute(select(Intent.member_id).where(
-                Intent.state == "submitted", Intent.transaction_id.is_(None)))).scalars())
-        chosen = []
-        for intent in intents:
-            if intent.member_id not in busy:
-                busy.add(intent.member_id)
-                chosen.append(intent)
-        return chosen
-
     async def _bundler_limits(self, op: UserOperation) -> dict[str, int]:
         try:
             limits = await self.bundler.estimate_user_operation_gas(op)
+        except BundlerUnavailable as e:
+            raise ConnectionError(f"bundler away: {e}") from None
         except BundlerError as e:
-            raise IntentRejected(reason_of(e.revert) if e.revert else "rejected", str(e)) from None
+            if e.code not in (VALIDATION_FAILED, EXECUTION_REVERTED) or e.revert is None:
+                raise ConnectionError(f"the bundler could not estimate now: {e}") from None  # try again later
+            raise IntentRejected(reason_of(e.revert), str(e)) from None
         return {"call_gas": limits["callGasLimit"], "verification_gas": limits["verificationGasLimit"],
                 "pre_verification_gas": limits["preVerificationGas"]}
 
@@ -308,21 +318,25 @@ class Worker:
         crash_point(self.options.crash_at, "after_sign")
         failed = []
         for intent_id, op, op_hash in included:
-            if await self._send_to_bundler(intent_id, op, "0x" + op_hash.hex()):
+            if await self._send_to_bundler(intent_id, op, "0x" + op_hash.hex(), first=True):
                 failed.append(intent_id)
         return failed
 
-    async def _send_to_bundler(self, intent_id: int, op: UserOperation, op_hash: str) -> bool:
-        """Hands one operation to the bundler (again); True if it refused it and the intent failed."""
+    async def _send_to_bundler(self, intent_id: int, op: UserOperation, op_hash: str, first: bool) -> bool:
+        """Hands one operation to the bundler (again); True if it refused it and the intent failed. Only a
+        first hand-over's refusal with a reason is final: a bundler may refuse a resend of an operation it
+        still holds ("already known"), which may yet be mined."""
         try:
             await self.bundler.send_user_operation(op)
         except BundlerUnavailable as e:
             log.warning("bundler away, operation %s waits: %s", op_hash, e)
             return False
         except BundlerError as e:
-            if e.revert is not None and "AA25" in str(e.revert.args_by_name.get("reason", "")):
-                return False  # its nonce is used: mined already, the receipt will say
-            await self._reject(intent_id, reason_of(e.revert) if e.revert else "rejected", str(e))
+            nonce_used = e.revert is not None and "AA25" in str(e.revert.args_by_name.get("reason", ""))
+            if not first or nonce_used or e.revert is None:
+                log.warning("bundler did not take operation %s again (%s); waiting for its receipt", op_hash, e)
+                return False
+            await self._reject(intent_id, reason_of(e.revert), str(e))
             return True
         self._op_sent_at[op_hash] = self.clock()
         crash_point(self.options.crash_at, "after_send")
@@ -334,6 +348,9 @@ class Worker:
             waiting = list((await session.execute(select(Intent).where(
                 Intent.state == "submitted", Intent.transaction_id.is_(None),
                 Intent.user_op_hash.is_not(None)))).scalars())
+        if not waiting:
+            return False
+        head = await self._rpc(lambda: self.w3.eth.block_number)
         finished = []
         for intent in waiting:
             try:
@@ -345,11 +362,13 @@ class Worker:
                 sent_at = self._op_sent_at.get(intent.user_op_hash)
                 if sent_at is None or self.clock() - sent_at > self.options.bump_after:
                     if await self._send_to_bundler(intent.id, UserOperation.from_json(intent.user_op),
-                                                   intent.user_op_hash):
+                                                   intent.user_op_hash, first=False):
                         finished.append(intent.id)
                 continue
-            crash_point(self.options.crash_at, "before_receipt")
             block = int(receipt["receipt"]["blockNumber"], 16)
+            if block > head - self.options.confirmations:
+                continue  # not deep enough yet
+            crash_point(self.options.crash_at, "before_receipt")
             async with self.sessions() as session, session.begin():
                 current = await session.get(Intent, intent.id)
                 current.tx_hash, current.block_number = receipt["receipt"]["transactionHash"], block
@@ -376,8 +395,6 @@ class Worker:
             block, status = int(receipt["blockNumber"], 16), int(receipt["status"], 16)
             current.block_number, current.status, current.gas_used = block, status, int(receipt["gasUsed"], 16)
             intents = list((await session.execute(select(Intent).where(Intent.transaction_id.in_(ids)))).scalars())
-            await session.execute(select(SmartAccount).where(  # into the session: _after_confirm reads them
-                SmartAccount.member_id.in_({i.member_id for i in intents if i.member_id})))
             for intent in intents:
                 intent.tx_hash, intent.block_number = mined.tx_hash, block
                 if intent.user_op_hash is None:  # an operator call: the receipt's status says it all

@@ -277,3 +277,45 @@ async def test_an_intent_waits_for_its_depth_and_survives_a_reorg_before_it(gate
     await worker.drain()
     assert (await outbox.get(intent.id)).state == "confirmed"
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
+
+
+async def test_an_intent_the_abi_cannot_encode_fails_alone(gateway):
+    """A bad parameter (a negative amount) fails its own intent as invalid; the bundle goes on."""
+    coop, outbox, worker, signers, sessions = gateway
+    await member(coop, outbox, worker, signers, sessions, "max", deposit=10 * PRICE)
+    await member(coop, outbox, worker, signers, sessions, "nia", deposit=10 * PRICE)
+    order = open_order(coop, target=20)
+    bad = await outbox.submit("max-bad", "max", "transfer", {"to": coop.supplier.address, "amount": -1})
+    good = await outbox.submit("nia-join", "nia", "join", {"order_id": order, "units": 1})
+    await worker.drain()
+    bad, good = await outbox.get(bad.id), await outbox.get(good.id)
+    assert (bad.state, bad.reason, good.state) == ("failed", "invalid", "confirmed")
+
+
+async def test_a_members_next_operation_waits_for_the_one_in_flight(gateway):
+    """With blocks not mined at once (a real chain), a member's second intent is not signed with the
+    nonce of the first while that is unmined; other members' intents go meanwhile."""
+    coop, outbox, worker, signers, sessions = gateway
+    await member(coop, outbox, worker, signers, sessions, "oli", deposit=10 * PRICE)
+    await member(coop, outbox, worker, signers, sessions, "pam", deposit=10 * PRICE)
+    order = open_order(coop, target=20)
+    rpc = coop.w3.provider.make_request
+    rpc("evm_setAutomine", [False])
+    try:
+        first = await outbox.submit("oli-1", "oli", "join", {"order_id": order, "units": 1})
+        await worker.run_once()  # sent, not mined
+        second = await outbox.submit("oli-2", "oli", "join", {"order_id": order, "units": 2})
+        other = await outbox.submit("pam-1", "pam", "join", {"order_id": order, "units": 1})
+        await worker.run_once()
+        assert (await outbox.get(second.id)).state == "pending"  # waits for oli-1
+        assert (await outbox.get(other.id)).state == "submitted"
+        rpc("evm_mine", [])
+    finally:
+        rpc("evm_setAutomine", [True])
+    await worker.drain()
+    states = [(await outbox.get(i.id)).state for i in (first, second, other)]
+    assert states == ["confirmed"] * 3
+    async with sessions() as session:
+        from sqlalchemy import select
+        assert not (await session.execute(select(OperatorTransaction).where(
+            OperatorTransaction.status == 0))).scalars().all()  # no bundle reverted
