@@ -69,6 +69,38 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _console(args: argparse.Namespace) -> int:
+    """The console transport on embedded defaults (unless settings say otherwise)."""
+    import asyncio
+    import logging
+
+    from bot.app import App
+    from bot.settings import Settings, SettingsError
+    from bot.transports import console
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
+    except SettingsError as e:
+        print(f"coop console: {e}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        app = await App(settings).start()
+        try:
+            await console.run(app)
+        finally:
+            await app.stop()
+
+    try:
+        asyncio.run(main())
+    except SettingsError as e:
+        print(f"coop console: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _rotate_master_key(args: argparse.Namespace) -> int:
     """Re-wraps every member key under COOP_NEW_MASTER_KEY (opened with COOP_MASTER_KEY), in one transaction."""
     current, new = os.environ.get("COOP_MASTER_KEY"), os.environ.get("COOP_NEW_MASTER_KEY")
@@ -115,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--operator", required=True, help="the backend's account address (registrar, minter, order manager)")
     deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"voting_delay": 60}\'')
     deploy.set_defaults(run=_deploy)
+    console = commands.add_parser(
+        "console", help="chat with the assistant in JSON lines on stdin/stdout (DESIGN §4.2)",
+        description="The console transport: one JSON message per line in, one per line out.")
+    console.add_argument("--jsonl", action="store_true", required=True, help="the JSON-lines protocol")
+    console.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
+    console.add_argument("--admin", action="append", default=[], metavar="NAME", help="a console name that is admin")
+    console.set_defaults(run=_console)
     rotate = commands.add_parser(
         "rotate-master-key", help="re-wrap the custodial keys under a new master key",
         description="Opens the keystore with COOP_MASTER_KEY and re-wraps every member key under "

@@ -81,6 +81,14 @@ class PendingAction(BotBase):
     answered_at: Mapped[datetime | None]
 
 
+class Product(BotBase):
+    """A product's name, by the id orders carry on chain (keccak of the name)."""
+
+    __tablename__ = "bot_products"
+    product_id: Mapped[str] = mapped_column(String(66), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
 class SeenUpdate(BotBase):
     """An incoming update already handled (a retried webhook or a redelivered message is dropped)."""
 

@@ -128,6 +128,10 @@ OPERATOR_KINDS: dict[str, OperatorCall] = {
         c.registry.address, "MemberRegistry", "addMember", account, _bytes32(p["resident_id"]))),
     "deposit": OperatorCall(lambda c, p, account: _call(
         c.food_usd.address, "FoodUSD", "recordDeposit", account, int(p["amount"]), _bytes32(p["ref"]))),
+    "create_order": OperatorCall(lambda c, p, account: _call(
+        c.group_buy.address, "GroupBuy", "createOrder", p["supplier"], _bytes32(p["product"]), int(p["unit_price"]),
+        int(p["target_units"]), int(p["min_units"]), int(p["max_units_per_member"]), int(p.get("case_size", 1)),
+        int(p["deadline"]))),
     "certify": OperatorCall(lambda c, p, account: _call(
         c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]), int(p.get("grade", 1)))),
 }
@@ -142,6 +146,7 @@ REASONS = {
     "OrderClosed": "deadline_passed",
     "OrderNotOpen": "order_not_open",
     "UnknownOrder": "unknown_order",
+    "InvalidOrder": "invalid_order",
     "MemberCapExceeded": "over_member_cap",
     "NotJoined": "not_joined",
     "AlreadyClaimed": "already_claimed",

@@ -36,6 +36,11 @@ def upgrade() -> None:
     sa.UniqueConstraint('channel', 'handle', name=op.f('uq_bot_members_channel')),
     sa.UniqueConstraint('member_id', name=op.f('uq_bot_members_member_id'))
     )
+    op.create_table('bot_products',
+    sa.Column('product_id', sa.String(length=66), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.PrimaryKeyConstraint('product_id', name=op.f('pk_bot_products'))
+    )
     op.create_table('bot_seen_updates',
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('update_id', sa.String(length=128), nullable=False),
@@ -104,6 +109,7 @@ def downgrade() -> None:
     op.drop_table('bot_feedback')
     op.drop_table('bot_timings')
     op.drop_table('bot_seen_updates')
+    op.drop_table('bot_products')
     op.drop_table('bot_members')
     op.drop_table('bot_admins')
     # ### end Alembic commands ###

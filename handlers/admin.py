@@ -1,0 +1,95 @@
+"""What admins do: invites, new orders, recording cash deposits (the rest comes with later work)."""
+import secrets
+import time
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from bot.store import Invite, Member, Product
+from handlers import confirm
+from handlers.base import Context, Reply
+from handlers.onboarding import invite_expiry
+from handlers.orders import product_id
+from locales import AmountError, format_money, format_number, parse_amount, parse_count
+
+FUSD_UNIT = 10**6  # Food-USD has 6 decimals on chain
+MAX_INVITES = 20
+DEFAULT_ORDER_DAYS = 7
+
+
+async def invite(ctx: Context, args: list[str]) -> list[Reply]:
+    """/invite [COUNT]: single-use codes, valid for two weeks."""
+    try:
+        count = parse_count(args[0], ctx.lang) if args else 1
+    except AmountError:
+        count = 0
+    if not 1 <= count <= MAX_INVITES:
+        return [ctx.reply(ctx.t("Send how many invites you want, from 1 to {max}, for example: /invite 3",
+                                max=format_number(MAX_INVITES, ctx.lang)))]
+    codes = [secrets.token_hex(4).upper() for _ in range(count)]
+    async with ctx.services.sessions() as session, session.begin():
+        for code in codes:
+            session.add(Invite(code=code, created_by=ctx.inbound.user, expires_at=invite_expiry()))
+    return [ctx.reply(ctx.t("Invite codes (each works once, for two weeks): {codes}. A new member sends /start CODE.",
+                            codes=", ".join(codes)))]
+
+
+async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
+    """/neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS]"""
+    usage = ctx.t("Send: /neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS], for example: "
+                  "/neworder rice {price} 20 10 7", price=format_number(Decimal("18.50"), ctx.lang, decimals=2))
+    if not 3 <= len(args) <= 5:
+        return [ctx.reply(usage)]
+    try:
+        price = parse_amount(args[1], ctx.lang)
+        target = parse_count(args[2], ctx.lang)
+        minimum = parse_count(args[3], ctx.lang) if len(args) > 3 else target
+        days = parse_count(args[4], ctx.lang) if len(args) > 4 else DEFAULT_ORDER_DAYS
+    except AmountError:
+        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
+    if price <= 0 or minimum > target:
+        return [ctx.reply(usage)]
+    product = args[0]
+    async with ctx.services.sessions() as session, session.begin():
+        if await session.get(Product, product_id(product)) is None:
+            session.add(Product(product_id=product_id(product), name=product))
+    # The co-op's operator account is the supplier on chain: the treasurer pays the real supplier.
+    params = {"supplier": ctx.services.operator_address, "product": product_id(product),
+              "unit_price": int(price * FUSD_UNIT), "target_units": target, "min_units": minimum,
+              "max_units_per_member": target, "deadline": int(time.time()) + days * 86400,
+              # not for the chain: who asked, to tell them and the group when the order is open
+              "announce": {"channel": ctx.inbound.channel, "to": ctx.inbound.user, "product": product}}
+    key = f"neworder:{secrets.token_hex(8)}"
+    await ctx.services.outbox.submit(key, None, "create_order", params)
+    return [ctx.reply(ctx.t("Opening an order for {product}: {target} units at {price} each, for {days} days.",
+                            product=product, target=format_number(target, ctx.lang),
+                            price=format_money(int(price * FUSD_UNIT), ctx.lang),
+                            days=format_number(days, ctx.lang)))]
+
+
+async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
+    """/deposit MEMBER AMOUNT: records cash an admin received; mints Food-USD to the member (confirmed first)."""
+    usage = ctx.t("Send: /deposit MEMBER AMOUNT, for example: /deposit ana {amount}",
+                  amount=format_number(Decimal("20.00"), ctx.lang, decimals=2))
+    if len(args) != 2:
+        return [ctx.reply(usage)]
+    try:
+        amount = parse_amount(args[1], ctx.lang)
+    except AmountError as e:
+        return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
+    async with ctx.services.sessions() as session:
+        member = (await session.execute(select(Member).where(
+            Member.channel == ctx.inbound.channel, Member.handle == args[0].lstrip("@")))).scalar_one_or_none()
+    if member is None:
+        return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
+    minor = int(amount * FUSD_UNIT)
+    summary = ctx.t("Record a cash deposit of {amount} for {name}? It gives them {amount} in Food-USD.",
+                    amount=format_money(minor, ctx.lang), name=member.handle)
+    ref = f"cash:{ctx.inbound.user}:{secrets.token_hex(8)}"
+    return await confirm.offer(ctx, "deposit", {"for_member_id": member.member_id,
+                                                "intent": {"amount": minor, "ref": ref}}, summary)
+
+
+async def coming(ctx: Context, args: list[str]) -> list[Reply]:
+    """An admin command that is not built yet says so honestly."""
+    return [ctx.reply(ctx.t("This command is coming soon."))]

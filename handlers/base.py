@@ -1,0 +1,91 @@
+"""What every handler works with: a normalized inbound message, the replies it returns, and its context.
+
+Handlers never see a channel: the transport turns a Telegram update, a WhatsApp message or a console
+line into an Inbound, and renders the Replies (inline keyboards, reply buttons, JSON lines).
+"""
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.store import Admin, Member
+from chain.deploy import CoopSystem
+from chain.outbox import Outbox
+from locales import Translator
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str  # at most 64 bytes (Telegram's callback data limit)
+
+
+@dataclass
+class Reply:
+    to: str  # a member's handle on the channel, or "group" for the co-op's group chat
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    image: str | None = None  # a PNG's path
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # console | telegram | whatsapp
+    user: str  # the sender's handle on the channel
+    text: str | None = None
+    press: str | None = None  # the data of a button the user pressed
+    chat: str = "private"  # private | group
+    lang_hint: str | None = None  # the client's language, like Telegram's language_code
+    chat_id: str | None = None  # where private replies go, when it is not the handle
+
+
+class Services(Protocol):
+    """What handlers use of the running assistant (bot/app.py provides it)."""
+
+    sessions: async_sessionmaker
+    outbox: Outbox
+    contracts: CoopSystem
+    admins: frozenset[str]
+    operator_address: str  # the co-op's operator account (also the supplier on chain; see docs)
+
+    async def wallet(self, member_id: str) -> str: ...  # the member's account address (made on first use)
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any: ...  # a blocking chain read, off the loop
+
+    async def push(self, channel: str, reply: Reply) -> None: ...  # a message outside the current exchange
+
+
+@dataclass
+class Context:
+    """One inbound message being handled: who sent it, in which language to answer, and the services."""
+
+    services: Services
+    inbound: Inbound
+    member: Member | None
+    lang: str
+
+    @property
+    def translator(self) -> Translator:
+        return Translator(self.lang)
+
+    def t(self, msgid: str, **fields: Any) -> str:
+        return self.translator.t(msgid, **fields)
+
+    def tn(self, singular: str, plural: str, n: int, **fields: Any) -> str:
+        return self.translator.tn(singular, plural, n, **fields)
+
+    def reply(self, text: str, buttons: list[list[Button]] | None = None, image: str | None = None) -> Reply:
+        to = "group" if self.inbound.chat == "group" else self.inbound.user
+        return Reply(to, text, buttons or [], image)
+
+    async def is_admin(self) -> bool:
+        """COOP_ADMINS, or an admin added in the database."""
+        handle = self.inbound.user.lstrip("@")
+        if handle in self.services.admins:
+            return True
+        async with self.services.sessions() as session:
+            return await session.get(Admin, (self.inbound.channel, handle)) is not None
+
+
+Handler = Callable[[Context, list[str]], Awaitable[list[Reply]]]

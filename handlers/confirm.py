@@ -1,0 +1,71 @@
+"""Confirmations: a plain summary with exactly two buttons, confirm first and cancel second.
+
+The first answer wins, decided by one conditional UPDATE (offered → confirmed | cancelled): a second
+confirm, a retried webhook or a confirm after cancel changes nothing and says so. A confirm writes the
+chain intent whose idempotency key is the offer's token, so even a crash between the two is finished
+on the next start (`resume_confirmed`) and never done twice.
+"""
+import secrets
+from typing import Any
+
+from sqlalchemy import select, update
+
+from bot.store import Member, PendingAction, Timing
+from chain.db import utcnow
+from chain.outbox import Outbox
+from handlers.base import Button, Context, Reply
+
+CONFIRM, CANCEL = "ok:", "no:"
+
+
+async def offer(ctx: Context, kind: str, params: dict[str, Any], summary: str) -> list[Reply]:
+    """Records the action and shows its summary with the two buttons."""
+    token = secrets.token_urlsafe(12)
+    async with ctx.services.sessions() as session, session.begin():
+        session.add(PendingAction(token=token, member=ctx.member.id, kind=kind, params=params))
+    buttons = [[Button(ctx.t("Confirm"), CONFIRM + token), Button(ctx.t("Cancel"), CANCEL + token)]]
+    return [ctx.reply(summary, buttons)]
+
+
+async def answer(ctx: Context, token: str, confirmed: bool) -> list[Reply]:
+    """A press of confirm or cancel on offer `token`."""
+    async with ctx.services.sessions() as session, session.begin():
+        action = await session.get(PendingAction, token)
+        if action is None or ctx.member is None or action.member != ctx.member.id:
+            return [ctx.reply(ctx.t("That button is no longer valid. Send /menu to start again."))]
+        won = (await session.execute(
+            update(PendingAction).where(PendingAction.token == token, PendingAction.state == "offered")
+            .values(state="confirmed" if confirmed else "cancelled", answered_at=utcnow()))).rowcount == 1
+        state = "confirmed" if won and confirmed else "cancelled" if won else action.state
+    if not won:
+        if state == "confirmed":
+            return [ctx.reply(ctx.t("You already confirmed this; it is being done only once."))]
+        return [ctx.reply(ctx.t("You already cancelled this; nothing was done."))]
+    if not confirmed:
+        return [ctx.reply(ctx.t("Cancelled. Nothing was done."))]
+    await submit(ctx.services.sessions, ctx.services.outbox, token)
+    return [ctx.reply(ctx.t("On its way. I will tell you when it is done."))]
+
+
+async def submit(sessions, outbox: Outbox, token: str) -> None:
+    """Writes the confirmed action's intent (idempotent: the token is its key) and links it."""
+    async with sessions() as session:
+        action = await session.get(PendingAction, token)
+        member = await session.get(Member, action.member)
+    member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
+    intent = await outbox.submit(token, member_id, action.kind, action.params["intent"])
+    async with sessions() as session, session.begin():
+        current = await session.get(PendingAction, token)
+        if current.intent_id is None:
+            current.intent_id = intent.id
+            session.add(Timing(intent_id=intent.id))
+
+
+async def resume_confirmed(sessions, outbox: Outbox) -> int:
+    """After a restart: confirmed actions whose intent was not written yet get it now."""
+    async with sessions() as session:
+        tokens = list((await session.execute(select(PendingAction.token).where(
+            PendingAction.state == "confirmed", PendingAction.intent_id.is_(None)))).scalars())
+    for token in tokens:
+        await submit(sessions, outbox, token)
+    return len(tokens)

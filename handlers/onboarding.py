@@ -1,0 +1,105 @@
+"""Joining with an invite, choosing a language, help and the menu."""
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from bot.store import Invite, Member
+from chain.db import utcnow
+from handlers.base import Button, Context, Reply
+from locales import LANGUAGES, match_language
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español", "bn": "বাংলা", "fr": "Français"}
+LANG = "lang:"
+INVITE_DAYS = 14
+
+
+async def start(ctx: Context, args: list[str]) -> list[Reply]:
+    """/start [INVITE]: a stranger with a valid invite becomes a member and picks a language."""
+    if ctx.member is not None:
+        return [ctx.reply(ctx.t("Welcome back! Send /menu to see what you can do."))]
+    if not args and not await ctx.is_admin():  # admins (COOP_ADMINS) need no invite
+        return [ctx.reply(ctx.t("Welcome! To join the co-op's assistant you need an invite code from an admin. "
+                                "Send it like this: /start CODE"))]
+    code = args[0].strip().upper() if args else None
+    member_id = f"{ctx.inbound.channel}:{ctx.inbound.user.lstrip('@')}"
+    try:
+        async with ctx.services.sessions() as session, session.begin():
+            if code is not None:
+                invite = await session.get(Invite, code)
+                if invite is None or invite.used_by is not None or invite.expires_at < utcnow():
+                    raise _InvalidInvite
+            member = Member(channel=ctx.inbound.channel, handle=ctx.inbound.user.lstrip("@"),
+                            chat_id=ctx.inbound.chat_id or ctx.inbound.user, member_id=member_id,
+                            invite_code=code or "admin")
+            session.add(member)
+            await session.flush()
+            if code is not None:
+                claimed = await session.execute(update(Invite).where(Invite.code == code, Invite.used_by.is_(None))
+                                                .values(used_by=member.id, used_at=utcnow()))
+                if claimed.rowcount != 1:  # used a moment ago by someone else: nothing of this is kept
+                    raise _InvalidInvite
+    except _InvalidInvite:
+        return [ctx.reply(ctx.t("Sorry, that invite code is not valid (it may be used or expired). "
+                                "Please ask an admin for a new one."))]
+    ctx.member = member
+    await ctx.services.wallet(member_id)
+    await ctx.services.outbox.submit(f"register:{member_id}", member_id, "register", {"resident_id": member_id})
+    return [language_choice(ctx)]
+
+
+def language_choice(ctx: Context) -> Reply:
+    """The four languages as buttons, the client's own first."""
+    hinted = match_language(ctx.inbound.lang_hint)
+    order = [hinted] + [lang for lang in LANGUAGES if lang != hinted]
+    buttons = [[Button(LANGUAGE_NAMES[lang], LANG + lang)] for lang in order]
+    return ctx.reply("Choose your language · Elige tu idioma · আপনার ভাষা বেছে নিন · Choisissez votre langue", buttons)
+
+
+async def choose_language(ctx: Context, lang: str, first_time: bool) -> list[Reply]:
+    if lang not in LANGUAGES:
+        return [language_choice(ctx)]
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(update(Member).where(Member.id == ctx.member.id).values(lang=lang))
+    ctx.lang = lang
+    if first_time:
+        return [ctx.reply(ctx.t("Welcome to the co-op! Food-USD is money for group food orders: one Food-USD is one "
+                                "dollar you gave an admin in cash. GroToken (GRO) is earned by growing food in the "
+                                "co-op's room, and lets you vote on co-op decisions.")), menu_reply(ctx)]
+    return [ctx.reply(ctx.t("Done. I will speak English with you."))]
+
+
+async def lang(ctx: Context, args: list[str]) -> list[Reply]:
+    """/lang en|es|bn|fr"""
+    if args and args[0].lower() in LANGUAGES:
+        return await choose_language(ctx, args[0].lower(), first_time=False)
+    return [language_choice(ctx)]
+
+
+async def help_(ctx: Context, args: list[str]) -> list[Reply]:
+    lines = [ctx.t("I help the co-op buy food together and make decisions."),
+             ctx.t("/balance – your Food-USD, GRO and voting power"),
+             ctx.t("/orders – open group orders · /join ORDER UNITS – join one"),
+             ctx.t("/proposals – co-op proposals · /vote PROPOSAL yes|no|abstain VOTES"),
+             ctx.t("/lang – change language · /menu – buttons for everything")]
+    if ctx.member is None:
+        lines.append(ctx.t("To join, ask an admin for an invite code and send /start CODE."))
+    return [ctx.reply("\n".join(lines))]
+
+
+def menu_reply(ctx: Context) -> Reply:
+    rows = [[Button(ctx.t("Balance"), "cmd:balance"), Button(ctx.t("Orders"), "cmd:orders")],
+            [Button(ctx.t("History"), "cmd:history"), Button(ctx.t("Proposals"), "cmd:proposals")],
+            [Button(ctx.t("Language"), "cmd:lang"), Button(ctx.t("Help"), "cmd:help")]]
+    return ctx.reply(ctx.t("What would you like to do?"), rows)
+
+
+async def menu(ctx: Context, args: list[str]) -> list[Reply]:
+    return [menu_reply(ctx)]
+
+
+class _InvalidInvite(Exception):
+    pass
+
+
+def invite_expiry():
+    return utcnow() + timedelta(days=INVITE_DAYS)

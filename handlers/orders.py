@@ -1,0 +1,106 @@
+"""Group orders: the open ones with their progress, and joining one (after a confirmation)."""
+import time
+
+from eth_utils import keccak
+from sqlalchemy import select
+
+from bot.store import Product
+from handlers import confirm
+from handlers.base import Context, Reply
+from handlers.wallet import balances
+from locales import AmountError, format_money, format_number, parse_count
+
+OPEN = 1  # GroupBuy.Status.Open
+# getOrder's fields, by position
+PRICE, DEADLINE, TARGET, MINIMUM, CAP, CASE, STATUS, SUPPLIER, UNITS, TOLERANCE = range(10)
+PRODUCT = 13
+
+
+async def product_names(ctx: Context) -> dict[str, str]:
+    async with ctx.services.sessions() as session:
+        return {p.product_id: p.name for p in (await session.execute(select(Product))).scalars()}
+
+
+def product_id(name: str) -> str:
+    return "0x" + keccak(text=name.strip().lower()).hex()
+
+
+async def open_orders(ctx: Context) -> list[tuple[int, tuple]]:
+    gb = ctx.services.contracts.group_buy.functions
+    count = await ctx.services.read(gb.orderCount().call)
+    orders = []
+    now = time.time()
+    for order_id in range(1, count + 1):
+        order = await ctx.services.read(gb.getOrder(order_id).call)
+        if order[STATUS] == OPEN and order[DEADLINE] > now:
+            orders.append((order_id, order))
+    return orders
+
+
+def time_left(ctx: Context, deadline: int) -> str:
+    hours = max(int((deadline - time.time()) // 3600), 0)
+    if hours >= 48:
+        return ctx.tn("{count} day left", "{count} days left", hours // 24, count=format_number(hours // 24, ctx.lang))
+    return ctx.tn("{count} hour left", "{count} hours left", hours, count=format_number(hours, ctx.lang))
+
+
+async def orders(ctx: Context, args: list[str]) -> list[Reply]:
+    """/orders: each open order with its progress, time left and the member's share."""
+    listed = await open_orders(ctx)
+    if not listed:
+        return [ctx.reply(ctx.t("There are no open orders right now."))]
+    names = await product_names(ctx)
+    account = await ctx.services.wallet(ctx.member.member_id)
+    gb = ctx.services.contracts.group_buy.functions
+    lines = []
+    for order_id, order in listed:
+        mine = (await ctx.services.read(gb.getMember(order_id, account).call))[0]
+        lines.append(ctx.t(
+            "#{id} {product}: {price} each, {units} of {target} units joined, {left}. You: {mine}.",
+            id=format_number(order_id, ctx.lang), product=names.get("0x" + order[PRODUCT].hex(), "?"),
+            price=format_money(order[PRICE], ctx.lang), units=format_number(order[UNITS], ctx.lang),
+            target=format_number(order[TARGET], ctx.lang), left=time_left(ctx, order[DEADLINE]),
+            mine=format_number(mine, ctx.lang)))
+    lines.append(ctx.t("To join: /join ORDER UNITS, for example /join {example}", example="1 2"))
+    return [ctx.reply("\n".join(lines))]
+
+
+async def join(ctx: Context, args: list[str]) -> list[Reply]:
+    """/join ORDER UNITS: checks what can be checked now, then offers the join for confirmation."""
+    usage = ctx.t("Send the order number and how many units, for example: /join 1 2")
+    if len(args) != 2:
+        return [ctx.reply(usage)]
+    try:
+        order_id, units = parse_count(args[0], ctx.lang), parse_count(args[1], ctx.lang)
+    except AmountError:
+        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
+    gb = ctx.services.contracts.group_buy.functions
+    if order_id > await ctx.services.read(gb.orderCount().call):
+        return [ctx.reply(ctx.t("There is no order #{id}. Send /orders to see the open ones.",
+                                id=format_number(order_id, ctx.lang)))]
+    order = await ctx.services.read(gb.getOrder(order_id).call)
+    if order[STATUS] != OPEN or order[DEADLINE] <= time.time():
+        return [ctx.reply(ctx.t("Order #{id} is closed. Send /orders to see the open ones.",
+                                id=format_number(order_id, ctx.lang)))]
+    left = order[TARGET] - order[UNITS]
+    if units > left:
+        return [ctx.reply(ctx.t("Only {left} units are left in order #{id}.", left=format_number(left, ctx.lang),
+                                id=format_number(order_id, ctx.lang)))]
+    account = await ctx.services.wallet(ctx.member.member_id)
+    part = await ctx.services.read(gb.getMember(order_id, account).call)
+    if part[0] + part[1] + units > order[CAP]:
+        return [ctx.reply(ctx.t("One member may take at most {cap} units of order #{id}.",
+                                cap=format_number(order[CAP], ctx.lang), id=format_number(order_id, ctx.lang)))]
+    cost = units * order[PRICE]
+    fusd, _, _ = await balances(ctx.services, ctx.member.member_id)
+    if cost > fusd:
+        return [ctx.reply(ctx.t("Joining costs {cost} but you have {balance}: {missing} is missing. To top up, give "
+                                "an admin cash and they will record a deposit for you.",
+                                cost=format_money(cost, ctx.lang), balance=format_money(fusd, ctx.lang),
+                                missing=format_money(cost - fusd, ctx.lang)))]
+    names = await product_names(ctx)
+    summary = ctx.t("Join order #{id} ({product}) with {units}, for {cost}. Your Food-USD after: {after}.",
+                    id=format_number(order_id, ctx.lang), product=names.get("0x" + order[PRODUCT].hex(), "?"),
+                    units=ctx.tn("{count} unit", "{count} units", units, count=format_number(units, ctx.lang)),
+                    cost=format_money(cost, ctx.lang), after=format_money(fusd - cost, ctx.lang))
+    return await confirm.offer(ctx, "join", {"intent": {"order_id": order_id, "units": units}}, summary)
