@@ -93,3 +93,13 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
 async def coming(ctx: Context, args: list[str]) -> list[Reply]:
     """An admin command that is not built yet says so honestly."""
     return [ctx.reply(ctx.t("This command is coming soon."))]
+
+
+COMMANDS = {
+    "invite": invite,
+    "neworder": new_order,
+    "deposit": deposit,
+    "certify": coming,
+    "broadcast": coming,
+    "stats": coming,
+}

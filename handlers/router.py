@@ -27,14 +27,7 @@ RESIDENT: dict[str, Handler] = {
 }
 # Resident commands of DESIGN §4.3 that later work builds; until then they say so.
 COMING = ("history", "proposals", "propose", "vote", "lock", "alerts", "readings", "feedback", "export", "dashboard")
-ADMIN: dict[str, Handler] = {
-    "invite": admin.invite,
-    "neworder": admin.new_order,
-    "deposit": admin.deposit,
-    "certify": admin.coming,
-    "broadcast": admin.coming,
-    "stats": admin.coming,
-}
+ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")
 # Plain phrases for common requests, in each language (lower case, as typed).
 PHRASES = {
