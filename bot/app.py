@@ -11,22 +11,19 @@ from typing import Any
 
 from sqlalchemy import select
 from web3 import Web3
-from web3.logs import DISCARD
 
 from bot import store
 from bot.settings import Settings
-from bot.store import Member, PendingAction, Timing
 from chain import db as chain_db
 from chain.accounts import ensure_account
-from chain.db import Intent, create_engine, sessionmaker, utcnow
+from chain.db import Intent, create_engine, sessionmaker
 from chain.deploy import load_manifest
 from chain.keystore import Keystore, dev_master_key
 from chain.outbox import Outbox, Worker, WorkerOptions
+from bot.announce import Announcer
+from chain.indexer import Indexer
 from handlers import confirm, router
 from handlers.base import Inbound, Reply
-from handlers.reasons import reason_text
-from handlers.wallet import balances
-from locales import Translator, format_money, format_number
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +68,15 @@ class App:
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()
         self.outbox = Outbox(self.sessions)
-        self.outbox.subscribe(self._tell_outcome)
+        self.announcer = Announcer(self)
+        self.outbox.subscribe(self.announcer.intent_finished)
         self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, operator, WorkerOptions(window=0.1))
         await confirm.resume_confirmed(self.sessions, self.outbox)
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
+        # Contract events into member history; order outcomes are told from there.
+        self.indexer = Indexer(self.w3, self.contracts, self.sessions)
+        self.indexer.subscribe(self.announcer.history_event)
+        self._tasks.append(asyncio.create_task(self.indexer.run(self._stop, interval=0.5)))
         return self
 
     async def stop(self) -> None:
@@ -113,68 +115,6 @@ class App:
             log.warning("no %s transport to push to %s", channel, reply.to)
             return
         await sink(reply)
-
-    # ---- outcomes ----
-
-    async def _tell_outcome(self, intent: Intent) -> None:
-        """Tells the member who confirmed an action how it ended, in their language (and the member a
-        deposit was for)."""
-        async with self.sessions() as session:
-            action = (await session.execute(select(PendingAction).where(
-                PendingAction.intent_id == intent.id))).scalar_one_or_none()
-            if action is None:
-                if intent.kind == "create_order" and intent.state == "confirmed":
-                    await self._announce_order(intent)
-                return
-            member = await session.get(Member, action.member)
-            timing = (await session.execute(select(Timing).where(Timing.intent_id == intent.id))).scalar_one_or_none()
-        if timing is not None:
-            async with self.sessions() as session, session.begin():
-                row = await session.get(Timing, timing.id)
-                row.finished_at = utcnow()
-                row.milliseconds = int((row.finished_at - row.confirmed_at).total_seconds() * 1000)
-        translator = Translator(member.lang or "en")
-        if intent.state == "failed":
-            text = translator.t("That did not go through: {reason}", reason=reason_text(translator, intent.reason))
-            await self.push(member.channel, Reply(member.handle, text))
-            return
-        fusd, _, _ = await balances(self, member.member_id)
-        text = translator.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, translator.lang))
-        if action.kind == "deposit":
-            await self._tell_depositee(action, intent)
-            text = translator.t("Done. The deposit is recorded.")
-        await self.push(member.channel, Reply(member.handle, text))
-
-    async def _announce_order(self, intent: Intent) -> None:
-        """A new order is open: the admin who opened it and the group hear its number."""
-        receipt = await self.read(self.w3.eth.get_transaction_receipt, intent.tx_hash)
-        created = self.contracts.group_buy.events.OrderCreated().process_receipt(receipt, errors=DISCARD)
-        if not created:
-            return
-        order_id = created[0]["args"]["orderId"]
-        who, params = intent.params["announce"], intent.params
-        async with self.sessions() as session:
-            admin = (await session.execute(select(Member).where(
-                Member.channel == who["channel"], Member.handle == who["to"].lstrip("@")))).scalar_one_or_none()
-        translator = Translator(admin.lang if admin and admin.lang else "en")
-        text = translator.t("Order #{id} is open: {product}, {price} each. Members join with /join {id} UNITS.",
-                            id=format_number(order_id, translator.lang), product=who["product"],
-                            price=format_money(int(params["unit_price"]), translator.lang))
-        await self.push(who["channel"], Reply(who["to"], text))
-        await self.push(who["channel"], Reply("group", Translator("en").t(
-            "Order #{id} is open: {product}, {price} each. Members join with /join {id} UNITS.",
-            id=str(order_id), product=who["product"], price=format_money(int(params["unit_price"]), "en"))))
-
-    async def _tell_depositee(self, action: PendingAction, intent: Intent) -> None:
-        async with self.sessions() as session:
-            member = (await session.execute(select(Member).where(
-                Member.member_id == action.params["for_member_id"]))).scalar_one()
-        translator = Translator(member.lang or "en")
-        fusd, _, _ = await balances(self, member.member_id)
-        await self.push(member.channel, Reply(member.handle, translator.t(
-            "A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
-            amount=format_money(int(action.params["intent"]["amount"]), translator.lang),
-            balance=format_money(fusd, translator.lang))))
 
 
 __all__ = ["App", "MANIFEST_FILE"]

@@ -43,6 +43,7 @@ class Member(BotBase):
     alerts: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)  # the member blocked the bot: skip pushes
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]  # the member's latest message, for weekly active members
 
 
 class Invite(BotBase):

@@ -128,6 +128,8 @@ OPERATOR_KINDS: dict[str, OperatorCall] = {
         c.registry.address, "MemberRegistry", "addMember", account, _bytes32(p["resident_id"]))),
     "deposit": OperatorCall(lambda c, p, account: _call(
         c.food_usd.address, "FoodUSD", "recordDeposit", account, int(p["amount"]), _bytes32(p["ref"]))),
+    "claim_for": OperatorCall(lambda c, p, account: _call(
+        c.group_buy.address, "GroupBuy", "claim", int(p["order_id"]), account)),
     "create_order": OperatorCall(lambda c, p, account: _call(
         c.group_buy.address, "GroupBuy", "createOrder", p["supplier"], _bytes32(p["product"]), int(p["unit_price"]),
         int(p["target_units"]), int(p["min_units"]), int(p["max_units_per_member"]), int(p.get("case_size", 1)),
@@ -149,6 +151,7 @@ REASONS = {
     "InvalidOrder": "invalid_order",
     "MemberCapExceeded": "over_member_cap",
     "NotJoined": "not_joined",
+    "BatchAlreadyCertified": "batch_already_certified",
     "AlreadyClaimed": "already_claimed",
     "NothingToClaim": "nothing_to_claim",
     "NotAMember": "not_a_member",

@@ -1,16 +1,19 @@
-"""What admins do: invites, new orders, recording cash deposits (the rest comes with later work)."""
+"""What admins do: invites, new orders, cash deposits, certified produce, broadcasts and the pilot's figures."""
 import secrets
 import time
 from decimal import Decimal
 
 from sqlalchemy import select
 
+from eth_utils import keccak
+
 from bot.store import Invite, Member, Product
 from handlers import confirm
 from handlers.base import Context, Reply
+from handlers.metrics import pilot_metrics
 from handlers.onboarding import invite_expiry
 from handlers.orders import product_id
-from locales import AmountError, format_money, format_number, parse_amount, parse_count
+from locales import AmountError, Translator, format_money, format_number, parse_amount, parse_count
 
 FUSD_UNIT = 10**6  # Food-USD has 6 decimals on chain
 MAX_INVITES = 20
@@ -77,9 +80,7 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
         amount = parse_amount(args[1], ctx.lang)
     except AmountError as e:
         return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
-    async with ctx.services.sessions() as session:
-        member = (await session.execute(select(Member).where(
-            Member.channel == ctx.inbound.channel, Member.handle == args[0].lstrip("@")))).scalar_one_or_none()
+    member = await member_by_handle(ctx, args[0])
     if member is None:
         return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
     minor = int(amount * FUSD_UNIT)
@@ -90,16 +91,79 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
                                                 "intent": {"amount": minor, "ref": ref}}, summary)
 
 
-async def coming(ctx: Context, args: list[str]) -> list[Reply]:
-    """An admin command that is not built yet says so honestly."""
-    return [ctx.reply(ctx.t("This command is coming soon."))]
+async def member_by_handle(ctx: Context, handle: str) -> Member | None:
+    async with ctx.services.sessions() as session:
+        return (await session.execute(select(Member).where(
+            Member.channel == ctx.inbound.channel, Member.handle == handle.lstrip("@")))).scalar_one_or_none()
+
+
+async def certify(ctx: Context, args: list[str]) -> list[Reply]:
+    """/certify MEMBER BATCH KG [GRADE]: GRO for a certified batch of produce (confirmed first)."""
+    usage = ctx.t("Send: /certify MEMBER BATCH KG [GRADE], for example: /certify ana lettuce-0412 {kg}",
+                  kg=format_number(Decimal("2.5"), ctx.lang, decimals=1))
+    if not 3 <= len(args) <= 4:
+        return [ctx.reply(usage)]
+    try:
+        kg = parse_amount(args[2], ctx.lang, decimals=3)
+        grade = parse_count(args[3], ctx.lang) if len(args) > 3 else 1
+    except AmountError as e:
+        return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
+    if kg <= 0 or grade > 255:
+        return [ctx.reply(usage)]
+    member = await member_by_handle(ctx, args[0])
+    if member is None:
+        return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
+    batch = args[1]
+    if await ctx.services.read(ctx.services.contracts.gro.functions.certified(_batch_id(batch)).call):
+        return [ctx.reply(ctx.t("Batch {batch} was already certified; a batch earns GRO once.", batch=batch))]
+    grams = int(kg * 1000)
+    summary = ctx.t("Certify batch {batch}: {kg} kg grown by {name}? They earn GRO for it.",
+                    batch=batch, kg=format_number(kg, ctx.lang), name=member.handle)
+    return await confirm.offer(ctx, "certify", {"for_member_id": member.member_id,
+                                                "intent": {"batch_id": batch, "grams": grams, "grade": grade}}, summary)
+
+
+def _batch_id(batch: str) -> bytes:
+    return keccak(text=batch)  # as chain.intents hashes a batch id that is not already 0x-hex
+
+
+async def broadcast(ctx: Context, args: list[str]) -> list[Reply]:
+    """/broadcast TEXT: every member hears it, introduced in their own language."""
+    text = " ".join(args).strip()
+    if not text:
+        return [ctx.reply(ctx.t("Send: /broadcast TEXT"))]
+    async with ctx.services.sessions() as session:
+        members = list((await session.execute(select(Member).where(Member.blocked.is_(False)))).scalars())
+    for member in members:
+        intro = Translator(member.lang or "en").t("Message from the co-op: {text}", text=text)
+        await ctx.services.push(member.channel, Reply(member.handle, intro))
+    return [ctx.reply(ctx.tn("Sent to {count} member.", "Sent to {count} members.", len(members),
+                             count=format_number(len(members), ctx.lang)))]
+
+
+async def stats(ctx: Context, args: list[str]) -> list[Reply]:
+    """/stats: the pilot's metrics (DESIGN §7)."""
+    m = await pilot_metrics(ctx.services)
+    lines = [
+        ctx.t("Members: {members} of {invited} invited.", members=format_number(m.members, ctx.lang),
+              invited=format_number(m.invited, ctx.lang)),
+        ctx.t("Active this week: {active}.", active=format_number(m.weekly_active, ctx.lang)),
+        ctx.t("Confirm to done: median {p50} s, 95% within {p95} s.",
+              p50=format_number(Decimal(m.median_ms) / 1000, ctx.lang, decimals=1),
+              p95=format_number(Decimal(m.p95_ms) / 1000, ctx.lang, decimals=1)) if m.median_ms is not None
+        else ctx.t("No confirmed actions yet."),
+        ctx.t("Satisfaction: {score} of 5 from {count} answers.",
+              score=format_number(Decimal(m.satisfaction).quantize(Decimal("0.1")), ctx.lang, decimals=1),
+              count=format_number(m.feedback, ctx.lang)) if m.feedback else ctx.t("No feedback yet."),
+    ]
+    return [ctx.reply("\n".join(lines))]
 
 
 COMMANDS = {
     "invite": invite,
     "neworder": new_order,
     "deposit": deposit,
-    "certify": coming,
-    "broadcast": coming,
-    "stats": coming,
+    "certify": certify,
+    "broadcast": broadcast,
+    "stats": stats,
 }

@@ -7,9 +7,10 @@ internal failure gets an apology in the member's language and is logged with a r
 import logging
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.store import Member
+from chain.db import utcnow
 from handlers import admin, confirm, onboarding, orders, wallet
 from handlers.base import Context, Handler, Inbound, Reply, Services
 from locales import match_language
@@ -44,6 +45,9 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     async with services.sessions() as session:
         member = (await session.execute(select(Member).where(
             Member.channel == inbound.channel, Member.handle == inbound.user.lstrip("@")))).scalar_one_or_none()
+    if member is not None:
+        async with services.sessions() as session, session.begin():
+            await session.execute(update(Member).where(Member.id == member.id).values(last_seen_at=utcnow()))
     ctx = Context(services, inbound, member, (member.lang if member and member.lang else
                                                match_language(inbound.lang_hint)))
     try:

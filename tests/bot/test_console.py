@@ -54,3 +54,58 @@ def test_onboarding_a_deposit_and_a_join_with_confirmations(console):
     console.expect("ana", "")
     outcome = console.expect("ana", "$")
     assert console.close() == 0
+
+
+def invite_code(console: Console) -> str:
+    console.send(**{"from": "admin", "text": "/invite 1"})
+    return re.search(r"\b([0-9A-F]{8})\b", console.expect("admin", "/start")["text"]).group(1)
+
+
+def confirm(console: Console, who: str, offer: dict) -> None:
+    console.send(**{"from": who, "press": button(offer, 0)})
+
+
+def test_order_reaching_its_target_is_bought_and_members_hear_it(console):
+    onboard(console, "admin", "en")
+    onboard(console, "raj", "bn", invite_code(console))
+    console.send(**{"from": "admin", "text": "/deposit raj 10"})
+    confirm(console, "admin", console.expect("admin", "raj"))
+    console.expect("raj", "১০.০০")  # told in Bengali, with Bengali digits
+    console.send(**{"from": "admin", "text": "/neworder beans 2.50 2 2 3"})
+    console.expect("group", "#1")
+    console.send(**{"from": "raj", "text": "/join ১ ২"})  # Bengali digits typed
+    offer = console.expect("raj", "৫.০০")
+    confirm(console, "raj", offer)
+    console.expect("group", "#1")  # reached its goal and was bought
+    console.expect("raj", "২")  # his two units
+    assert console.close() == 0
+
+
+def test_spanish_amounts_are_read_the_spanish_way(console):
+    onboard(console, "admin", "es", language_button=0)
+    onboard(console, "eva", "es", invite_code(console))
+    console.send(**{"from": "admin", "text": "/deposit eva 12,50"})
+    confirm(console, "admin", console.expect("admin", "eva"))
+    console.expect("eva", "12,50")
+    console.send(**{"from": "admin", "text": "/deposit eva 12,505"})
+    assert "12,50" in console.expect("admin", "")["text"]  # too many decimals: an example in her format
+    console.send(**{"from": "admin", "text": "/deposit eva -5"})
+    console.expect("admin", "")
+    assert console.close() == 0
+
+
+ADMIN_COMMANDS = ["/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
+                  "/broadcast hello", "/stats"]
+
+
+def test_a_non_admin_gets_a_polite_refusal_for_every_admin_command(console):
+    onboard(console, "admin", "en")
+    onboard(console, "tom", "en", invite_code(console))
+    for command in ADMIN_COMMANDS:
+        console.send(**{"from": "tom", "text": command})
+        reply = console.expect("tom", "")
+        assert "only the co-op's admins" in reply["text"] and "buttons" not in reply, command
+    console.send(**{"from": "tom", "text": "/balance"})
+    assert "$0.00" in console.expect("tom", "Food-USD")["text"]  # no deposit happened
+    assert console.close() == 0
+    assert not any(r["to"] == "group" for r in console.seen + console.rest())  # no order, no broadcast

@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('alerts', sa.Boolean(), nullable=False),
     sa.Column('blocked', sa.Boolean(), nullable=False),
     sa.Column('joined_at', sa.DateTime(), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bot_members')),
     sa.UniqueConstraint('channel', 'handle', name=op.f('uq_bot_members_channel')),
     sa.UniqueConstraint('member_id', name=op.f('uq_bot_members_member_id'))

@@ -1,0 +1,159 @@
+"""Telling people what happened, in their own language: how a confirmed action ended (from the outbox),
+and what became of a group order (from the indexer's history) — the group chat hears it too.
+
+When an order closes, each member who joined hears their part, and what is theirs to get back is
+claimed for them (an operator intent per member: GroupBuy refunds are pulled, and residents should not
+have to ask).
+"""
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from web3.logs import DISCARD
+
+from bot.store import Member, PendingAction, Timing
+from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
+from chain.indexer import RolledBack
+from handlers.reasons import reason_text
+from handlers.wallet import balances
+from locales import Translator, format_gro, format_money, format_number
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+CLOSING_EVENTS = ("OrderExecuted", "OrderRefunded", "OrderCancelled")
+
+
+class Announcer:
+    def __init__(self, app: "App"):
+        self.app = app
+
+    async def _tell(self, member: Member, text: str) -> None:
+        from handlers.base import Reply
+
+        if not member.blocked:
+            await self.app.push(member.channel, Reply(member.handle, text))
+
+    async def _group(self, text_of) -> None:
+        """The group chat of each channel members use, in English (the group's shared language)."""
+        from handlers.base import Reply
+
+        for channel in list(self.app.sinks):
+            await self.app.push(channel, Reply("group", text_of(Translator("en"))))
+
+    # ---- outcomes of confirmed actions ----
+
+    async def intent_finished(self, intent: Intent) -> None:
+        async with self.app.sessions() as session:
+            action = (await session.execute(select(PendingAction).where(
+                PendingAction.intent_id == intent.id))).scalar_one_or_none()
+            member = await session.get(Member, action.member) if action else None
+        if action is None:
+            if intent.kind == "create_order" and intent.state == "confirmed":
+                await self._order_opened(intent)
+            return
+        await self._record_timing(intent.id)
+        t = Translator(member.lang or "en")
+        if intent.state == "failed":
+            await self._tell(member, t.t("That did not go through: {reason}", reason=reason_text(t, intent.reason)))
+            return
+        if action.kind in ("deposit", "certify"):
+            await self._tell(member, t.t("Done. It is recorded."))
+            await self._tell_beneficiary(action)
+            return
+        fusd, _, _ = await balances(self.app, member.member_id)
+        await self._tell(member, t.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, t.lang)))
+
+    async def _record_timing(self, intent_id: int) -> None:
+        async with self.app.sessions() as session, session.begin():
+            row = (await session.execute(select(Timing).where(Timing.intent_id == intent_id))).scalar_one_or_none()
+            if row is not None and row.finished_at is None:
+                row.finished_at = utcnow()
+                row.milliseconds = int((row.finished_at - row.confirmed_at).total_seconds() * 1000)
+
+    async def _tell_beneficiary(self, action: PendingAction) -> None:
+        """The member an admin's deposit or certification was for."""
+        async with self.app.sessions() as session:
+            member = (await session.execute(select(Member).where(
+                Member.member_id == action.params["for_member_id"]))).scalar_one()
+        t = Translator(member.lang or "en")
+        fusd, gro, _ = await balances(self.app, member.member_id)
+        if action.kind == "deposit":
+            text = t.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
+                       amount=format_money(int(action.params["intent"]["amount"]), t.lang),
+                       balance=format_money(fusd, t.lang))
+        else:
+            text = t.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
+                       batch=action.params["intent"]["batch_id"], gro=format_gro(gro, t.lang))
+        await self._tell(member, text)
+
+    async def _order_opened(self, intent: Intent) -> None:
+        """The admin who opened an order and the group hear its number."""
+        app = self.app
+        receipt = await app.read(app.w3.eth.get_transaction_receipt, intent.tx_hash)
+        created = app.contracts.group_buy.events.OrderCreated().process_receipt(receipt, errors=DISCARD)
+        if not created:
+            return
+        order_id, who = created[0]["args"]["orderId"], intent.params["announce"]
+        price = int(intent.params["unit_price"])
+
+        def text(t: Translator) -> str:
+            return t.t("Order #{id} is open: {product}, {price} each. Members join with /join {id} UNITS.",
+                       id=format_number(order_id, t.lang), product=who["product"], price=format_money(price, t.lang))
+
+        async with app.sessions() as session:
+            admin = (await session.execute(select(Member).where(
+                Member.channel == who["channel"], Member.handle == who["to"].lstrip("@")))).scalar_one_or_none()
+        if admin is not None:
+            await self._tell(admin, text(Translator(admin.lang or "en")))
+        await self._group(text)
+
+    # ---- what became of an order ----
+
+    async def history_event(self, event) -> None:
+        if isinstance(event, RolledBack):
+            log.warning("history event rolled back by a reorg: %s %s", event.event.event, event.event.tx_hash)
+            return
+        if event.contract != "group_buy" or event.event not in CLOSING_EVENTS:
+            return
+        order_id = int(event.args["orderId"])
+        await self._group(lambda t: self._order_closed_text(t, event, order_id))
+        for member, account in await self._joined(order_id):
+            units, refund = await self.app.read(
+                self.app.contracts.group_buy.functions.claimable(order_id, account).call)
+            t = Translator(member.lang or "en")
+            if event.event == "OrderExecuted":
+                text = t.tn("Order #{id} was bought: {count} unit is yours.",
+                            "Order #{id} was bought: {count} units are yours.", units,
+                            id=format_number(order_id, t.lang), count=format_number(units, t.lang))
+            else:
+                text = t.t("Order #{id} did not go ahead.", id=format_number(order_id, t.lang))
+            if refund:
+                text += " " + t.t("{amount} comes back to your Food-USD.", amount=format_money(refund, t.lang))
+                await self.app.outbox.submit(f"claim:{order_id}:{member.member_id}", member.member_id, "claim_for",
+                                             {"order_id": order_id})
+            await self._tell(member, text)
+
+    @staticmethod
+    def _order_closed_text(t: Translator, event: HistoryEvent, order_id: int) -> str:
+        number = format_number(order_id, t.lang)
+        if event.event == "OrderExecuted":
+            return t.t("Order #{id} reached its goal and was bought: {units} units.", id=number,
+                       units=format_number(int(event.args["boughtUnits"]), t.lang))
+        if event.event == "OrderRefunded":
+            return t.t("Order #{id} did not reach its minimum; everyone gets their Food-USD back.", id=number)
+        return t.t("Order #{id} was cancelled; everyone gets their Food-USD back.", id=number)
+
+    async def _joined(self, order_id: int) -> list[tuple[Member, str]]:
+        """The members who joined `order_id`, with their accounts (from the indexed Joined events; the
+        order id sits in the JSON arguments, read here rather than with each database's JSON syntax)."""
+        async with self.app.sessions() as session:
+            joins = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
+                HistoryEvent.contract == "group_buy", HistoryEvent.event == "Joined"))).all()
+            accounts = {account for account, args in joins if int(args["orderId"]) == order_id}
+            rows = (await session.execute(
+                select(Member, SmartAccount.address).join(SmartAccount, SmartAccount.member_id == Member.member_id)
+                .where(SmartAccount.address.in_(accounts)))).all()
+        return [(member, address) for member, address in rows]
