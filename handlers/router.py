@@ -6,6 +6,7 @@ internal failure gets an apology in the member's language and is logged with a r
 """
 import logging
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -16,6 +17,7 @@ from handlers.base import Context, Handler, Inbound, Reply, Services
 from locales import match_language
 
 log = logging.getLogger(__name__)
+SEEN_EVERY = timedelta(hours=1)  # how often a member's last_seen_at is written
 
 RESIDENT: dict[str, Handler] = {
     "start": onboarding.start,
@@ -45,8 +47,8 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     async with services.sessions() as session:
         member = (await session.execute(select(Member).where(
             Member.channel == inbound.channel, Member.handle == inbound.user.lstrip("@")))).scalar_one_or_none()
-    if member is not None:
-        async with services.sessions() as session, session.begin():
+    if member is not None and (member.last_seen_at is None or utcnow() - member.last_seen_at > SEEN_EVERY):
+        async with services.sessions() as session, session.begin():  # weekly activity needs no finer grain
             await session.execute(update(Member).where(Member.id == member.id).values(last_seen_at=utcnow()))
     ctx = Context(services, inbound, member, (member.lang if member and member.lang else
                                                match_language(inbound.lang_hint)))

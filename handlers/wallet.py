@@ -1,15 +1,20 @@
 """A member's money and voting power."""
+from chain import rpc
+from chain.artifacts import function
+from chain.rpc import Read
 from handlers.base import Context, Reply, Services
 from locales import format_gro, format_money
 
 
 async def balances(services: Services, member_id: str) -> tuple[int, int, int]:
-    """Food-USD (6 decimals), GRO and veGRO (18 decimals) of the member's account."""
+    """Food-USD (6 decimals), GRO and veGRO (18 decimals) of the member's account, in one node round trip."""
     address = await services.wallet(member_id)
     c = services.contracts
-    return (await services.read(c.food_usd.functions.balanceOf(address).call),
-            await services.read(c.gro.functions.balanceOf(address).call),
-            await services.read(c.escrow.functions.getVotes(address).call))
+    reads = [Read(c.food_usd.address, function("FoodUSD", "balanceOf"), (address,)),
+             Read(c.gro.address, function("GroToken", "balanceOf"), (address,)),
+             Read(c.escrow.address, function("VotingEscrow", "getVotes"), (address,))]
+    responses = await services.read(rpc.batch, c.food_usd.w3, [r.request() for r in reads])
+    return tuple(read.result(response) for read, response in zip(reads, responses))
 
 
 async def balance(ctx: Context, args: list[str]) -> list[Reply]:
