@@ -53,6 +53,11 @@ class Sender(Protocol):
 
 
 @dataclass(frozen=True)
+class _FunctionSender:
+    send: "SendFunction"
+
+
+@dataclass(frozen=True)
 class Limits:
     """How fast a channel may be sent to; None means no limit."""
 
@@ -68,6 +73,7 @@ TELEGRAM = Limits(overall_per_second=30, per_chat_per_second=1, per_group_per_mi
 WHATSAPP = Limits(overall_per_second=20, per_chat_per_second=1)
 CONSOLE = Limits()
 
+SendFunction = Callable[["Reply"], Awaitable[None]]  # an App sink, `async def write(reply)`, also serves
 OnBlocked = Callable[[str, str], Awaitable[None] | None]
 
 
@@ -123,14 +129,15 @@ class _Channel:
 class Notifier:
     """Delivers pushed replies: per channel limits, retries with backoff, order kept per recipient."""
 
-    def __init__(self, senders: dict[str, tuple[Sender, Limits]], *, on_blocked: OnBlocked | None = None,
+    def __init__(self, senders: dict[str, tuple[Sender | SendFunction, Limits]], *, on_blocked: OnBlocked | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  max_attempts: int = 6, base_delay: float = 0.5, max_delay: float = 60.0):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._channels = {name: _Channel(sender, limits, _Window.per(limits.overall_per_second, 1.0))
-                          for name, (sender, limits) in senders.items()}
+        self._channels: dict[str, _Channel] = {}
+        for name, (sender, limits) in senders.items():
+            self.connect(name, sender, limits)
         self._on_blocked = on_blocked
         self._clock, self._sleep = clock, sleep
         self.max_attempts, self.base_delay, self.max_delay = max_attempts, base_delay, max_delay
@@ -192,6 +199,15 @@ class Notifier:
             if self._running and key not in self._workers:
                 self._spawn(key)
         return message.id
+
+    def connect(self, channel: str, sender: Sender | SendFunction, limits: Limits) -> None:
+        """Adds or replaces a channel's sender (an object with `send`, or an async function of a reply).
+
+        Transports call this when they start; a push to a channel not connected yet is logged and dropped.
+        """
+        if not hasattr(sender, "send"):
+            sender = _FunctionSender(sender)
+        self._channels[channel] = _Channel(sender, limits, _Window.per(limits.overall_per_second, 1.0))
 
     def unblock(self, channel: str, to: str) -> None:
         """The member came back (wrote to the bot again): deliver to them again."""

@@ -323,6 +323,20 @@ async def test_a_push_to_a_channel_without_transport_is_logged(make, caplog):
     assert sender.attempts == []
 
 
+async def test_a_transport_connects_an_async_function_later(make):
+    notifier, _ = make()
+    written = []
+
+    async def write(reply: Reply) -> None:  # the console transport's sink
+        written.append(reply.text)
+
+    notifier.connect("console", write, CONSOLE)
+    await notifier.start()
+    await push_all(notifier, [("alice", "one"), ("alice", "two")], channel="console")
+    await drained(notifier)
+    assert written == ["one", "two"]
+
+
 async def test_push_never_waits_for_the_network(make):
     notifier, sender = make()
     await notifier.start()
@@ -330,3 +344,16 @@ async def test_push_never_waits_for_the_network(make):
     assert len(sender.delivered) <= 1
     await drained(notifier)
     assert len(sender.delivered) == 50
+
+
+async def test_runs_on_real_time_by_default():
+    written = []
+
+    async def write(reply: Reply) -> None:
+        written.append(reply.text)
+
+    notifier = Notifier({"console": (write, CONSOLE)}, base_delay=0.001)
+    await notifier.start()
+    await notifier.push("console", Reply("alice", "hello"))
+    await asyncio.wait_for(notifier.stop(drain=True), timeout=5)
+    assert written == ["hello"]
