@@ -76,24 +76,30 @@ class App:
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
-        self._tasks.append(asyncio.create_task(self.indexer.run(self._stop, interval=0.5)))
+        self._indexer_stop = asyncio.Event()
+        self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
+        self._tasks.append(self._indexing)
         return self
 
     async def stop(self) -> None:
         self._stop.set()
+        self._indexer_stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.engine.dispose()
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.close)
 
     async def settle(self, timeout: float = 120.0) -> None:
-        """Waits until every intent has its outcome and every outcome was told (before exiting)."""
+        """Before exiting: waits until every intent has its outcome and it was told, and the history is
+        followed to the chain's head (what it tells — an order bought — may start more intents: claims)."""
+        self._indexer_stop.set()  # from here the history is followed here, so nothing is told twice
+        await self._indexing  # its current poll finishes, subscribers included
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             async with self.sessions() as session:
                 open_ = (await session.execute(select(Intent.id).where(
                     (Intent.state.in_(("pending", "submitted"))) | Intent.notified_at.is_(None)))).first()
-            if open_ is None:
+            if open_ is None and await self.indexer.poll_once() == 0:
                 return
             await asyncio.sleep(0.1)
         log.warning("exiting with intents still open after %s s", timeout)
