@@ -101,6 +101,54 @@ def _console(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whatsapp(args: argparse.Namespace) -> int:
+    """The WhatsApp Cloud API transport: its webhook and /healthz at COOP_HTTP_HOST:COOP_HTTP_PORT until a signal."""
+    import asyncio
+    import logging
+    import signal
+
+    from bot.app import App
+    from bot.settings import Settings, SettingsError
+    from bot.transports.whatsapp import WhatsAppOptions, WhatsAppTransport
+    from bot.web.app import make_web_app, serve
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
+        options = WhatsAppOptions.from_env(os.environ)
+        app = App(settings)
+        transport = WhatsAppTransport(app, settings, options)  # checks the WhatsApp settings before the chain starts
+    except SettingsError as e:
+        print(f"coop whatsapp: {e}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await app.start()
+        runner = None
+        try:
+            runner = await serve(make_web_app(app, transport.add_routes), settings.http_host, settings.http_port)
+            print(f"coop whatsapp: listening on http://{settings.http_host}:{settings.http_port}/webhooks/whatsapp",
+                  file=sys.stderr, flush=True)
+            await stop.wait()
+        finally:
+            if runner is not None:
+                await runner.cleanup()  # no new webhooks; then the ones in hand are answered
+            await transport.close()
+            await app.stop()
+
+    try:
+        asyncio.run(main())
+    except SettingsError as e:
+        print(f"coop whatsapp: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _rotate_master_key(args: argparse.Namespace) -> int:
     """Re-wraps every member key under COOP_NEW_MASTER_KEY (opened with COOP_MASTER_KEY), in one transaction."""
     current, new = os.environ.get("COOP_MASTER_KEY"), os.environ.get("COOP_NEW_MASTER_KEY")
@@ -154,6 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
     console.add_argument("--admin", action="append", default=[], metavar="NAME", help="a console name that is admin")
     console.set_defaults(run=_console)
+    whatsapp = commands.add_parser(
+        "whatsapp", help="serve the WhatsApp Cloud API webhook (WHATSAPP_* settings) until SIGINT/SIGTERM",
+        description="The WhatsApp transport: GET/POST /webhooks/whatsapp and /healthz at "
+                    "COOP_HTTP_HOST:COOP_HTTP_PORT; replies go to WHATSAPP_API_BASE.")
+    whatsapp.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
+    whatsapp.add_argument("--admin", action="append", default=[], metavar="NAME",
+                          help="a WhatsApp number (wa_id, digits only) that is admin")
+    whatsapp.set_defaults(run=_whatsapp)
     rotate = commands.add_parser(
         "rotate-master-key", help="re-wrap the custodial keys under a new master key",
         description="Opens the keystore with COOP_MASTER_KEY and re-wraps every member key under "

@@ -1,0 +1,403 @@
+"""The WhatsApp Cloud API transport: the signed webhook in, the Graph API messages endpoint out.
+
+In (aiohttp routes, added to bot/web's app by `add_routes`):
+  GET  /webhooks/whatsapp  the subscription handshake: hub.mode=subscribe and hub.verify_token equal to
+                           WHATSAPP_VERIFY_TOKEN echo hub.challenge; anything else is 403.
+  POST /webhooks/whatsapp  X-Hub-Signature-256 must be "sha256=" + the HMAC-SHA256 of the raw body with
+                           WHATSAPP_APP_SECRET (bad or missing: 401, nothing happens). Text messages and
+                           interactive replies (button_reply / list_reply: the id is our button data) become
+                           an Inbound from the sender's wa_id; each message id is handled once (bot.store.
+                           SeenUpdate, written before handling). The answer is 200 as soon as the messages
+                           are recorded; handling runs in the background, in order per sender.
+Out (`send`, the whole send path in one method, also behind app.sinks["whatsapp"] for pushed replies):
+  plain text; up to 3 buttons as an interactive "button" message (titles shortened to 20 characters with
+  an ellipsis); more than 3 as an interactive "list" message (10 rows a message, titles ≤ 24); an image
+  is uploaded to /{phone number id}/media and sent by its media id (no public URL needed).
+  WhatsApp has no bot group chats: replies to "group" (announcements) are not sent on WhatsApp; the
+  transport logs that and skips them.
+The 24-hour window: WhatsApp accepts free-form messages only within 24 h of the member's last message.
+  The last inbound time per member is kept in memory and, after a restart, read from SeenUpdate (whose
+  update_id is "<wa_id>:<message id>"). Outside the window a message goes as the approved template named
+  by WHATSAPP_TEMPLATE_NOTIFY (one body parameter {{1}} carrying the text on one line, in the member's
+  language: approve it in en, es, bn and fr; buttons and images are dropped). Without that template the
+  message is not sent, and the log says so.
+
+Settings: those of DESIGN §4.4 from bot.settings.Settings, plus WHATSAPP_TEMPLATE_NOTIFY, read by
+`WhatsAppOptions.from_env` from the same environment mapping (it belongs in Settings eventually).
+"""
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.settings import Settings, SettingsError
+from bot.store import Member, SeenUpdate
+from chain.db import utcnow
+from handlers.base import Inbound, Reply
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+WEBHOOK_PATH = "/webhooks/whatsapp"
+WINDOW = timedelta(hours=24)
+MAX_REPLY_BUTTONS, BUTTON_TITLE, BUTTON_ID = 3, 20, 256
+LIST_ROWS, ROW_TITLE, ROW_ID = 10, 24, 200
+BODY, CAPTION, TEXT, TEMPLATE_PARAM = 1024, 1024, 4096, 1024
+LIST_LABEL = "☰"  # the list's open button: language-neutral, as the language choice comes before a language
+BODY_BELOW = "⬇️"  # the body of buttons whose text went ahead as plain messages (too long for a body)
+RATE_LIMITED = {4, 80007, 130429, 131048, 131056}  # Graph error codes worth retrying later
+IGNORED_TYPES = {"reaction", "system", "ephemeral"}
+WA_ID = re.compile(r"\d{5,20}")
+# The sender's calling code as a language hint (WhatsApp sends none); +1 and the rest: no hint.
+CALLING_CODE_LANG = {
+    "34": "es", "52": "es", "53": "es", "54": "es", "56": "es", "57": "es", "58": "es", "51": "es", "502": "es",
+    "503": "es", "504": "es", "505": "es", "506": "es", "507": "es", "591": "es", "593": "es", "595": "es",
+    "598": "es", "1809": "es", "1829": "es", "1849": "es", "880": "bn", "33": "fr", "509": "fr", "221": "fr",
+    "223": "fr", "224": "fr", "225": "fr", "226": "fr", "228": "fr", "229": "fr", "237": "fr", "243": "fr",
+}
+
+
+@dataclass(frozen=True)
+class WhatsAppOptions:
+    """WhatsApp settings not (yet) in bot.settings.Settings."""
+
+    template_notify: str | None = None  # WHATSAPP_TEMPLATE_NOTIFY: messages outside the 24-hour window
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "WhatsAppOptions":
+        return cls(template_notify=env.get("WHATSAPP_TEMPLATE_NOTIFY") or None)
+
+
+class SendError(Exception):
+    """The Graph API refused a message or could not be reached; `transient` failures are worth a retry."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None,
+                 transient: bool = False):
+        super().__init__(message)
+        self.status, self.code, self.transient = status, code, transient
+
+
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _one_line(text: str) -> str:
+    """Template parameters may hold no newline or tab and no more than 4 spaces in a row."""
+    text = re.sub(r"\s*\n\s*", " · ", text.strip()).replace("\t", " ")
+    return re.sub(r" {4,}", "   ", text)
+
+
+def _mask(wa_id: str) -> str:
+    return "…" + wa_id[-4:]  # enough to follow a conversation in the logs, not a phone number
+
+
+def lang_hint(wa_id: str) -> str | None:
+    for length in (4, 3, 2):
+        if (lang := CALLING_CODE_LANG.get(wa_id[:length])) is not None:
+            return lang
+    return None
+
+
+def render(reply: Reply, media_id: str | None = None) -> list[dict[str, Any]]:
+    """The Graph API message objects (without recipient) that show `reply`, in sending order."""
+    buttons = [b for row in reply.buttons for b in row]
+    text = reply.text or ""
+    if not buttons:
+        if media_id is None:
+            return [{"type": "text", "text": {"body": part, "preview_url": False}} for part in _chunks(text, TEXT)]
+        if len(text) <= CAPTION:
+            return [{"type": "image", "image": {"id": media_id, **({"caption": text} if text else {})}}]
+        return [{"type": "image", "image": {"id": media_id}}] + render(Reply(reply.to, text))
+    ahead: list[dict[str, Any]] = []
+    body = text or BODY_BELOW
+    if len(body) > BODY:
+        ahead, body = render(Reply(reply.to, text)), BODY_BELOW
+    if len(buttons) <= MAX_REPLY_BUTTONS:
+        interactive: dict[str, Any] = {"type": "button", "body": {"text": body}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": b.data[:BUTTON_ID], "title": shorten(b.text, BUTTON_TITLE)}}
+            for b in buttons]}}
+        if media_id is not None:
+            interactive["header"] = {"type": "image", "image": {"id": media_id}}
+        return ahead + [{"type": "interactive", "interactive": interactive}]
+    if media_id is not None:  # a list's header can only be text
+        ahead.insert(0, {"type": "image", "image": {"id": media_id}})
+    lists = []
+    for i in range(0, len(buttons), LIST_ROWS):
+        rows = [{"id": b.data[:ROW_ID], "title": shorten(b.text, ROW_TITLE)} for b in buttons[i:i + LIST_ROWS]]
+        lists.append({"type": "interactive", "interactive": {
+            "type": "list", "body": {"text": body if i == 0 else "…"},
+            "action": {"button": LIST_LABEL, "sections": [{"rows": rows}]}}})
+    return ahead + lists
+
+
+@dataclass(frozen=True)
+class _Message:
+    """One message of a webhook, validated."""
+
+    wa_id: str
+    message_id: str
+    text: str | None
+    press: str | None
+    profile_name: str | None  # contacts[].profile.name: Inbound has no place for it yet
+
+
+def parse_webhook(payload: Any, phone_number_id: str | None) -> list[_Message]:
+    """The messages of a Cloud API webhook payload addressed to our number; malformed parts are skipped."""
+    out: list[_Message] = []
+    if not isinstance(payload, dict):
+        raise ValueError("not a JSON object")
+    for entry in _list(payload.get("entry")):
+        for change in _list(_dict(entry).get("changes")):
+            value = _dict(_dict(change).get("value"))
+            number = _dict(value.get("metadata")).get("phone_number_id")
+            if phone_number_id and number and str(number) != phone_number_id:
+                log.info("whatsapp ignored=messages_for_another_number")
+                continue
+            names = {c.get("wa_id"): _dict(c.get("profile")).get("name") for c in map(_dict, _list(value.get("contacts")))}
+            for status in map(_dict, _list(value.get("statuses"))):
+                if status.get("status") == "failed":
+                    codes = [e.get("code") for e in map(_dict, _list(status.get("errors")))]
+                    log.warning("whatsapp delivery_failed to=%s codes=%s", _mask(str(status.get("recipient_id"))), codes)
+            for message in map(_dict, _list(value.get("messages"))):
+                parsed = _parse_message(message, names)
+                if parsed is not None:
+                    out.append(parsed)
+    return out
+
+
+def _parse_message(message: dict, names: dict) -> _Message | None:
+    wa_id, message_id, kind = message.get("from"), message.get("id"), message.get("type")
+    if not isinstance(wa_id, str) or not WA_ID.fullmatch(wa_id) or not isinstance(message_id, str) \
+            or not 0 < len(message_id) <= 100:
+        log.warning("whatsapp ignored=malformed_message type=%s", kind)
+        return None
+    if kind in IGNORED_TYPES:
+        return None
+    text = press = None
+    if kind == "text":
+        text = _dict(message.get("text")).get("body")
+    elif kind == "interactive":
+        interactive = _dict(message.get("interactive"))
+        press = _dict(interactive.get(interactive.get("type"))).get("id")  # button_reply or list_reply
+    elif kind == "button":  # a template's quick-reply button
+        press = _dict(message.get("button")).get("payload")
+    if not isinstance(text, str) and not isinstance(press, str):
+        text, press = "", None  # media, location…: the router answers with a hint, never silence
+    return _Message(wa_id, message_id, text if isinstance(text, str) else None,
+                    press if isinstance(press, str) else None, names.get(wa_id))
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+class WhatsAppTransport:
+    """Receives the Cloud API webhook, hands messages to the app, and sends replies through the Graph API."""
+
+    def __init__(self, app, settings: Settings, options: WhatsAppOptions | None = None,
+                 clock: Callable[[], datetime] = utcnow, http: httpx.AsyncClient | None = None):
+        missing = [name for name, value in (("WHATSAPP_TOKEN", settings.whatsapp_token),
+                                            ("WHATSAPP_PHONE_NUMBER_ID", settings.whatsapp_phone_number_id),
+                                            ("WHATSAPP_APP_SECRET", settings.whatsapp_app_secret)) if not value]
+        if missing:
+            raise SettingsError(f"the WhatsApp transport needs {', '.join(missing)}")
+        self.app, self.settings = app, settings
+        self.options = options or WhatsAppOptions()
+        self._clock = clock  # naive UTC, like the store's timestamps
+        self._secret = settings.whatsapp_app_secret.encode()
+        self._http = http or httpx.AsyncClient(
+            base_url=settings.whatsapp_api_base.rstrip("/") + "/", timeout=httpx.Timeout(15.0),
+            headers={"Authorization": f"Bearer {settings.whatsapp_token}"})
+        self._last_inbound: dict[str, datetime] = {}
+        self._tails: dict[str, asyncio.Task] = {}  # each sender's last handling task: messages in order
+        self._tasks: set[asyncio.Task] = set()
+        app.sinks[CHANNEL] = self.deliver
+
+    def add_routes(self, web_app: web.Application) -> None:
+        web_app.router.add_get(WEBHOOK_PATH, self._handshake)
+        web_app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def drain(self) -> None:
+        """Waits until every message received so far is handled and answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self._http.aclose()
+
+    # ---- in ----
+
+    async def _handshake(self, request: web.Request) -> web.Response:
+        expected = self.settings.whatsapp_verify_token
+        token = request.query.get("hub.verify_token", "")
+        if request.query.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(
+                token.encode(), expected.encode()):
+            return web.Response(text=request.query.get("hub.challenge", ""))
+        log.warning("whatsapp handshake=refused verify_token_set=%s", bool(expected))
+        return web.Response(status=403)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not self._signed(body, request.headers.get("X-Hub-Signature-256", "")):
+            log.warning("whatsapp webhook=refused reason=bad_or_missing_signature bytes=%d", len(body))
+            return web.Response(status=401)
+        try:
+            messages = parse_webhook(json.loads(body), self.settings.whatsapp_phone_number_id)
+        except ValueError as e:  # signed, so from Meta: a retry would not be better
+            log.warning("whatsapp webhook=unreadable error=%s", type(e).__name__)
+            return web.Response(status=200)
+        for message in messages:
+            if await self._first_time(message):
+                self._schedule(message)
+        return web.Response(status=200)
+
+    def _signed(self, body: bytes, header: str) -> bool:
+        if not header.startswith("sha256="):
+            return False
+        expected = hmac.new(self._secret, body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(header[len("sha256="):].strip().lower().encode(), expected.encode())
+
+    async def _first_time(self, message: _Message) -> bool:
+        """Records the message id (and when the member last wrote); False when it was handled before."""
+        now = self._clock()
+        try:
+            async with self.app.sessions() as session, session.begin():
+                session.add(SeenUpdate(channel=CHANNEL, update_id=f"{message.wa_id}:{message.message_id}",
+                                       seen_at=now))
+        except IntegrityError:
+            log.info("whatsapp duplicate=%s from=%s", message.message_id[-12:], _mask(message.wa_id))
+            return False
+        self._last_inbound[message.wa_id] = max(now, self._last_inbound.get(message.wa_id, now))
+        return True
+
+    def _schedule(self, message: _Message) -> None:
+        inbound = Inbound(channel=CHANNEL, user=message.wa_id, chat_id=message.wa_id, text=message.text,
+                          press=message.press, lang_hint=lang_hint(message.wa_id))
+        previous = self._tails.get(message.wa_id)
+        task = asyncio.create_task(self._handle(previous, inbound))
+        self._tails[message.wa_id] = task
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self._tasks.discard(t)
+            if self._tails.get(message.wa_id) is t:
+                del self._tails[message.wa_id]
+
+        task.add_done_callback(done)
+
+    async def _handle(self, previous: asyncio.Task | None, inbound: Inbound) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        try:
+            replies = await self.app.handle(inbound)
+        except Exception:  # noqa: BLE001 - the router answers its own failures; this is a last resort
+            log.exception("whatsapp handling_failed from=%s", _mask(inbound.user))
+            return
+        for reply in replies:
+            await self.deliver(reply)
+
+    # ---- out ----
+
+    async def deliver(self, reply: Reply) -> None:
+        """`send`, with failures logged (the sink for pushed replies until bot/notify retries them)."""
+        try:
+            await self.send(reply)
+        except SendError as e:
+            log.warning("whatsapp send_failed to=%s status=%s code=%s transient=%s", _mask(reply.to),
+                        e.status, e.code, e.transient)
+
+    async def send(self, reply: Reply) -> None:
+        """Sends one reply to a member: free-form inside the 24-hour window, else the template (or not at all).
+
+        Raises SendError when the Graph API refuses or cannot be reached (`transient` says whether a retry
+        may help). A reply to "group" is skipped: WhatsApp has no bot group chats.
+        """
+        if reply.to == "group":
+            log.info("whatsapp skipped=group_announcement reason=no_bot_group_chats_on_whatsapp")
+            return
+        to = reply.to.lstrip("+")
+        if not await self._within_window(to):
+            name = self.options.template_notify
+            if not name:
+                log.warning("whatsapp not_sent to=%s reason=outside_24h_window_and_no_template "
+                            "(set WHATSAPP_TEMPLATE_NOTIFY to an approved template)", _mask(to))
+                return
+            if reply.buttons or reply.image:
+                log.info("whatsapp template to=%s dropped=buttons_or_image", _mask(to))
+            parameter = shorten(_one_line(reply.text), TEMPLATE_PARAM)
+            await self._post_message(to, {"type": "template", "template": {
+                "name": name, "language": {"code": await self._member_lang(to)},
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter}]}]}})
+            return
+        media_id = await self._upload(reply.image) if reply.image else None
+        for message in render(reply, media_id):
+            await self._post_message(to, message)
+
+    async def _within_window(self, wa_id: str) -> bool:
+        last = self._last_inbound.get(wa_id)
+        if last is None:  # not since this process started: the store remembers
+            async with self.app.sessions() as session:
+                last = (await session.execute(select(func.max(SeenUpdate.seen_at)).where(
+                    SeenUpdate.channel == CHANNEL, SeenUpdate.update_id.like(f"{wa_id}:%")))).scalar()
+            if last is not None:
+                self._last_inbound[wa_id] = last
+        return last is not None and self._clock() - last < WINDOW
+
+    async def _member_lang(self, wa_id: str) -> str:
+        async with self.app.sessions() as session:
+            lang = (await session.execute(select(Member.lang).where(
+                Member.channel == CHANNEL, Member.handle == wa_id))).scalar_one_or_none()
+        return lang or "en"
+
+    async def _upload(self, path: str) -> str:
+        data = await asyncio.to_thread(Path(path).read_bytes)
+        answer = await self._post(f"{self.settings.whatsapp_phone_number_id}/media",
+                                  data={"messaging_product": "whatsapp", "type": "image/png"},
+                                  files={"file": (Path(path).name, data, "image/png")})
+        return str(answer["id"])
+
+    async def _post_message(self, to: str, message: dict[str, Any]) -> dict:
+        return await self._post(f"{self.settings.whatsapp_phone_number_id}/messages", json={
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message})
+
+    async def _post(self, path: str, **kwargs: Any) -> dict:
+        try:
+            response = await self._http.post(path, **kwargs)
+        except httpx.TransportError as e:
+            raise SendError(f"the Graph API could not be reached ({type(e).__name__})", transient=True) from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if response.is_success and isinstance(answer, dict):
+            return answer
+        error = _dict(_dict(answer).get("error"))
+        code = error.get("code") if isinstance(error.get("code"), int) else None
+        transient = response.status_code >= 500 or response.status_code == 429 or code in RATE_LIMITED
+        raise SendError(f"the Graph API answered {response.status_code} (code {code}): "
+                        f"{str(error.get('message', ''))[:200]}", status=response.status_code, code=code,
+                        transient=transient)
+
+
+__all__ = ["WhatsAppOptions", "WhatsAppTransport", "SendError", "render", "parse_webhook", "CHANNEL"]

@@ -1,0 +1,323 @@
+"""The WhatsApp transport end to end: signed webhooks into the real App (embedded defaults), replies out to a
+local Graph API (tests/bot/graph_api.py). One App for the module; each test talks from its own numbers."""
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+
+from bot.app import App
+from bot.settings import Settings
+from bot.store import SeenUpdate
+from bot.transports.whatsapp import WhatsAppOptions, WhatsAppTransport, render
+from bot.web.app import make_web_app
+from chain.db import utcnow
+from handlers.base import Button, Reply
+from tests.bot.console import ROOT
+from tests.bot.graph_api import GraphAPI
+
+in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the App is shared by the module
+
+TOKEN, SECRET, VERIFY, NUMBER_ID = "test-token-1", "app-secret-1", "verify-me", "1099"
+TEMPLATE = "coop_notice"
+ADMIN = "15550000001"
+_ids = itertools.count(1)
+
+
+class Clock:
+    """The transport's clock: real time plus a shift a test can set (to leave the 24-hour window)."""
+
+    def __init__(self):
+        self.shift = timedelta()
+
+    def __call__(self):
+        return utcnow() + self.shift
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def graph():
+    api = await GraphAPI(TOKEN, NUMBER_ID).start()
+    yield api
+    await api.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def env(graph):
+    return {"WHATSAPP_TOKEN": TOKEN, "WHATSAPP_PHONE_NUMBER_ID": NUMBER_ID, "WHATSAPP_API_BASE": graph.url,
+            "WHATSAPP_APP_SECRET": SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY, "WHATSAPP_TEMPLATE_NOTIFY": TEMPLATE}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bot(env, tmp_path_factory):
+    """The App, its WhatsApp transport and a client for the web app, shared by the module."""
+    settings = Settings.from_env(env, data_dir=tmp_path_factory.mktemp("whatsapp"), admins=(ADMIN,))
+    app = App(settings)
+    clock = Clock()
+    transport = WhatsAppTransport(app, settings, WhatsAppOptions.from_env(env), clock=clock)
+    await app.start()
+    client = TestClient(TestServer(make_web_app(app, transport.add_routes)))
+    await client.start_server()
+    bot = Bot(app, settings, transport, client, clock)
+    yield bot
+    await client.close()
+    await transport.close()
+    await app.stop()
+
+
+class Bot:
+    def __init__(self, app, settings, transport, client, clock):
+        self.app, self.settings, self.transport, self.client, self.clock = app, settings, transport, client, clock
+
+    async def post(self, body: bytes, signature: str | None = "valid") -> int:
+        headers = {"Content-Type": "application/json"}
+        if signature == "valid":
+            signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        if signature is not None:
+            headers["X-Hub-Signature-256"] = signature
+        response = await self.client.post("/webhooks/whatsapp", data=body, headers=headers)
+        return response.status
+
+    async def send(self, wa_id: str, text: str | None = None, press: str | None = None, kind: str = "list_reply",
+                   message_id: str | None = None) -> None:
+        """A member's message, signed as Meta signs it; waits until it is handled and answered."""
+        assert await self.post(webhook(wa_id, text, press, kind, message_id)) == 200
+        await self.transport.drain()
+
+
+def webhook(wa_id: str, text: str | None = None, press: str | None = None, kind: str = "list_reply",
+            message_id: str | None = None) -> bytes:
+    """A Cloud API webhook body carrying one message from `wa_id`."""
+    message = {"from": wa_id, "id": message_id or f"wamid.test{next(_ids)}", "timestamp": "1700000000"}
+    if press is not None:
+        message |= {"type": "interactive", "interactive": {"type": kind, kind: {"id": press, "title": "x"}}}
+    else:
+        message |= {"type": "text", "text": {"body": text}}
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "15550009999", "phone_number_id": NUMBER_ID},
+             "contacts": [{"profile": {"name": f"Resident {wa_id[-4:]}"}, "wa_id": wa_id}], "messages": [message]}
+    return json.dumps({"object": "whatsapp_business_account",
+                       "entry": [{"id": "WABA1", "changes": [{"value": value, "field": "messages"}]}]}).encode()
+
+
+def rows(message: dict) -> list[dict]:
+    assert message["type"] == "interactive" and message["interactive"]["type"] == "list", message
+    return [row for section in message["interactive"]["action"]["sections"] for row in section["rows"]]
+
+
+def reply_buttons(message: dict) -> list[dict]:
+    assert message["type"] == "interactive" and message["interactive"]["type"] == "button", message
+    return [b["reply"] for b in message["interactive"]["action"]["buttons"]]
+
+
+def body(message: dict) -> str:
+    return message["text"]["body"] if message["type"] == "text" else message["interactive"]["body"]["text"]
+
+
+async def onboard(bot: Bot, graph: GraphAPI, wa_id: str, code: str | None = None) -> None:
+    before = len(graph.messages(wa_id))
+    await bot.send(wa_id, f"/start {code}" if code else "/start")
+    choice = graph.messages(wa_id)[before]
+    await bot.send(wa_id, press=rows(choice)[0]["id"])
+
+
+@in_module_loop
+async def test_the_handshake_echoes_the_challenge_only_for_the_verify_token(bot):
+    query = {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": VERIFY}
+    response = await bot.client.get("/webhooks/whatsapp", params=query)
+    assert response.status == 200 and await response.text() == "1158201444"
+    for wrong in ({**query, "hub.verify_token": "guess"}, {**query, "hub.mode": "unsubscribe"},
+                  {k: v for k, v in query.items() if k != "hub.verify_token"}):
+        assert (await bot.client.get("/webhooks/whatsapp", params=wrong)).status == 403
+
+
+@in_module_loop
+async def test_start_shows_the_languages_as_a_list_and_a_choice_welcomes(bot, graph):
+    await bot.send(ADMIN, "/start")
+    [choice] = graph.messages(ADMIN)
+    assert [(r["title"], r["id"]) for r in rows(choice)] == [
+        ("English", "lang:en"), ("Español", "lang:es"), ("বাংলা", "lang:bn"), ("Français", "lang:fr")]
+    assert "Elige tu idioma" in body(choice)
+    assert all(c.authorized for c in graph.calls)
+
+    await bot.send(ADMIN, press="lang:en", kind="list_reply")
+    welcome, menu = graph.messages(ADMIN)[1:]
+    assert "Food-USD" in body(welcome) and welcome["type"] == "text"
+    assert [r["id"] for r in rows(menu)][:2] == ["cmd:balance", "cmd:orders"]  # 6 buttons: a list
+
+
+@in_module_loop
+async def test_forged_or_missing_signatures_are_refused_and_nothing_happens(bot, graph):
+    stranger = "15550000002"
+    payload = webhook(stranger, "/help", message_id="wamid.forged1")
+    forged = "sha256=" + hmac.new(b"not-the-secret", payload, hashlib.sha256).hexdigest()
+    for signature in (forged, None, "sha256=", "sha1=" + hashlib.sha1(payload).hexdigest()):
+        assert await bot.post(payload, signature) == 401
+    tampered = payload.replace(b"/help", b"/menu")
+    good_for_original = "sha256=" + hmac.new(SECRET.encode(), payload, hashlib.sha256).hexdigest()
+    assert await bot.post(tampered, good_for_original) == 401
+    await bot.transport.drain()
+    assert graph.messages(stranger) == []
+    async with bot.app.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(SeenUpdate).where(
+            SeenUpdate.update_id.like(f"{stranger}:%")))).scalar() == 0
+
+    await bot.send(stranger, "/help", message_id="wamid.forged1")  # the same message, signed: handled
+    assert "/start CODE" in body(graph.messages(stranger)[0])
+
+
+@in_module_loop
+async def test_a_redelivered_message_is_handled_once(bot, graph):
+    stranger = "15550000003"
+    payload = webhook(stranger, "/help", message_id="wamid.again1")
+    assert [await bot.post(payload) for _ in range(3)] == [200, 200, 200]  # Meta retries
+    await bot.transport.drain()
+    assert len(graph.messages(stranger)) == 1
+
+
+@in_module_loop
+async def test_a_deposit_is_offered_with_two_reply_buttons_and_told_after_confirm(bot, graph):
+    member = "34600000004"  # a Spanish number: the language list offers Español first
+    await bot.send(ADMIN, "/invite 1")
+    code = re.search(r"\b([0-9A-F]{8})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    await bot.send(member, f"/start {code}")
+    assert rows(graph.messages(member)[0])[0]["id"] == "lang:es"
+    await bot.send(member, press="lang:es")
+
+    await bot.send(ADMIN, f"/deposit {member} 50")
+    offer = graph.messages(ADMIN)[-1]
+    buttons = reply_buttons(offer)
+    assert [b["id"][:3] for b in buttons] == ["ok:", "no:"] and [b["title"] for b in buttons] == ["Confirm", "Cancel"]
+    assert all(len(b["title"]) <= 20 for b in buttons) and member in body(offer)
+
+    before = len(graph.messages(ADMIN))
+    await bot.send(ADMIN, press=buttons[0]["id"], kind="button_reply")
+    await bot.send(ADMIN, press=buttons[0]["id"], kind="button_reply")  # a double tap
+    told = await graph.wait_for(member, count=4)  # language list, welcome, menu, then the deposit
+    assert "50,00" in body(told[3]) and told[3]["type"] == "text"  # pushed, inside the window: free-form
+    done = await graph.wait_for(ADMIN, count=before + 3)
+    assert [body(m).startswith("Done.") for m in done[before:]] == [False, False, True]  # told once
+
+
+@in_module_loop
+async def test_a_push_outside_the_window_goes_as_the_template_in_the_members_language(bot, graph):
+    member = "33600000005"
+    await bot.send(ADMIN, "/invite 1")
+    code = re.search(r"\b([0-9A-F]{8})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    await onboard(bot, graph, member, code)  # French, from the +33 hint
+    sent = len(graph.messages(member))
+    await bot.app.push("whatsapp", Reply(member, "Commande n°1 payée.\nMerci !"))
+    assert graph.messages(member)[sent]["type"] == "text"  # inside the window
+
+    bot.clock.shift = timedelta(hours=24, minutes=1)
+    try:
+        await bot.app.push("whatsapp", Reply(member, "Commande n°2 payée.\nMerci !",
+                                             [[Button("Voir", "cmd:orders")]]))
+    finally:
+        bot.clock.shift = timedelta()
+    template = graph.messages(member)[sent + 1]
+    assert template["type"] == "template" and template["template"]["name"] == TEMPLATE
+    assert template["template"]["language"] == {"code": "fr"}
+    [parameter] = template["template"]["components"][0]["parameters"]
+    assert parameter == {"type": "text", "text": "Commande n°2 payée. · Merci !"}
+
+    # after a restart the window is read from the store: still inside it, free-form
+    restarted = WhatsAppTransport(bot.app, bot.settings, WhatsAppOptions(TEMPLATE), clock=bot.clock)
+    try:
+        await restarted.send(Reply(member, "Bonjour"))
+    finally:
+        bot.app.sinks["whatsapp"] = bot.transport.deliver
+        await restarted.close()
+    assert graph.messages(member)[-1]["type"] == "text"
+
+
+@in_module_loop
+async def test_without_a_template_a_push_outside_the_window_is_not_sent_and_logged(bot, graph, caplog):
+    never_wrote = "15550000006"
+    untemplated = WhatsAppTransport(bot.app, bot.settings, WhatsAppOptions(template_notify=None))
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.transports.whatsapp"):
+            await bot.app.push("whatsapp", Reply(never_wrote, "Your order was paid."))
+    finally:
+        bot.app.sinks["whatsapp"] = bot.transport.deliver
+        await untemplated.close()
+    assert graph.messages(never_wrote) == []
+    assert any("outside_24h_window_and_no_template" in r.getMessage() for r in caplog.records)
+    assert never_wrote not in caplog.text  # numbers are masked in the logs
+
+
+@in_module_loop
+async def test_group_announcements_are_skipped_and_images_are_uploaded(bot, graph, tmp_path, caplog):
+    sent = len(graph.calls)
+    with caplog.at_level(logging.INFO, logger="bot.transports.whatsapp"):
+        await bot.transport.send(Reply("group", "Order #1 is open"))
+    assert len(graph.calls) == sent and "no_bot_group_chats" in caplog.text
+
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\nchart")
+    await bot.transport.send(Reply(ADMIN, "Readings", image=str(chart)))
+    upload, message = graph.calls[-2:]
+    assert upload.path == f"/v21.0/{NUMBER_ID}/media" and upload.upload == chart.read_bytes()
+    assert upload.body == {"messaging_product": "whatsapp", "type": "image/png"}
+    assert message.body["image"] == {"id": upload.answer["id"], "caption": "Readings"}
+
+
+def test_rendering_shortens_titles_and_splits_long_lists():
+    long = Button("Confirmar el depósito ahora", "ok:abc")
+    [message] = render(Reply("1555", "¿Seguro?", [[long, Button("Cancelar", "no:abc")]]))
+    assert [b["reply"]["title"] for b in message["interactive"]["action"]["buttons"]] == [
+        "Confirmar el depósi…", "Cancelar"]
+    many = [[Button(f"Order number {i} of the week", f"join:{i}")] for i in range(12)]
+    first, second = render(Reply("1555", "Orders", many))
+    assert [len(rows(first)), len(rows(second))] == [10, 2]
+    assert all(len(r["title"]) <= 24 for r in rows(first)) and rows(second)[1]["id"] == "join:11"
+    long_text = "x" * 1500
+    ahead, buttons = render(Reply("1555", long_text, [[long]]))
+    assert ahead["text"]["body"] == long_text and len(buttons["interactive"]["body"]["text"]) <= 1024
+
+
+def test_the_command_refuses_to_start_without_whatsapp_settings(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "COOP_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "whatsapp", "--data-dir", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "WHATSAPP_TOKEN" in done.stderr and not done.stdout
+
+
+def test_the_command_serves_the_webhook_until_sigint(tmp_path, env):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "whatsapp", "--data-dir", str(tmp_path), "--admin", ADMIN], cwd=ROOT,
+        env={**os.environ, **env, "COOP_HTTP_PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=42&hub.verify_token={VERIFY}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = httpx.get(url, timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()[-2000:]
+                time.sleep(0.2)
+        assert answer.status_code == 200 and answer.text == "42"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+        assert process.stdout.read() == ""
+    finally:
+        if process.poll() is None:
+            process.kill()
