@@ -101,6 +101,58 @@ def _console(args: argparse.Namespace) -> int:
     return 0
 
 
+def _telegram(args: argparse.Namespace) -> int:
+    """The Telegram transport: long polling, or (TELEGRAM_WEBHOOK_SECRET set) the webhook served at
+    COOP_HTTP_HOST:COOP_HTTP_PORT; runs until SIGINT or SIGTERM."""
+    import asyncio
+    import logging
+    import signal
+
+    from bot.app import App
+    from bot.settings import Settings, SettingsError
+    from bot.transports.telegram import TelegramTransport
+    from bot.web.app import make_web_app, serve
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
+        if not settings.telegram_token:
+            raise SettingsError("TELEGRAM_BOT_TOKEN must be set (the token @BotFather gave the bot)")
+    except SettingsError as e:
+        print(f"coop telegram: {e}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        app = await App(settings).start()
+        runner = None
+        try:
+            transport = TelegramTransport(app, settings)
+            await transport.start(webhook_url=args.webhook_url)
+            try:
+                if transport.webhook:
+                    runner = await serve(make_web_app(app, transport.add_routes), settings.http_host,
+                                         settings.http_port)
+                await stop.wait()
+            finally:
+                if runner is not None:
+                    await runner.cleanup()
+                await transport.stop()
+        finally:
+            await app.stop()
+
+    try:
+        asyncio.run(main())
+    except SettingsError as e:
+        print(f"coop telegram: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _whatsapp(args: argparse.Namespace) -> int:
     """The WhatsApp Cloud API transport: its webhook and /healthz at COOP_HTTP_HOST:COOP_HTTP_PORT until a signal."""
     import asyncio
@@ -202,6 +254,16 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
     console.add_argument("--admin", action="append", default=[], metavar="NAME", help="a console name that is admin")
     console.set_defaults(run=_console)
+    telegram = commands.add_parser(
+        "telegram", help="run the assistant as a Telegram bot (polling, or webhook with TELEGRAM_WEBHOOK_SECRET)",
+        description="The Telegram transport (DESIGN §4.4): TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE, "
+                    "TELEGRAM_WEBHOOK_SECRET, COOP_GROUP_CHAT_ID; the webhook listens at COOP_HTTP_HOST:COOP_HTTP_PORT.")
+    telegram.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
+    telegram.add_argument("--admin", action="append", default=[], metavar="NAME",
+                          help="a Telegram @username or numeric id that is admin")
+    telegram.add_argument("--webhook-url", metavar="URL",
+                          help="webhook mode: the public https URL of POST /webhooks/telegram, set with setWebhook")
+    telegram.set_defaults(run=_telegram)
     whatsapp = commands.add_parser(
         "whatsapp", help="serve the WhatsApp Cloud API webhook (WHATSAPP_* settings) until SIGINT/SIGTERM",
         description="The WhatsApp transport: GET/POST /webhooks/whatsapp and /healthz at "

@@ -1,0 +1,340 @@
+"""The Telegram transport (aiogram 3): updates in by long polling or webhook, replies out through the Bot API.
+
+Settings (DESIGN §4.4): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
+tests); TELEGRAM_WEBHOOK_SECRET (set: webhook mode at POST /webhooks/telegram, checked against the
+X-Telegram-Bot-Api-Secret-Token header; unset: long polling); COOP_GROUP_CHAT_ID (announcements).
+
+Every update is recorded in `SeenUpdate` before it is handled, so a retried webhook or a redelivered update
+is handled once. Every reply, interactive or pushed (app.sinks["telegram"]), goes out through `send`: a 429
+waits the `retry_after` the Bot API asks for and tries again; a member who blocked the bot (403) is marked
+`Member.blocked` and skipped until they write again.
+"""
+import asyncio
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeDefault,
+    FSInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.app import App
+from bot.settings import Settings, SettingsError
+from bot.store import Member, SeenUpdate
+from handlers.base import Button, Inbound, Reply
+from locales import LANGUAGES, Translator
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+CALLBACK_DATA_MAX = 64  # bytes, the Bot API's limit
+TEXT_MAX = 4096  # characters in one message
+CAPTION_MAX = 1024
+POLL_TIMEOUT = 25  # seconds a getUpdates call waits for updates
+RETRIES = 5  # attempts per message on 429, network and server errors
+GROUP_TYPES = ("group", "supergroup")
+
+
+class CallbackDataTooLong(ValueError):
+    """A button's data is longer than the 64 bytes Telegram accepts (a handler's bug)."""
+
+    def __init__(self, size: int):
+        super().__init__(f"button data is {size} bytes; Telegram accepts at most {CALLBACK_DATA_MAX}")
+        self.size = size
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where an inbound message came from, so its replies go back there."""
+
+    user: str  # the handle the handlers answer to (Reply.to)
+    private_chat_id: str  # the sender's private chat (its id is the user's id)
+    chat_id: str  # the chat the message was written in
+    group: bool
+
+
+def keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    """Reply buttons as an inline keyboard; raises CallbackDataTooLong on data over 64 bytes."""
+    if not rows:
+        return None
+    for row in rows:
+        for button in row:
+            size = len(button.data.encode("utf-8"))
+            if size > CALLBACK_DATA_MAX:
+                raise CallbackDataTooLong(size)
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.text, callback_data=b.data) for b in row] for row in rows])
+
+
+def command_list(lang: str) -> list[BotCommand]:
+    """The menu Telegram shows next to the text field, described in `lang` (from the help's own lines, so
+    every description is already translated)."""
+    t = Translator(lang).t
+    described: dict[str, str] = {}
+    for line in (t("/balance – your Food-USD, GRO and voting power"),
+                 t("/orders – open group orders · /join ORDER UNITS – join one"),
+                 t("/proposals – co-op proposals · /vote PROPOSAL yes|no|abstain VOTES"),
+                 t("/lang – change language · /menu – buttons for everything")):
+        for part in line.split(" · "):
+            match = re.match(r"\s*/([a-z_]+)\s*(.*)", part)
+            if match:
+                described[match.group(1)] = match.group(2).lstrip("–- ").strip() or match.group(1)
+    described["help"] = t("Help")
+    described["start"] = t("To join, ask an admin for an invite code and send /start CODE.")
+    order = ("start", "menu", "balance", "orders", "join", "proposals", "vote", "lang", "help")
+    return [BotCommand(command=c, description=described[c][:256]) for c in order if c in described]
+
+
+class TelegramTransport:
+    """One bot: `await start()`, `add_routes(web_app)` in webhook mode, `await stop()`."""
+
+    def __init__(self, app: App, settings: Settings):
+        if not settings.telegram_token:
+            raise SettingsError("TELEGRAM_BOT_TOKEN must be set for the Telegram transport")
+        self.app = app
+        self.settings = settings
+        self.group_chat_id = settings.group_chat_id
+        self.webhook = settings.telegram_webhook_secret is not None
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+        self.bot = Bot(settings.telegram_token, session=session)
+        self._poller: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+        self._locks: dict[str, asyncio.Lock] = {}  # one update at a time per sender, in order
+        self._inflight: set[asyncio.Task] = set()
+
+    # ---- start and stop ----
+
+    async def start(self, webhook_url: str | None = None) -> "TelegramTransport":
+        """Checks the token (getMe), registers the commands per language, and starts receiving: polling, or
+        (webhook mode) tells Telegram the webhook's public URL when one is given."""
+        me = await self.bot.get_me()
+        log.info("telegram: bot=@%s mode=%s", me.username, "webhook" if self.webhook else "polling")
+        await self.register_commands()
+        self.app.sinks[CHANNEL] = self.send
+        if self.webhook:
+            if webhook_url:
+                await self.bot.set_webhook(webhook_url, secret_token=self.settings.telegram_webhook_secret,
+                                           allowed_updates=ALLOWED_UPDATES)
+        else:
+            await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        return self
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+        if self.app.sinks.get(CHANNEL) == self.send:
+            del self.app.sinks[CHANNEL]
+        await self.bot.session.close()
+
+    async def register_commands(self) -> None:
+        """setMyCommands once per language: English as the default, es/bn/fr by the client's language."""
+        for lang in LANGUAGES:
+            await self._call(lambda lang=lang: self.bot.set_my_commands(
+                command_list(lang), scope=BotCommandScopeDefault(), language_code=None if lang == "en" else lang))
+
+    # ---- receiving ----
+
+    async def _poll(self) -> None:
+        offset: int | None = None
+        pause = 1.0
+        while not self._stop.is_set():
+            try:
+                updates = await self.bot.get_updates(offset=offset, timeout=POLL_TIMEOUT,
+                                                     allowed_updates=ALLOWED_UPDATES,
+                                                     request_timeout=POLL_TIMEOUT + 10)
+                pause = 1.0
+            except TelegramRetryAfter as e:
+                await asyncio.sleep(e.retry_after)
+                continue
+            except (TelegramNetworkError, TelegramServerError, TelegramAPIError) as e:
+                log.warning("telegram: getUpdates failed (%s); again in %.0f s", type(e).__name__, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            for item in updates:
+                offset = item.update_id + 1
+                task = asyncio.create_task(self.process(item))
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+    def add_routes(self, web_app: web.Application) -> None:
+        """POST /webhooks/telegram on the shared HTTP app (bot/web)."""
+        web_app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        secret = self.settings.telegram_webhook_secret
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("telegram: webhook with a wrong or missing secret token from %s", request.remote)
+            return web.Response(status=401, text="unauthorized")
+        try:
+            item = Update.model_validate(await request.json(), context={"bot": self.bot})
+        except (ValueError, ValidationError):
+            log.warning("telegram: webhook body is not an update")
+            return web.Response(status=400, text="not an update")
+        await self.process(item)
+        return web.Response(text="ok")
+
+    async def process(self, item: Update) -> None:
+        """One update, once: recorded as seen first (a retry stops there), then handled and answered."""
+        parsed = self.inbound(item)
+        if parsed is None:
+            return
+        inbound, origin = parsed
+        async with self._locks.setdefault(origin.private_chat_id, asyncio.Lock()):
+            if not await self._first_time(item.update_id):
+                log.info("telegram: update_id=%s already handled", item.update_id)
+                return
+            if item.callback_query is not None:
+                try:
+                    await self._call(lambda: self.bot.answer_callback_query(item.callback_query.id))
+                except TelegramAPIError as e:  # too old, or already answered: the press is still handled
+                    log.info("telegram: answerCallbackQuery failed (%s)", type(e).__name__)
+            await self._unblock(inbound.user)
+            for reply in await self.app.handle(inbound):
+                await self.send(reply, origin)
+
+    def inbound(self, item: Update) -> tuple[Inbound, _Origin] | None:
+        """The Inbound for a message or a button press; None for anything else (edits, joins, stickers)."""
+        if item.message is not None:
+            message, press, text = item.message, None, item.message.text or item.message.caption
+            if text is None:
+                return None
+            chat = message.chat
+        elif item.callback_query is not None and item.callback_query.message is not None:
+            message, press, text = item.callback_query, item.callback_query.data, None
+            if press is None:
+                return None
+            chat = item.callback_query.message.chat
+        else:
+            return None
+        sender = message.from_user
+        if sender is None or sender.is_bot:
+            return None
+        user = f"@{sender.username}" if sender.username else str(sender.id)
+        group = chat.type in GROUP_TYPES or str(chat.id) == self.group_chat_id
+        origin = _Origin(user=user, private_chat_id=str(sender.id), chat_id=str(chat.id), group=group)
+        # chat_id is where this member's private replies go: in Telegram a user's private chat has their id.
+        return Inbound(channel=CHANNEL, user=user, text=text, press=press, chat="group" if group else "private",
+                       lang_hint=sender.language_code, chat_id=str(sender.id)), origin
+
+    async def _first_time(self, update_id: int) -> bool:
+        try:
+            async with self.app.sessions() as session, session.begin():
+                session.add(SeenUpdate(channel=CHANNEL, update_id=str(update_id)))
+        except IntegrityError:
+            return False
+        return True
+
+    async def _unblock(self, user: str) -> None:
+        """A member who writes again has unblocked the bot."""
+        async with self.app.sessions() as session, session.begin():
+            await session.execute(update(Member).where(
+                Member.channel == CHANNEL, Member.handle == user.lstrip("@"), Member.blocked.is_(True))
+                .values(blocked=False))
+
+    # ---- sending ----
+
+    async def send(self, reply: Reply, origin: _Origin | None = None) -> None:
+        """Sends one reply: to the group chat, to the chat a message came from, or (pushed) to the member's
+        private chat. Skips members who blocked the bot; never raises for a Bot API refusal."""
+        chat_id = await self._chat_for(reply.to, origin)
+        if chat_id is None:
+            return
+        try:
+            markup = keyboard(reply.buttons)
+        except CallbackDataTooLong as e:
+            log.error("telegram: a reply's %s; sent without its buttons", e)
+            markup = None
+        try:
+            await self._deliver(chat_id, reply, markup)
+        except TelegramForbiddenError:
+            log.info("telegram: chat_id=%s blocked the bot; marking the member", chat_id)
+            async with self.app.sessions() as session, session.begin():
+                await session.execute(update(Member).where(Member.channel == CHANNEL, Member.chat_id == chat_id)
+                                      .values(blocked=True))
+        except TelegramAPIError as e:
+            log.error("telegram: sending to chat_id=%s failed: %s", chat_id, type(e).__name__)
+
+    async def _chat_for(self, to: str, origin: _Origin | None) -> str | None:
+        if to == "group":
+            if origin is not None and origin.group:
+                return origin.chat_id
+            if not self.group_chat_id:
+                log.warning("telegram: a reply for the group, but COOP_GROUP_CHAT_ID is not set")
+            return self.group_chat_id
+        if origin is not None and to == origin.user:
+            return origin.private_chat_id if not origin.group else origin.chat_id
+        async with self.app.sessions() as session:
+            member = (await session.execute(select(Member).where(
+                Member.channel == CHANNEL, Member.handle == to.lstrip("@")))).scalar_one_or_none()
+        if member is None:
+            if to.lstrip("-").isdigit():
+                return to
+            log.warning("telegram: no member %s to send to", to)
+            return None
+        if member.blocked:
+            log.info("telegram: skipping member id=%s, who blocked the bot", member.id)
+            return None
+        return member.chat_id
+
+    async def _deliver(self, chat_id: str, reply: Reply, markup: InlineKeyboardMarkup | None) -> None:
+        text = reply.text
+        if reply.image:
+            caption = text if len(text) <= CAPTION_MAX else None
+            await self._call(lambda: self.bot.send_photo(
+                chat_id, FSInputFile(reply.image), caption=caption, reply_markup=markup if caption else None))
+            if caption is not None:
+                return
+        chunks = [text[i:i + TEXT_MAX] for i in range(0, len(text), TEXT_MAX)] or [""]
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            await self._call(lambda chunk=chunk, last=last: self.bot.send_message(
+                chat_id, chunk, reply_markup=markup if last else None))
+
+    async def _call(self, request):
+        """A Bot API call with Telegram's flood control honoured (429: wait retry_after) and short retries
+        on network and server errors; anything else is raised."""
+        pause = 0.5
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return await request()
+            except TelegramRetryAfter as e:
+                if attempt == RETRIES:
+                    raise
+                log.info("telegram: 429, waiting %s s as asked", e.retry_after)
+                await asyncio.sleep(e.retry_after)
+            except (TelegramNetworkError, TelegramServerError) as e:
+                if attempt == RETRIES:
+                    raise
+                log.info("telegram: %s, again in %.1f s", type(e).__name__, pause)
+                await asyncio.sleep(pause)
+                pause *= 2
+        raise AssertionError("unreachable")

@@ -1,0 +1,258 @@
+"""The Telegram transport end to end: the real App on embedded defaults, aiogram talking to a fake Bot API
+server (tests/bot/telegram_api.py), in polling and in webhook mode."""
+import asyncio
+import dataclasses
+import re
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from bot.app import App
+from bot.cli import build_parser
+from bot.settings import Settings
+from bot.store import Member, SeenUpdate
+from bot.transports.telegram import SECRET_HEADER, WEBHOOK_PATH, CallbackDataTooLong, TelegramTransport, keyboard
+from bot.web.app import make_web_app, serve
+from handlers.base import Button, Reply
+from locales import Translator
+from tests.bot.telegram_api import TelegramAPI
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+GROUP = -100123
+SECRET = "s3cret-token"
+WELCOME = ("Welcome to the co-op! Food-USD is money for group food orders: one Food-USD is one dollar you gave an "
+           "admin in cash. GroToken (GRO) is earned by growing food in the co-op's room, and lets you vote on "
+           "co-op decisions.")
+ADMIN_ID = 1
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def api():
+    server = TelegramAPI()
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def app(api, tmp_path_factory):
+    env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE": api.base, "COOP_GROUP_CHAT_ID": str(GROUP)}
+    running = await App(Settings.from_env(env, data_dir=tmp_path_factory.mktemp("data"), admins=("admin",))).start()
+    yield running
+    await running.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def polling(app, api):
+    """The transport in polling mode, with the admin onboarded (in English)."""
+    transport = await TelegramTransport(app, app.settings).start()
+    mark = len(api.calls)
+    await api.queue(api.message(ADMIN_ID, "/start", username="admin", lang="en"))
+    choice = await api.wait_for("sendMessage", ADMIN_ID, "·", after=mark)
+    await api.queue(api.press(ADMIN_ID, choice.buttons[0]["callback_data"], username="admin", lang="en"))
+    await api.wait_for("sendMessage", ADMIN_ID, "Food-USD", after=mark)
+    yield transport
+    await transport.stop()
+
+
+async def invite_code(api: TelegramAPI) -> str:
+    mark = len(api.calls)
+    await api.queue(api.message(ADMIN_ID, "/invite", username="admin"))
+    text = (await api.wait_for("sendMessage", ADMIN_ID, "/start", after=mark)).params["text"]
+    return re.search(r"\b([0-9A-F]{8})\b", text).group(1)
+
+
+async def join(api: TelegramAPI, user_id: int, username: str, lang: str) -> None:
+    code = await invite_code(api)
+    mark = len(api.calls)
+    await api.queue(api.message(user_id, f"/start {code}", username=username, lang=lang))
+    choice = await api.wait_for("sendMessage", user_id, "·", after=mark)
+    await api.queue(api.press(user_id, f"lang:{lang}", username=username, lang=lang))
+    await api.wait_for("sendMessage", user_id, "Food-USD", after=mark)
+    assert choice.buttons[0]["callback_data"] == f"lang:{lang}"
+
+
+async def test_commands_are_registered_in_every_language(polling, api):
+    registered = {c.params.get("language_code"): c.params["commands"] for c in api.sent(method="setMyCommands")}
+    assert set(registered) == {None, "es", "bn", "fr"}  # English is the default list
+    for commands in registered.values():
+        assert {"start", "menu", "balance", "orders", "join", "lang", "help"} <= {c["command"] for c in commands}
+        assert all(0 < len(c["description"]) <= 256 for c in commands)
+    es = {c["command"]: c["description"] for c in registered["es"]}
+    assert es["balance"] == "tu saldo de Food-USD, GRO y poder de voto"
+    assert es["help"] == Translator("es").t("Help")
+    assert {c["command"]: c["description"] for c in registered[None]}["help"] == "Help"
+
+
+async def test_onboarding_by_polling_in_the_members_language(polling, api, app):
+    code = await invite_code(api)
+    mark = len(api.calls)
+    await api.queue(api.message(2, f"/start {code}", username="ana", lang="es"))
+    choice = await api.wait_for("sendMessage", 2, "·", after=mark)
+    assert choice.buttons[0] == {"text": "Español", "callback_data": "lang:es"}  # her phone's language first
+    assert [b["callback_data"] for b in choice.buttons] == ["lang:es", "lang:en", "lang:bn", "lang:fr"]
+
+    press = await api.queue(api.press(2, "lang:es", username="ana", lang="es"))
+    welcome = await api.wait_for("sendMessage", 2, "Food-USD", after=mark)
+    assert welcome.params["text"] == Translator("es").t(WELCOME)
+    answered = await api.wait_for("answerCallbackQuery", after=mark)
+    assert answered.params["callback_query_id"] == press["callback_query"]["id"]
+    async with app.sessions() as session:
+        ana = (await session.execute(select(Member).where(Member.channel == "telegram",
+                                                          Member.handle == "ana"))).scalar_one()
+    assert (ana.lang, ana.chat_id) == ("es", "2")
+
+
+async def test_every_button_press_is_answered(polling, api):
+    mark = len(api.calls)
+    stale = await api.queue(api.press(3, "ok:no-such-token", username="carl"))
+    await api.wait_for("sendMessage", 3, after=mark)  # a stranger's press still gets a reply
+    answered = [c.params["callback_query_id"] for c in api.calls[mark:] if c.method == "answerCallbackQuery"]
+    assert answered == [stale["callback_query"]["id"]]
+
+
+async def test_a_429_is_waited_out_and_the_message_arrives_once(polling, api):
+    api.throttle_next_sends(1, retry_after=1)
+    mark = len(api.calls)
+    await api.queue(api.message(4, "/help", username="dora", lang="fr"))
+    delivered = await api.wait_for("sendMessage", 4, after=mark)
+    throttled = [c for c in api.calls[mark:] if c.method == "sendMessage" and c.status == 429]
+    assert len(throttled) == 1
+    assert delivered.at - throttled[0].at >= 1.0
+    await asyncio.sleep(0.3)
+    assert len(api.sent(4)) == 1
+
+
+async def test_a_member_who_blocked_the_bot_is_marked_and_skipped(polling, api, app):
+    await join(api, 5, "bea", "en")
+    api.block(5)
+    mark = len(api.calls)
+    await api.queue(api.message(5, "/menu", username="bea"))
+    for _ in range(200):  # the menu's sendMessage is refused with 403
+        if any(c.status == 403 for c in api.calls[mark:]):
+            break
+        await asyncio.sleep(0.05)
+    assert await blocked(app, "bea")
+
+    before = len(api.calls)
+    await polling.send(Reply("bea", "Your order is paid."))  # a pushed reply
+    assert len(api.calls) == before  # not even tried
+
+    api._blocked.discard("5")  # she unblocks the bot and writes again
+    mark = len(api.calls)
+    await api.queue(api.message(5, "/help", username="bea"))
+    await api.wait_for("sendMessage", 5, after=mark)
+    assert not await blocked(app, "bea")
+
+
+async def test_pushed_replies_reach_the_members_chat_and_the_group(polling, api, app, tmp_path):
+    await join(api, 6, "eve", "fr")
+    mark = len(api.calls)
+    await app.push("telegram", Reply("eve", "Done."))  # the App's sink is the transport
+    await api.wait_for("sendMessage", 6, "Done.", after=mark)
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    await app.push("telegram", Reply("group", "Readings", image=str(chart),
+                                     buttons=[[Button("More", "cmd:readings")]]))
+    photo = await api.wait_for("sendPhoto", GROUP, "Readings", after=mark)
+    assert photo.params["photo"] == {"filename": "chart.png", "size": 72}
+    assert photo.buttons == [{"text": "More", "callback_data": "cmd:readings"}]
+
+
+async def test_button_data_over_64_bytes_is_refused():
+    assert keyboard([[Button("ok", "x" * 64)]]).inline_keyboard[0][0].callback_data == "x" * 64
+    with pytest.raises(CallbackDataTooLong):
+        keyboard([[Button("ok", "é" * 33)]])  # 66 bytes
+
+
+# ---- webhook mode ----
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def hook_api():
+    server = TelegramAPI(first_update_id=900_000)
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def webhook(app, hook_api):
+    """A second transport on the same App, in webhook mode against its own Bot API server; yields the URL."""
+    settings = dataclasses.replace(app.settings, telegram_api_base=hook_api.base, telegram_webhook_secret=SECRET)
+    transport = await TelegramTransport(app, settings).start(webhook_url="https://coop.example/webhooks/telegram")
+    runner = await serve(make_web_app(app, transport.add_routes), "127.0.0.1", 0)
+    host, port = runner.addresses[0][:2]
+    async with aiohttp.ClientSession() as client:
+        yield client, f"http://{host}:{port}{WEBHOOK_PATH}"
+    await runner.cleanup()
+    await transport.stop()
+
+
+async def test_webhook_mode_sets_the_webhook_and_does_not_poll(webhook, hook_api):
+    registered = hook_api.sent(method="setWebhook")
+    assert [(c.params["url"], c.params["secret_token"]) for c in registered] == [
+        ("https://coop.example/webhooks/telegram", SECRET)]
+    assert not [c for c in hook_api.calls if c.method in ("getUpdates", "deleteWebhook")]
+
+
+async def test_a_webhook_with_the_secret_is_handled(webhook, hook_api):
+    client, url = webhook
+    async with client.post(url, json=hook_api.message(20, "/help", username="fay"),
+                           headers={SECRET_HEADER: SECRET}) as response:
+        assert response.status == 200
+    reply = await hook_api.wait_for("sendMessage", 20)
+    assert "/balance" in reply.params["text"]
+
+
+@pytest.mark.parametrize("headers", [{}, {SECRET_HEADER: "wrong"}], ids=["missing", "wrong"])
+async def test_a_webhook_without_the_secret_is_refused_and_not_handled(webhook, hook_api, app, headers):
+    client, url = webhook
+    update = hook_api.message(21, "/help", username="gus")
+    async with client.post(url, json=update, headers=headers) as response:
+        assert response.status == 401
+    await asyncio.sleep(0.3)
+    assert hook_api.sent(21) == []
+    async with app.sessions() as session:
+        assert await session.get(SeenUpdate, ("telegram", str(update["update_id"]))) is None
+
+
+async def test_a_retried_webhook_is_handled_once(webhook, hook_api):
+    client, url = webhook
+    update = hook_api.message(22, "/help", username="hal")
+    for _ in range(2):
+        async with client.post(url, json=update, headers={SECRET_HEADER: SECRET}) as response:
+            assert response.status == 200
+    await hook_api.wait_for("sendMessage", 22)
+    await asyncio.sleep(0.3)
+    assert len(hook_api.sent(22)) == 1
+
+
+async def test_the_same_update_twice_at_once_is_handled_once(webhook, hook_api):
+    client, url = webhook
+    update = hook_api.message(23, "/help", username="ivy")
+
+    async def post() -> int:
+        async with client.post(url, json=update, headers={SECRET_HEADER: SECRET}) as response:
+            return response.status
+
+    assert await asyncio.gather(post(), post()) == [200, 200]
+    await asyncio.sleep(0.3)
+    assert len(hook_api.sent(23)) == 1
+
+
+# ---- helpers ----
+
+
+async def blocked(app: App, handle: str) -> bool:
+    async with app.sessions() as session:
+        return (await session.execute(select(Member.blocked).where(
+            Member.channel == "telegram", Member.handle == handle))).scalar_one()
+
+
+async def test_coop_telegram_is_a_subcommand():
+    args = build_parser().parse_args(["telegram", "--data-dir", "/tmp/x", "--admin", "@admin", "--admin", "42"])
+    assert (args.command, args.admin, str(args.data_dir)) == ("telegram", ["@admin", "42"], "/tmp/x")
