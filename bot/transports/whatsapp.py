@@ -161,7 +161,7 @@ def parse_webhook(payload: Any, phone_number_id: str | None) -> list[_Message]:
     """The messages of a Cloud API webhook payload addressed to our number; malformed parts are skipped."""
     out: list[_Message] = []
     if not isinstance(payload, dict):
-        raise ValueError("not a JSON object")
+        raise TypeError("not a JSON object")
     for entry in _list(payload.get("entry")):
         for change in _list(_dict(entry).get("changes")):
             value = _dict(_dict(change).get("value"))
@@ -169,11 +169,13 @@ def parse_webhook(payload: Any, phone_number_id: str | None) -> list[_Message]:
             if phone_number_id and number and str(number) != phone_number_id:
                 log.info("whatsapp ignored=messages_for_another_number")
                 continue
-            names = {c.get("wa_id"): _dict(c.get("profile")).get("name") for c in map(_dict, _list(value.get("contacts")))}
-            for status in map(_dict, _list(value.get("statuses"))):
+            contacts = map(_dict, _list(value.get("contacts")))
+            names = {c.get("wa_id"): _dict(c.get("profile")).get("name") for c in contacts}
+            for status in map(_dict, _list(value.get("statuses"))):  # e.g. 131047: the window had closed
                 if status.get("status") == "failed":
                     codes = [e.get("code") for e in map(_dict, _list(status.get("errors")))]
-                    log.warning("whatsapp delivery_failed to=%s codes=%s", _mask(str(status.get("recipient_id"))), codes)
+                    log.warning("whatsapp delivery_failed to=%s codes=%s", _mask(str(status.get("recipient_id"))),
+                                codes)
             for message in map(_dict, _list(value.get("messages"))):
                 parsed = _parse_message(message, names)
                 if parsed is not None:
@@ -207,7 +209,7 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict:  # the payload's shapes are checked by walking it: anything else counts as empty
     return value if isinstance(value, dict) else {}
 
 
@@ -264,7 +266,7 @@ class WhatsAppTransport:
             return web.Response(status=401)
         try:
             messages = parse_webhook(json.loads(body), self.settings.whatsapp_phone_number_id)
-        except ValueError as e:  # signed, so from Meta: a retry would not be better
+        except (ValueError, TypeError) as e:  # signed, so from Meta: a retry would not be better
             log.warning("whatsapp webhook=unreadable error=%s", type(e).__name__)
             return web.Response(status=200)
         for message in messages:
@@ -311,7 +313,7 @@ class WhatsAppTransport:
             await asyncio.wait([previous])
         try:
             replies = await self.app.handle(inbound)
-        except Exception:  # noqa: BLE001 - the router answers its own failures; this is a last resort
+        except Exception:  # the router answers its own failures; this is a last resort
             log.exception("whatsapp handling_failed from=%s", _mask(inbound.user))
             return
         for reply in replies:
@@ -400,4 +402,4 @@ class WhatsAppTransport:
                         transient=transient)
 
 
-__all__ = ["WhatsAppOptions", "WhatsAppTransport", "SendError", "render", "parse_webhook", "CHANNEL"]
+__all__ = ["CHANNEL", "SendError", "WhatsAppOptions", "WhatsAppTransport", "parse_webhook", "render"]

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.settings import Settings
 from bot.store import SeenUpdate
-from bot.transports.whatsapp import WhatsAppOptions, WhatsAppTransport, render
+from bot.transports.whatsapp import SendError, WhatsAppOptions, WhatsAppTransport, render
 from bot.web.app import make_web_app
 from chain.db import utcnow
 from handlers.base import Button, Reply
@@ -71,7 +71,7 @@ async def bot(env, tmp_path_factory):
     await app.start()
     client = TestClient(TestServer(make_web_app(app, transport.add_routes)))
     await client.start_server()
-    bot = Bot(app, settings, transport, client, clock)
+    bot = Bot(app, settings, transport, client, clock, env)
     yield bot
     await client.close()
     await transport.close()
@@ -79,8 +79,9 @@ async def bot(env, tmp_path_factory):
 
 
 class Bot:
-    def __init__(self, app, settings, transport, client, clock):
+    def __init__(self, app, settings, transport, client, clock, env):
         self.app, self.settings, self.transport, self.client, self.clock = app, settings, transport, client, clock
+        self.env = env
 
     async def post(self, body: bytes, signature: str | None = "valid") -> int:
         headers = {"Content-Type": "application/json"}
@@ -275,6 +276,41 @@ async def test_group_announcements_are_skipped_and_images_are_uploaded(bot, grap
     assert message.body["image"] == {"id": upload.answer["id"], "caption": "Readings"}
 
 
+@in_module_loop
+async def test_media_gets_a_hint_and_reactions_or_other_numbers_get_nothing(bot, graph):
+    stranger = "15550000007"
+    message = json.loads(webhook(stranger, "x"))
+    value = message["entry"][0]["changes"][0]["value"]
+    value["messages"][0] = {"from": stranger, "id": "wamid.photo1", "type": "image", "image": {"id": "m1"}}
+    assert await bot.post(json.dumps(message).encode()) == 200
+    value["messages"][0] = {"from": stranger, "id": "wamid.react1", "type": "reaction",
+                            "reaction": {"message_id": "wamid.out1", "emoji": "👍"}}
+    assert await bot.post(json.dumps(message).encode()) == 200
+    value["messages"][0] = {"from": stranger, "id": "wamid.other1", "type": "text", "text": {"body": "/help"}}
+    value["metadata"]["phone_number_id"] = "2000"  # the business's other number: not ours to answer
+    assert await bot.post(json.dumps(message).encode()) == 200
+    assert await bot.post(b"[]") == 200  # signed but not a webhook: acknowledged, nothing done
+    await bot.transport.drain()
+    [hint] = graph.messages(stranger)
+    assert "/help" in body(hint)
+
+
+@in_module_loop
+async def test_a_refused_send_raises_and_a_pushed_one_is_logged(bot, graph, caplog):
+    wrong = WhatsAppTransport(bot.app, Settings.from_env({**bot.env, "WHATSAPP_TOKEN": "expired"}))
+    try:
+        with pytest.raises(SendError) as refused:
+            await wrong.send(Reply(ADMIN, "hello"))
+        assert (refused.value.status, refused.value.code, refused.value.transient) == (401, 190, False)
+        with caplog.at_level(logging.WARNING, logger="bot.transports.whatsapp"):
+            await bot.app.push("whatsapp", Reply(ADMIN, "hello"))
+        assert "send_failed" in caplog.text and "expired" not in caplog.text
+    finally:
+        bot.app.sinks["whatsapp"] = bot.transport.deliver
+        await wrong.close()
+    assert not graph.calls[-1].authorized
+
+
 def test_rendering_shortens_titles_and_splits_long_lists():
     long = Button("Confirmar el depósito ahora", "ok:abc")
     [message] = render(Reply("1555", "¿Seguro?", [[long, Button("Cancelar", "no:abc")]]))
@@ -292,7 +328,7 @@ def test_rendering_shortens_titles_and_splits_long_lists():
 def test_the_command_refuses_to_start_without_whatsapp_settings(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "COOP_DATA_DIR": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "bot.cli", "whatsapp", "--data-dir", str(tmp_path)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2 and "WHATSAPP_TOKEN" in done.stderr and not done.stdout
 
 
