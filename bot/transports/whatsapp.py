@@ -42,6 +42,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.notify import RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
 from chain.db import utcnow
@@ -58,6 +59,7 @@ BODY, CAPTION, TEXT, TEMPLATE_PARAM = 1024, 1024, 4096, 1024
 LIST_LABEL = "☰"  # the list's open button: language-neutral, as the language choice comes before a language
 BODY_BELOW = "⬇️"  # the body of buttons whose text went ahead as plain messages (too long for a body)
 RATE_LIMITED = {4, 80007, 130429, 131048, 131056}  # Graph error codes worth retrying later
+RATE_LIMIT_WAIT = 5.0  # seconds, when a rate-limited answer does not say (the Graph API rarely does)
 IGNORED_TYPES = {"reaction", "system", "ephemeral"}
 WA_ID = re.compile(r"\d{5,20}")
 # The sender's calling code as a language hint (WhatsApp sends none); +1 and the rest: no hint.
@@ -87,6 +89,18 @@ class SendError(Exception):
                  transient: bool = False):
         super().__init__(message)
         self.status, self.code, self.transient = status, code, transient
+
+
+class Unsent(SendError, TransientError):
+    """Certainly not delivered, and trying again later may work (bot.notify retries it)."""
+
+
+class RateLimited(SendError, RetryAfter):
+    """The Graph API's rate limits: not delivered; bot.notify waits `seconds`, then retries."""
+
+    def __init__(self, message: str, seconds: float, **kwargs: Any):
+        SendError.__init__(self, message, transient=True, **kwargs)
+        self.seconds = seconds
 
 
 def shorten(text: str, limit: int) -> str:
@@ -332,8 +346,9 @@ class WhatsAppTransport:
     async def send(self, reply: Reply) -> None:
         """Sends one reply to a member: free-form inside the 24-hour window, else the template (or not at all).
 
-        Raises SendError when the Graph API refuses or cannot be reached (`transient` says whether a retry
-        may help). A reply to "group" is skipped: WhatsApp has no bot group chats.
+        Raises SendError when the Graph API refuses or cannot be reached: as bot.notify's TransientError
+        (`Unsent`) or RetryAfter (`RateLimited`) only when nothing of the reply went out, so a retry never
+        doubles a message. A reply to "group" is skipped: WhatsApp has no bot group chats.
         """
         if reply.to == "group":
             log.info("whatsapp skipped=group_announcement reason=no_bot_group_chats_on_whatsapp")
@@ -353,8 +368,14 @@ class WhatsAppTransport:
                 "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter}]}]}})
             return
         media_id = await self._upload(reply.image) if reply.image else None
-        for message in render(reply, media_id):
-            await self._post_message(to, message)
+        for i, message in enumerate(render(reply, media_id)):
+            try:
+                await self._post_message(to, message)
+            except (Unsent, RateLimited) as e:
+                if i == 0:
+                    raise
+                # part of the reply went out: a retry would repeat it, so this is final
+                raise SendError(f"part {i + 1} of a reply was not sent: {e}", status=e.status, code=e.code) from e
 
     async def _within_window(self, wa_id: str) -> bool:
         last = self._last_inbound.get(wa_id)
@@ -386,8 +407,10 @@ class WhatsAppTransport:
     async def _post(self, path: str, **kwargs: Any) -> dict:
         try:
             response = await self._http.post(path, **kwargs)
-        except httpx.TransportError as e:
-            raise SendError(f"the Graph API could not be reached ({type(e).__name__})", transient=True) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:  # the request never left
+            raise Unsent(f"the Graph API could not be reached ({type(e).__name__})", transient=True) from None
+        except httpx.TransportError as e:  # it may have arrived: retrying could send it twice
+            raise SendError(f"no answer from the Graph API ({type(e).__name__})") from None
         try:
             answer = response.json()
         except ValueError:
@@ -396,10 +419,14 @@ class WhatsAppTransport:
             return answer
         error = _dict(_dict(answer).get("error"))
         code = error.get("code") if isinstance(error.get("code"), int) else None
-        transient = response.status_code >= 500 or response.status_code == 429 or code in RATE_LIMITED
-        raise SendError(f"the Graph API answered {response.status_code} (code {code}): "
-                        f"{str(error.get('message', ''))[:200]}", status=response.status_code, code=code,
-                        transient=transient)
+        message = f"the Graph API answered {response.status_code} (code {code}): {str(error.get('message', ''))[:200]}"
+        if response.status_code == 429 or code in RATE_LIMITED:
+            seconds = float(response.headers.get("Retry-After", RATE_LIMIT_WAIT))
+            raise RateLimited(message, seconds, status=response.status_code, code=code)
+        if response.status_code >= 500:
+            raise Unsent(message, status=response.status_code, code=code, transient=True)
+        raise SendError(message, status=response.status_code, code=code)
 
 
-__all__ = ["CHANNEL", "SendError", "WhatsAppOptions", "WhatsAppTransport", "parse_webhook", "render"]
+__all__ = ["CHANNEL", "RateLimited", "SendError", "Unsent", "WhatsAppOptions", "WhatsAppTransport", "parse_webhook",
+           "render"]

@@ -26,6 +26,8 @@ class GraphAPI:
     def __init__(self, token: str, phone_number_id: str):
         self.token, self.phone_number_id = token, phone_number_id
         self.calls: list[Call] = []
+        # error answers for the next messages (None: answer that one normally), then success
+        self.failures: list[tuple[int, dict[str, Any]] | None] = []
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -84,6 +86,8 @@ class GraphAPI:
         self._record(Call(request.path, self._authorized(request), body))
         if (refused := self._refuse(request)) is not None:
             return refused
+        if self.failures and (failure := self.failures.pop(0)) is not None:
+            return web.json_response({"error": failure[1]}, status=failure[0])
         if body.get("messaging_product") != "whatsapp" or not body.get("to") or body.get("type") not in body:
             return web.json_response({"error": {"message": "Invalid parameter", "code": 100}}, status=400)
         return web.json_response({"messaging_product": "whatsapp",

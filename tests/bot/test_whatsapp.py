@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.notify import RetryAfter, TransientError
 from bot.settings import Settings
 from bot.store import SeenUpdate
 from bot.transports.whatsapp import SendError, WhatsAppOptions, WhatsAppTransport, render
@@ -309,6 +310,21 @@ async def test_a_refused_send_raises_and_a_pushed_one_is_logged(bot, graph, capl
         bot.app.sinks["whatsapp"] = bot.transport.deliver
         await wrong.close()
     assert not graph.calls[-1].authorized
+
+
+@in_module_loop
+async def test_failures_a_retry_cannot_double_are_told_to_the_notifier_as_retryable(bot, graph):
+    graph.failures += [(503, {"message": "Service unavailable", "code": 2}),
+                       (400, {"message": "Rate limit hit", "code": 130429})]
+    with pytest.raises(TransientError):
+        await bot.transport.send(Reply(ADMIN, "one"))
+    with pytest.raises(RetryAfter) as limited:
+        await bot.transport.send(Reply(ADMIN, "two"))
+    assert limited.value.seconds == 5.0
+    graph.failures += [None, (503, {"message": "Service unavailable", "code": 2})]
+    with pytest.raises(SendError) as second_part:  # the first part went out: not retryable
+        await bot.transport.send(Reply(ADMIN, "x" * 5000))
+    assert not isinstance(second_part.value, TransientError)
 
 
 def test_rendering_shortens_titles_and_splits_long_lists():
