@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from bot.store import Member
 from chain.db import utcnow
-from handlers import admin, confirm, onboarding, orders, wallet
+from handlers import admin, confirm, custody, escrow, governance, history, onboarding, orders, wallet
 from handlers.base import Context, Handler, Inbound, Reply, Services
 from locales import match_language
 
@@ -27,19 +27,27 @@ RESIDENT: dict[str, Handler] = {
     "balance": wallet.balance,
     "orders": orders.orders,
     "join": orders.join,
+    "history": history.history,
+    "proposals": governance.proposals,
+    "propose": governance.propose,
+    "vote": governance.vote,
+    "lock": escrow.lock,
+    "export": custody.export,
 }
 # Resident commands of DESIGN §4.3 that later work builds; until then they say so.
-COMING = ("history", "proposals", "propose", "vote", "lock", "alerts", "readings", "feedback", "export", "dashboard")
+COMING = ("alerts", "readings", "feedback", "dashboard")
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")
 # Plain phrases for common requests, in each language (lower case, as typed).
 PHRASES = {
     "balance": "balance", "orders": "orders", "help": "help", "menu": "menu", "vote": "proposals", "join": "orders",
+    "history": "history", "proposals": "proposals",
     "saldo": "balance", "pedidos": "orders", "ayuda": "help", "menú": "menu", "votar": "proposals",
-    "unirme": "orders",
+    "unirme": "orders", "historial": "history", "propuestas": "proposals",
     "solde": "balance", "commandes": "orders", "aide": "help", "voter": "proposals", "rejoindre": "orders",
+    "historique": "history", "propositions": "proposals",
     "ব্যালেন্স": "balance", "অর্ডার": "orders", "সাহায্য": "help", "মেনু": "menu", "ভোট": "proposals",
-    "যোগ দিন": "orders",
+    "যোগ দিন": "orders", "ইতিহাস": "history", "প্রস্তাব": "proposals",
 }
 
 

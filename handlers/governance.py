@@ -1,0 +1,248 @@
+"""Co-op decisions: the proposals with their state and tallies, proposing one, and quadratic voting.
+
+A proposal's number for members ("#1", "#2"…) is its place in the order of the governor's ProposalCreated
+events (from chain_history), so every member and every process sees the same numbers without a table.
+A member proposal is a signal: its one action is a harmless read (the timelock calls
+`registry.memberCount()`), so passing it changes nothing on chain; the title is the description.
+"""
+import math
+from dataclasses import dataclass
+
+from eth_utils import keccak
+from sqlalchemy import select
+
+from chain.artifacts import function
+from chain.db import HistoryEvent, SmartAccount
+from handlers import confirm
+from handlers.base import Context, Reply
+from handlers.history import catch_up
+from locales import AmountError, format_number, parse_count
+
+CREDIT = 10**18  # one voting credit is one whole veGRO (GovernorCountingQuadratic.CREDIT_UNIT)
+AGAINST, FOR, ABSTAIN = 0, 1, 2
+# Governor.ProposalState
+PENDING, ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXPIRED, EXECUTED = range(8)
+# The answers a member may type, in every language (a member may mix: "no" is the same word in en and es).
+SUPPORT_WORDS = {
+    "yes": FOR, "for": FOR, "no": AGAINST, "against": AGAINST, "abstain": ABSTAIN,
+    "sí": FOR, "si": FOR, "abstención": ABSTAIN, "abstencion": ABSTAIN, "abstenerse": ABSTAIN,
+    "oui": FOR, "non": AGAINST, "abstention": ABSTAIN, "pour": FOR, "contre": AGAINST,
+    "হ্যাঁ": FOR, "হ্যা": FOR, "না": AGAINST, "বিরত": ABSTAIN,
+}
+TITLE_MAX = 200  # characters: a title, not an essay
+
+
+# ---- helpers shared with the other governance and escrow commands ----
+
+async def chain_now(ctx: Context) -> int:
+    """The chain's clock (seconds), which the governor and the escrow go by (a dev chain may run ahead)."""
+    return await ctx.services.read(ctx.services.contracts.escrow.functions.clock().call)
+
+
+def duration(ctx: Context, seconds: int) -> str:
+    """A span of time in whole days, hours or minutes, the member's way."""
+    seconds = max(seconds, 0)
+    if seconds >= 2 * 86400:
+        n = seconds // 86400
+        return ctx.tn("{count} day", "{count} days", n, count=format_number(n, ctx.lang))
+    if seconds >= 3600:
+        n = seconds // 3600
+        return ctx.tn("{count} hour", "{count} hours", n, count=format_number(n, ctx.lang))
+    n = max(seconds // 60, 1)
+    return ctx.tn("{count} minute", "{count} minutes", n, count=format_number(n, ctx.lang))
+
+
+def number_problem(ctx: Context, error: AmountError, typed: str) -> str:
+    """What was wrong with a number the member typed, with an example written their way."""
+    texts = {
+        "negative": ctx.t("“{typed}” is negative; it must be more than zero. For example: {example}",
+                          typed=typed, example=error.example),
+        "too_many_decimals": ctx.t("“{typed}” has too many decimals. For example: {example}",
+                                   typed=typed, example=error.example),
+        "zero": ctx.t("“{typed}” is zero; it must be more than zero. For example: {example}",
+                      typed=typed, example=error.example),
+        "too_large": ctx.t("“{typed}” is too large. For example: {example}", typed=typed, example=error.example),
+    }
+    return texts.get(error.code, ctx.t("“{typed}” is not a number I can read. For example: {example}",
+                                       typed=typed, example=error.example))
+
+
+async def exported(ctx: Context) -> bool:
+    """Whether the member took their account into their own custody (then we can no longer act for it)."""
+    async with ctx.services.sessions() as session:
+        account = await session.get(SmartAccount, ctx.member.member_id)
+    return account is not None and account.exported_to is not None
+
+
+def exported_reply(ctx: Context) -> list[Reply]:
+    return [ctx.reply(ctx.t("You took your account into your own custody, so I can no longer act for it."))]
+
+
+# ---- proposals ----
+
+@dataclass(frozen=True)
+class Proposal:
+    number: int  # what members call it: #1, #2…
+    proposal_id: int
+    title: str
+
+
+async def proposals_on_chain(ctx: Context) -> list[Proposal]:
+    """Every proposal, numbered in the order the governor created them."""
+    await catch_up(ctx.services)
+    async with ctx.services.sessions() as session:
+        rows = (await session.scalars(select(HistoryEvent).where(
+            HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
+            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
+    return [Proposal(n, int(row.args["proposalId"]), row.args["description"]) for n, row in enumerate(rows, 1)]
+
+
+def signal_action(ctx: Context) -> tuple[list[str], list[int], list[str]]:
+    """A member proposal's one action: the timelock reads the member count (changes nothing)."""
+    calldata = function("MemberRegistry", "memberCount").encode()
+    return [ctx.services.contracts.registry.address], [0], ["0x" + calldata.hex()]
+
+
+def state_text(ctx: Context, state: int, now: int, snapshot: int, deadline: int) -> str:
+    if state == PENDING:
+        return ctx.t("voting opens in {time}", time=duration(ctx, snapshot - now + 1))
+    if state == ACTIVE:
+        return ctx.t("voting is open, {time} left", time=duration(ctx, deadline - now + 1))
+    return {
+        CANCELED: ctx.t("withdrawn"),
+        DEFEATED: ctx.t("not passed"),
+        SUCCEEDED: ctx.t("passed"),
+        QUEUED: ctx.t("passed, waiting to take effect"),
+        EXPIRED: ctx.t("passed, but expired before taking effect"),
+        EXECUTED: ctx.t("passed and done"),
+    }.get(state, "?")
+
+
+async def proposals(ctx: Context, args: list[str]) -> list[Reply]:
+    """/proposals: each proposal with its number, title, state, time left and tallies (newest ten)."""
+    listed = await proposals_on_chain(ctx)
+    if not listed:
+        return [ctx.reply(ctx.t("There are no proposals yet. To make one: /propose TITLE"))]
+    gov = ctx.services.contracts.governor.functions
+    now = await chain_now(ctx)
+    lines = []
+    for p in listed[-10:]:
+        state = await ctx.services.read(gov.state(p.proposal_id).call)
+        snapshot = await ctx.services.read(gov.proposalSnapshot(p.proposal_id).call)
+        deadline = await ctx.services.read(gov.proposalDeadline(p.proposal_id).call)
+        against, for_, abstain = await ctx.services.read(gov.proposalVotes(p.proposal_id).call)
+        lines.append(ctx.t("#{number} {title}: {state}. Yes {yes} · No {no} · Abstain {abstain}.",
+                           number=format_number(p.number, ctx.lang), title=p.title,
+                           state=state_text(ctx, state, now, snapshot, deadline),
+                           yes=format_number(for_, ctx.lang), no=format_number(against, ctx.lang),
+                           abstain=format_number(abstain, ctx.lang)))
+    lines.append(ctx.t("To vote: /vote NUMBER yes|no|abstain VOTES, for example /vote {example}",
+                       example=f"{format_number(listed[-1].number, ctx.lang)} {ctx.t('yes')} "
+                               f"{format_number(2, ctx.lang)}"))
+    return [ctx.reply("\n".join(lines))]
+
+
+async def propose(ctx: Context, args: list[str]) -> list[Reply]:
+    """/propose TITLE: a signal proposal for the members to vote on, after a confirmation."""
+    title = " ".join(args).strip()
+    if not title:
+        return [ctx.reply(ctx.t("Write what you propose after the command, for example: /propose {example}",
+                                example=ctx.t("Paint the lobby")))]
+    if len(title) > TITLE_MAX:
+        return [ctx.reply(ctx.t("That title is too long: at most {count} characters, please.",
+                                count=format_number(TITLE_MAX, ctx.lang)))]
+    if await exported(ctx):
+        return exported_reply(ctx)
+    gov = ctx.services.contracts.governor.functions
+    targets, values, calldatas = signal_action(ctx)
+    proposal_id = await ctx.services.read(gov.hashProposal(
+        targets, values, [bytes.fromhex(c[2:]) for c in calldatas], keccak(text=title)).call)
+    if await ctx.services.read(gov.proposalSnapshot(proposal_id).call):
+        return [ctx.reply(ctx.t("There is already a proposal with that title. Send /proposals to see it."))]
+    delay = await ctx.services.read(gov.votingDelay().call)
+    period = await ctx.services.read(gov.votingPeriod().call)
+    summary = ctx.t("Propose to the co-op: “{title}”. Voting opens in {delay} and stays open for {period}. "
+                    "It costs nothing.", title=title, delay=duration(ctx, delay), period=duration(ctx, period))
+    intent = {"targets": targets, "values": values, "calldatas": calldatas, "description": title}
+    return await confirm.offer(ctx, "propose", {"intent": intent, "title": title}, summary)
+
+
+async def vote(ctx: Context, args: list[str]) -> list[Reply]:
+    """/vote PROPOSAL yes|no|abstain [VOTES]: checks the proposal and the credits, then offers the vote
+    with its cost (n votes cost n² credits). Without VOTES, the most the member can afford."""
+    usage = ctx.t("Send the proposal's number, yes, no or abstain, and how many votes, for example: /vote {example}",
+                  example=f"{format_number(1, ctx.lang)} {ctx.t('yes')} {format_number(3, ctx.lang)}")
+    if len(args) not in (2, 3):
+        return [ctx.reply(usage)]
+    support = SUPPORT_WORDS.get(args[1].lower())
+    if support is None:
+        return [ctx.reply(ctx.t("I did not understand “{word}”: answer yes, no or abstain.", word=args[1])
+                          + "\n" + usage)]
+    try:
+        number = parse_count(args[0].lstrip("#"), ctx.lang)
+    except AmountError as e:
+        return [ctx.reply(number_problem(ctx, e, args[0]) + "\n" + usage)]
+    wanted = None
+    if len(args) == 3:
+        try:
+            wanted = parse_count(args[2], ctx.lang)
+        except AmountError as e:
+            return [ctx.reply(number_problem(ctx, e, args[2]) + "\n" + usage)]
+    listed = await proposals_on_chain(ctx)
+    if number > len(listed):
+        return [ctx.reply(ctx.t("There is no proposal #{number}. Send /proposals to see them.",
+                                number=format_number(number, ctx.lang)))]
+    if await exported(ctx):
+        return exported_reply(ctx)
+    proposal = listed[number - 1]
+    shown = format_number(number, ctx.lang)
+    gov = ctx.services.contracts.governor.functions
+    state = await ctx.services.read(gov.state(proposal.proposal_id).call)
+    snapshot = await ctx.services.read(gov.proposalSnapshot(proposal.proposal_id).call)
+    if state == PENDING:
+        now = await chain_now(ctx)
+        return [ctx.reply(ctx.t("Voting on #{number} has not opened yet: it opens in {time}.",
+                                number=shown, time=duration(ctx, snapshot - now + 1)))]
+    if state != ACTIVE:
+        return [ctx.reply(ctx.t("Voting on #{number} has ended ({state}).", number=shown,
+                                state=state_text(ctx, state, 0, snapshot, 0)))]
+    account = await ctx.services.wallet(ctx.member.member_id)
+    if await ctx.services.read(gov.hasVoted(proposal.proposal_id, account).call):
+        return [ctx.reply(ctx.t("You have already voted on #{number}.", number=shown))]
+    power = await ctx.services.read(ctx.services.contracts.escrow.functions.getPastVotes(account, snapshot).call)
+    credits = power // CREDIT
+    most = math.isqrt(credits)
+    if most == 0:
+        return [ctx.reply(ctx.t("You have no voting credits for #{number}: credits come from GRO locked before "
+                                "voting opened (/lock). You can still follow it with /proposals.", number=shown))]
+    votes = most if wanted is None else wanted
+    if votes > most:
+        return [ctx.reply(ctx.t(
+            "{votes} would cost {cost}, but you have {credits}. The most you can cast is {most} ({most_cost}), "
+            "for example: /vote {number} {word} {most_count}",
+            votes=_votes(ctx, votes), cost=_credits(ctx, votes * votes), credits=_credits(ctx, credits),
+            most=_votes(ctx, most), most_cost=_credits(ctx, most * most), number=shown, word=args[1],
+            most_count=format_number(most, ctx.lang)))]
+    cost = votes * votes
+    summary = ctx.t("Vote {answer} on #{number} “{title}”: {cost}; you have {credits}, {left} left.",
+                    answer=_answer(ctx, support), number=shown, title=proposal.title,
+                    cost=ctx.tn("{count} vote costs {credits}", "{count} votes cost {credits}", votes,
+                                count=format_number(votes, ctx.lang), credits=_credits(ctx, cost)),
+                    credits=_credits(ctx, credits), left=format_number(credits - cost, ctx.lang))
+    intent = {"proposal_id": str(proposal.proposal_id), "support": support, "votes": votes}
+    return await confirm.offer(ctx, "vote", {"intent": intent, "number": number, "title": proposal.title},
+                               summary)
+
+
+def _answer(ctx: Context, support: int) -> str:
+    return {FOR: ctx.t("yes"), AGAINST: ctx.t("no"), ABSTAIN: ctx.t("abstain")}[support]
+
+
+def _votes(ctx: Context, n: int) -> str:
+    return ctx.tn("{count} vote", "{count} votes", n, count=format_number(n, ctx.lang))
+
+
+
+
+def _credits(ctx: Context, n: int) -> str:
+    return ctx.tn("{count} credit", "{count} credits", n, count=format_number(n, ctx.lang))

@@ -1,0 +1,126 @@
+"""A member's recent history in plain words: deposits, order joins and refunds, produce certified and
+redeemed, locks, proposals and votes, from the indexer's chain_history."""
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from sqlalchemy import select
+
+from chain.db import Cursor, HistoryEvent
+from chain.indexer import Indexer
+from chain.indexer import history as history_of
+from handlers.base import Context, Reply, Services
+from locales import format_gro, format_money, format_number
+
+LIMIT = 10
+_BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+_indexers: dict[int, tuple[Indexer, asyncio.Lock]] = {}
+
+
+async def catch_up(services: Services, wait: float = 3.0) -> None:
+    """Makes sure chain_history has reached the chain's head before it is read.
+
+    When the assistant follows the chain itself (`services.indexer`), this waits (up to `wait` seconds)
+    for it to reach the head: an action confirmed a moment ago shows. Otherwise it polls once itself,
+    one poll at a time (two polls of the same cursor would race)."""
+    indexer = getattr(services, "indexer", None)
+    if indexer is not None:
+        head = await services.read(lambda: indexer.w3.eth.block_number)
+        deadline = asyncio.get_running_loop().time() + wait
+        while asyncio.get_running_loop().time() < deadline:
+            async with services.sessions() as session:
+                cursor = await session.get(Cursor, indexer.cursor_name)
+            if cursor is not None and cursor.block_number >= head - indexer.confirmations:
+                return
+            await asyncio.sleep(0.1)
+        return
+    entry = _indexers.get(id(services))
+    if entry is None:
+        w3 = getattr(services, "w3", None) or services.contracts.governor.w3
+        entry = _indexers.setdefault(id(services), (Indexer(w3, services.contracts, services.sessions),
+                                                    asyncio.Lock()))
+    async with entry[1]:
+        await entry[0].poll_once()
+
+
+def day(ctx: Context, timestamp: int) -> str:
+    """A date as the member's language writes it, in the co-op's time zone."""
+    settings = getattr(ctx.services, "settings", None)
+    zone = ZoneInfo(getattr(settings, "timezone", None) or "UTC")
+    text = format_date(datetime.fromtimestamp(timestamp, zone), "medium", locale=ctx.lang)
+    return text.translate(_BENGALI_DIGITS) if ctx.lang == "bn" else text
+
+
+async def history(ctx: Context, args: list[str]) -> list[Reply]:
+    """/history: the member's newest events, newest first."""
+    await catch_up(ctx.services)
+    account = await ctx.services.wallet(ctx.member.member_id)
+    async with ctx.services.sessions() as session:
+        events = await history_of(session, account, LIMIT)
+        numbers = {row.args["proposalId"]: n for n, row in enumerate((await session.scalars(
+            select(HistoryEvent).where(HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
+            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all(), 1)}
+    lines = [f"{day(ctx, e.timestamp)}: {text}" for e in events if (text := describe(ctx, e, numbers))]
+    if not lines:
+        return [ctx.reply(ctx.t("Nothing has happened on your account yet."))]
+    return [ctx.reply("\n".join([ctx.t("Your recent history:")] + lines))]
+
+
+def describe(ctx: Context, event: HistoryEvent, proposal_numbers: dict[str, int]) -> str | None:
+    """One event in plain words, or None for an event members need not see."""
+    a, lang = event.args, ctx.lang
+
+    def money(key: str) -> str:
+        return format_money(int(a[key]), lang)
+
+    def gro(key: str) -> str:
+        return format_gro(int(a[key]), lang)
+
+    def order() -> str:
+        return format_number(int(a["orderId"]), lang)
+
+    def proposal() -> str:
+        number = proposal_numbers.get(str(a["proposalId"]))
+        return format_number(number, lang) if number else "?"
+
+    match event.event:
+        case "MemberAdded":
+            return ctx.t("You became a registered member.")
+        case "MemberRemoved":
+            return ctx.t("Your membership was ended.")
+        case "DepositRecorded":
+            return ctx.t("Cash deposit of {amount} recorded.", amount=money("amount"))
+        case "WithdrawalRecorded":
+            return ctx.t("Cash withdrawal of {amount} recorded.", amount=money("amount"))
+        case "Joined":
+            return ctx.t("Joined order #{id} with {units}, paid {amount}.", id=order(), amount=money("paid"),
+                         units=ctx.tn("{count} unit", "{count} units", int(a["units"]),
+                                      count=format_number(int(a["units"]), lang)))
+        case "ToleranceChanged":
+            return ctx.t("Changed how many extra units you accept in order #{id}.", id=order())
+        case "Claimed":
+            units, refund = int(a["allocatedUnits"]), int(a["refund"])
+            if units == 0:
+                return ctx.t("Order #{id}: refunded {amount}.", id=order(), amount=money("refund"))
+            text = ctx.t("Order #{id}: you got {units}.", id=order(),
+                         units=ctx.tn("{count} unit", "{count} units", units, count=format_number(units, lang)))
+            if refund:
+                text += " " + ctx.t("Refunded {amount}.", amount=money("refund"))
+            return text
+        case "BatchCertified":
+            return ctx.t("Produce certified: you received {amount} GRO.", amount=gro("amount"))
+        case "Redeemed":
+            return ctx.t("Redeemed {amount} GRO for produce.", amount=gro("amount"))
+        case "Locked":
+            if int(a["added"]) == 0:
+                return ctx.t("Lock extended until {date}.", date=day(ctx, int(a["unlockTime"])))
+            return ctx.t("Locked {amount} GRO until {date}.", amount=gro("added"), date=day(ctx, int(a["unlockTime"])))
+        case "Withdrawn":
+            return ctx.t("Took back {amount} GRO from your lock.", amount=gro("amount"))
+        case "ProposalCreated":
+            return ctx.t("You proposed #{number}: “{title}”.", number=proposal(), title=a["description"])
+        case "VoteCast" | "VoteCastWithParams":
+            answer = {0: ctx.t("no"), 1: ctx.t("yes"), 2: ctx.t("abstain")}.get(int(a["support"]), "?")
+            return ctx.t("You voted {answer} on #{number}.", answer=answer, number=proposal())
+    return None

@@ -1,0 +1,182 @@
+"""Governance, locks, history and self-custody end to end through `coop console --jsonl`.
+
+GRO comes from certified produce and /certify is not built yet, so the test certifies a batch itself
+with the embedded chain's operator key (from the data dir), on the console's own anvil node.
+"""
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from chain import send
+from chain.deploy import load_manifest
+from chain.embedded import KEYS_FILE, MANIFEST_FILE
+from tests.bot.console import Console, button
+from tests.bot.test_console import onboard
+
+DAY = 86400
+EXECUTED = 7
+
+
+@pytest.fixture
+def console(tmp_path):
+    c = Console(tmp_path / "data")
+    yield c
+    if c.process.poll() is None:
+        c.process.kill()
+
+
+def anvil_port(pid: int) -> int:
+    """The port of the anvil node the console started (its child; it picks a free port)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and b"--port" in command and any(b"anvil" in part for part in command):
+            return int(command[command.index(b"--port") + 1])
+    raise AssertionError("the console's anvil node was not found")
+
+
+class Chain:
+    """The console's chain, seen from the test."""
+
+    def __init__(self, console: Console, data_dir: Path):
+        self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{anvil_port(console.process.pid)}"))
+        self.contracts = load_manifest(self.w3, data_dir / "chain" / MANIFEST_FILE)
+        keys = json.loads((data_dir / "chain" / KEYS_FILE).read_text())
+        self.operator = Account.from_key(keys["operator"])
+        self.db = data_dir / "coop.db"
+
+    def account(self, handle: str) -> str:
+        with sqlite3.connect(self.db) as db:
+            return db.execute("SELECT a.address FROM chain_accounts a JOIN bot_members m ON m.member_id = a.member_id "
+                              "WHERE m.handle = ?", (handle,)).fetchone()[0]
+
+    def wait_member(self, address: str) -> None:
+        deadline = time.monotonic() + 30
+        while not self.contracts.registry.functions.isMember(address).call():
+            assert time.monotonic() < deadline, "registration did not happen"
+            time.sleep(0.1)
+
+    def certify(self, address: str, batch: str, grams: int) -> None:
+        """GRO for a batch of produce (10 GRO a kilogram)."""
+        send(self.w3, self.contracts.gro.functions.certify(address, Web3.keccak(text=batch), grams, 1), self.operator)
+
+    def advance(self, seconds: int) -> None:
+        self.w3.provider.make_request("evm_increaseTime", [seconds])
+        self.w3.provider.make_request("evm_mine", [])
+
+
+def confirm_offer(console: Console, who: str, offer: dict) -> dict:
+    """Presses confirm and returns the outcome message that follows."""
+    assert [b["data"][:3] for row in offer["buttons"] for b in row] == ["ok:", "no:"]
+    console.send(**{"from": who, "press": button(offer, 0)})
+    console.expect(who)  # on its way
+    return console.expect(who)
+
+
+def test_lock_propose_vote_history_and_export(console, tmp_path):
+    data_dir = tmp_path / "data"
+    onboard(console, "admin", "en")
+    console.send(**{"from": "admin", "text": "/invite 2"})
+    codes = re.findall(r"\b([0-9A-F]{8})\b", console.expect("admin", "/start")["text"])
+    onboard(console, "bob", "en", codes[0])
+    onboard(console, "ana", "es", codes[1])
+    chain = Chain(console, data_dir)
+    bob, ana = chain.account("bob"), chain.account("ana")
+    chain.wait_member(bob)
+    chain.wait_member(ana)
+
+    # Money in and an order joined: history shows the deposit and the join.
+    console.send(**{"from": "admin", "text": "/deposit bob 50"})
+    confirm_offer(console, "admin", console.expect("admin", "bob"))
+    console.expect("bob", "$50.00")
+    console.send(**{"from": "admin", "text": "/neworder rice 2.50 10 1 7"})
+    console.expect("admin", "#1")
+    console.send(**{"from": "bob", "text": "/join 1 2"})
+    confirm_offer(console, "bob", console.expect("bob", "#1"))
+
+    chain.certify(bob, "bob-kale", 2000)  # 20 GRO
+    chain.certify(ana, "ana-beans", 1000)  # 10 GRO
+
+    # Locks: amounts checked, a preview of the voting power, then the confirm.
+    console.send(**{"from": "bob", "text": "/lock -5 52"})
+    assert "negative" in console.expect("bob", "12.50")["text"]
+    console.send(**{"from": "bob", "text": "/lock 1.234 52"})
+    assert "decimals" in console.expect("bob", "12.50")["text"]
+    console.send(**{"from": "bob", "text": "/lock 30 52"})
+    console.expect("bob", "You have 20 GRO")
+    console.send(**{"from": "bob", "text": "/lock 20 208"})
+    offer = console.expect("bob", "voting power")
+    assert "Lock 20 GRO" in offer["text"]
+    confirm_offer(console, "bob", offer)
+    assert chain.contracts.escrow.functions.locked(bob).call()[0] == 20 * 10**18
+    console.send(**{"from": "ana", "text": "/lock 10 208"})
+    confirm_offer(console, "ana", console.expect("ana", "10 GRO"))
+
+    # A proposal, numbered #1, pending until the voting delay has passed.
+    console.send(**{"from": "bob", "text": "/propose Paint the lobby green"})
+    confirm_offer(console, "bob", console.expect("bob", "Paint the lobby green"))
+    console.send(**{"from": "bob", "text": "/proposals"})
+    listed = console.expect("bob", "#1 Paint the lobby green")["text"]
+    assert "voting opens in" in listed
+    console.send(**{"from": "bob", "text": "/vote 1 yes 3"})
+    console.expect("bob", "has not opened yet")
+    console.send(**{"from": "bob", "text": "/vote 7 yes 3"})
+    console.expect("bob", "There is no proposal #7")
+    chain.advance(DAY + 60)
+
+    # Quadratic votes: the cost before the confirm, and the most one can afford.
+    console.send(**{"from": "ana", "text": "/vote 1 sí 2"})
+    offer = console.expect("ana", "2 votos cuestan 4 créditos")
+    confirm_offer(console, "ana", offer)
+    console.send(**{"from": "bob", "text": "/vote 1 yes 5"})
+    too_many = console.expect("bob", "The most you can cast is 4 votes")["text"]
+    assert "5 votes would cost 25 credits, but you have 19 credits" in too_many
+    console.send(**{"from": "bob", "text": "/vote 1 yes 3"})
+    offer = console.expect("bob", "3 votes cost 9 credits; you have 19 credits, 10 left")
+    confirm_offer(console, "bob", offer)
+    console.send(**{"from": "ana", "text": "propuestas"})
+    assert "5" in console.expect("ana", "#1")["text"]  # 3 + 2 votes for
+    console.send(**{"from": "ana", "text": "/vote 1 no 1"})
+    console.expect("ana", "(aprobada)")  # bob's votes made it pass early (super-quorum): voting has ended
+
+    # The proposal passed (super-quorum): anyone may queue it and, after the timelock, execute its action.
+    gov, target = chain.contracts.governor, chain.contracts.registry.address
+    action = ([target], [0], [chain.contracts.registry.functions.memberCount()._encode_transaction_data()],
+              Web3.keccak(text="Paint the lobby green"))
+    send(chain.w3, gov.functions.queue(*action), chain.operator)
+    chain.advance(2 * DAY + 60)
+    send(chain.w3, gov.functions.execute(*action), chain.operator)
+    proposal_id = gov.functions.hashProposal(*action).call()
+    assert gov.functions.state(proposal_id).call() == EXECUTED
+
+    console.send(**{"from": "bob", "text": "/history"})
+    history = console.expect("bob", "Your recent history")["text"]
+    for expected in ("Cash deposit of $50.00", "Joined order #1 with 2 units", "Locked 20 GRO",
+                     "You voted yes on #1", "You proposed #1"):
+        assert expected in history
+
+    # Self-custody: a bad address is explained; a good one is confirmed; the co-op then cannot act.
+    console.send(**{"from": "bob", "text": "/export 0x1234"})
+    console.expect("bob", "not a wallet address")
+    own = Account.create().address
+    console.send(**{"from": "bob", "text": f"/export {own.lower()}"})
+    console.expect("bob", "capital letters")
+    console.send(**{"from": "bob", "text": f"/export {own}"})
+    offer = console.expect("bob", "own wallet")
+    confirm_offer(console, "bob", offer)
+    console.send(**{"from": "bob", "text": "/join 1 1"})
+    offer = console.expect("bob", "#1")
+    outcome = confirm_offer(console, "bob", offer)
+    assert "own custody" in outcome["text"]
+    console.send(**{"from": "bob", "text": "/lock 1 10"})
+    console.expect("bob", "own custody")
+    assert console.close() == 0
