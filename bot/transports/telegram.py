@@ -180,7 +180,7 @@ class TelegramTransport:
                 continue
             for item in updates:
                 offset = item.update_id + 1
-                task = asyncio.create_task(self.process(item))
+                task = asyncio.create_task(self._process_logged(item))
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
 
@@ -199,8 +199,14 @@ class TelegramTransport:
         except (ValueError, ValidationError):
             log.warning("telegram: webhook body is not an update")
             return web.Response(status=400, text="not an update")
-        await self.process(item)
+        await self._process_logged(item)  # 200 even on a failure: Telegram's retry would be dropped as seen
         return web.Response(text="ok")
+
+    async def _process_logged(self, item: Update) -> None:
+        try:
+            await self.process(item)
+        except Exception:
+            log.exception("telegram: update_id=%s failed", item.update_id)
 
     async def process(self, item: Update) -> None:
         """One update, once: recorded as seen first (a retry stops there), then handled and answered."""

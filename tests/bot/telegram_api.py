@@ -47,6 +47,7 @@ class TelegramAPI:
     async def start(self) -> str:
         """Serves on a free local port; returns the API base for TELEGRAM_API_BASE."""
         self._changed = asyncio.Condition()
+        self._closing = False
         web_app = web.Application()
         web_app.router.add_post("/bot{token}/{method}", self._dispatch)
         self._runner = web.AppRunner(web_app)
@@ -58,6 +59,9 @@ class TelegramAPI:
         return self.base
 
     async def close(self) -> None:
+        self._closing = True  # a long poll still waiting answers now, so shutting down does not wait for it
+        async with self._changed:
+            self._changed.notify_all()
         await self._runner.cleanup()
 
     # ---- what a test does ----
@@ -199,13 +203,14 @@ class TelegramAPI:
         timeout = float(call.params.get("timeout", 0))
         deadline = asyncio.get_running_loop().time() + timeout
         self._updates = [u for u in self._updates if u["update_id"] >= offset]  # offset confirms the rest
-        while not self._updates:
+        while not self._updates and not self._closing:
             remaining = deadline - asyncio.get_running_loop().time()
             if remaining <= 0:
                 break
             async with self._changed:
                 try:
-                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._updates)), remaining)
+                    await asyncio.wait_for(self._changed.wait_for(lambda: bool(self._updates) or self._closing),
+                                           remaining)
                 except TimeoutError:
                     break
         return self._ok(self._updates[:int(call.params.get("limit", 100))])

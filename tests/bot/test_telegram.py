@@ -13,7 +13,13 @@ from bot.app import App
 from bot.cli import build_parser
 from bot.settings import Settings
 from bot.store import Member, SeenUpdate
-from bot.transports.telegram import SECRET_HEADER, WEBHOOK_PATH, CallbackDataTooLong, TelegramTransport, keyboard
+from bot.transports.telegram import (
+    SECRET_HEADER,
+    WEBHOOK_PATH,
+    CallbackDataTooLong,
+    TelegramTransport,
+    keyboard,
+)
 from bot.web.app import make_web_app, serve
 from handlers.base import Button, Reply
 from locales import Translator
@@ -53,7 +59,7 @@ async def polling(app, api):
     await api.queue(api.message(ADMIN_ID, "/start", username="admin", lang="en"))
     choice = await api.wait_for("sendMessage", ADMIN_ID, "·", after=mark)
     await api.queue(api.press(ADMIN_ID, choice.buttons[0]["callback_data"], username="admin", lang="en"))
-    await api.wait_for("sendMessage", ADMIN_ID, "Food-USD", after=mark)
+    await api.wait_for("sendMessage", ADMIN_ID, "What would you like to do?", after=mark)  # after the welcome
     yield transport
     await transport.stop()
 
@@ -71,7 +77,8 @@ async def join(api: TelegramAPI, user_id: int, username: str, lang: str) -> None
     await api.queue(api.message(user_id, f"/start {code}", username=username, lang=lang))
     choice = await api.wait_for("sendMessage", user_id, "·", after=mark)
     await api.queue(api.press(user_id, f"lang:{lang}", username=username, lang=lang))
-    await api.wait_for("sendMessage", user_id, "Food-USD", after=mark)
+    await api.wait_for("sendMessage", user_id, "Food-USD", after=mark)  # the welcome, then the menu
+    await api.wait_for("sendMessage", user_id, Translator(lang).t("What would you like to do?"), after=mark)
     assert choice.buttons[0]["callback_data"] == f"lang:{lang}"
 
 
@@ -98,6 +105,7 @@ async def test_onboarding_by_polling_in_the_members_language(polling, api, app):
     press = await api.queue(api.press(2, "lang:es", username="ana", lang="es"))
     welcome = await api.wait_for("sendMessage", 2, "Food-USD", after=mark)
     assert welcome.params["text"] == Translator("es").t(WELCOME)
+    await api.wait_for("sendMessage", 2, Translator("es").t("What would you like to do?"), after=mark)
     answered = await api.wait_for("answerCallbackQuery", after=mark)
     assert answered.params["callback_query_id"] == press["callback_query"]["id"]
     async with app.sessions() as session:
@@ -131,10 +139,11 @@ async def test_a_member_who_blocked_the_bot_is_marked_and_skipped(polling, api, 
     api.block(5)
     mark = len(api.calls)
     await api.queue(api.message(5, "/menu", username="bea"))
-    for _ in range(200):  # the menu's sendMessage is refused with 403
-        if any(c.status == 403 for c in api.calls[mark:]):
+    for _ in range(200):  # the menu's sendMessage is refused with 403, and she is marked
+        if await blocked(app, "bea"):
             break
         await asyncio.sleep(0.05)
+    assert [c.status for c in api.calls[mark:] if c.method == "sendMessage"] == [403]
     assert await blocked(app, "bea")
 
     before = len(api.calls)
