@@ -113,8 +113,9 @@ def _telegram(args: argparse.Namespace) -> int:
     from bot.transports.telegram import TelegramTransport
     from bot.web.app import make_web_app, serve
 
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bot").setLevel(logging.INFO)
     try:
         settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
         if not settings.telegram_token:

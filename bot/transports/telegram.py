@@ -114,6 +114,9 @@ class TelegramTransport:
     def __init__(self, app: App, settings: Settings):
         if not settings.telegram_token:
             raise SettingsError("TELEGRAM_BOT_TOKEN must be set for the Telegram transport")
+        secret = settings.telegram_webhook_secret
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET may only hold A-Z, a-z, 0-9, _ and - (1 to 256 of them)")
         self.app = app
         self.settings = settings
         self.group_chat_id = settings.group_chat_id
