@@ -55,16 +55,16 @@ class Announcer:
                 await self._order_opened(intent)
             return
         await self._record_timing(intent.id)
-        t = Translator(member.lang or "en")
+        tr = Translator(member.lang or "en")
         if intent.state == "failed":
-            await self._tell(member, t.t("That did not go through: {reason}", reason=reason_text(t, intent.reason)))
+            await self._tell(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
             return
         if action.kind in ("deposit", "certify"):
-            await self._tell(member, t.t("Done. It is recorded."))
+            await self._tell(member, tr.t("Done. It is recorded."))
             await self._tell_beneficiary(action)
             return
         fusd, _, _ = await balances(self.app, member.member_id)
-        await self._tell(member, t.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, t.lang)))
+        await self._tell(member, tr.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, tr.lang)))
 
     async def _record_timing(self, intent_id: int) -> None:
         async with self.app.sessions() as session, session.begin():
@@ -78,15 +78,15 @@ class Announcer:
         async with self.app.sessions() as session:
             member = (await session.execute(select(Member).where(
                 Member.member_id == action.params["for_member_id"]))).scalar_one()
-        t = Translator(member.lang or "en")
+        tr = Translator(member.lang or "en")
         fusd, gro, _ = await balances(self.app, member.member_id)
         if action.kind == "deposit":
-            text = t.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
-                       amount=format_money(int(action.params["intent"]["amount"]), t.lang),
-                       balance=format_money(fusd, t.lang))
+            text = tr.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
+                       amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
+                       balance=format_money(fusd, tr.lang))
         else:
-            text = t.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
-                       batch=action.params["intent"]["batch_id"], gro=format_gro(gro, t.lang))
+            text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
+                       batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
         await self._tell(member, text)
 
     async def _order_opened(self, intent: Intent) -> None:
@@ -99,9 +99,9 @@ class Announcer:
         order_id, who = created[0]["args"]["orderId"], intent.params["announce"]
         price = int(intent.params["unit_price"])
 
-        def text(t: Translator) -> str:
-            return t.t("Order #{id} is open: {product}, {price} each. Members join with /join {id} UNITS.",
-                       id=format_number(order_id, t.lang), product=who["product"], price=format_money(price, t.lang))
+        def text(tr: Translator) -> str:
+            return tr.t("Order #{id} is open: {product}, {price} each. Members join with /join {id} UNITS.",
+                       id=format_number(order_id, tr.lang), product=who["product"], price=format_money(price, tr.lang))
 
         async with app.sessions() as session:
             admin = (await session.execute(select(Member).where(
@@ -119,32 +119,32 @@ class Announcer:
         if event.contract != "group_buy" or event.event not in CLOSING_EVENTS:
             return
         order_id = int(event.args["orderId"])
-        await self._group(lambda t: self._order_closed_text(t, event, order_id))
+        await self._group(lambda tr: self._order_closed_text(tr, event, order_id))
         for member, account in await self._joined(order_id):
             units, refund = await self.app.read(
                 self.app.contracts.group_buy.functions.claimable(order_id, account).call)
-            t = Translator(member.lang or "en")
+            tr = Translator(member.lang or "en")
             if event.event == "OrderExecuted":
-                text = t.tn("Order #{id} was bought: {count} unit is yours.",
+                text = tr.tn("Order #{id} was bought: {count} unit is yours.",
                             "Order #{id} was bought: {count} units are yours.", units,
-                            id=format_number(order_id, t.lang), count=format_number(units, t.lang))
+                            id=format_number(order_id, tr.lang), count=format_number(units, tr.lang))
             else:
-                text = t.t("Order #{id} did not go ahead.", id=format_number(order_id, t.lang))
+                text = tr.t("Order #{id} did not go ahead.", id=format_number(order_id, tr.lang))
             if refund:
-                text += " " + t.t("{amount} comes back to your Food-USD.", amount=format_money(refund, t.lang))
+                text += " " + tr.t("{amount} comes back to your Food-USD.", amount=format_money(refund, tr.lang))
                 await self.app.outbox.submit(f"claim:{order_id}:{member.member_id}", member.member_id, "claim_for",
                                              {"order_id": order_id})
             await self._tell(member, text)
 
     @staticmethod
-    def _order_closed_text(t: Translator, event: HistoryEvent, order_id: int) -> str:
-        number = format_number(order_id, t.lang)
+    def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int) -> str:
+        number = format_number(order_id, tr.lang)
         if event.event == "OrderExecuted":
-            return t.t("Order #{id} reached its goal and was bought: {units} units.", id=number,
-                       units=format_number(int(event.args["boughtUnits"]), t.lang))
+            return tr.t("Order #{id} reached its goal and was bought: {units} units.", id=number,
+                       units=format_number(int(event.args["boughtUnits"]), tr.lang))
         if event.event == "OrderRefunded":
-            return t.t("Order #{id} did not reach its minimum; everyone gets their Food-USD back.", id=number)
-        return t.t("Order #{id} was cancelled; everyone gets their Food-USD back.", id=number)
+            return tr.t("Order #{id} did not reach its minimum; everyone gets their Food-USD back.", id=number)
+        return tr.t("Order #{id} was cancelled; everyone gets their Food-USD back.", id=number)
 
     async def _joined(self, order_id: int) -> list[tuple[Member, str]]:
         """The members who joined `order_id`, with their accounts (from the indexed Joined events; the

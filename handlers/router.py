@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from bot.store import Member
 from chain.db import utcnow
-from handlers import admin, confirm, custody, escrow, governance, history, onboarding, orders, wallet
+from handlers import admin, confirm, custody, escrow, feedback, governance, history, onboarding, orders, wallet
 from handlers.base import Context, Handler, Inbound, Reply, Services
 from locales import match_language
 
@@ -33,9 +33,10 @@ RESIDENT: dict[str, Handler] = {
     "vote": governance.vote,
     "lock": escrow.lock,
     "export": custody.export,
+    "feedback": feedback.feedback,
 }
 # Resident commands of DESIGN §4.3 that later work builds; until then they say so.
-COMING = ("alerts", "readings", "feedback", "dashboard")
+COMING = ("alerts", "readings", "dashboard")
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")
 # Plain phrases for common requests, in each language (lower case, as typed).
