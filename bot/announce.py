@@ -14,6 +14,7 @@ from web3.logs import DISCARD
 from bot.store import Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
+from handlers.outcomes import outcome_text
 from handlers.reasons import reason_text
 from handlers.wallet import balances
 from locales import Translator, format_gro, format_money, format_number
@@ -40,7 +41,7 @@ class Announcer:
         """The group chat of each channel members use, in English (the group's shared language)."""
         from handlers.base import Reply
 
-        for channel in list(self.app.sinks):
+        for channel in sorted(self.app.channels):
             await self.app.push(channel, Reply("group", text_of(Translator("en"))))
 
     # ---- outcomes of confirmed actions ----
@@ -62,6 +63,10 @@ class Announcer:
         if action.kind in ("deposit", "certify"):
             await self._tell(member, tr.t("Done. It is recorded."))
             await self._tell_beneficiary(action)
+            return
+        special = outcome_text(tr, action.kind, action.params)
+        if special is not None:
+            await self._tell(member, special)
             return
         fusd, _, _ = await balances(self.app, member.member_id)
         await self._tell(member, tr.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, tr.lang)))

@@ -9,25 +9,26 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from web3 import Web3
 
 from bot import store
+from bot.announce import Announcer
+from bot.notify import Limits, Notifier
 from bot.settings import Settings
+from bot.store import Member
 from chain import db as chain_db
 from chain.accounts import ensure_account
 from chain.db import Intent, create_engine, sessionmaker
 from chain.deploy import load_manifest
+from chain.indexer import Indexer
 from chain.keystore import Keystore, dev_master_key
 from chain.outbox import Outbox, Worker, WorkerOptions
-from bot.announce import Announcer
-from chain.indexer import Indexer
 from handlers import confirm, router
 from handlers.base import Inbound, Reply
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[Reply], Awaitable[None]]
 MANIFEST_FILE = "chain-manifest.json"
 
 
@@ -37,8 +38,11 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.admins = settings.admins
-        self.sinks: dict[str, Sink] = {}  # channel -> where its pushed replies go
+        # Everything pushed (outcomes, announcements, broadcasts) goes through the notifier's queue, at
+        # each channel's pace; transports connect their send path to it.
+        self.notifier = Notifier({}, on_blocked=self._mark_blocked)
         self._embedded = None
+        self.channels: set[str] = set()  # the channels a transport is connected on
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
@@ -67,6 +71,7 @@ class App:
         self.operator_address = operator.address
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()
+        await self.notifier.start()
         self.outbox = Outbox(self.sessions)
         self.announcer = Announcer(self)
         self.outbox.subscribe(self.announcer.intent_finished)
@@ -85,6 +90,7 @@ class App:
         self._stop.set()
         self._indexer_stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.notifier.stop(drain=True)
         await self.engine.dispose()
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.close)
@@ -100,6 +106,7 @@ class App:
                 open_ = (await session.execute(select(Intent.id).where(
                     (Intent.state.in_(("pending", "submitted"))) | Intent.notified_at.is_(None)))).first()
             if open_ is None and await self.indexer.poll_once() == 0:
+                await self.notifier.drain()
                 return
             await asyncio.sleep(0.1)
         log.warning("exiting with intents still open after %s s", timeout)
@@ -116,11 +123,18 @@ class App:
         return await asyncio.to_thread(fn, *args)
 
     async def push(self, channel: str, reply: Reply) -> None:
-        sink = self.sinks.get(channel)
-        if sink is None:
-            log.warning("no %s transport to push to %s", channel, reply.to)
-            return
-        await sink(reply)
+        await self.notifier.push(channel, reply)
+
+    def connect(self, channel: str, send: Callable[[Reply], Awaitable[None]], limits: Limits) -> None:
+        """A transport's send path for pushed replies, paced by `limits`."""
+        self.notifier.connect(channel, send, limits)
+        self.channels.add(channel)
+
+    async def _mark_blocked(self, channel: str, to: str) -> None:
+        """The member blocked the bot: pushes to them stop until they write again."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(Member).where(Member.channel == channel, Member.handle == to.lstrip("@"))
+                                  .values(blocked=True))
 
 
 __all__ = ["App", "MANIFEST_FILE"]

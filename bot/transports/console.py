@@ -15,6 +15,7 @@ import sys
 from typing import TextIO
 
 from bot.app import App
+from bot.notify import CONSOLE
 from handlers.base import Inbound, Reply
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ async def run(app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) 
         stdout.write(render(reply) + "\n")
         stdout.flush()
 
-    app.sinks[CHANNEL] = write
+    app.connect(CHANNEL, write, CONSOLE)
     while line := await asyncio.to_thread(stdin.readline):
         if not line.strip():
             continue

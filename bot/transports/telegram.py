@@ -5,7 +5,7 @@ tests); TELEGRAM_WEBHOOK_SECRET (set: webhook mode at POST /webhooks/telegram, c
 X-Telegram-Bot-Api-Secret-Token header; unset: long polling); COOP_GROUP_CHAT_ID (announcements).
 
 Every update is recorded in `SeenUpdate` before it is handled, so a retried webhook or a redelivered update
-is handled once. Every reply, interactive or pushed (app.sinks["telegram"]), goes out through `send`: a 429
+is handled once. Every reply, interactive or pushed (the notifier), goes out through `send`: a 429
 waits the `retry_after` the Bot API asks for and tries again; a member who blocked the bot (403) is marked
 `Member.blocked` and skipped until they write again.
 """
@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App
+from bot.notify import TELEGRAM
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
 from handlers.base import Button, Inbound, Reply
@@ -136,7 +137,7 @@ class TelegramTransport:
         me = await self.bot.get_me()
         log.info("telegram: bot=@%s mode=%s", me.username, "webhook" if self.webhook else "polling")
         await self.register_commands()
-        self.app.sinks[CHANNEL] = self.send
+        self.app.connect(CHANNEL, self.send, TELEGRAM)
         if self.webhook:
             if webhook_url:
                 await self.bot.set_webhook(webhook_url, secret_token=self.settings.telegram_webhook_secret,
@@ -152,8 +153,6 @@ class TelegramTransport:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
         await asyncio.gather(*self._inflight, return_exceptions=True)
-        if self.app.sinks.get(CHANNEL) == self.send:
-            del self.app.sinks[CHANNEL]
         await self.bot.session.close()
 
     async def register_commands(self) -> None:

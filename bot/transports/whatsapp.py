@@ -9,7 +9,7 @@ In (aiohttp routes, added to bot/web's app by `add_routes`):
                            an Inbound from the sender's wa_id; each message id is handled once (bot.store.
                            SeenUpdate, written before handling). The answer is 200 as soon as the messages
                            are recorded; handling runs in the background, in order per sender.
-Out (`send`, the whole send path in one method, also behind app.sinks["whatsapp"] for pushed replies):
+Out (`send`, the whole send path in one method, also what the notifier calls for pushed replies):
   plain text; up to 3 buttons as an interactive "button" message (titles shortened to 20 characters with
   an ellipsis); more than 3 as an interactive "list" message (10 rows a message, titles ≤ 24); an image
   is uploaded to /{phone number id}/media and sent by its media id (no public URL needed).
@@ -42,7 +42,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.notify import RetryAfter, TransientError
+from bot.notify import WHATSAPP, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
 from chain.db import utcnow
@@ -247,7 +247,7 @@ class WhatsAppTransport:
         self._last_inbound: dict[str, datetime] = {}
         self._tails: dict[str, asyncio.Task] = {}  # each sender's last handling task: messages in order
         self._tasks: set[asyncio.Task] = set()
-        app.sinks[CHANNEL] = self.deliver
+        app.connect(CHANNEL, self.send, WHATSAPP)
 
     def add_routes(self, web_app: web.Application) -> None:
         web_app.router.add_get(WEBHOOK_PATH, self._handshake)
@@ -336,7 +336,7 @@ class WhatsAppTransport:
     # ---- out ----
 
     async def deliver(self, reply: Reply) -> None:
-        """`send`, with failures logged (the sink for pushed replies until bot/notify retries them)."""
+        """`send` for direct replies, with failures logged (pushed replies go through bot.notify, which retries)."""
         try:
             await self.send(reply)
         except SendError as e:

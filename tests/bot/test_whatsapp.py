@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.notify import RetryAfter, TransientError
+from bot.notify import WHATSAPP, RetryAfter, TransientError
 from bot.settings import Settings
 from bot.store import SeenUpdate
 from bot.transports.whatsapp import SendError, WhatsAppOptions, WhatsAppTransport, render
@@ -222,12 +222,14 @@ async def test_a_push_outside_the_window_goes_as_the_template_in_the_members_lan
     await onboard(bot, graph, member, code)  # French, from the +33 hint
     sent = len(graph.messages(member))
     await bot.app.push("whatsapp", Reply(member, "Commande n°1 payée.\nMerci !"))
+    await bot.app.notifier.drain()
     assert graph.messages(member)[sent]["type"] == "text"  # inside the window
 
     bot.clock.shift = timedelta(hours=24, minutes=1)
     try:
         await bot.app.push("whatsapp", Reply(member, "Commande n°2 payée.\nMerci !",
                                              [[Button("Voir", "cmd:orders")]]))
+        await bot.app.notifier.drain()
     finally:
         bot.clock.shift = timedelta()
     template = graph.messages(member)[sent + 1]
@@ -241,7 +243,7 @@ async def test_a_push_outside_the_window_goes_as_the_template_in_the_members_lan
     try:
         await restarted.send(Reply(member, "Bonjour"))
     finally:
-        bot.app.sinks["whatsapp"] = bot.transport.deliver
+        bot.app.connect("whatsapp", bot.transport.send, WHATSAPP)
         await restarted.close()
     assert graph.messages(member)[-1]["type"] == "text"
 
@@ -253,8 +255,9 @@ async def test_without_a_template_a_push_outside_the_window_is_not_sent_and_logg
     try:
         with caplog.at_level(logging.WARNING, logger="bot.transports.whatsapp"):
             await bot.app.push("whatsapp", Reply(never_wrote, "Your order was paid."))
+            await bot.app.notifier.drain()
     finally:
-        bot.app.sinks["whatsapp"] = bot.transport.deliver
+        bot.app.connect("whatsapp", bot.transport.send, WHATSAPP)
         await untemplated.close()
     assert graph.messages(never_wrote) == []
     assert any("outside_24h_window_and_no_template" in r.getMessage() for r in caplog.records)
@@ -303,11 +306,12 @@ async def test_a_refused_send_raises_and_a_pushed_one_is_logged(bot, graph, capl
         with pytest.raises(SendError) as refused:
             await wrong.send(Reply(ADMIN, "hello"))
         assert (refused.value.status, refused.value.code, refused.value.transient) == (401, 190, False)
-        with caplog.at_level(logging.WARNING, logger="bot.transports.whatsapp"):
+        with caplog.at_level(logging.WARNING):
             await bot.app.push("whatsapp", Reply(ADMIN, "hello"))
-        assert "send_failed" in caplog.text and "expired" not in caplog.text
+            await bot.app.notifier.drain()
+        assert "undeliverable" in caplog.text and "expired" not in caplog.text
     finally:
-        bot.app.sinks["whatsapp"] = bot.transport.deliver
+        bot.app.connect("whatsapp", bot.transport.send, WHATSAPP)
         await wrong.close()
     assert not graph.calls[-1].authorized
 
