@@ -101,105 +101,32 @@ def _console(args: argparse.Namespace) -> int:
     return 0
 
 
-def _telegram(args: argparse.Namespace) -> int:
-    """The Telegram transport: long polling, or (TELEGRAM_WEBHOOK_SECRET set) the webhook served at
-    COOP_HTTP_HOST:COOP_HTTP_PORT; runs until SIGINT or SIGTERM."""
-    import asyncio
-    import logging
-    import signal
-
-    from bot.app import App
+def _serve(command: str, args: argparse.Namespace, transports: list[str] | None) -> int:
+    from bot.run import configured, run
     from bot.settings import Settings, SettingsError
-    from bot.transports.telegram import TelegramTransport
-    from bot.web.app import make_web_app, serve
 
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("bot").setLevel(logging.INFO)
     try:
         settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
-        if not settings.telegram_token:
-            raise SettingsError("TELEGRAM_BOT_TOKEN must be set (the token @BotFather gave the bot)")
     except SettingsError as e:
-        print(f"coop telegram: {e}", file=sys.stderr)
+        print(f"coop {command}: {e}", file=sys.stderr)
         return 2
+    return run(command, settings, configured(settings) if transports is None else transports,
+               telegram_webhook_url=getattr(args, "webhook_url", None))
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        app = await App(settings).start()
-        runner = None
-        try:
-            transport = TelegramTransport(app, settings)
-            await transport.start(webhook_url=args.webhook_url)
-            try:
-                if transport.webhook:
-                    runner = await serve(make_web_app(app, transport.add_routes), settings.http_host,
-                                         settings.http_port)
-                await stop.wait()
-            finally:
-                if runner is not None:
-                    await runner.cleanup()
-                await transport.stop()
-        finally:
-            await app.stop()
 
-    try:
-        asyncio.run(main())
-    except SettingsError as e:
-        print(f"coop telegram: {e}", file=sys.stderr)
-        return 2
-    return 0
+def _run(args: argparse.Namespace) -> int:
+    """Production: every chat transport the settings enable, the webhooks and /healthz, until a signal."""
+    return _serve("run", args, None)
+
+
+def _telegram(args: argparse.Namespace) -> int:
+    """The Telegram transport alone: long polling, or (TELEGRAM_WEBHOOK_SECRET set) the webhook."""
+    return _serve("telegram", args, ["telegram"])
 
 
 def _whatsapp(args: argparse.Namespace) -> int:
-    """The WhatsApp Cloud API transport: its webhook and /healthz at COOP_HTTP_HOST:COOP_HTTP_PORT until a signal."""
-    import asyncio
-    import logging
-    import signal
-
-    from bot.app import App
-    from bot.settings import Settings, SettingsError
-    from bot.transports.whatsapp import WhatsAppOptions, WhatsAppTransport
-    from bot.web.app import make_web_app, serve
-
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
-        options = WhatsAppOptions.from_env(os.environ)
-        app = App(settings)
-        transport = WhatsAppTransport(app, settings, options)  # checks the WhatsApp settings before the chain starts
-    except SettingsError as e:
-        print(f"coop whatsapp: {e}", file=sys.stderr)
-        return 2
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await app.start()
-        runner = None
-        try:
-            runner = await serve(make_web_app(app, transport.add_routes), settings.http_host, settings.http_port)
-            print(f"coop whatsapp: listening on http://{settings.http_host}:{settings.http_port}/webhooks/whatsapp",
-                  file=sys.stderr, flush=True)
-            await stop.wait()
-        finally:
-            if runner is not None:
-                await runner.cleanup()  # no new webhooks; then the ones in hand are answered
-            await transport.close()
-            await app.stop()
-
-    try:
-        asyncio.run(main())
-    except SettingsError as e:
-        print(f"coop whatsapp: {e}", file=sys.stderr)
-        return 2
-    return 0
+    """The WhatsApp Cloud API transport alone: its webhook and /healthz."""
+    return _serve("whatsapp", args, ["whatsapp"])
 
 
 def _rotate_master_key(args: argparse.Namespace) -> int:
@@ -255,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
     console.add_argument("--admin", action="append", default=[], metavar="NAME", help="a console name that is admin")
     console.set_defaults(run=_console)
+    run = commands.add_parser(
+        "run", help="production: every chat transport the settings enable, webhooks and /healthz",
+        description="Runs the assistant with Telegram (TELEGRAM_BOT_TOKEN) and/or WhatsApp (WHATSAPP_TOKEN), the "
+                    "database from COOP_DATABASE_URL and the chain from COOP_CHAIN_RPC_URL (docs/settings.md), "
+                    "until SIGINT or SIGTERM.")
+    run.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
+    run.add_argument("--admin", action="append", default=[], metavar="NAME", help="a handle that is admin")
+    run.add_argument("--webhook-url", metavar="URL", help="Telegram webhook mode: the public URL of /webhooks/telegram")
+    run.set_defaults(run=_run)
     telegram = commands.add_parser(
         "telegram", help="run the assistant as a Telegram bot (polling, or webhook with TELEGRAM_WEBHOOK_SECRET)",
         description="The Telegram transport (DESIGN §4.4): TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE, "
