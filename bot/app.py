@@ -48,7 +48,8 @@ class App:
 
     # ---- start and stop ----
 
-    async def start(self) -> "App":
+    async def start(self, background: bool = True) -> "App":
+        """Builds every part; with `background` also starts the worker and indexer (see begin)."""
         s = self.settings
         s.require_production_secrets()
         s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -76,15 +77,21 @@ class App:
         self.announcer = Announcer(self)
         self.outbox.subscribe(self.announcer.intent_finished)
         self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, operator, WorkerOptions(window=0.1))
-        await confirm.resume_confirmed(self.sessions, self.outbox)
-        self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
         self._indexer_stop = asyncio.Event()
+        if background:
+            await self.begin()
+        return self
+
+    async def begin(self) -> None:
+        """Starts the outbox worker and the indexer. Transports connect first, so outcomes finished while
+        the assistant was down (told again at the worker's start) find their channel."""
+        await confirm.resume_confirmed(self.sessions, self.outbox)
+        self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
         self._tasks.append(self._indexing)
-        return self
 
     async def stop(self) -> None:
         self._stop.set()

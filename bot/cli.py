@@ -87,7 +87,7 @@ def _console(args: argparse.Namespace) -> int:
         return 2
 
     async def main() -> None:
-        app = await App(settings).start()
+        app = await App(settings).start(background=False)  # console.run connects, then begins
         try:
             await console.run(app)
         finally:

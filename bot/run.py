@@ -2,7 +2,6 @@
 `coop whatsapp`): the app, each transport, and the HTTP listener for webhooks and /healthz."""
 import asyncio
 import logging
-import os
 import signal
 import sys
 
@@ -22,7 +21,7 @@ def configured(settings: Settings) -> list[str]:
 def run(command: str, settings: Settings, transports: list[str], telegram_webhook_url: str | None = None) -> int:
     """Runs until a signal; returns the exit code (2 when the settings are incomplete, said on stderr)."""
     from bot.transports.telegram import TelegramTransport
-    from bot.transports.whatsapp import WhatsAppOptions, WhatsAppTransport
+    from bot.transports.whatsapp import WhatsAppTransport
     from bot.web.app import make_web_app, serve
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
@@ -31,7 +30,7 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
     try:
         # Each transport checks its settings here, before the chain starts.
         built = {"telegram": lambda: TelegramTransport(app, settings),
-                 "whatsapp": lambda: WhatsAppTransport(app, settings, WhatsAppOptions.from_env(os.environ))}
+                 "whatsapp": lambda: WhatsAppTransport(app, settings)}
         started = [(name, built[name]()) for name in transports]
     except SettingsError as e:
         print(f"coop {command}: {e}", file=sys.stderr)
@@ -42,17 +41,18 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await app.start()
+        await app.start(background=False)
         runner = None
         try:
             routes = []
             for name, transport in started:
                 if name == "telegram":
-                    await transport.start(webhook_url=telegram_webhook_url)
+                    await transport.start(webhook_url=telegram_webhook_url or settings.telegram_webhook_url)
                     if transport.webhook:
                         routes.append(transport.add_routes)
                 else:
                     routes.append(transport.add_routes)
+            await app.begin()  # the transports are connected: outcomes told at start find them
             runner = await serve(make_web_app(app, *routes), settings.http_host, settings.http_port)
             print(f"coop {command}: listening on http://{settings.http_host}:{settings.http_port} "
                   f"({', '.join(transports) or 'no chat transport'})", file=sys.stderr, flush=True)

@@ -28,12 +28,14 @@ class Settings:
     telegram_token: str | None = None
     telegram_api_base: str = "https://api.telegram.org"
     telegram_webhook_secret: str | None = None
+    telegram_webhook_url: str | None = None  # the public URL of /webhooks/telegram, given to setWebhook
     group_chat_id: str | None = None
     whatsapp_token: str | None = None
     whatsapp_phone_number_id: str | None = None
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
     whatsapp_app_secret: str | None = None
     whatsapp_verify_token: str | None = None
+    whatsapp_template_notify: str | None = None  # the approved template for messages outside the 24-hour window
     http_host: str = "127.0.0.1"
     http_port: int = 8080
 
@@ -65,12 +67,14 @@ class Settings:
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_base=env.get("TELEGRAM_API_BASE") or cls.telegram_api_base,
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            telegram_webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
             group_chat_id=env.get("COOP_GROUP_CHAT_ID") or None,
             whatsapp_token=env.get("WHATSAPP_TOKEN") or None,
             whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID") or None,
             whatsapp_api_base=env.get("WHATSAPP_API_BASE") or cls.whatsapp_api_base,
             whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET") or None,
             whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN") or None,
+            whatsapp_template_notify=env.get("WHATSAPP_TEMPLATE_NOTIFY") or None,
             http_host=env.get("COOP_HTTP_HOST", "127.0.0.1"),
             http_port=int(port),
         )

@@ -51,6 +51,7 @@ async def run(app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) 
         stdout.flush()
 
     app.connect(CHANNEL, write, CONSOLE)
+    await app.begin()
     while line := await asyncio.to_thread(stdin.readline):
         if not line.strip():
             continue

@@ -23,7 +23,7 @@ The 24-hour window: WhatsApp accepts free-form messages only within 24 h of the 
   message is not sent, and the log says so.
 
 Settings: those of DESIGN §4.4 from bot.settings.Settings, plus WHATSAPP_TEMPLATE_NOTIFY, read by
-`WhatsAppOptions.from_env` from the same environment mapping (it belongs in Settings eventually).
+Settings.whatsapp_template_notify (WhatsAppOptions overrides it in tests).
 """
 import asyncio
 import hashlib
@@ -238,7 +238,7 @@ class WhatsAppTransport:
         if missing:
             raise SettingsError(f"the WhatsApp transport needs {', '.join(missing)}")
         self.app, self.settings = app, settings
-        self.options = options or WhatsAppOptions()
+        self.options = options or WhatsAppOptions(template_notify=settings.whatsapp_template_notify)
         self._clock = clock  # naive UTC, like the store's timestamps
         self._secret = settings.whatsapp_app_secret.encode()
         self._http = http or httpx.AsyncClient(

@@ -109,3 +109,57 @@ def test_a_non_admin_gets_a_polite_refusal_for_every_admin_command(console):
     assert "$0.00" in console.expect("tom", "Food-USD")["text"]  # no deposit happened
     assert console.close() == 0
     assert not any(r["to"] == "group" for r in console.seen + console.rest())  # no order, no broadcast
+
+
+def test_cancel_then_confirm_does_nothing_and_says_so(console):
+    onboard(console, "admin", "en")
+    onboard(console, "zoe", "fr", invite_code(console))  # French
+    console.send(**{"from": "admin", "text": "/deposit zoe 5"})
+    offer = console.expect("admin", "zoe")
+    console.send(**{"from": "admin", "press": button(offer, 1)})  # cancel
+    console.expect("admin", "Cancelled")
+    console.send(**{"from": "admin", "press": button(offer, 0)})  # confirm after cancel
+    console.expect("admin", "already cancelled")
+    console.send(**{"from": "zoe", "text": "/balance"})
+    assert "0,00" in console.expect("zoe", "Food-USD")["text"]  # nothing was deposited; French number format
+    assert console.close() == 0
+
+
+def test_a_confirm_pressed_before_a_crash_completes_after_it(tmp_path):
+    data = tmp_path / "data"
+    first = Console(data)
+    onboard(first, "admin", "en")
+    onboard(first, "ken", "en", invite_code(first))
+    first.send(**{"from": "admin", "text": "/deposit ken 7"})
+    offer = first.expect("admin", "ken")
+    first.send(**{"from": "admin", "press": button(offer, 0)})
+    first.expect("admin", "On its way")
+    first.process.kill()  # before the outcome (or right after): nothing may be lost or done twice
+    first.process.wait()
+    again = Console(data)
+    try:
+        again.expect("ken", "$7.00")  # the outcome, told after the restart
+        again.send(**{"from": "ken", "text": "/balance"})
+        assert "$7.00" in again.expect("ken", "Food-USD")["text"]  # the deposit happened, once
+        assert again.close() == 0
+    finally:
+        if again.process.poll() is None:
+            again.process.kill()
+
+
+def test_the_chat_side_runs_on_postgresql(tmp_path):
+    """COOP_DATABASE_URL at PostgreSQL: onboarding and a confirmed deposit (CI has PostgreSQL)."""
+    from tests.chain.conftest import _postgres_database
+
+    for url in _postgres_database():
+        c = Console(tmp_path / "data", env={"COOP_DATABASE_URL": url})
+        try:
+            onboard(c, "admin", "en")
+            onboard(c, "liv", "es", invite_code(c))
+            c.send(**{"from": "admin", "text": "/deposit liv 3"})
+            confirm(c, "admin", c.expect("admin", "liv"))
+            c.expect("liv", "3,00")
+            assert c.close() == 0
+        finally:
+            if c.process.poll() is None:
+                c.process.kill()
