@@ -137,6 +137,9 @@ class App:
         self.notifier.connect(channel, send, limits)
         self.channels.add(channel)
 
+    def unblocked(self, channel: str, handle: str) -> None:
+        self.notifier.unblock(channel, handle)
+
     async def _mark_blocked(self, channel: str, to: str) -> None:
         """The member blocked the bot: pushes to them stop until they write again."""
         async with self.sessions() as session, session.begin():

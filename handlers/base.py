@@ -55,6 +55,8 @@ class Services(Protocol):
 
     async def push(self, channel: str, reply: Reply) -> None: ...  # a message outside the current exchange
 
+    def unblocked(self, channel: str, handle: str) -> None: ...  # a member who blocked the bot wrote again
+
 
 @dataclass
 class Context:

@@ -56,9 +56,14 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     async with services.sessions() as session:
         member = (await session.execute(select(Member).where(
             Member.channel == inbound.channel, Member.handle == inbound.user.lstrip("@")))).scalar_one_or_none()
-    if member is not None and (member.last_seen_at is None or utcnow() - member.last_seen_at > SEEN_EVERY):
-        async with services.sessions() as session, session.begin():  # weekly activity needs no finer grain
-            await session.execute(update(Member).where(Member.id == member.id).values(last_seen_at=utcnow()))
+    if member is not None and (member.blocked or member.last_seen_at is None
+                               or utcnow() - member.last_seen_at > SEEN_EVERY):
+        # Weekly activity needs no finer grain; a member who writes again has unblocked the bot.
+        async with services.sessions() as session, session.begin():
+            await session.execute(update(Member).where(Member.id == member.id)
+                                  .values(last_seen_at=utcnow(), blocked=False))
+        if member.blocked:
+            services.unblocked(member.channel, member.handle)
     ctx = Context(services, inbound, member, (member.lang if member and member.lang else
                                                match_language(inbound.lang_hint)))
     try:

@@ -225,7 +225,6 @@ class TelegramTransport:
                     await self._call(lambda: self.bot.answer_callback_query(item.callback_query.id))
                 except TelegramAPIError as e:  # too old, or already answered: the press is still handled
                     log.info("telegram: answerCallbackQuery failed (%s)", type(e).__name__)
-            await self._unblock(inbound.user)
             for reply in await self.app.handle(inbound):
                 await self.send(reply, origin)
 
@@ -260,13 +259,6 @@ class TelegramTransport:
         except IntegrityError:
             return False
         return True
-
-    async def _unblock(self, user: str) -> None:
-        """A member who writes again has unblocked the bot."""
-        async with self.app.sessions() as session, session.begin():
-            await session.execute(update(Member).where(
-                Member.channel == CHANNEL, Member.handle == user.lstrip("@"), Member.blocked.is_(True))
-                .values(blocked=False))
 
     # ---- sending ----
 
