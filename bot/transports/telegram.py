@@ -37,7 +37,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App
@@ -62,6 +62,7 @@ GROUP_TYPES = ("group", "supergroup")
 # aiogram parses every answer as Response[the method's type]; pydantic caches such generic models only
 # weakly, so once collected each call rebuilt its schema (~2 ms a sendMessage). Held here, they are built once.
 _RESPONSE_TYPES = (Response[Message], Response[list[Update]], Response[bool])
+_SEEN = insert(SeenUpdate)  # seen_at is its column default
 
 
 class CallbackDataTooLong(ValueError):
@@ -258,9 +259,11 @@ class TelegramTransport:
                        lang_hint=sender.language_code, chat_id=str(sender.id)), origin
 
     async def _first_time(self, update_id: int) -> bool:
+        # A Core insert on a pooled connection: the same committed row as through a Session, without the
+        # Session's unit of work (a third of this path's cost per update).
         try:
-            async with self.app.sessions() as session, session.begin():
-                session.add(SeenUpdate(channel=CHANNEL, update_id=str(update_id)))
+            async with self.app.engine.begin() as connection:
+                await connection.execute(_SEEN, {"channel": CHANNEL, "update_id": str(update_id)})
         except IntegrityError:
             return False
         return True
