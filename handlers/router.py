@@ -8,7 +8,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from bot.store import Member
 from chain.db import utcnow
@@ -18,6 +18,9 @@ from locales import match_language
 
 log = logging.getLogger(__name__)
 SEEN_EVERY = timedelta(hours=1)  # how often a member's last_seen_at is written
+# Built once: composing the where clause cost more CPU per message than SQLite's answer. Still read fresh
+# on every message (a language change or a new member shows at once).
+_MEMBER = select(Member).where(Member.channel == bindparam("channel"), Member.handle == bindparam("handle"))
 
 RESIDENT: dict[str, Handler] = {
     "start": onboarding.start,
@@ -54,8 +57,8 @@ PHRASES = {
 
 async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     async with services.sessions() as session:
-        member = (await session.execute(select(Member).where(
-            Member.channel == inbound.channel, Member.handle == inbound.user.lstrip("@")))).scalar_one_or_none()
+        member = (await session.execute(_MEMBER, {"channel": inbound.channel, "handle": inbound.user.lstrip("@")})
+                  ).scalar_one_or_none()
     if member is not None and (member.blocked or member.last_seen_at is None
                                or utcnow() - member.last_seen_at > SEEN_EVERY):
         # Weekly activity needs no finer grain; a member who writes again has unblocked the bot.
