@@ -45,6 +45,7 @@ class App:
         self.channels: set[str] = set()  # the channels a transport is connected on
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._addresses: dict[str, str] = {}  # member_id -> smart account address (see wallet)
 
     # ---- start and stop ----
 
@@ -124,7 +125,12 @@ class App:
         return await router.handle(self, inbound)
 
     async def wallet(self, member_id: str) -> str:
-        return (await ensure_account(self.sessions, self.keystore, self.contracts, member_id)).address
+        # An account's address never changes once recorded, so it is read from the database once per process.
+        address = self._addresses.get(member_id)
+        if address is None:
+            address = (await ensure_account(self.sessions, self.keystore, self.contracts, member_id)).address
+            self._addresses[member_id] = address
+        return address
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.to_thread(fn, *args)
