@@ -5,12 +5,14 @@ the database SQLite there, and the custodial keys' master key a generated file t
 runs in this process; outcomes of members' actions are pushed to them through the channel's sink.
 """
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from sqlalchemy import select, update
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 
 from bot import store
 from bot.announce import Announcer
@@ -18,6 +20,7 @@ from bot.notify import Limits, Notifier
 from bot.settings import Settings
 from bot.store import Member
 from chain import db as chain_db
+from chain import rpc
 from chain.accounts import ensure_account
 from chain.db import Intent, create_engine, sessionmaker
 from chain.deploy import load_manifest
@@ -46,6 +49,7 @@ class App:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._addresses: dict[str, str] = {}  # member_id -> smart account address (see wallet)
+        self._http: aiohttp.ClientSession | None = None  # for chain reads in a batch (see _batch)
 
     # ---- start and stop ----
 
@@ -99,6 +103,8 @@ class App:
         self._indexer_stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.notifier.stop(drain=True)
+        if self._http is not None:
+            await self._http.close()
         await self.engine.dispose()
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.close)
@@ -133,7 +139,24 @@ class App:
         return address
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if fn is rpc.batch and isinstance(args[0].provider, HTTPProvider):
+            return await self._batch(args[0].provider, args[1])
         return await asyncio.to_thread(fn, *args)
+
+    async def _batch(self, provider: HTTPProvider, requests: list[rpc.Request]) -> list[dict[str, Any]]:
+        """rpc.batch on the loop's HTTP client: web3's blocking requests path cost ~3 ms of CPU per batch in
+        a thread, contending for the GIL with the loop; the same POST here costs a fraction of it."""
+        if not requests:
+            return []
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        async with self._http.post(provider.endpoint_uri, data=provider.encode_batch_rpc_request(requests),
+                                   headers={"Content-Type": "application/json"}) as response:
+            response.raise_for_status()
+            responses = json.loads(await response.read())
+        if not isinstance(responses, list):
+            raise ConnectionError(f"the node refused a batch: {responses.get('error')}")
+        return sorted(responses, key=lambda r: r["id"])  # JSON-RPC does not promise the order
 
     async def push(self, channel: str, reply: Reply) -> None:
         await self.notifier.push(channel, reply)
