@@ -22,13 +22,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+# Constraint names spelled out, so migrations name them the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class ChainBase(DeclarativeBase):
-    metadata = MetaData(naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    })
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON}
 
 
@@ -195,6 +199,36 @@ def alembic_config(url: str, migrations: Path = MIGRATIONS):
     config.set_main_option("script_location", str(migrations))
     config.set_main_option("sqlalchemy.url", url)
     return config
+
+
+def run_alembic_env(metadata: MetaData, version_table: str) -> None:
+    """The body of an Alembic env.py for tables sharing one database with others' (chain/ and bot/ each
+    have their own environment and version table; autogenerate ignores the other's tables)."""
+    from alembic import context
+
+    def own_tables_only(obj, name, type_, reflected, compare_to) -> bool:
+        return not (type_ == "table" and reflected and compare_to is None)
+
+    def run(connection) -> None:
+        context.configure(connection=connection, target_metadata=metadata, version_table=version_table,
+                          include_object=own_tables_only, render_as_batch=connection.dialect.name == "sqlite")
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async() -> None:
+        engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+        async with engine.connect() as connection:
+            await connection.run_sync(run)
+            await connection.commit()
+        await engine.dispose()
+
+    if context.is_offline_mode():
+        context.configure(url=context.config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
+                          version_table=version_table, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    else:
+        asyncio.run(run_async())
 
 
 def migrate(url: str, revision: str = "head", migrations: Path = MIGRATIONS) -> None:
