@@ -11,3 +11,16 @@ async def test_migrations_create_every_table(database_url):
         tables = await connection.run_sync(lambda c: set(sa.inspect(c).get_table_names()))
     await engine.dispose()
     assert set(ChainBase.metadata.tables) | {"chain_alembic_version"} <= tables
+
+
+def test_migrations_match_the_models(database_url):
+    """A model changed without its migration fails here (Alembic's autogenerate finds the difference)."""
+    from alembic import command
+
+    from bot.store import MIGRATIONS as BOT_MIGRATIONS
+    from bot.store import migrate as migrate_bot
+    from chain.db import MIGRATIONS, alembic_config
+
+    migrate_bot(database_url)
+    for migrations in (MIGRATIONS, BOT_MIGRATIONS):
+        command.check(alembic_config(database_url, migrations))
