@@ -1,6 +1,7 @@
 """Members' smart accounts: a key per member and the account address it gives, known before the
 account exists (the factory's CREATE2 prediction). The account is created inside the member's first
 user operation; balances and history work at the address before that."""
+import asyncio
 from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
@@ -32,7 +33,8 @@ async def ensure_account(sessions: async_sessionmaker, signers: Signers, contrac
         if account is not None:
             return account
     signer = await signers.create_key(member_id)
-    address = contracts.account_factory.functions.predictAddress(signer, salt).call()
+    # A blocking node call: off the event loop, so other members' messages go on meanwhile.
+    address = await asyncio.to_thread(contracts.account_factory.functions.predictAddress(signer, salt).call)
     try:
         async with sessions() as session, session.begin():
             account = SmartAccount(member_id=member_id, address=address, signer=signer, salt=salt)
