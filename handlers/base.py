@@ -53,6 +53,8 @@ class Services(Protocol):
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any: ...  # a blocking chain read, off the loop
 
+    async def batch(self, requests: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]: ...  # JSON-RPC batch
+
     async def push(self, channel: str, reply: Reply) -> None: ...  # a message outside the current exchange
 
     def unblocked(self, channel: str, handle: str) -> None: ...  # a member who blocked the bot wrote again
