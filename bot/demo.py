@@ -56,5 +56,6 @@ def run_demo(out: TextIO) -> int:
     say(f"She locked it for four years: {credits} voting credits, enough for {math.isqrt(credits)} votes "
         f"(n votes cost n² credits).")
     say()
-    say("Not in this demo yet: the chat (console, Telegram, WhatsApp), sensors and digests; they come in later issues.")
+    say("To chat with the assistant yourself: .venv/bin/coop console --jsonl --admin you (one JSON line per "
+        "message, see the README). Sensors and digests come in later issues.")
     return 0
