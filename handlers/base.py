@@ -9,7 +9,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.settings import Settings
 from bot.store import Admin, Member
+from chain.indexer import Indexer
 from chain.deploy import CoopSystem
 from chain.outbox import Outbox
 from locales import Translator
@@ -48,6 +50,8 @@ class Services(Protocol):
     contracts: CoopSystem
     admins: frozenset[str]
     operator_address: str  # the co-op's operator account (also the supplier on chain; see docs)
+    indexer: Indexer  # follows the contracts' events into the members' history
+    settings: Settings
 
     async def wallet(self, member_id: str) -> str: ...  # the member's account address (made on first use)
 

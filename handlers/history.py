@@ -8,46 +8,31 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from chain.db import Cursor, HistoryEvent
-from chain.indexer import Indexer
 from chain.indexer import history as history_of
 from handlers.base import Context, Reply, Services
 from locales import format_gro, format_money, format_number
 
 LIMIT = 10
 _BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
-_indexers: dict[int, tuple[Indexer, asyncio.Lock]] = {}
 
 
 async def catch_up(services: Services, wait: float = 3.0) -> None:
-    """Makes sure chain_history has reached the chain's head before it is read.
-
-    When the assistant follows the chain itself (`services.indexer`), this waits (up to `wait` seconds)
-    for it to reach the head: an action confirmed a moment ago shows. Otherwise it polls once itself,
-    one poll at a time (two polls of the same cursor would race)."""
-    indexer = getattr(services, "indexer", None)
-    if indexer is not None:
-        head = await services.read(lambda: indexer.w3.eth.block_number)
-        deadline = asyncio.get_running_loop().time() + wait
-        while asyncio.get_running_loop().time() < deadline:
-            async with services.sessions() as session:
-                cursor = await session.get(Cursor, indexer.cursor_name)
-            if cursor is not None and cursor.block_number >= head - indexer.confirmations:
-                return
-            await asyncio.sleep(0.1)
-        return
-    entry = _indexers.get(id(services))
-    if entry is None:
-        w3 = getattr(services, "w3", None) or services.contracts.governor.w3
-        entry = _indexers.setdefault(id(services), (Indexer(w3, services.contracts, services.sessions),
-                                                    asyncio.Lock()))
-    async with entry[1]:
-        await entry[0].poll_once()
+    """Waits (up to `wait` seconds) for the assistant's indexer to reach the chain's head before the
+    history is read, so an action confirmed a moment ago shows."""
+    indexer = services.indexer
+    head = await services.read(lambda: indexer.w3.eth.block_number)
+    deadline = asyncio.get_running_loop().time() + wait
+    while asyncio.get_running_loop().time() < deadline:
+        async with services.sessions() as session:
+            cursor = await session.get(Cursor, indexer.cursor_name)
+        if cursor is not None and cursor.block_number >= head - indexer.confirmations:
+            return
+        await asyncio.sleep(0.1)
 
 
 def day(ctx: Context, timestamp: int) -> str:
     """A date as the member's language writes it, in the co-op's time zone."""
-    settings = getattr(ctx.services, "settings", None)
-    zone = ZoneInfo(getattr(settings, "timezone", None) or "UTC")
+    zone = ZoneInfo(ctx.services.settings.timezone)
     text = format_date(datetime.fromtimestamp(timestamp, zone), "medium", locale=ctx.lang)
     return text.translate(_BENGALI_DIGITS) if ctx.lang == "bn" else text
 
