@@ -28,6 +28,7 @@ class DevChain:
     _revert: Callable[[object], None]
     _close: Callable[[], None] = lambda: None
     _accounts_made: int = field(default=0)
+    pid: int | None = None  # the node's process, when this code started one
 
     def now(self) -> int:
         """Timestamp of the latest block."""
@@ -157,4 +158,4 @@ def start_anvil(
             process.kill()
             process.wait()
 
-    return DevChain(w3, "anvil", advance, snapshot, revert, close)
+    return DevChain(w3, "anvil", advance, snapshot, revert, close, pid=process.pid)

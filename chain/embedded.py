@@ -18,6 +18,8 @@ Dev only: the deployer's and operator's keys are kept in plain text in the data 
 """
 import json
 import os
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ EMBEDDED_CHAIN_ID = 3072  # 0xC00, "coop": not anvil's default, so a manifest fr
 STATE_FILE = "chain-state.json"
 MANIFEST_FILE = "chain-manifest.json"
 KEYS_FILE = "chain-keys.json"
+PID_FILE = "anvil.pid"  # the node serving this data dir, so a restart after a crash can stop a stale one
 STATE_INTERVAL_SECONDS = 2
 # Gas money for the deployer and operator, from anvil's prefunded (unlocked) first account.
 FUNDING_WEI = 1_000 * 10**18
@@ -86,8 +89,10 @@ def start_embedded(
     and writes the manifest there (an interrupted first deployment resumes); later starts load the
     manifest and check the code on chain against it."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    _stop_stale_node(data_dir)
     chain = start_anvil(port=port, chain_id=chain_id, state_path=data_dir / STATE_FILE,
                         state_interval=state_interval, preserve_historical_states=preserve_historical_states)
+    (data_dir / PID_FILE).write_text(f"{chain.pid}\n")
     try:
         deployer, operator = _keys(data_dir / KEYS_FILE, new_key)
         manifest = data_dir / MANIFEST_FILE
@@ -103,6 +108,32 @@ def start_embedded(
         chain.close()
         raise
     return EmbeddedChain(chain, contracts, deployer, operator, data_dir, deployed_now)
+
+
+def _stop_stale_node(data_dir: Path, timeout: float = 15.0) -> None:
+    """A node left running by a process that was killed (its parent died without stopping it) would keep
+    dumping its older state over the file the new node uses: stop it first (SIGTERM: it dumps, then exits)."""
+    try:
+        pid = int((data_dir / PID_FILE).read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return  # no record, or that process is gone
+    if b"anvil" not in cmdline or str(data_dir / STATE_FILE).encode() not in cmdline:
+        return  # the pid was reused by something else
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its parent to reap it has stopped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _complete(manifest: Path) -> bool:

@@ -9,7 +9,7 @@ from eth_utils import keccak
 
 from chain.deploy import ManifestMismatch
 from chain.devchain import _free_port
-from chain.embedded import MANIFEST_FILE, STATE_FILE, start_embedded
+from chain.embedded import MANIFEST_FILE, STATE_FILE, _alive, start_embedded
 from chain.transact import send
 from tests.conftest import DAY, FUSD, TEST_PARAMS
 
@@ -91,3 +91,27 @@ def test_start_on_another_chain_id_is_refused(tmp_path: Path):
     assert (tmp_path / STATE_FILE).exists() and (tmp_path / MANIFEST_FILE).exists()
     with pytest.raises(ManifestMismatch, match="chain id"):
         start_embedded(tmp_path, chain_id=4242)
+
+
+def test_a_node_left_running_by_a_killed_process_is_stopped_before_a_restart(tmp_path: Path):
+    """If `coop` is killed, its anvil lives on and would keep dumping its older state over the file the next
+    node uses; the next start stops it first (after it dumped what it had), and nothing is lost."""
+    options = {"params": TEST_PARAMS, "state_interval": 1}
+    left = start_embedded(tmp_path, **options)  # never closed here: the process that started it "died"
+    before = _deposit_and_order(left)
+    again = start_embedded(tmp_path, **options)
+    try:
+        assert not _alive(left.chain.pid)
+        _assert_survived(again, before)
+        send(again.w3, again.contracts.food_usd.functions.recordDeposit(before["member"], FUSD, keccak(text="cash-3")),
+             again.operator)
+        time.sleep(2.5)  # a stale node would have dumped over the state file by now
+        assert again.contracts.food_usd.functions.balanceOf(before["member"]).call() == 41 * FUSD
+    finally:
+        again.close()
+        left.close()
+    revived = start_embedded(tmp_path, **options)
+    try:
+        assert revived.contracts.food_usd.functions.balanceOf(before["member"]).call() == 41 * FUSD
+    finally:
+        revived.close()
