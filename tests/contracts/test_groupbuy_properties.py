@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from tests.conftest import DAY, FUSD
 from tests.helpers import events, reverts
 
-EXAMPLES = int(os.environ.get("COOP_HYPOTHESIS_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("COOP_HYPOTHESIS_EXAMPLES", "12"))
 STEPS = 15
 MAX_ORDERS = 8
 FUNDS = 10**7 * FUSD  # each member's Food-USD, deposited once for the whole run

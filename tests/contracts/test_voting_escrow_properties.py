@@ -28,7 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from tests.conftest import DAY, GRO, WEEK
 from tests.helpers import events, reverts
 
-EXAMPLES = int(os.environ.get("COOP_HYPOTHESIS_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("COOP_HYPOTHESIS_EXAMPLES", "10"))
 STEPS = 15
 MAXTIME = 4 * 365 * DAY
 ACCOUNTS = 4  # the first members: enough to interleave locks, few enough to read every power each step
