@@ -14,6 +14,10 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
 
 from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -25,7 +29,8 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods.base import Response
+from aiogram.methods import AnswerCallbackQuery, SendMessage
+from aiogram.methods.base import Response, TelegramMethod
 from aiogram.types import (
     BotCommand,
     BotCommandScopeDefault,
@@ -250,7 +255,7 @@ class TelegramTransport:
         async with self._locks.setdefault(origin.private_chat_id, asyncio.Lock()):
             if item.callback_query is not None:
                 try:
-                    await self._call(lambda: self.bot.answer_callback_query(item.callback_query.id))
+                    await self._call(lambda: self._post(AnswerCallbackQuery, {"callback_query_id": item.callback_query.id}))
                 except TelegramAPIError as e:  # too old, or already answered: the press is still handled
                     log.info("telegram: answerCallbackQuery failed (%s)", type(e).__name__)
             for reply in await self.app.handle(inbound):
@@ -351,9 +356,25 @@ class TelegramTransport:
                 return
         chunks = [text[i:i + TEXT_MAX] for i in range(0, len(text), TEXT_MAX)] or [""]
         for i, chunk in enumerate(chunks):
-            last = i == len(chunks) - 1
-            await self._call(lambda chunk=chunk, last=last: self.bot.send_message(
-                chat_id, chunk, reply_markup=markup if last else None))
+            params: dict[str, Any] = {"chat_id": chat_id, "text": chunk}
+            if markup is not None and i == len(chunks) - 1:
+                params["reply_markup"] = markup.model_dump(exclude_none=True)
+            await self._call(lambda params=params: self._post(SendMessage, params))
+
+    async def _post(self, method: type[TelegramMethod], params: dict[str, Any]) -> None:
+        """A Bot API call as a plain JSON POST on the Bot's own HTTP session, for the calls made per update
+        (aiogram's multipart form and pydantic models cost twice the rest of the send). Raises the aiogram
+        exceptions the Bot would; the answer's result is not needed."""
+        session = self.bot.session
+        url = session.api.api_url(token=self.bot.token, method=method.__api_method__)
+        try:
+            async with (await session.create_session()).post(
+                    url, json=params, timeout=aiohttp.ClientTimeout(total=session.timeout)) as response:
+                status, content = response.status, await response.text()
+        except (TimeoutError, aiohttp.ClientError) as e:
+            raise TelegramNetworkError(method=method(**params), message=f"{type(e).__name__}: {e}") from e
+        if status != HTTPStatus.OK:
+            session.check_response(self.bot, method(**params), status, content)  # raises what the error says
 
     async def _call(self, request):
         """A Bot API call with Telegram's flood control honoured (429: wait retry_after) and short retries
