@@ -4,11 +4,13 @@ Strangers may read /help and use /start with an invite, nothing else. Admin comm
 get a polite refusal and change nothing. Anything not understood gets a short hint, never silence; an
 internal failure gets an apology in the member's language and is logged with a reference.
 """
+import asyncio
 import logging
 import secrets
+import weakref
 from datetime import timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 
 from bot.store import Member
 from chain.db import utcnow
@@ -18,9 +20,6 @@ from locales import match_language
 
 log = logging.getLogger(__name__)
 SEEN_EVERY = timedelta(hours=1)  # how often a member's last_seen_at is written
-# Built once: composing the where clause cost more CPU per message than SQLite's answer. Still read fresh
-# on every message (a language change or a new member shows at once).
-_MEMBER = select(Member).where(Member.channel == bindparam("channel"), Member.handle == bindparam("handle"))
 
 RESIDENT: dict[str, Handler] = {
     "start": onboarding.start,
@@ -30,6 +29,7 @@ RESIDENT: dict[str, Handler] = {
     "balance": wallet.balance,
     "orders": orders.orders,
     "join": orders.join,
+    "tolerance": orders.tolerance,
     "history": history.history,
     "proposals": governance.proposals,
     "propose": governance.propose,
@@ -55,10 +55,58 @@ PHRASES = {
 }
 
 
+class _MemberReads:
+    """Reads the sender's member for every message, fresh (a language change or a new member shows at once).
+    The reads asked for while one query is under way go together in the next: a query's round trip through
+    the database driver costs more than the rest of a /help, and messages come in bursts."""
+
+    def __init__(self, services: Services):
+        self.services = services
+        self._asked: list[tuple[str, str, asyncio.Future]] = []
+        self._reading: asyncio.Task | None = None
+
+    async def get(self, channel: str, handle: str) -> Member | None:
+        future = asyncio.get_running_loop().create_future()
+        self._asked.append((channel, handle, future))
+        if self._reading is None:
+            self._reading = asyncio.create_task(self._read())
+        return await future
+
+    async def _read(self) -> None:
+        asked: list[tuple[str, str, asyncio.Future]] = []
+        try:
+            while self._asked:
+                asked, self._asked = self._asked, []
+                try:
+                    found = await self._members({c for c, _, _ in asked}, {h for _, h, _ in asked})
+                except Exception as e:
+                    for _, _, future in asked:
+                        if not future.done():
+                            future.set_exception(e)
+                    continue
+                for channel, handle, future in asked:
+                    if not future.done():  # done: its message's task was cancelled meanwhile
+                        future.set_result(found.get((channel, handle)))
+        finally:
+            for _, _, future in asked + self._asked:  # cancelled itself (shutting down): nobody waits forever
+                future.cancel()
+            self._asked, self._reading = [], None
+
+    async def _members(self, channels: set[str], handles: set[str]) -> dict[tuple[str, str], Member]:
+        async with self.services.sessions() as session:
+            rows = await session.execute(select(Member).where(Member.channel.in_(channels),
+                                                              Member.handle.in_(handles)))
+            return {(m.channel, m.handle): m for m in rows.scalars()}
+
+
+_member_reads: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Services -> _MemberReads
+
+
 async def handle(services: Services, inbound: Inbound) -> list[Reply]:
-    async with services.sessions() as session:
-        member = (await session.execute(_MEMBER, {"channel": inbound.channel, "handle": inbound.user.lstrip("@")})
-                  ).scalar_one_or_none()
+    reads = _member_reads.get(services)
+    if reads is None:
+        reads = _member_reads[services] = _MemberReads(services)
+    member = await reads.get(inbound.channel, inbound.user.lstrip("@"))
     if member is not None and (member.blocked or member.last_seen_at is None
                                or utcnow() - member.last_seen_at > SEEN_EVERY):
         # Weekly activity needs no finer grain; a member who writes again has unblocked the bot.
