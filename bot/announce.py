@@ -9,9 +9,10 @@ import logging
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from web3.logs import DISCARD
 
-from bot.store import Member, PendingAction, Timing
+from bot.store import Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from handlers.outcomes import outcome_text
@@ -152,13 +153,71 @@ class Announcer:
         return tr.t("Order #{id} was cancelled; everyone gets their Food-USD back.", id=number)
 
     async def _joined(self, order_id: int) -> list[tuple[Member, str]]:
-        """The members who joined `order_id`, with their accounts (from the indexed Joined events; the
-        order id sits in the JSON arguments, read here rather than with each database's JSON syntax)."""
+        """The members who joined `order_id`, with their accounts."""
+        return await self._members_of("group_buy", ("Joined",), "orderId", order_id)
+
+    async def _members_of(self, contract: str, events: tuple[str, ...], key: str, value: int
+                          ) -> list[tuple[Member, str]]:
+        """The members whose accounts emitted one of `events` with argument `key` equal to `value` (from the
+        indexed history; the argument sits in JSON, read here rather than with each database's JSON syntax)."""
         async with self.app.sessions() as session:
-            joins = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
-                HistoryEvent.contract == "group_buy", HistoryEvent.event == "Joined"))).all()
-            accounts = {account for account, args in joins if int(args["orderId"]) == order_id}
+            found = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
+                HistoryEvent.contract == contract, HistoryEvent.event.in_(events)))).all()
+            accounts = {account for account, args in found if int(args[key]) == value}
             rows = (await session.execute(
                 select(Member, SmartAccount.address).join(SmartAccount, SmartAccount.member_id == Member.member_id)
                 .where(SmartAccount.address.in_(accounts)))).all()
         return [(member, address) for member, address in rows]
+
+    # ---- what became of a proposal (the keeper reports it, bot/keeper.py) ----
+
+    async def _once(self, key: str) -> bool:
+        """True the first time `key` is announced, in any process (the row is the proof)."""
+        try:
+            async with self.app.sessions() as session, session.begin():
+                session.add(Announcement(key=key))
+        except IntegrityError:
+            return False
+        return True
+
+    async def proposal_result(self, proposal, state: int, tally: tuple[int, int, int]) -> None:
+        """Once, when a proposal's vote has ended: the group and every member who voted hear the result."""
+        from handlers.governance import DEFEATED, EXPIRED
+
+        if not await self._once(f"proposal:{proposal.proposal_id}:" + ("expired" if state == EXPIRED else "result")):
+            return
+        against, for_, abstain = tally
+
+        def text(tr: Translator) -> str:
+            fields = dict(number=format_number(proposal.number, tr.lang), title=proposal.title,
+                          yes=format_number(for_, tr.lang), no=format_number(against, tr.lang),
+                          abstain=format_number(abstain, tr.lang))
+            if state == EXPIRED:
+                return tr.t("Proposal #{number} “{title}” passed but was not carried out in time, so it expired.",
+                            **fields)
+            if state == DEFEATED:
+                return tr.t("Proposal #{number} “{title}” did not pass. Yes {yes} · No {no} · Abstain {abstain}.",
+                            **fields)
+            return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It takes "
+                        "effect after the waiting time.", **fields)
+
+        await self._group(text)
+        await self._tell_voters(proposal, text)
+
+    async def proposal_executed(self, proposal) -> None:
+        if not await self._once(f"proposal:{proposal.proposal_id}:executed"):
+            return
+
+        def text(tr: Translator) -> str:
+            return tr.t("Proposal #{number} “{title}” has taken effect.",
+                        number=format_number(proposal.number, tr.lang), title=proposal.title)
+
+        await self._group(text)
+        await self._tell_voters(proposal, text)
+
+    async def _tell_voters(self, proposal, text_of) -> None:
+        """Members who voted, in their language (WhatsApp has no group chat: this is how they hear it)."""
+        voters = await self._members_of("governor", ("VoteCast", "VoteCastWithParams"), "proposalId",
+                                        proposal.proposal_id)
+        for member, _ in voters:
+            await self._tell(member, text_of(Translator(member.lang or "en")))

@@ -15,7 +15,9 @@ from web3 import HTTPProvider, Web3
 
 from bot import store
 from bot.announce import Announcer
+from bot.keeper import Keeper
 from bot.notify import Limits, Notifier
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.store import Member
 from chain import db as chain_db
@@ -85,6 +87,9 @@ class App:
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
         self._indexer_stop = asyncio.Event()
+        self.keeper = Keeper(self)
+        self.scheduler = Scheduler(s.timezone)
+        self.scheduler.every(s.keeper_interval, self.keeper.tick, "keeper")
         if background:
             await self.begin()
         return self
@@ -96,8 +101,10 @@ class App:
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
         self._tasks.append(self._indexing)
+        self.scheduler.start()
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         self._stop.set()
         self._indexer_stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -111,6 +118,7 @@ class App:
     async def settle(self, timeout: float = 120.0) -> None:
         """Before exiting: waits until every intent has its outcome and it was told, and the history is
         followed to the chain's head (what it tells — an order bought — may start more intents: claims)."""
+        await self.scheduler.stop()  # no new keeper steps; one under way has written its intent
         self._indexer_stop.set()  # from here the history is followed here, so nothing is told twice
         await self._indexing  # its current poll finishes, subscribers included
         deadline = asyncio.get_running_loop().time() + timeout

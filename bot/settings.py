@@ -38,6 +38,7 @@ class Settings:
     whatsapp_template_notify: str | None = None  # the approved template for messages outside the 24-hour window
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    keeper_interval: float = 30.0  # seconds between the keepers' looks at orders and proposals
 
     @property
     def embedded(self) -> bool:
@@ -53,6 +54,13 @@ class Settings:
         port = env.get("COOP_HTTP_PORT", "8080")
         if not port.isdigit():
             raise SettingsError(f"COOP_HTTP_PORT must be a port number, not {port!r}")
+        try:
+            keeper_interval = float(env.get("COOP_KEEPER_INTERVAL", cls.keeper_interval))
+        except ValueError:
+            keeper_interval = 0
+        if not keeper_interval > 0:
+            raise SettingsError(f"COOP_KEEPER_INTERVAL must be a number of seconds, not "
+                                f"{env.get('COOP_KEEPER_INTERVAL')!r}")
         listed = {a.strip().lstrip("@") for a in env.get("COOP_ADMINS", "").split(",") if a.strip()}
         return cls(
             data_dir=data_dir,
@@ -77,6 +85,7 @@ class Settings:
             whatsapp_template_notify=env.get("WHATSAPP_TEMPLATE_NOTIFY") or None,
             http_host=env.get("COOP_HTTP_HOST", "127.0.0.1"),
             http_port=int(port),
+            keeper_interval=keeper_interval,
         )
 
     def require_production_secrets(self) -> None:

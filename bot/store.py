@@ -114,6 +114,15 @@ class Timing(BotBase):
     milliseconds: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class Announcement(BotBase):
+    """Something told once to the group, whichever process saw it first (a proposal's result): the row is
+    written before the message is sent, and a second writer fails on the key."""
+
+    __tablename__ = "bot_announcements"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def migrate(url: str) -> None:
     """Brings the chat side's tables at `url` to the newest revision."""
     _migrate(url, migrations=MIGRATIONS)

@@ -36,6 +36,7 @@ STATE_FILE = "chain-state.json"
 MANIFEST_FILE = "chain-manifest.json"
 KEYS_FILE = "chain-keys.json"
 PID_FILE = "anvil.pid"  # the node serving this data dir, so a restart after a crash can stop a stale one
+URL_FILE = "anvil.url"  # where that node listens, for another process (a tool, a test) to reach it
 STATE_INTERVAL_SECONDS = 2
 # Gas money for the deployer and operator, from anvil's prefunded (unlocked) first account.
 FUNDING_WEI = 1_000 * 10**18
@@ -93,6 +94,7 @@ def start_embedded(
     chain = start_anvil(port=port, chain_id=chain_id, state_path=data_dir / STATE_FILE,
                         state_interval=state_interval, preserve_historical_states=preserve_historical_states)
     (data_dir / PID_FILE).write_text(f"{chain.pid}\n")
+    (data_dir / URL_FILE).write_text(f"{chain.w3.provider.endpoint_uri}\n")
     try:
         deployer, operator = _keys(data_dir / KEYS_FILE, new_key)
         manifest = data_dir / MANIFEST_FILE

@@ -136,7 +136,19 @@ OPERATOR_KINDS: dict[str, OperatorCall] = {
         int(p["deadline"]))),
     "certify": OperatorCall(lambda c, p, account: _call(
         c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]), int(p.get("grade", 1)))),
+    # The keepers' calls (anyone may make them): an order past its deadline is bought or refunded; a
+    # passed proposal is queued in the timelock, then executed.
+    "finalize": OperatorCall(lambda c, p, account: _call(
+        c.group_buy.address, "GroupBuy", "finalize", int(p["order_id"]), p.get("join_order", []))),
+    "queue": OperatorCall(lambda c, p, account: _call(c.governor.address, "CoopGovernor", "queue", *_proposal(p))),
+    "execute": OperatorCall(lambda c, p, account: _call(c.governor.address, "CoopGovernor", "execute", *_proposal(p))),
 }
+
+
+def _proposal(p: dict[str, Any]) -> tuple:
+    """A proposal's actions and description hash, as queue and execute take them."""
+    return (p["targets"], [int(v) for v in p["values"]], [bytes.fromhex(d[2:]) for d in p["calldatas"]],
+            keccak(text=p["description"]))
 
 
 # ---- why something failed, in a code the chat layer words for the member ----

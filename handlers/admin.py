@@ -38,20 +38,26 @@ async def invite(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
-    """/neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS]"""
-    usage = ctx.t("Send: /neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS], for example: "
-                  "/neworder rice {price} 20 10 7", price=format_number(Decimal("18.50"), ctx.lang, decimals=2))
-    if not 3 <= len(args) <= 5:
+    """/neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS] [CASE_SIZE]"""
+    usage = ctx.t("Send: /neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS] [CASE_SIZE], for example: "
+                  "/neworder rice {price} 20 10 7 5", price=format_number(Decimal("18.50"), ctx.lang, decimals=2))
+    if not 3 <= len(args) <= 6:
         return [ctx.reply(usage)]
     try:
         price = parse_amount(args[1], ctx.lang)
         target = parse_count(args[2], ctx.lang)
         minimum = parse_count(args[3], ctx.lang) if len(args) > 3 else target
         days = parse_count(args[4], ctx.lang) if len(args) > 4 else DEFAULT_ORDER_DAYS
+        case = parse_count(args[5], ctx.lang) if len(args) > 5 else 1
     except AmountError:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
     if price <= 0 or minimum > target:
         return [ctx.reply(usage)]
+    if target % case:
+        return [ctx.reply(ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} or "
+                                "{higher}, for example.", case=format_number(case, ctx.lang),
+                                lower=format_number(max(target - target % case, case), ctx.lang),
+                                higher=format_number(target - target % case + case, ctx.lang)))]
     product = args[0]
     async with ctx.services.sessions() as session, session.begin():
         if await session.get(Product, product_id(product)) is None:
@@ -59,15 +65,17 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
     # The co-op's operator account is the supplier on chain: the treasurer pays the real supplier.
     params = {"supplier": ctx.services.operator_address, "product": product_id(product),
               "unit_price": int(price * FUSD_UNIT), "target_units": target, "min_units": minimum,
-              "max_units_per_member": target, "deadline": int(time.time()) + days * 86400,
+              "max_units_per_member": target, "case_size": case, "deadline": int(time.time()) + days * 86400,
               # not for the chain: who asked, to tell them and the group when the order is open
               "announce": {"channel": ctx.inbound.channel, "to": ctx.inbound.user, "product": product}}
     key = f"neworder:{secrets.token_hex(8)}"
     await ctx.services.outbox.submit(key, None, "create_order", params)
-    return [ctx.reply(ctx.t("Opening an order for {product}: {target} units at {price} each, for {days} days.",
-                            product=product, target=format_number(target, ctx.lang),
-                            price=format_money(int(price * FUSD_UNIT), ctx.lang),
-                            days=format_number(days, ctx.lang)))]
+    text = ctx.t("Opening an order for {product}: {target} units at {price} each, for {days} days.",
+                 product=product, target=format_number(target, ctx.lang),
+                 price=format_money(int(price * FUSD_UNIT), ctx.lang), days=format_number(days, ctx.lang))
+    if case > 1:
+        text += " " + ctx.t("Bought in whole cases of {case}.", case=format_number(case, ctx.lang))
+    return [ctx.reply(text)]
 
 
 async def deposit(ctx: Context, args: list[str]) -> list[Reply]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from chain.artifacts import function
 from chain.db import HistoryEvent, SmartAccount
 from handlers import confirm
-from handlers.base import Context, Reply
+from handlers.base import Context, Reply, Services
 from handlers.history import catch_up
 from locales import AmountError, format_number, parse_count
 
@@ -85,16 +85,23 @@ class Proposal:
     number: int  # what members call it: #1, #2…
     proposal_id: int
     title: str
+    created: dict  # the ProposalCreated event's arguments (its actions, for queue and execute)
 
 
-async def proposals_on_chain(ctx: Context) -> list[Proposal]:
-    """Every proposal, numbered in the order the governor created them."""
-    await catch_up(ctx.services)
-    async with ctx.services.sessions() as session:
+async def proposals_in_history(services: Services) -> list[Proposal]:
+    """Every proposal the history has followed so far, numbered in the order the governor created them."""
+    async with services.sessions() as session:
         rows = (await session.scalars(select(HistoryEvent).where(
             HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
             .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
-    return [Proposal(n, int(row.args["proposalId"]), row.args["description"]) for n, row in enumerate(rows, 1)]
+    return [Proposal(n, int(row.args["proposalId"]), row.args["description"], row.args)
+            for n, row in enumerate(rows, 1)]
+
+
+async def proposals_on_chain(ctx: Context) -> list[Proposal]:
+    """Every proposal, the history first brought up to the chain's head."""
+    await catch_up(ctx.services)
+    return await proposals_in_history(ctx.services)
 
 
 def signal_action(ctx: Context) -> tuple[list[str], list[int], list[str]]:

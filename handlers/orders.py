@@ -12,7 +12,7 @@ from locales import AmountError, format_money, format_number, parse_count
 
 OPEN = 1  # GroupBuy.Status.Open
 # getOrder's fields, by position
-PRICE, DEADLINE, TARGET, MINIMUM, CAP, CASE, STATUS, SUPPLIER, UNITS, TOLERANCE = range(10)
+PRICE, DEADLINE, TARGET, MINIMUM, CAP, CASE, STATUS, SUPPLIER, UNITS, TOLERANCE, MEMBERS = range(11)
 PRODUCT = 13
 
 
@@ -54,24 +54,30 @@ async def orders(ctx: Context, args: list[str]) -> list[Reply]:
     gb = ctx.services.contracts.group_buy.functions
     lines = []
     for order_id, order in listed:
-        mine = (await ctx.services.read(gb.getMember(order_id, account).call))[0]
-        lines.append(ctx.t(
+        mine, extra = (await ctx.services.read(gb.getMember(order_id, account).call))[:2]
+        line = ctx.t(
             "#{id} {product}: {price} each, {units} of {target} units joined, {left}. You: {mine}.",
-            id=format_number(order_id, ctx.lang), product=names.get("0x" + order[PRODUCT].hex(), "?"),
+            id=format_number(order_id, ctx.lang), product=product_name(names, order),
             price=format_money(order[PRICE], ctx.lang), units=format_number(order[UNITS], ctx.lang),
             target=format_number(order[TARGET], ctx.lang), left=time_left(ctx, order[DEADLINE]),
-            mine=format_number(mine, ctx.lang)))
+            mine=format_number(mine, ctx.lang))
+        if order[CASE] > 1:
+            line += " " + ctx.t("Bought in whole cases of {case}; you would take {extra} more to fill the last one "
+                                "(/tolerance {id} UNITS).", case=format_number(order[CASE], ctx.lang),
+                                extra=format_number(extra, ctx.lang), id=format_number(order_id, ctx.lang))
+        lines.append(line)
     lines.append(ctx.t("To join: /join ORDER UNITS, for example /join {example}", example="1 2"))
     return [ctx.reply("\n".join(lines))]
 
 
-async def join(ctx: Context, args: list[str]) -> list[Reply]:
-    """/join ORDER UNITS: checks what can be checked now, then offers the join for confirmation."""
-    usage = ctx.t("Send the order number and how many units, for example: /join 1 2")
-    if len(args) != 2:
-        return [ctx.reply(usage)]
+def product_name(names: dict[str, str], order: tuple) -> str:
+    return names.get("0x" + order[PRODUCT].hex(), "?")
+
+
+async def open_order(ctx: Context, typed: str, usage: str) -> tuple[int, tuple] | list[Reply]:
+    """The open order whose number the member typed, or the reply that says why there is none."""
     try:
-        order_id, units = parse_count(args[0], ctx.lang), parse_count(args[1], ctx.lang)
+        order_id = parse_count(typed, ctx.lang)
     except AmountError:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
     gb = ctx.services.contracts.group_buy.functions
@@ -82,25 +88,102 @@ async def join(ctx: Context, args: list[str]) -> list[Reply]:
     if order[STATUS] != OPEN or order[DEADLINE] <= time.time():
         return [ctx.reply(ctx.t("Order #{id} is closed. Send /orders to see the open ones.",
                                 id=format_number(order_id, ctx.lang)))]
+    return order_id, order
+
+
+def over_cap(ctx: Context, order_id: int, order: tuple) -> list[Reply]:
+    return [ctx.reply(ctx.t("One member may take at most {cap} units of order #{id}.",
+                            cap=format_number(order[CAP], ctx.lang), id=format_number(order_id, ctx.lang)))]
+
+
+def top_up(ctx: Context, cost: int, fusd: int) -> list[Reply]:
+    return [ctx.reply(ctx.t("Joining costs {cost} but you have {balance}: {missing} is missing. To top up, give "
+                            "an admin cash and they will record a deposit for you.",
+                            cost=format_money(cost, ctx.lang), balance=format_money(fusd, ctx.lang),
+                            missing=format_money(cost - fusd, ctx.lang)))]
+
+
+async def join(ctx: Context, args: list[str]) -> list[Reply]:
+    """/join ORDER UNITS: checks what can be checked now, then offers the join for confirmation. A member
+    who joined already raises their units."""
+    usage = ctx.t("Send the order number and how many units, for example: /join 1 2")
+    if len(args) != 2:
+        return [ctx.reply(usage)]
+    found = await open_order(ctx, args[0], usage)
+    if isinstance(found, list):
+        return found
+    order_id, order = found
+    try:
+        units = parse_count(args[1], ctx.lang)
+    except AmountError:
+        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
     left = order[TARGET] - order[UNITS]
     if units > left:
         return [ctx.reply(ctx.t("Only {left} units are left in order #{id}.", left=format_number(left, ctx.lang),
                                 id=format_number(order_id, ctx.lang)))]
     account = await ctx.services.wallet(ctx.member.member_id)
-    part = await ctx.services.read(gb.getMember(order_id, account).call)
+    part = await ctx.services.read(ctx.services.contracts.group_buy.functions.getMember(order_id, account).call)
     if part[0] + part[1] + units > order[CAP]:
-        return [ctx.reply(ctx.t("One member may take at most {cap} units of order #{id}.",
-                                cap=format_number(order[CAP], ctx.lang), id=format_number(order_id, ctx.lang)))]
+        return over_cap(ctx, order_id, order)
     cost = units * order[PRICE]
     fusd, _, _ = await balances(ctx.services, ctx.member.member_id)
     if cost > fusd:
-        return [ctx.reply(ctx.t("Joining costs {cost} but you have {balance}: {missing} is missing. To top up, give "
-                                "an admin cash and they will record a deposit for you.",
-                                cost=format_money(cost, ctx.lang), balance=format_money(fusd, ctx.lang),
-                                missing=format_money(cost - fusd, ctx.lang)))]
+        return top_up(ctx, cost, fusd)
     names = await product_names(ctx)
     summary = ctx.t("Join order #{id} ({product}) with {units}, for {cost}. Your Food-USD after: {after}.",
-                    id=format_number(order_id, ctx.lang), product=names.get("0x" + order[PRODUCT].hex(), "?"),
+                    id=format_number(order_id, ctx.lang), product=product_name(names, order),
                     units=ctx.tn("{count} unit", "{count} units", units, count=format_number(units, ctx.lang)),
                     cost=format_money(cost, ctx.lang), after=format_money(fusd - cost, ctx.lang))
+    if part[0]:
+        summary += " " + ctx.t("You will have {total} in all.", total=ctx.tn(
+            "{count} unit", "{count} units", part[0] + units, count=format_number(part[0] + units, ctx.lang)))
     return await confirm.offer(ctx, "join", {"intent": {"order_id": order_id, "units": units}}, summary)
+
+
+async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
+    """/tolerance ORDER UNITS: how many extra units the member would take so the last case can be bought
+    whole (paid now; what is not used comes back after the deadline). 0 takes the offer back."""
+    usage = ctx.t("Send the order number and how many extra units you would take, for example: /tolerance 1 2")
+    if len(args) != 2:
+        return [ctx.reply(usage)]
+    found = await open_order(ctx, args[0], usage)
+    if isinstance(found, list):
+        return found
+    order_id, order = found
+    shown = format_number(order_id, ctx.lang)
+    try:
+        extra = parse_count(args[1], ctx.lang)
+    except AmountError as e:
+        if e.code != "zero":
+            return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
+        extra = 0
+    if order[CASE] == 1:
+        return [ctx.reply(ctx.t("Order #{id} is bought by the unit, so there is no case to fill.", id=shown))]
+    account = await ctx.services.wallet(ctx.member.member_id)
+    units, before = (await ctx.services.read(
+        ctx.services.contracts.group_buy.functions.getMember(order_id, account).call))[:2]
+    if not units:
+        return [ctx.reply(ctx.t("Join order #{id} first (/join {id} UNITS); then you can offer extra units to "
+                                "fill the last case.", id=shown))]
+    if units + extra > order[CAP]:
+        return over_cap(ctx, order_id, order)
+    change = (extra - before) * order[PRICE]
+    fusd, _, _ = await balances(ctx.services, ctx.member.member_id)
+    if change > fusd:
+        return top_up(ctx, change, fusd)
+    if extra == before:
+        return [ctx.reply(ctx.t("You already offer {extra} for order #{id}; nothing to change.",
+                                extra=ctx.tn("{count} extra unit", "{count} extra units", extra,
+                                             count=format_number(extra, ctx.lang)), id=shown))]
+    summary = ctx.t("Order #{id} is bought in whole cases of {case}. Take up to {extra} if they complete "
+                    "the last case?", id=shown, case=format_number(order[CASE], ctx.lang),
+                    extra=ctx.tn("{count} extra unit", "{count} extra units", extra,
+                                 count=format_number(extra, ctx.lang)))
+    if change > 0:
+        summary += " " + ctx.t("You pay {cost} now; what is not used comes back after the deadline. "
+                               "Your Food-USD after: {after}.", cost=format_money(change, ctx.lang),
+                               after=format_money(fusd - change, ctx.lang))
+    else:
+        summary += " " + ctx.t("{amount} comes back to you now. Your Food-USD after: {after}.",
+                               amount=format_money(-change, ctx.lang), after=format_money(fusd - change, ctx.lang))
+    return await confirm.offer(ctx, "tolerance", {"intent": {"order_id": order_id, "tolerance": extra}}, summary)

@@ -2,13 +2,24 @@
 import json
 import os
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from eth_account import Account
+from web3 import Web3
+
+from chain import send
+from chain.deploy import load_manifest
+from chain.embedded import KEYS_FILE, MANIFEST_FILE, URL_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
+DAY = 86400
+# Tests step the chain's clock past deadlines; the keepers look this often (default 30 s).
+KEEPER_INTERVAL = "0.3"
 
 
 class Console:
@@ -18,10 +29,12 @@ class Console:
             command += ["--admin", admin]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                        env={**os.environ, **(env or {})})
+                                        env={**os.environ, "COOP_KEEPER_INTERVAL": KEEPER_INTERVAL,
+                                             **(env or {})})
         self.lines: queue.Queue = queue.Queue()
         self.stderr: list[str] = []
         self.seen: list[dict] = []  # every reply so far, in order
+        self._taken: set[int] = set()  # indexes into seen of replies an expect returned
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=lambda: self.stderr.extend(self.process.stderr), daemon=True).start()
 
@@ -47,9 +60,19 @@ class Console:
             reply = json.loads(line)  # every stdout line must be protocol JSON
             self.seen.append(reply)
             if reply["to"] == to and contains in reply["text"]:
+                self._taken.add(len(self.seen) - 1)
                 return reply
         raise AssertionError(f"no reply to {to} containing {contains!r}; seen {self.seen[-5:]}\n"
                              f"stderr:\n{''.join(self.stderr)[-3000:]}")
+
+    def heard(self, to: str, contains: str, timeout: float = 60.0) -> dict:
+        """Like expect, for a message pushed at its own time (an announcement): it may have arrived while
+        the test waited for another reply."""
+        for index, reply in enumerate(self.seen):
+            if index not in self._taken and reply["to"] == to and contains in reply["text"]:
+                self._taken.add(index)
+                return reply
+        return self.expect(to, contains, timeout)
 
     def close(self, timeout: float = 120.0) -> int:
         self.process.stdin.close()
@@ -66,3 +89,34 @@ class Console:
 
 def button(reply: dict, index: int) -> str:
     return [b for row in reply["buttons"] for b in row][index]["data"]
+
+
+class Chain:
+    """The console's embedded chain, seen from the test (its node's URL and keys are in the data dir)."""
+
+    def __init__(self, data_dir: Path):
+        chain_dir = data_dir / "chain"
+        self.w3 = Web3(Web3.HTTPProvider((chain_dir / URL_FILE).read_text().strip()))
+        self.contracts = load_manifest(self.w3, chain_dir / MANIFEST_FILE)
+        self.operator = Account.from_key(json.loads((chain_dir / KEYS_FILE).read_text())["operator"])
+        self.db = data_dir / "coop.db"
+
+    def account(self, handle: str) -> str:
+        with sqlite3.connect(self.db) as db:
+            return db.execute("SELECT a.address FROM chain_accounts a JOIN bot_members m ON m.member_id = a.member_id "
+                              "WHERE m.handle = ?", (handle,)).fetchone()[0]
+
+    def wait_member(self, address: str) -> None:
+        deadline = time.monotonic() + 30
+        while not self.contracts.registry.functions.isMember(address).call():
+            assert time.monotonic() < deadline, "registration did not happen"
+            time.sleep(0.1)
+
+    def certify(self, address: str, batch: str, grams: int) -> None:
+        """GRO for a batch of produce (10 GRO a kilogram)."""
+        send(self.w3, self.contracts.gro.functions.certify(address, Web3.keccak(text=batch), grams, 1), self.operator)
+
+    def advance(self, seconds: int) -> None:
+        """The chain's clock jumps ahead (a block is mined at the new time)."""
+        self.w3.provider.make_request("evm_increaseTime", [seconds])
+        self.w3.provider.make_request("evm_mine", [])

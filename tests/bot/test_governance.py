@@ -1,26 +1,26 @@
 """Governance, locks, history and self-custody end to end through `coop console --jsonl`.
 
-GRO comes from certified produce and /certify is not built yet, so the test certifies a batch itself
-with the embedded chain's operator key (from the data dir), on the console's own anvil node.
+GRO comes from certified produce: the test certifies batches itself with the embedded chain's operator key
+(from the data dir), on the console's own anvil node, and steps that node's clock past the voting delay and
+the timelock; the keepers do the rest.
 """
-import json
 import re
-import sqlite3
 import time
-from pathlib import Path
 
 import pytest
 from eth_account import Account
-from web3 import Web3
 
-from chain import send
-from chain.deploy import load_manifest
-from chain.embedded import KEYS_FILE, MANIFEST_FILE
-from tests.bot.console import Console, button
+from tests.bot.console import DAY, Chain, Console, button
 from tests.bot.test_console import onboard
 
-DAY = 86400
-EXECUTED = 7
+QUEUED, EXECUTED = 5, 7
+
+
+def wait_until(done, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, f"timed out: {what}"
+        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -29,49 +29,6 @@ def console(tmp_path):
     yield c
     if c.process.poll() is None:
         c.process.kill()
-
-
-def anvil_port(pid: int) -> int:
-    """The port of the anvil node the console started (its child; it picks a free port)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError, ValueError):
-            continue
-        if ppid == pid and b"--port" in command and any(b"anvil" in part for part in command):
-            return int(command[command.index(b"--port") + 1])
-    raise AssertionError("the console's anvil node was not found")
-
-
-class Chain:
-    """The console's chain, seen from the test."""
-
-    def __init__(self, console: Console, data_dir: Path):
-        self.w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{anvil_port(console.process.pid)}"))
-        self.contracts = load_manifest(self.w3, data_dir / "chain" / MANIFEST_FILE)
-        keys = json.loads((data_dir / "chain" / KEYS_FILE).read_text())
-        self.operator = Account.from_key(keys["operator"])
-        self.db = data_dir / "coop.db"
-
-    def account(self, handle: str) -> str:
-        with sqlite3.connect(self.db) as db:
-            return db.execute("SELECT a.address FROM chain_accounts a JOIN bot_members m ON m.member_id = a.member_id "
-                              "WHERE m.handle = ?", (handle,)).fetchone()[0]
-
-    def wait_member(self, address: str) -> None:
-        deadline = time.monotonic() + 30
-        while not self.contracts.registry.functions.isMember(address).call():
-            assert time.monotonic() < deadline, "registration did not happen"
-            time.sleep(0.1)
-
-    def certify(self, address: str, batch: str, grams: int) -> None:
-        """GRO for a batch of produce (10 GRO a kilogram)."""
-        send(self.w3, self.contracts.gro.functions.certify(address, Web3.keccak(text=batch), grams, 1), self.operator)
-
-    def advance(self, seconds: int) -> None:
-        self.w3.provider.make_request("evm_increaseTime", [seconds])
-        self.w3.provider.make_request("evm_mine", [])
 
 
 def confirm_offer(console: Console, who: str, offer: dict) -> dict:
@@ -89,7 +46,7 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     codes = re.findall(r"\b([0-9A-F]{8})\b", console.expect("admin", "/start")["text"])
     onboard(console, "bob", "en", codes[0])
     onboard(console, "ana", "es", codes[1])
-    chain = Chain(console, data_dir)
+    chain = Chain(data_dir)
     bob, ana = chain.account("bob"), chain.account("ana")
     chain.wait_member(bob)
     chain.wait_member(ana)
@@ -148,15 +105,18 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "ana", "text": "/vote 1 no 1"})
     console.expect("ana", "(aprobada)")  # bob's votes made it pass early (super-quorum): voting has ended
 
-    # The proposal passed (super-quorum): anyone may queue it and, after the timelock, execute its action.
-    gov, target = chain.contracts.governor, chain.contracts.registry.address
-    action = ([target], [0], [chain.contracts.registry.functions.memberCount()._encode_transaction_data()],
-              Web3.keccak(text="Paint the lobby green"))
-    send(chain.w3, gov.functions.queue(*action), chain.operator)
+    # It passed early (super-quorum): the group and both voters hear the result once; the keeper queues it
+    # and, after the timelock's two days, executes its action; everyone hears that too.
+    assert "Yes 5 · No 0" in console.heard("group", "Proposal #1 “Paint the lobby green” passed")["text"]
+    console.heard("bob", "Proposal #1 “Paint the lobby green” passed")
+    console.heard("ana", "La propuesta #1 «Paint the lobby green» fue aprobada")
+    gov = chain.contracts.governor.functions
+    proposal_id = chain.contracts.governor.events.ProposalCreated().get_logs(from_block=0)[0]["args"]["proposalId"]
+    wait_until(lambda: gov.state(proposal_id).call() == QUEUED, "the keeper queues the proposal")
     chain.advance(2 * DAY + 60)
-    send(chain.w3, gov.functions.execute(*action), chain.operator)
-    proposal_id = gov.functions.hashProposal(*action).call()
-    assert gov.functions.state(proposal_id).call() == EXECUTED
+    console.heard("group", "Proposal #1 “Paint the lobby green” has taken effect")
+    console.heard("ana", "La propuesta #1 «Paint the lobby green» ya está en vigor")
+    assert gov.state(proposal_id).call() == EXECUTED
 
     console.send(**{"from": "bob", "text": "/history"})
     history = console.expect("bob", "Your recent history")["text"]

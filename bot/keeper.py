@@ -1,0 +1,138 @@
+"""Keepers: what the co-op does by itself once time passes (run on a schedule, bot/scheduler.py).
+
+- An open order past its deadline is finalized: bought when its whole cases reach the minimum, else
+  refunded. The indexer then tells the group and each member who joined (bot/announce.py).
+- A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
+  passed one is queued in the timelock and, once the timelock's delay is over, executed; the group hears
+  when it took effect.
+
+Each step on chain is an operator intent keyed by order or proposal and attempt, so two processes or a
+restart never do it twice. An attempt the chain refuses (a node whose clock is not yet past the
+deadline) fails without being sent and is tried again on a later tick, a few times at most.
+"""
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from chain.db import Cursor, HistoryEvent, Intent
+from handlers.governance import CANCELED, DEFEATED, EXECUTED, EXPIRED, QUEUED, SUCCEEDED, proposals_in_history
+from handlers.orders import CASE, DEADLINE, MEMBERS, MINIMUM, OPEN, STATUS, TOLERANCE, UNITS
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+GRACE = 30  # seconds past a deadline before acting: a real chain's next block may lag the wall clock
+ATTEMPTS = 5  # per step; a step refused this often is left to an admin (logged)
+FINISHED = (DEFEATED, EXPIRED, CANCELED, EXECUTED)
+
+
+def whole_cases(units: int, tolerance: int, case_size: int) -> int:
+    """The units an order really buys: whole cases, the last one completed from tolerance when it can
+    (as GroupBuy._wholeCases)."""
+    cases, rest = divmod(units, case_size)
+    if rest and rest + tolerance >= case_size:
+        cases += 1
+    return cases * case_size
+
+
+class Keeper:
+    def __init__(self, app: "App"):
+        self.app = app
+        self._closed: set[int] = set()  # order ids known not to be open (they never reopen)
+        self._finished: set[int] = set()  # proposals announced in a final state
+        self._given_up: set[str] = set()
+
+    async def tick(self) -> None:
+        latest = await self.app.read(self.app.w3.eth.get_block, "latest")
+        # The later of the chain's clock and the wall clock: a dev chain may run ahead, and an idle one
+        # mines no blocks (its next block still takes the wall clock's time).
+        now = max(int(latest["timestamp"]), int(time.time()))
+        await self.finalize_orders(now)
+        if await self._history_reached(latest["number"]):  # so a result reaches every member who voted
+            await self.advance_proposals(now, latest["number"])
+
+    async def _history_reached(self, block: int) -> bool:
+        async with self.app.sessions() as session:
+            cursor = await session.get(Cursor, self.app.indexer.cursor_name)
+        return cursor is not None and cursor.block_number >= block - self.app.indexer.confirmations
+
+    # ---- orders ----
+
+    async def finalize_orders(self, now: int) -> None:
+        gb = self.app.contracts.group_buy.functions
+        count = await self.app.read(gb.orderCount().call)
+        for order_id in range(1, count + 1):
+            if order_id in self._closed:
+                continue
+            order = await self.app.read(gb.getOrder(order_id).call)
+            if order[STATUS] != OPEN:
+                self._closed.add(order_id)
+            elif now > order[DEADLINE] + GRACE:
+                await self._finalize(order_id, order)
+
+    async def _finalize(self, order_id: int, order: tuple) -> None:
+        params: dict = {"order_id": order_id}
+        bought = whole_cases(order[UNITS], order[TOLERANCE], order[CASE])
+        if bought >= order[MINIMUM] and bought != order[UNITS]:
+            # Units are shared out first come, first served: the contract needs the members in join order.
+            join_order = await self._join_order(order_id)
+            if len(join_order) != order[MEMBERS]:
+                return  # the history has not caught up with every join yet
+            params["join_order"] = join_order
+        await self._step(f"finalize:{order_id}", "finalize", params)
+
+    async def _join_order(self, order_id: int) -> list[str]:
+        async with self.app.sessions() as session:
+            joins = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
+                HistoryEvent.contract == "group_buy", HistoryEvent.event == "Joined"))).all()
+        by_seq = {int(args["seq"]): account for account, args in joins if int(args["orderId"]) == order_id}
+        return [by_seq[seq] for seq in sorted(by_seq)]
+
+    # ---- proposals ----
+
+    async def advance_proposals(self, now: int, block: int) -> None:
+        """Proposals as of `block`, up to which the history (its votes) has been followed."""
+        gov = self.app.contracts.governor.functions
+        for proposal in await proposals_in_history(self.app):
+            if proposal.proposal_id in self._finished:
+                continue
+            state = await self.app.read(lambda: gov.state(proposal.proposal_id).call(block_identifier=block))
+            if state in (SUCCEEDED, QUEUED, EXECUTED, DEFEATED, EXPIRED):
+                tally = await self.app.read(
+                    lambda: gov.proposalVotes(proposal.proposal_id).call(block_identifier=block))
+                await self.app.announcer.proposal_result(proposal, state, tally)
+            action = self._action(proposal)
+            if state == SUCCEEDED:
+                await self._step(f"queue:{proposal.proposal_id}", "queue", action)
+            elif state == QUEUED and now >= await self.app.read(gov.proposalEta(proposal.proposal_id).call) + GRACE:
+                await self._step(f"execute:{proposal.proposal_id}", "execute", action)
+            elif state == EXECUTED:
+                await self.app.announcer.proposal_executed(proposal)
+            if state in FINISHED:
+                self._finished.add(proposal.proposal_id)
+
+    @staticmethod
+    def _action(proposal) -> dict:
+        args = proposal.created
+        return {"targets": args["targets"], "values": args["values"], "calldatas": args["calldatas"],
+                "description": args["description"]}
+
+    # ---- one step on chain ----
+
+    async def _step(self, key: str, kind: str, params: dict) -> None:
+        """Submits attempt n of a step unless one is under way or done; refused attempts are retried."""
+        async with self.app.sessions() as session:
+            states = list((await session.execute(select(Intent.state).where(
+                Intent.idempotency_key.like(f"{key}:%")))).scalars())
+        if any(state != "failed" for state in states):
+            return  # under way, or done
+        if len(states) >= ATTEMPTS:
+            if key not in self._given_up:
+                self._given_up.add(key)
+                log.error("keeper gave up on %s after %d refused attempts; an admin should look", key, ATTEMPTS)
+            return
+        await self.app.outbox.submit(f"{key}:{len(states) + 1}", None, kind, params)

@@ -1,0 +1,74 @@
+"""Orders bought by the case, tolerance, and what happens at the deadline, through `coop console --jsonl`.
+
+The test steps the console's chain clock past the deadlines; the keeper finalizes each order by itself,
+and the group and every member who joined hear the outcome.
+"""
+import pytest
+
+from tests.bot.console import DAY, Chain, Console, button
+from tests.bot.test_console import invite_code, onboard
+
+
+@pytest.fixture
+def console(tmp_path):
+    c = Console(tmp_path / "data")
+    yield c
+    if c.process.poll() is None:
+        c.process.kill()
+
+
+def confirmed(console: Console, who: str, offer: dict) -> dict:
+    """Presses confirm on `offer`; returns the outcome that follows."""
+    console.send(**{"from": who, "press": button(offer, 0)})
+    console.expect(who, "")  # on its way
+    return console.expect(who, "")
+
+
+def test_cases_tolerance_and_what_the_deadline_does(console, tmp_path):
+    onboard(console, "admin", "en")
+    onboard(console, "bob", "en", invite_code(console))
+    onboard(console, "ana", "es", invite_code(console))
+    for who in ("bob", "ana"):
+        console.send(**{"from": "admin", "text": f"/deposit {who} 50"})
+        confirmed(console, "admin", console.expect("admin", who))
+
+    # Eggs come in cases of 12: the target must be whole cases.
+    console.send(**{"from": "admin", "text": "/neworder eggs 3 30 10 2 12"})
+    assert "24 or 36" in console.expect("admin", "whole cases")["text"]
+    console.send(**{"from": "admin", "text": "/neworder eggs 3 24 10 2 12"})
+    console.expect("admin", "Bought in whole cases of 12")
+    console.heard("group", "Order #1 is open")
+    console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 1"})
+    console.heard("group", "Order #2 is open")
+
+    console.send(**{"from": "bob", "text": "/tolerance 1 2"})
+    console.expect("bob", "Join order #1 first")
+    console.send(**{"from": "bob", "text": "/join 1 5"})
+    confirmed(console, "bob", console.expect("bob", "Join order #1 (eggs) with 5 units"))
+    console.send(**{"from": "bob", "text": "/join 1 2"})  # raises his units
+    confirmed(console, "bob", console.expect("bob", "You will have 7 units in all."))
+    console.send(**{"from": "bob", "text": "/tolerance 2 1"})
+    console.expect("bob", "Order #2 is bought by the unit")
+    console.send(**{"from": "bob", "text": "/join 2 2"})
+    confirmed(console, "bob", console.expect("bob", "#2"))
+
+    # Ana joins with 4 (11 of 24: the second case would be one short) and would take 3 more to fill it.
+    console.send(**{"from": "ana", "text": "/join 1 4"})
+    confirmed(console, "ana", console.expect("ana", "#1"))
+    console.send(**{"from": "ana", "text": "/tolerance 1 3"})
+    offer = console.expect("ana", "cajas completas de 12")
+    assert "Pagas 9,00\xa0US$ ahora" in offer["text"]  # CLDR: a no-break space before US$
+    assert "29,00\xa0US$" in confirmed(console, "ana", offer)["text"]  # her balance after: 50 − 12 − 9
+    console.send(**{"from": "ana", "text": "/orders"})
+    assert "aceptarías 3 más" in console.expect("ana", "#1")["text"]
+
+    # Past both deadlines: eggs buy one case of 12 (bob's 7, then ana's 4 and 1 of her 3 extra); rice,
+    # 2 of a minimum of 10, is refunded. What is theirs comes back to them without asking.
+    Chain(tmp_path / "data").advance(2 * DAY + 120)
+    assert "12 units" in console.heard("group", "Order #1 reached its goal and was bought")["text"]
+    console.heard("group", "Order #2 did not reach its minimum")
+    console.heard("bob", "Order #1 was bought: 7 units are yours")
+    ana = console.heard("ana", "El pedido #1")["text"]
+    assert "5 unidades" in ana and "6,00\xa0US$" in ana  # 2 unused extra units come back
+    assert "$4.00 comes back" in console.heard("bob", "Order #2 did not go ahead")["text"]
+    assert console.close() == 0
