@@ -19,6 +19,7 @@ from sensors import Sensors
 
 UNIX_2024 = 1704067200  # a clock before this was never set: send ts 0, the backend stamps arrival
 NTP_EVERY_MS = 6 * 3600 * 1000  # the ESP32's RTC drifts seconds a day; within ticks' half period
+SOCKET_TIMEOUT_S = 10  # a half-open link must raise, not block until the watchdog resets us
 
 
 def log(event, **fields):
@@ -158,6 +159,7 @@ class Node:
         client.set_last_will(self.status_topic, b"offline", retain=True, qos=1)
         try:
             client.connect()  # clean session: the backlog lives in our ring, not at the broker
+            client.sock.settimeout(SOCKET_TIMEOUT_S)  # umqtt waits for PUBACK with a blocking read
             client.publish(self.status_topic, b"online", retain=True, qos=1)
         except (OSError, MQTTException):
             _close(client)

@@ -42,7 +42,7 @@ class MQTTClient:
     @property
     def sock(self):
         """The TCP socket, as on the board: closing it drops the connection uncleanly."""
-        return self._client.socket() if self._client else None
+        return _Sock(self._client.socket()) if self._client and self._client.socket() else None
 
     def connect(self, clean_session=True, timeout=None):
         c = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, clean_session=clean_session,
@@ -123,6 +123,19 @@ class MQTTClient:
             except OSError:
                 pass
         self._client = None
+
+
+class _Sock:
+    """The board's socket surface over paho's: settimeout is ours to keep (TIMEOUT_S), close is real."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def settimeout(self, seconds):
+        pass  # paho drives the socket non-blocking; our waits already end after TIMEOUT_S
+
+    def close(self):
+        self._sock.close()
 
 
 def _s(value):
