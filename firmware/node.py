@@ -64,7 +64,8 @@ class Node:
             started = self.clock.ticks_ms()
             self.cycle()
             done += 1
-            self._wait_until(self.clock.ticks_add(started, self.interval_ms))
+            if cycles is None or done < cycles:  # N readings an interval apart, no idle tail
+                self._wait_until(self.clock.ticks_add(started, self.interval_ms))
 
     def cycle(self):
         self.feed()

@@ -8,7 +8,7 @@ DEFAULTS = {
     "device": "",  # empty: derived from machine.unique_id()
     "interval_s": 30,
     "air": {"type": "dht22", "pin": 4, "sda": 21, "scl": 22, "addr": 0x44},
-    "water": {"type": "ds18b20", "pin": 5},
+    "water": {"type": "ds18b20", "pin": 18},
     "ntp_host": "pool.ntp.org",
     "buffer": 120,  # telemetry kept while offline: ~150 bytes each
     "backoff_s": [1, 300],  # first and largest reconnect delay

@@ -13,7 +13,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "firmware" / "config.example.jso
 
 def test_the_example_config_is_valid_and_defaults_fill_the_rest():
     s = settings.load(str(EXAMPLE))
-    assert s["site"] == "greenhouse" and s["air"]["type"] == "dht22" and s["water"]["pin"] == 5
+    assert s["site"] == "greenhouse" and s["air"]["type"] == "dht22" and s["water"]["pin"] == 18
     assert s["mqtt"]["keepalive_s"] == 90  # two intervals and a margin: the broker's 1.5x never trips
     minimal = settings.parse({"mqtt": {"host": "10.0.0.2"}, "site": "s1"})
     assert minimal["interval_s"] == 30 and minimal["mqtt"]["port"] == 1883 and minimal["device"] == ""
