@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -77,73 +78,44 @@ def free_port():
         return s.getsockname()[1]
 
 
-class PrivateMosquitto:
-    """A `mosquitto -p PORT` of our own that a test may stop and start again (the shared one must stay up)."""
+class PrivateBroker:
+    """A broker process of our own on a free port that a test may stop and start again (the shared one
+    must stay up): `mosquitto -p PORT`, or the backend's amqtt broker (`python -m iot.broker PORT`)."""
 
-    kind = "mosquitto"
-
-    def __init__(self, binary):
-        self.binary = binary
+    def __init__(self, kind, binary):
+        self.kind = kind
         self.port = free_port()
+        self.command = [binary, "-p", str(self.port)] if kind == "mosquitto" else [
+            sys.executable, "-m", "iot.broker", str(self.port)]
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([self.binary, "-p", str(self.port)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
         while not listening("127.0.0.1", self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mosquitto -p %d did not start" % self.port)
+                raise RuntimeError("%s did not start listening" % " ".join(self.command))
             time.sleep(0.02)
 
     def stop(self):
         if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(5)
+            self.proc.terminate()  # no goodbye to clients: they see the connection drop
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
             self.proc = None
-
-
-class PrivateAmqtt:
-    """amqtt's broker on its own event loop thread: the fallback when no mosquitto binary is installed."""
-
-    kind = "amqtt"
-
-    def __init__(self):
-        self.port = free_port()
-        self._loop = self._broker = None
-
-    def start(self):
-        import asyncio
-
-        from amqtt.broker import Broker
-
-        self._loop = asyncio.new_event_loop()
-        threading.Thread(target=self._loop.run_forever, daemon=True).start()
-        config = {"listeners": {"default": {"type": "tcp", "bind": "127.0.0.1:%d" % self.port}},
-                  "auth": {"allow-anonymous": True}, "topic-check": {"enabled": False}}
-
-        async def start():
-            self._broker = Broker(config)
-            await self._broker.start()
-
-        asyncio.run_coroutine_threadsafe(start(), self._loop).result(10)
-
-    def stop(self):
-        import asyncio
-
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._loop = None
 
 
 @pytest.fixture
 def private_broker():
-    """A broker on a free port that the test can stop mid-run: mosquitto if installed, else amqtt."""
+    """A broker on a free port that the test can stop mid-run: mosquitto if installed, else amqtt
+    (COOP_TEST_PRIVATE_BROKER=amqtt picks amqtt anyway)."""
     binary = shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)), None)
-    if binary:
-        b = PrivateMosquitto(binary)
+    if binary and os.environ.get("COOP_TEST_PRIVATE_BROKER") != "amqtt":  # amqtt: try the fallback here
+        b = PrivateBroker("mosquitto", binary)
     else:
         try:
             import amqtt.broker  # noqa: F401
@@ -152,7 +124,7 @@ def private_broker():
             if CI:
                 pytest.fail("CI=true: " + message)
             pytest.skip(message)
-        b = PrivateAmqtt()
+        b = PrivateBroker("amqtt", sys.executable)
     b.start()
     yield b
     b.stop()
