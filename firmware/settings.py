@@ -24,6 +24,9 @@ class SettingsError(ValueError):
 
 
 def _merge(defaults, given):
+    for key in given:
+        if key not in defaults:  # a typo would otherwise fall back to the default without a word
+            raise SettingsError("unknown setting: %s" % key)
     out = {}
     for key in defaults:
         value = given.get(key, defaults[key])

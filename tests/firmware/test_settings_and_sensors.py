@@ -24,6 +24,7 @@ def test_the_example_config_is_valid_and_defaults_fill_the_rest():
     {"mqtt": {"host": "h"}, "site": "a/b"},  # a site that would break the topic
     {"mqtt": {"host": "h"}, "site": "s1", "air": {"type": "bme280"}},
     {"mqtt": {"host": "h"}, "site": "s1", "wifi": "ssid"},
+    {"mqtt": {"host": "h"}, "site": "s1", "intervall_s": 5},  # a typo is not silently ignored
 ])
 def test_bad_settings_are_refused_with_a_reason(raw):
     with pytest.raises(settings.SettingsError):
