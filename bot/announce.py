@@ -221,3 +221,18 @@ class Announcer:
                                         proposal.proposal_id)
         for member, _ in voters:
             await self._tell(member, text_of(Translator(member.lang or "en")))
+
+    # ---- sensor alerts (iot/alerts.py decides when) ----
+
+    async def alert(self, notice) -> None:
+        """Members who subscribed (/alerts on) hear it in their language; the group hears criticals."""
+        from handlers.alerts import notice_text
+        from iot.rules import CRITICAL
+
+        async with self.app.sessions() as session:
+            members = list((await session.execute(select(Member).where(
+                Member.alerts.is_(True), Member.blocked.is_(False)))).scalars())
+        for member in members:
+            await self._tell(member, notice_text(Translator(member.lang or "en"), notice))
+        if notice.severity == CRITICAL:
+            await self._group(lambda tr: notice_text(tr, notice))

@@ -18,6 +18,7 @@ from bot.announce import Announcer
 from bot.keeper import Keeper
 from bot.notify import Limits, Notifier
 from bot.scheduler import Scheduler
+from bot.sensors import Sensors
 from bot.settings import Settings
 from bot.store import Member
 from chain import db as chain_db
@@ -30,6 +31,7 @@ from chain.keystore import Keystore, dev_master_key
 from chain.outbox import Outbox, Worker, WorkerOptions
 from handlers import confirm, router
 from handlers.base import Inbound, Reply
+from iot import store as iot_store
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ class App:
         s.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(chain_db.migrate, s.database_url)
         await asyncio.to_thread(store.migrate, s.database_url)
+        await asyncio.to_thread(iot_store.migrate, s.database_url)
         self.engine = create_engine(s.database_url)
         self.sessions = sessionmaker(self.engine)
         if s.embedded:
@@ -90,6 +93,8 @@ class App:
         self.keeper = Keeper(self)
         self.scheduler = Scheduler(s.timezone)
         self.scheduler.every(s.keeper_interval, self.keeper.tick, "keeper")
+        self.sensors = Sensors(self)
+        self.alerts = self.sensors.alerts
         if background:
             await self.begin()
         return self
@@ -101,6 +106,7 @@ class App:
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
         self._tasks.append(self._indexing)
+        await self.sensors.start()
         self.scheduler.start()
 
     async def stop(self) -> None:
@@ -108,6 +114,7 @@ class App:
         self._stop.set()
         self._indexer_stop.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.sensors.stop()
         await self.notifier.stop(drain=True)
         if self._http is not None:
             await self._http.close()

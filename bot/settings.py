@@ -3,6 +3,7 @@
 Names and meanings: ../shared/DESIGN.md §4.4 and §4.7, docs/settings.md.
 """
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     keeper_interval: float = 30.0  # seconds between the keepers' looks at orders and proposals
+    quiet_hours: str | None = "22:00-07:00"  # warnings wait until the end (criticals never do); None: never quiet
+    sensor_offline_after: float = 600.0  # seconds of silence before a sensor counts as offline
+    alert_remind_after: float = 3600.0  # seconds between reminders of a critical alert that lasts
 
     @property
     def embedded(self) -> bool:
@@ -54,13 +58,9 @@ class Settings:
         port = env.get("COOP_HTTP_PORT", "8080")
         if not port.isdigit():
             raise SettingsError(f"COOP_HTTP_PORT must be a port number, not {port!r}")
-        try:
-            keeper_interval = float(env.get("COOP_KEEPER_INTERVAL", cls.keeper_interval))
-        except ValueError:
-            keeper_interval = 0
-        if not keeper_interval > 0:
-            raise SettingsError(f"COOP_KEEPER_INTERVAL must be a number of seconds, not "
-                                f"{env.get('COOP_KEEPER_INTERVAL')!r}")
+        quiet = env.get("COOP_QUIET_HOURS", cls.quiet_hours).strip()
+        if quiet and not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", quiet):
+            raise SettingsError(f"COOP_QUIET_HOURS must look like 22:00-07:00 (or be empty: never quiet), not {quiet!r}")
         listed = {a.strip().lstrip("@") for a in env.get("COOP_ADMINS", "").split(",") if a.strip()}
         return cls(
             data_dir=data_dir,
@@ -85,7 +85,10 @@ class Settings:
             whatsapp_template_notify=env.get("WHATSAPP_TEMPLATE_NOTIFY") or None,
             http_host=env.get("COOP_HTTP_HOST", "127.0.0.1"),
             http_port=int(port),
-            keeper_interval=keeper_interval,
+            keeper_interval=_seconds(env, "COOP_KEEPER_INTERVAL", cls.keeper_interval),
+            quiet_hours=quiet or None,
+            sensor_offline_after=_seconds(env, "COOP_SENSOR_OFFLINE_AFTER", cls.sensor_offline_after),
+            alert_remind_after=_seconds(env, "COOP_ALERT_REMIND_AFTER", cls.alert_remind_after),
         )
 
     def require_production_secrets(self) -> None:
@@ -96,3 +99,14 @@ class Settings:
                                             ("COOP_OPERATOR_KEY", self.operator_key)) if not value]
         if missing:
             raise SettingsError(f"{' and '.join(missing)} must be set when COOP_CHAIN_RPC_URL points at a node")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name, str(default))
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise SettingsError(f"{name} must be a number of seconds, not {text!r}")
+    return value

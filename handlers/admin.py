@@ -8,7 +8,7 @@ from sqlalchemy import select
 from eth_utils import keccak
 
 from bot.store import Invite, Member, Product
-from handlers import confirm
+from handlers import alerts, confirm
 from handlers.base import Context, Reply
 from handlers.metrics import pilot_metrics
 from handlers.onboarding import invite_expiry
@@ -174,4 +174,5 @@ COMMANDS = {
     "certify": certify,
     "broadcast": broadcast,
     "stats": stats,
+    "threshold": alerts.threshold,
 }

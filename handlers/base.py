@@ -14,6 +14,7 @@ from bot.store import Admin, Member
 from chain.indexer import Indexer
 from chain.deploy import CoopSystem
 from chain.outbox import Outbox
+from iot.alerts import Alerts
 from locales import Translator
 
 
@@ -52,6 +53,7 @@ class Services(Protocol):
     operator_address: str  # the co-op's operator account (also the supplier on chain; see docs)
     indexer: Indexer  # follows the contracts' events into the members' history
     settings: Settings
+    alerts: Alerts  # sensor rules and alerts (iot/alerts.py)
 
     async def wallet(self, member_id: str) -> str: ...  # the member's account address (made on first use)
 

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 
 from bot.store import Member
 from chain.db import utcnow
-from handlers import admin, confirm, custody, escrow, feedback, governance, history, onboarding, orders, wallet
+from handlers import (admin, alerts, confirm, custody, escrow, feedback, governance, history, onboarding, orders,
+                      readings, wallet)
 from handlers.base import Context, Handler, Inbound, Reply, Services
 from locales import match_language
 
@@ -37,9 +38,11 @@ RESIDENT: dict[str, Handler] = {
     "lock": escrow.lock,
     "export": custody.export,
     "feedback": feedback.feedback,
+    "alerts": alerts.alerts,
+    "readings": readings.readings,
 }
 # Resident commands of DESIGN §4.3 that later work builds; until then they say so.
-COMING = ("alerts", "readings", "dashboard")
+COMING = ("dashboard",)
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")
 # Plain phrases for common requests, in each language (lower case, as typed).

@@ -3,6 +3,7 @@ import re
 
 import pytest
 
+from handlers import admin
 from tests.bot.console import Console, button
 
 
@@ -95,10 +96,11 @@ def test_spanish_amounts_are_read_the_spanish_way(console):
 
 
 ADMIN_COMMANDS = ["/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
-                  "/broadcast hello", "/stats"]
+                  "/broadcast hello", "/stats", "/threshold temp_c 18 27"]
 
 
 def test_a_non_admin_gets_a_polite_refusal_for_every_admin_command(console):
+    assert {command.split()[0][1:] for command in ADMIN_COMMANDS} == set(admin.COMMANDS)  # the table is complete
     onboard(console, "admin", "en")
     onboard(console, "tom", "en", invite_code(console))
     for command in ADMIN_COMMANDS:

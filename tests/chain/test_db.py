@@ -1,4 +1,4 @@
-"""The chain tables migrate on SQLite and PostgreSQL, and a second migration run changes nothing."""
+"""The chain, bot and iot tables migrate on SQLite and PostgreSQL, and a second migration run changes nothing."""
 import sqlalchemy as sa
 
 from chain.db import ChainBase, create_engine, migrate
@@ -20,7 +20,10 @@ def test_migrations_match_the_models(database_url):
     from bot.store import MIGRATIONS as BOT_MIGRATIONS
     from bot.store import migrate as migrate_bot
     from chain.db import MIGRATIONS, alembic_config
+    from iot.store import MIGRATIONS as IOT_MIGRATIONS
+    from iot.store import migrate as migrate_iot
 
     migrate_bot(database_url)
-    for migrations in (MIGRATIONS, BOT_MIGRATIONS):
+    migrate_iot(database_url)
+    for migrations in (MIGRATIONS, BOT_MIGRATIONS, IOT_MIGRATIONS):
         command.check(alembic_config(database_url, migrations))

@@ -1,0 +1,63 @@
+"""The sensors' part of the composition root: the broker (COOP_MQTT_URL, or an embedded one), ingestion
+into the database, and alerts delivered through the Announcer (and so the notifier)."""
+import hashlib
+import logging
+from typing import TYPE_CHECKING
+
+from iot import store as iot_store
+from iot.alerts import Alerts, QuietHours
+from iot.broker import EmbeddedBroker
+from iot.ingest import Ingestor
+from iot.schema import Telemetry
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+ALERT_CHECK_SECONDS = 15.0  # reminders, silent sensors, the summary after quiet hours
+DOWNSAMPLE_SECONDS = 3600.0
+RAW_DAYS = 7.0  # raw readings kept this long, then per-minute aggregates
+
+
+class Sensors:
+    def __init__(self, app: "App"):
+        s = app.settings
+        self.app = app
+        self.broker: EmbeddedBroker | None = None
+        self.alerts = Alerts(app.sessions, app.announcer.alert, zone=s.timezone,
+                             quiet=QuietHours.parse(s.quiet_hours) if s.quiet_hours else None,
+                             offline_after=s.sensor_offline_after, remind_seconds=s.alert_remind_after)
+        self.ingestor: Ingestor | None = None
+
+    async def start(self) -> None:
+        s = self.app.settings
+        await self.alerts.load()
+        url = s.mqtt_url
+        if url is None:
+            self.broker = EmbeddedBroker()
+            url = await self.broker.start()
+            (s.data_dir / "mqtt.url").write_text(url + "\n")  # for `coop simulate` and the tests
+        # One persistent MQTT session per database: what arrives while the assistant is down waits for it.
+        client_id = "coop-ingest-" + hashlib.sha256(s.database_url.encode()).hexdigest()[:12]
+        self.ingestor = Ingestor(self.app.sessions, url, client_id=client_id, on_telemetry=self._telemetry,
+                                 on_status=self.alerts.status)
+        await self.ingestor.start()
+        self.app.scheduler.every(ALERT_CHECK_SECONDS, self.alerts.check, "alerts")
+        self.app.scheduler.every(DOWNSAMPLE_SECONDS, self._downsample, "downsample")
+
+    async def _telemetry(self, t: Telemetry) -> None:
+        await self.alerts.reading(t.site, t.device, t.readings, t.ts)
+
+    async def _downsample(self) -> None:
+        from datetime import datetime, timezone
+
+        moved = await iot_store.downsample(self.app.sessions, RAW_DAYS, datetime.now(timezone.utc).replace(tzinfo=None))
+        if moved:
+            log.info("sensors: %d raw readings older than %s days kept as per-minute aggregates", moved, RAW_DAYS)
+
+    async def stop(self) -> None:
+        if self.ingestor is not None:
+            await self.ingestor.stop()
+        if self.broker is not None:
+            await self.broker.stop()

@@ -1,0 +1,123 @@
+"""Sensor alerts in plain words: subscribing (/alerts on|off), admins' safe bands (/threshold), and the
+words of each alert (iot/alerts.py decides when; this says what, in the reader's language)."""
+from decimal import Decimal
+
+from sqlalchemy import update
+
+from bot.store import Member
+from handlers.base import Context, Reply
+from iot.alerts import ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
+from iot.rules import CRITICAL, HIGH, WARNING, Rule
+from locales import AmountError, Translator, format_number, parse_amount
+
+UNITS = {"temp_c": " °C", "water_temp_c": " °C", "rh_pct": " %", "ec_ms_cm": " mS/cm", "water_level_pct": " %",
+         "lux": " lx", "ph": ""}
+DECIMALS = {"ph": 1, "ec_ms_cm": 2, "lux": 0, "rh_pct": 0, "water_level_pct": 0}  # else 1
+
+
+def value_text(key: str, value: float, lang: str) -> str:
+    """A reading with its unit, the language's way: "27,4 °C"."""
+    decimals = DECIMALS.get(key, 1)
+    return format_number(Decimal(str(round(value, decimals))), lang, decimals=decimals) + UNITS.get(key, "")
+
+
+def reading_name(tr: Translator, key: str) -> str:
+    return {
+        "temp_c": tr.t("the air temperature"), "rh_pct": tr.t("the humidity"),
+        "water_temp_c": tr.t("the water temperature"), "ph": tr.t("the pH"),
+        "ec_ms_cm": tr.t("the nutrient strength (EC)"), "water_level_pct": tr.t("the water level"),
+        "lux": tr.t("the light"),
+    }.get(key, key)
+
+
+def _problem(tr: Translator, n: Notice) -> str:
+    """What is wrong and what to do: "The water is too warm: 27,4 °C (safe up to 24 °C). Check the chiller." """
+    high = n.side == HIGH
+    value = value_text(n.key, n.value, tr.lang)
+    limit = value_text(n.key, n.high if high else n.low, tr.lang)
+    fields = dict(value=value, limit=limit)
+    texts = {
+        ("temp_c", True): tr.t("The grow room is too warm: {value} (safe up to {limit}). Open the vents or turn on "
+                               "the fan.", **fields),
+        ("temp_c", False): tr.t("The grow room is too cold: {value} (safe from {limit}). Check the heater.", **fields),
+        ("rh_pct", True): tr.t("The air is too humid: {value} (safe up to {limit}). Turn on the fan or the "
+                               "dehumidifier.", **fields),
+        ("rh_pct", False): tr.t("The air is too dry: {value} (safe from {limit}). Check the humidifier.", **fields),
+        ("water_temp_c", True): tr.t("The water is too warm: {value} (safe up to {limit}). Check the chiller.",
+                                     **fields),
+        ("water_temp_c", False): tr.t("The water is too cold: {value} (safe from {limit}). Check the water heater.",
+                                      **fields),
+        ("ph", True): tr.t("The water's pH is too high: {value} (safe up to {limit}). Add pH down, a little at a "
+                           "time.", **fields),
+        ("ph", False): tr.t("The water's pH is too low: {value} (safe from {limit}). Add pH up, a little at a time.",
+                            **fields),
+        ("ec_ms_cm", True): tr.t("The nutrients are too strong: {value} (safe up to {limit}). Add fresh water.",
+                                 **fields),
+        ("ec_ms_cm", False): tr.t("The nutrients are too weak: {value} (safe from {limit}). Add nutrient solution.",
+                                  **fields),
+    }
+    return texts.get((n.key, high)) or tr.t("{reading} is out of its safe range: {value}.",
+                                             reading=reading_name(tr, n.key).capitalize(), value=value)
+
+
+def notice_text(tr: Translator, n: Notice) -> str:
+    """The message for one notice, in `tr`'s language."""
+    sensor = tr.t("(sensor {device})", device=n.device)
+    if n.kind == SUMMARY:
+        lines = [tr.t("While it was quiet hours:")]
+        lines += ["• " + notice_text(tr, held) for held in n.held]
+        return "\n".join(lines)
+    if n.kind == OFFLINE:
+        return tr.t("Sensor {device} stopped reporting. Check its power and the Wi-Fi.", device=n.device)
+    if n.kind == ONLINE:
+        return tr.t("Sensor {device} is reporting again.", device=n.device)
+    if n.kind == ENDED:
+        return tr.t("Back to normal: {reading} is {value} again.", reading=reading_name(tr, n.key),
+                    value=value_text(n.key, n.value, tr.lang)) + " " + sensor
+    text = _problem(tr, n) + " " + sensor
+    if n.kind == REMINDER:
+        return tr.t("Still a problem:") + " " + text
+    if n.severity == CRITICAL:
+        return tr.t("Urgent:") + " " + text
+    return text
+
+
+# ---- commands ----
+
+async def alerts(ctx: Context, args: list[str]) -> list[Reply]:
+    """/alerts on|off: sensor alerts in private messages. Without a word: whether they are on."""
+    word = args[0].lower() if args else ""
+    on = {"on": True, "off": False, "sí": True, "si": True, "no": False, "oui": True, "non": False,
+          "চালু": True, "বন্ধ": False}.get(word)
+    if on is None:
+        state = ctx.t("on") if ctx.member.alerts else ctx.t("off")
+        return [ctx.reply(ctx.t("Sensor alerts are {state} for you. Send /alerts on or /alerts off.", state=state))]
+    async with ctx.services.sessions() as session, session.begin():
+        await session.execute(update(Member).where(Member.id == ctx.member.id).values(alerts=on))
+    if on:
+        return [ctx.reply(ctx.t("Sensor alerts are on: I will tell you when the grow room needs attention."))]
+    return [ctx.reply(ctx.t("Sensor alerts are off. Send /alerts on to get them again."))]
+
+
+async def threshold(ctx: Context, args: list[str]) -> list[Reply]:
+    """/threshold READING LOW HIGH [critical]: an admin sets a safe band (every site); stored and applied at once."""
+    usage = ctx.t("Send: /threshold READING LOW HIGH [critical], for example: /threshold water_temp_c {low} {high}. "
+                  "Readings: {keys}.", low=format_number(18, ctx.lang), high=format_number(24, ctx.lang),
+                  keys=", ".join(sorted(k for k in UNITS if k != "lux")))
+    if len(args) not in (3, 4) or args[0] not in UNITS or (len(args) == 4 and args[3].lower() != CRITICAL):
+        return [ctx.reply(usage)]
+    try:
+        low, high = (parse_amount(a, ctx.lang, decimals=2) for a in args[1:3])
+    except AmountError:
+        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
+    if low >= high:
+        return [ctx.reply(ctx.t("The low limit must be below the high one.") + " " + usage)]
+    severity = CRITICAL if len(args) == 4 else WARNING
+    current = next((r for r in ctx.services.alerts.rules.rules_for("*", args[0]) if r.severity == severity), None)
+    rule = Rule(args[0], float(low), float(high), severity, current.hysteresis if current else 0.0,
+                current.for_seconds if current else 60.0)
+    await ctx.services.alerts.set_rule(rule, by=ctx.inbound.user)
+    return [ctx.reply(ctx.t("Saved: {reading} is safe from {low} to {high}.", reading=reading_name(ctx.translator,
+                                                                                                   args[0]),
+                            low=value_text(args[0], rule.low, ctx.lang), high=value_text(args[0], rule.high, ctx.lang)))]
+

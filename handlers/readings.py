@@ -1,0 +1,122 @@
+"""/readings: the latest value of each reading per sensor with its age, and a chart of the last 24 hours with
+the safe band shaded, labelled in the member's language."""
+import asyncio
+import time
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from handlers.alerts import UNITS, value_text
+from handlers.base import Context, Reply
+from iot.rules import WARNING
+from iot.store import latest, series
+from locales import Translator, format_number
+
+CHARTED = ("temp_c", "rh_pct", "water_temp_c", "ph", "ec_ms_cm")  # in this order, those a site reports
+HOURS = 24
+MAX_LINES = 8  # sensors on one chart
+
+
+def age_text(ctx: Context, seconds: float) -> str:
+    minutes = max(int(seconds // 60), 0)
+    if minutes < 1:
+        return ctx.t("just now")
+    if minutes < 120:
+        return ctx.tn("{count} minute ago", "{count} minutes ago", minutes, count=format_number(minutes, ctx.lang))
+    hours = minutes // 60
+    return ctx.tn("{count} hour ago", "{count} hours ago", hours, count=format_number(hours, ctx.lang))
+
+
+def short_name(tr: Translator, key: str) -> str:
+    """A reading's name in a list or on an axis: "air", "water"."""
+    return {"temp_c": tr.t("air"), "rh_pct": tr.t("humidity"), "water_temp_c": tr.t("water"), "ph": "pH",
+            "ec_ms_cm": "EC", "water_level_pct": tr.t("water level"), "lux": tr.t("light")}.get(key, key)
+
+
+def _order(key: str) -> int:
+    keys = CHARTED + ("water_level_pct", "lux")
+    return keys.index(key) if key in keys else len(keys)
+
+
+async def readings(ctx: Context, args: list[str]) -> list[Reply]:
+    """/readings [SITE]: every sensor's latest values (by site when there are several), and the chart of one
+    site: the one named, else the one heard from last."""
+    rows = await latest(ctx.services.sessions, args[0] if args else None)
+    if not rows:
+        return [ctx.reply(ctx.t("No sensor readings yet."))]
+    by_device: dict[tuple[str, str], list] = defaultdict(list)
+    for row in rows:
+        by_device[(row.site, row.device)].append(row)
+    sites = sorted({site for site, _ in by_device})
+    now = time.time()
+    lines = [ctx.t("Latest readings:")]
+    for site in sites:
+        if len(sites) > 1:
+            lines.append(ctx.t("Site {site}:", site=site))
+        for (_, device), found in sorted(item for item in by_device.items() if item[0][0] == site):
+            values = " · ".join(f"{short_name(ctx.translator, r.key)} {value_text(r.key, r.value, ctx.lang)}"
+                                for r in sorted(found, key=lambda r: _order(r.key)) if r.key in UNITS)
+            newest = max(r.ts for r in found).replace(tzinfo=timezone.utc).timestamp()
+            lines.append(ctx.t("Sensor {device}: {values} ({age}).", device=device, values=values,
+                               age=age_text(ctx, now - newest)))
+    charted = max(rows, key=lambda r: r.ts).site
+    chart = await _chart(ctx, charted, sorted(device for site, device in by_device if site == charted))
+    return [ctx.reply("\n".join(lines), image=str(chart) if chart else None)]
+
+
+async def _chart(ctx: Context, site: str, devices: list[str]) -> Path | None:
+    """The last 24 h of the site's charted readings, one panel per reading, one line per sensor."""
+    until = datetime.now(timezone.utc).replace(tzinfo=None)
+    since = until - timedelta(hours=HOURS)
+    panels: dict[str, list] = {}
+    for key in CHARTED:
+        lines = []
+        for device in devices[:MAX_LINES]:
+            points = await series(ctx.services.sessions, site, device, key, since)
+            if points:
+                lines.append((device, points))
+        if lines:
+            panels[key] = lines
+    if not panels:
+        return None
+    folder = ctx.services.settings.data_dir / "charts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"readings-{ctx.member.id}-{int(time.time() * 1000)}.png"
+    bands = {key: next((r for r in ctx.services.alerts.rules.rules_for(site, key) if r.severity == WARNING), None)
+             for key in panels}
+    # Drawing takes a good part of a second: off the event loop (Figure, not pyplot, is safe in a thread).
+    await asyncio.to_thread(draw, ctx.translator, site, panels, bands, (since, until),
+                            ZoneInfo(ctx.services.settings.timezone), path)
+    return path
+
+
+def draw(tr: Translator, site: str, panels: dict[str, list], bands: dict, span: tuple[datetime, datetime],
+         zone: ZoneInfo, path: Path) -> None:
+    import matplotlib.dates as mdates
+    from matplotlib.figure import Figure
+
+    def local(moment: datetime) -> datetime:
+        return moment.replace(tzinfo=timezone.utc).astimezone(zone)
+
+    figure = Figure(figsize=(7, 2.1 * len(panels) + 0.9))
+    axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    devices = sorted({device for lines in panels.values() for device, _ in lines})
+    colors = {device: f"C{i}" for i, device in enumerate(devices)}  # the same sensor, the same colour
+    for ax, (key, lines) in zip(axes, panels.items()):
+        band = bands[key]
+        if band is not None and band.low is not None and band.high is not None:
+            ax.axhspan(band.low, band.high, color="#2e7d32", alpha=0.12, lw=0)
+        for device, points in lines:
+            ax.plot([local(t) for t, _ in points], [v for _, v in points], lw=1.4, color=colors[device], label=device)
+        unit = UNITS.get(key, "").strip()
+        ax.set_ylabel(short_name(tr, key).capitalize() + (f" ({unit})" if unit else ""), fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlim(local(span[0]), local(span[1]))
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+    axes[-1].set_xlabel(tr.t("Time ({zone}); shaded: the safe range", zone=str(zone)), fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper right", fontsize=8, ncols=min(len(devices), 4), frameon=False)
+    figure.suptitle(tr.t("Grow room {site}, last 24 hours", site=site), fontsize=11, x=0.02, ha="left")
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
+    figure.savefig(path, dpi=110)

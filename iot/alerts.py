@@ -1,0 +1,249 @@
+"""From readings and availability to notices people should get, at the right time, once.
+
+- Readings go through the rules (iot/rules.py): a condition's start, its end and (critical) reminders.
+- A device is offline when its retained status says so (the board's last will) or when it has been silent
+  longer than `offline_after`; that is a notice too, and so is its return.
+- Quiet hours (in the co-op's time zone) hold warnings back; they are delivered as one summary when the
+  quiet hours end. Criticals are never held.
+- Open conditions, offline devices, held notices and admins' rules are stored, so a restart neither
+  forgets an alert nor tells it twice.
+
+`deliver(notice)` is the bot's (it knows who subscribed, and words it in their language).
+"""
+import asyncio
+import logging
+import time as clock_time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, Float, Integer, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from iot.rules import CRITICAL, ENDED, REMINDER, STARTED, WARNING, Condition, Event, Rule, Rules
+from iot.store import IotBase
+
+log = logging.getLogger(__name__)
+
+OFFLINE, ONLINE, SUMMARY = "offline", "online", "summary"
+
+
+@dataclass(frozen=True)
+class Notice:
+    kind: str  # started | ended | reminder | offline | online | summary
+    site: str
+    device: str
+    severity: str
+    at: float
+    key: str | None = None  # the reading, for rule notices
+    side: str | None = None  # low | high
+    value: float | None = None
+    low: float | None = None  # the rule's safe band, to say what is safe
+    high: float | None = None
+    held: tuple["Notice", ...] = ()  # a summary's notices, oldest first
+
+    @classmethod
+    def of(cls, event: Event) -> "Notice":
+        c, rule = event.condition, event.condition.rule
+        return cls(event.kind, c.site, c.device, rule.severity, event.at, rule.key, c.side, event.value,
+                   rule.low, rule.high)
+
+
+# ---- what is stored ----
+
+class StoredRule(IotBase):
+    """An admin's rule (replaces the default for that site, reading and severity)."""
+
+    __tablename__ = "iot_rules"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    low: Mapped[float | None] = mapped_column(Float)
+    high: Mapped[float | None] = mapped_column(Float)
+    hysteresis: Mapped[float] = mapped_column(Float)
+    for_seconds: Mapped[float] = mapped_column(Float)
+    changed_by: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[float] = mapped_column(Float)
+
+
+class OpenAlert(IotBase):
+    """A condition people were told about and not yet told is over (key "" : the device is offline)."""
+
+    __tablename__ = "iot_open_alerts"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    side: Mapped[str] = mapped_column(String(8))
+    since: Mapped[float] = mapped_column(Float)
+    started: Mapped[float] = mapped_column(Float)
+    reminded: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float)
+
+
+class HeldNotice(IotBase):
+    """A warning held back during quiet hours, for the summary (deleted once summarized)."""
+
+    __tablename__ = "iot_held_notices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> "QuietHours":
+        """"22:00-07:00"."""
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+        return cls(start, end)
+
+    def contains(self, moment: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end  # across midnight
+
+
+@dataclass
+class Alerts:
+    sessions: Any  # async_sessionmaker
+    deliver: Callable[[Notice], Awaitable[None]]
+    zone: str = "America/New_York"
+    quiet: QuietHours | None = None
+    offline_after: float = 600.0  # seconds of silence
+    remind_seconds: float = 3600.0
+    clock: Callable[[], float] = clock_time.time
+    rules: Rules = field(default_factory=Rules)
+    _last_seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    _offline: set[tuple[str, str]] = field(default_factory=set)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.rules.remind_seconds = self.remind_seconds
+        self._zone = ZoneInfo(self.zone)
+
+    async def load(self) -> None:
+        """Admins' rules and what was open before a restart."""
+        async with self.sessions() as session:
+            for row in (await session.scalars(select(StoredRule))).all():
+                self.rules.set_rule(Rule(row.key, row.low, row.high, row.severity, row.hysteresis, row.for_seconds,
+                                         row.site))
+            for row in (await session.scalars(select(OpenAlert))).all():
+                if row.key == "":
+                    self._offline.add((row.site, row.device))
+                    continue
+                rule = next((r for r in self.rules.rules_for(row.site, row.key) if r.severity == row.severity), None)
+                if rule is not None:
+                    self.rules.open[(row.site, row.device, row.key, row.severity)] = Condition(
+                        row.site, row.device, rule, row.side, row.since, row.value, True, row.started, row.reminded)
+
+    # ---- what comes in ----
+
+    async def reading(self, site: str, device: str, readings: dict[str, float], at: float) -> None:
+        """A new (not duplicate) telemetry message, in order per device."""
+        async with self._lock:
+            self._last_seen[(site, device)] = self.clock()
+            if (site, device) in self._offline:
+                await self._back_online(site, device, at)
+            for event in self.rules.observe(site, device, readings, at):
+                await self._event(event)
+
+    async def status(self, site: str, device: str, online: bool, at: float) -> None:
+        async with self._lock:
+            if online:
+                self._last_seen[(site, device)] = self.clock()
+                if (site, device) in self._offline:
+                    await self._back_online(site, device, at)
+            elif (site, device) not in self._offline:
+                await self._gone_offline(site, device, at)
+
+    async def check(self) -> None:
+        """Regularly: reminders, silent devices, and the summary once quiet hours are over."""
+        async with self._lock:
+            now = self.clock()
+            for event in self.rules.check(now):
+                await self._store_open(event.condition)
+                await self._emit(Notice.of(event))
+            for (site, device), seen in list(self._last_seen.items()):
+                if now - seen > self.offline_after and (site, device) not in self._offline:
+                    await self._gone_offline(site, device, now)
+            if not self._quiet(now):
+                await self._summary(now)
+
+    async def set_rule(self, rule: Rule, by: str) -> None:
+        async with self._lock:
+            async with self.sessions() as session, session.begin():
+                await session.merge(StoredRule(site=rule.site, key=rule.key, severity=rule.severity, low=rule.low,
+                                               high=rule.high, hysteresis=rule.hysteresis,
+                                               for_seconds=rule.for_seconds, changed_by=by, changed_at=self.clock()))
+            self.rules.set_rule(rule)
+
+    # ---- what goes out ----
+
+    async def _event(self, event: Event) -> None:
+        if event.kind == STARTED:
+            await self._store_open(event.condition)
+        elif event.kind == ENDED:
+            await self._close(event.condition.site, event.condition.device, event.condition.rule.key,
+                              event.condition.rule.severity)
+        await self._emit(Notice.of(event))
+
+    async def _gone_offline(self, site: str, device: str, at: float) -> None:
+        self._offline.add((site, device))
+        async with self.sessions() as session, session.begin():
+            await session.merge(OpenAlert(site=site, device=device, key="", severity=WARNING, side="", since=at,
+                                          started=at, reminded=at, value=None))
+        await self._emit(Notice(OFFLINE, site, device, WARNING, at))
+
+    async def _back_online(self, site: str, device: str, at: float) -> None:
+        self._offline.discard((site, device))
+        await self._close(site, device, "", WARNING)
+        await self._emit(Notice(ONLINE, site, device, WARNING, at))
+
+    async def _store_open(self, c: Condition) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.merge(OpenAlert(site=c.site, device=c.device, key=c.rule.key, severity=c.rule.severity,
+                                          side=c.side, since=c.since, started=c.started, reminded=c.reminded,
+                                          value=c.value))
+
+    async def _close(self, site: str, device: str, key: str, severity: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(delete(OpenAlert).where(
+                OpenAlert.site == site, OpenAlert.device == device, OpenAlert.key == key,
+                OpenAlert.severity == severity))
+
+    async def _emit(self, notice: Notice) -> None:
+        if notice.severity != CRITICAL and self._quiet(self.clock()):
+            async with self.sessions() as session, session.begin():
+                session.add(HeldNotice(notice=asdict(notice)))
+            log.info("alert held for quiet hours: %s %s/%s %s", notice.kind, notice.site, notice.device, notice.key)
+            return
+        await self._deliver(notice)
+
+    async def _summary(self, now: float) -> None:
+        async with self.sessions() as session, session.begin():
+            rows = (await session.scalars(select(HeldNotice).order_by(HeldNotice.id))).all()
+            if not rows:
+                return
+            held = tuple(Notice(**{k: v for k, v in row.notice.items() if k != "held"}) for row in rows)
+            await session.execute(delete(HeldNotice).where(HeldNotice.id.in_([row.id for row in rows])))
+        await self._deliver(Notice(SUMMARY, "", "", WARNING, now, held=held))
+
+    async def _deliver(self, notice: Notice) -> None:
+        try:
+            await self.deliver(notice)
+        except Exception:
+            log.exception("delivering an alert failed: %s", notice)
+
+    def _quiet(self, at: float) -> bool:
+        if self.quiet is None:
+            return False
+        return self.quiet.contains(datetime.fromtimestamp(at, timezone.utc).astimezone(self._zone).time())
+
+
+__all__ = ["Alerts", "HeldNotice", "Notice", "OFFLINE", "ONLINE", "OpenAlert", "QuietHours", "SUMMARY",
+           "StoredRule", "ENDED", "REMINDER", "STARTED"]

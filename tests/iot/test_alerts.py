@@ -1,0 +1,141 @@
+"""Sensor alerts end to end: boards publish to the real broker, `coop console --jsonl` ingests and tells the
+members who subscribed, in their language; and the alert service's timing on its own (quiet hours, restarts).
+
+Readings carry their own `ts`, so the debounce (300 s for a warning, 120 s for a critical) is crossed by
+timestamps, not by waiting.
+"""
+import time
+
+import pytest
+
+from iot.alerts import OFFLINE, SUMMARY, Alerts, QuietHours
+from tests.bot.console import Console
+from tests.bot.test_console import invite_code, onboard
+
+
+def start_console(tmp_path, mqtt_url: str, quiet: str = "") -> Console:
+    console = Console(tmp_path / "data", env={"COOP_MQTT_URL": mqtt_url, "COOP_QUIET_HOURS": quiet})
+    onboard(console, "admin", "en")
+    onboard(console, "ana", "es", invite_code(console))
+    onboard(console, "bob", "en", invite_code(console))
+    for who in ("ana", "admin"):
+        console.send(**{"from": who, "text": "/alerts on"})
+        console.expect(who, "")
+    return console
+
+
+def ingesting(console: Console, board, ts: float) -> None:
+    """A first, normal reading; waits until /readings shows it (the console is subscribed and storing)."""
+    board.reading(1, ts=ts, water_temp_c=21.0, temp_c=22.0)
+    deadline = time.monotonic() + 30
+    while True:
+        console.send(**{"from": "bob", "text": "/readings"})
+        shown = console.expect("bob", "")["text"]
+        if "21.0 °C" in shown:
+            return
+        assert time.monotonic() < deadline, f"the console never showed the first reading: {shown}"
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def console_closer():
+    made = []
+    yield made.append
+    for console in made:
+        if console.process.poll() is None:
+            console.process.kill()
+
+
+def test_an_alert_once_per_subscriber_in_their_language_then_one_recovery(tmp_path, mqtt_url, boards,
+                                                                          console_closer):
+    console = start_console(tmp_path, mqtt_url)
+    console_closer(console)
+    board, t0 = boards("tank1"), time.time() - 3600
+    ingesting(console, board, t0)
+
+    # Too warm for 320 s (past the 300 s debounce): one warning each, none to the group.
+    for seq, (dt, value) in enumerate([(10, 25.4), (200, 25.6), (320, 25.8), (330, 25.9)], start=2):
+        board.reading(seq, ts=t0 + dt, water_temp_c=value)
+    ana = console.heard("ana", "El agua está demasiado caliente")["text"]
+    assert "25,8 °C" in ana and "segura hasta 24,0 °C" in ana and "(sensor tank1)" in ana
+    assert "The water is too warm: 25.8 °C (safe up to 24.0 °C). Check the chiller." in \
+        console.heard("admin", "too warm")["text"]
+    # Back inside by the hysteresis: one recovery each.
+    board.reading(6, ts=t0 + 400, water_temp_c=23.9)
+    board.reading(7, ts=t0 + 410, water_temp_c=23.5)
+    console.heard("ana", "Todo normal otra vez: la temperatura del agua está en 23,5 °C")
+    console.heard("admin", "Back to normal")
+
+    # A critical one also reaches the group; a board that drops off is told by its last will.
+    board.reading(8, ts=t0 + 500, water_temp_c=28.2)
+    board.reading(9, ts=t0 + 630, water_temp_c=28.4)
+    assert console.heard("group", "Urgent: The water is too warm: 28.4 °C")
+    console.heard("ana", "Urgente:")
+    other = boards("tank2")
+    other.publish("online", kind="status", retain=True).wait_for_publish(5)
+    other.drop()
+    console.heard("ana", "El sensor tank2 dejó de enviar datos")
+    board.wait_sent()
+    assert console.close() == 0
+
+    told = [r for r in console.seen + console.rest() if r["to"] in ("ana", "admin", "bob", "group")]
+    for who in ("ana", "admin"):
+        texts = [r["text"] for r in told if r["to"] == who]
+        assert sum("25,8" in t or "25.8" in t for t in texts) == 1, texts  # no repeats while it lasted
+        assert sum("23,5" in t or "23.5" in t for t in texts) == 1, texts
+    assert not any("tank1)" in r["text"] for r in told if r["to"] == "bob")  # bob did not subscribe
+    assert [r["text"] for r in told if r["to"] == "group" and "25.8" in r["text"]] == []  # a warning
+
+
+def test_quiet_hours_hold_a_warning_and_pass_a_critical(tmp_path, mqtt_url, boards, console_closer):
+    console = start_console(tmp_path, mqtt_url, quiet="00:00-23:59")  # quiet all day
+    console_closer(console)
+    board, t0 = boards("tank1"), time.time() - 3600
+    ingesting(console, board, t0)
+    board.reading(2, ts=t0 + 10, temp_c=28.0)  # air: a warning band (27) only
+    board.reading(3, ts=t0 + 320, temp_c=28.1)
+    board.reading(4, ts=t0 + 330, water_temp_c=28.0)  # water: critical band (27)
+    board.reading(5, ts=t0 + 460, water_temp_c=28.1)
+    console.heard("ana", "Urgente: El agua está demasiado caliente: 28,1 °C")
+    board.wait_sent()
+    assert console.close() == 0
+    told = [r["text"] for r in console.seen + console.rest() if r["to"] == "ana"]
+    assert not any("La sala de cultivo está demasiado caliente" in text for text in told), told  # waits for the morning
+
+
+async def test_held_warnings_arrive_as_one_summary_when_quiet_hours_end_and_a_restart_forgets_nothing(
+        sessions):
+    now = [1_764_050_400.0]  # 2025-11-25 01:00 in New York: quiet
+    told = []
+
+    async def deliver(notice):
+        told.append(notice)
+
+    def service() -> Alerts:
+        return Alerts(sessions, deliver, quiet=QuietHours.parse("22:00-07:00"), offline_after=600,
+                      clock=lambda: now[0])
+
+    alerts = service()
+    await alerts.load()
+    await alerts.reading("s", "d1", {"temp_c": 28.0}, now[0])
+    await alerts.reading("s", "d1", {"temp_c": 28.0}, now[0] + 301)
+    await alerts.status("s", "d2", False, now[0])
+    assert told == []  # both held
+
+    # A restart during the night: the open alert is not told again, the held notices are kept.
+    alerts = service()
+    await alerts.load()
+    await alerts.reading("s", "d1", {"temp_c": 28.2}, now[0] + 400)
+    await alerts.status("s", "d2", False, now[0] + 400)
+    await alerts.check()
+    assert told == []
+
+    now[0] += 6.5 * 3600  # 07:30: d1 has been silent since 01:00 as well
+    await alerts.check()
+    assert [(n.kind, n.device) for n in told] == [(OFFLINE, "d1"), (SUMMARY, "")]
+    assert [(n.kind, n.device) for n in told[1].held] == [("started", "d1"), (OFFLINE, "d2")]
+    await alerts.check()
+    assert len(told) == 2  # told once
+
+    await alerts.reading("s", "d1", {"temp_c": 25.0}, now[0])
+    assert [(n.kind, n.device) for n in told[2:]] == [("online", "d1"), ("ended", "d1")]
