@@ -80,6 +80,7 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
              ctx.t("/balance – your Food-USD, GRO and voting power"),
              ctx.t("/orders – open group orders · /join ORDER UNITS – join one"),
              ctx.t("/proposals – co-op proposals · /vote PROPOSAL yes|no|abstain VOTES"),
+             ctx.t("/readings – the grow room's sensors · /alerts on|off – their alerts"),
              ctx.t("/lang – change language · /menu – buttons for everything")]
     if ctx.member is None:
         lines.append(ctx.t("To join, ask an admin for an invite code and send /start CODE."))
@@ -89,6 +90,7 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
 def menu_reply(ctx: Context) -> Reply:
     rows = [[Button(ctx.t("Balance"), "cmd:balance"), Button(ctx.t("Orders"), "cmd:orders")],
             [Button(ctx.t("History"), "cmd:history"), Button(ctx.t("Proposals"), "cmd:proposals")],
+            [Button(ctx.t("Sensors"), "cmd:readings"), Button(ctx.t("Alerts"), "cmd:alerts")],
             [Button(ctx.t("Language"), "cmd:lang"), Button(ctx.t("Help"), "cmd:help")]]
     return ctx.reply(ctx.t("What would you like to do?"), rows)
 
