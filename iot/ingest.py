@@ -170,8 +170,11 @@ class Ingestor:
         for event in events:
             try:
                 if isinstance(event, Telemetry):
-                    if (event.site, event.device, event.boot, event.seq) in new and self.on_telemetry:
-                        await self.on_telemetry(event)
+                    key = (event.site, event.device, event.boot, event.seq)
+                    if key in new:  # once: a duplicate within the batch has the same key
+                        new.discard(key)
+                        if self.on_telemetry:
+                            await self.on_telemetry(event)
                 elif id(event) in changed and self.on_status:
                     await self.on_status(*event)
             except Exception:  # a failing listener must not stop ingestion
@@ -187,6 +190,8 @@ class Ingestor:
                 site, device, kind = parse_topic(topic)
             except Malformed as e:
                 self._malformed("?", topic, e)
+                continue
+            if kind == "status" and not payload:  # someone deleted the retained status: nothing said
                 continue
             entry = devices.setdefault((site, device), {"seen": arrived, "malformed": 0, "reason": None, "topic": None})
             entry["seen"] = arrived
