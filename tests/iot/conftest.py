@@ -187,12 +187,17 @@ class PrivateBroker:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.binary, self.config = binary, directory / "mosquitto.conf"
-        # `user`: as root, mosquitto would otherwise switch to its own user and fail to save in our folder.
-        self.config.write_text(f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                               "persistence true\n"
-                               f"persistence_location {directory}/\nmax_queued_messages 100000\n")
+        self.binary, self.directory = binary, directory
         self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.configure("allow_anonymous true")
+
+    def configure(self, *lines: str) -> None:
+        """Writes the configuration (read at the next start): the listener, persistence, and `lines`."""
+        self.config = self.directory / "mosquitto.conf"
+        # `user`: as root, mosquitto would otherwise switch to its own user and fail to save in our folder.
+        self.config.write_text("\n".join([f"user {getpass.getuser()}", f"listener {self.port} 127.0.0.1",
+                                          "persistence true", f"persistence_location {self.directory}/",
+                                          "max_queued_messages 100000", *lines, ""]))
         self._process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -211,12 +216,12 @@ class PrivateBroker:
 
 @pytest.fixture
 def private_broker(tmp_path: Path) -> Iterator[PrivateBroker]:
+    """Not started: call start() (after configure(), if the test needs more than anonymous access)."""
     binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
     if binary is None:
         if os.environ.get("CI") == "true":
             pytest.fail("the mosquitto binary is required under CI=true (Debian's mosquitto package)")
         pytest.skip("no mosquitto binary to run a broker of the test's own")
     broker = PrivateBroker(binary, tmp_path)
-    broker.start()
     yield broker
     broker.stop()

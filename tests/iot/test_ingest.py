@@ -162,6 +162,7 @@ async def test_availability_follows_the_status_topic_and_the_last_will(sessions,
 
 async def test_a_broker_restart_mid_stream_loses_no_reading_and_duplicates_none(
         sessions, site, boards, ingest, private_broker):
+    private_broker.start()
     ingestor, listener = await ingest(url=private_broker.url)
     board = boards(url=private_broker.url)
     count = 400
