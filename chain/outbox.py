@@ -144,8 +144,9 @@ class Worker:
         """One cycle: settle transactions in flight, then send what is pending. True if it did anything."""
         await self.outbox.notify(await self._unnotified())  # outcomes a failed cycle could not tell yet
         settled = await self._settle_in_flight()
-        pending = await self._pending(limit=1)
-        if pending and wait and self.options.window:
+        if not await self._pending(limit=1):
+            return settled  # nothing to send: an idle cycle (five a second) stays at three reads, not five
+        if wait and self.options.window:
             await asyncio.sleep(self.options.window)
         sent = await self._send_pending()
         return settled or sent
