@@ -11,6 +11,7 @@ import weakref
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.store import Member
 from chain.db import utcnow
@@ -63,8 +64,8 @@ class _MemberReads:
     The reads asked for while one query is under way go together in the next: a query's round trip through
     the database driver costs more than the rest of a /help, and messages come in bursts."""
 
-    def __init__(self, services: Services):
-        self.services = services
+    def __init__(self, sessions: async_sessionmaker):
+        self.sessions = sessions
         self._asked: list[tuple[str, str, asyncio.Future]] = []
         self._reading: asyncio.Task | None = None
 
@@ -96,19 +97,21 @@ class _MemberReads:
             self._asked, self._reading = [], None
 
     async def _members(self, channels: set[str], handles: set[str]) -> dict[tuple[str, str], Member]:
-        async with self.services.sessions() as session:
+        async with self.sessions() as session:
             rows = await session.execute(select(Member).where(Member.channel.in_(channels),
                                                               Member.handle.in_(handles)))
             return {(m.channel, m.handle): m for m in rows.scalars()}
 
 
-_member_reads: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Services -> _MemberReads
+# One per running assistant (a Services); held weakly, and the reads hold only its sessions, so an App that
+# stopped is not kept alive by them.
+_member_reads: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     reads = _member_reads.get(services)
     if reads is None:
-        reads = _member_reads[services] = _MemberReads(services)
+        reads = _member_reads[services] = _MemberReads(services.sessions)
     member = await reads.get(inbound.channel, inbound.user.lstrip("@"))
     if member is not None and (member.blocked or member.last_seen_at is None
                                or utcnow() - member.last_seen_at > SEEN_EVERY):
