@@ -1,11 +1,11 @@
 """Runs every benchmark and prints one line per figure (see DESIGN.md §8 for the format)."""
 import sys
 
-from bench import alerts, bot, bundler, gas, telegram
+from bench import alerts, bot, bundler, gas, iot, telegram
 
 
 def main() -> int:
-    for module in (gas, bundler, bot, telegram, alerts):
+    for module in (gas, bundler, bot, telegram, iot, alerts):
         for line in module.run():
             print(line, flush=True)
     return 0

@@ -161,6 +161,14 @@ def _rotate_master_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    """Simulated sensor boards publishing to the broker (iot/simulator.py)."""
+    from iot.simulator import run
+
+    args.url = args.url or os.environ.get("COOP_MQTT_URL") or "mqtt://127.0.0.1:1883"
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coop", description="Co-op Assistant: the housing co-op's pilot bot.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -215,6 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "COOP_NEW_MASTER_KEY, in one transaction; afterwards only the new key opens it.")
     rotate.add_argument("--database-url", required=True, help="the database holding the keys (COOP_DATABASE_URL)")
     rotate.set_defaults(run=_rotate_master_key)
+    from iot.simulator import add_arguments as add_simulator_arguments  # standard library only until it runs
+
+    simulate = commands.add_parser(
+        "simulate", help="simulated sensor boards: a day's readings over MQTT, with faults on demand",
+        description="Publishes realistic readings for --devices boards at --rate to COOP_MQTT_URL (or --url), "
+                    "and injects faults: heat-spike, stuck, malformed, offline.")
+    add_simulator_arguments(simulate)
+    simulate.set_defaults(run=_simulate, url=None)
     return parser
 
 
