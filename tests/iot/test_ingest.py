@@ -7,7 +7,7 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from chain.db import create_engine, sessionmaker
 from iot.ingest import Ingestor
