@@ -1,10 +1,13 @@
 """/readings: the latest value of each reading per sensor with its age, and a chart of the last 24 hours with
 the safe band shaded, labelled in the member's language."""
 import asyncio
+import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from handlers.alerts import UNITS, value_text
@@ -13,9 +16,18 @@ from iot.rules import WARNING
 from iot.store import latest, series
 from locales import Translator, format_number
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 CHARTED = ("temp_c", "rh_pct", "water_temp_c", "ph", "ec_ms_cm")  # in this order, those a site reports
 HOURS = 24
 MAX_LINES = 8  # sensors on one chart
+DPI = 110
+# Languages whose script matplotlib's own font (DejaVu Sans) lacks: the font for it we ship in locales/fonts/.
+SCRIPT_FONTS = {"bn": ("Noto Sans Bengali", "NotoSansBengali-Regular.ttf")}
+
+_fonts_added: set[str] = set()
+_fonts_lock = threading.Lock()  # charts are drawn in threads
 
 
 def age_text(ctx: Context, seconds: float) -> str:
@@ -91,14 +103,41 @@ async def _chart(ctx: Context, site: str, devices: list[str]) -> Path | None:
     return path
 
 
+def chart_font(lang: str) -> dict:
+    """Font keyword arguments for the chart's texts in lang: none (matplotlib's default) unless its script needs ours.
+
+    Matplotlib (3.11 and later, with libraqm) shapes the text: Bengali vowel signs reordered, conjuncts formed. The
+    script's font comes first so digits and punctuation match its letters; the default family after it draws what
+    it lacks (Latin site names and time zones, "°")."""
+    found = SCRIPT_FONTS.get(lang)
+    if found is None:
+        return {}
+    family, filename = found
+    with _fonts_lock:
+        if family not in _fonts_added:
+            from matplotlib import font_manager
+
+            # Added on first use, not at import: importing a module has no side effects.
+            font_manager.fontManager.addfont(str(resources.files("locales") / "fonts" / filename))
+            _fonts_added.add(family)
+    return {"family": [family, "sans-serif"]}
+
+
 def draw(tr: Translator, site: str, panels: dict[str, list], bands: dict, span: tuple[datetime, datetime],
          zone: ZoneInfo, path: Path) -> None:
+    chart_figure(tr, site, panels, bands, span, zone).savefig(path, dpi=DPI)
+
+
+def chart_figure(tr: Translator, site: str, panels: dict[str, list], bands: dict, span: tuple[datetime, datetime],
+                 zone: ZoneInfo) -> "Figure":
+    """The chart as a matplotlib Figure (draw saves it), one panel per reading, one line per sensor."""
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
     def local(moment: datetime) -> datetime:
         return moment.replace(tzinfo=timezone.utc).astimezone(zone)
 
+    font = chart_font(tr.lang)
     figure = Figure(figsize=(7, 2.1 * len(panels) + 0.9))
     axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     devices = sorted({device for lines in panels.values() for device, _ in lines})
@@ -110,13 +149,13 @@ def draw(tr: Translator, site: str, panels: dict[str, list], bands: dict, span: 
         for device, points in lines:
             ax.plot([local(t) for t, _ in points], [v for _, v in points], lw=1.4, color=colors[device], label=device)
         unit = UNITS.get(key, "").strip()
-        ax.set_ylabel(short_name(tr, key).capitalize() + (f" ({unit})" if unit else ""), fontsize=9)
+        ax.set_ylabel(short_name(tr, key).capitalize() + (f" ({unit})" if unit else ""), fontsize=9, **font)
         ax.grid(alpha=0.3)
     axes[-1].set_xlim(local(span[0]), local(span[1]))
     axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
-    axes[-1].set_xlabel(tr.t("Time ({zone}); shaded: the safe range", zone=str(zone)), fontsize=8)
+    axes[-1].set_xlabel(tr.t("Time ({zone}); shaded: the safe range", zone=str(zone)), fontsize=8, **font)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper right", fontsize=8, ncols=min(len(devices), 4), frameon=False)
-    figure.suptitle(tr.t("Grow room {site}, last 24 hours", site=site), fontsize=11, x=0.02, ha="left")
+    figure.suptitle(tr.t("Grow room {site}, last 24 hours", site=site), fontsize=11, x=0.02, ha="left", **font)
     figure.tight_layout(rect=(0, 0, 1, 0.97))
-    figure.savefig(path, dpi=110)
+    return figure
