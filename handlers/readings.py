@@ -149,7 +149,8 @@ def chart_figure(tr: Translator, site: str, panels: dict[str, list], bands: dict
         for device, points in lines:
             ax.plot([local(t) for t, _ in points], [v for _, v in points], lw=1.4, color=colors[device], label=device)
         unit = UNITS.get(key, "").strip()
-        ax.set_ylabel(short_name(tr, key).capitalize() + (f" ({unit})" if unit else ""), fontsize=9, **font)
+        name = short_name(tr, key)
+        ax.set_ylabel(name[:1].upper() + name[1:] + (f" ({unit})" if unit else ""), fontsize=9, **font)
         ax.grid(alpha=0.3)
     axes[-1].set_xlim(local(span[0]), local(span[1]))
     axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
