@@ -139,3 +139,24 @@ async def test_held_warnings_arrive_as_one_summary_when_quiet_hours_end_and_a_re
 
     await alerts.reading("s", "d1", {"temp_c": 25.0}, now[0])
     assert [(n.kind, n.device) for n in told[2:]] == [("online", "d1"), ("ended", "d1")]
+
+
+async def test_a_board_that_fell_silent_while_the_assistant_was_down_is_noticed(sessions):
+    from datetime import datetime, timedelta, timezone
+
+    from iot.store import Device
+
+    now = time.time()
+    heard = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
+    async with sessions() as session, session.begin():
+        session.add_all([Device(site="s", device="old", first_seen=heard, last_seen=heard - timedelta(hours=2)),
+                         Device(site="s", device="fresh", first_seen=heard, last_seen=heard)])
+    told = []
+
+    async def deliver(notice):
+        told.append(notice)
+
+    alerts = Alerts(sessions, deliver, offline_after=600, clock=lambda: now)
+    await alerts.load()
+    await alerts.check()
+    assert [(n.kind, n.device) for n in told] == [(OFFLINE, "old")]
