@@ -255,7 +255,8 @@ class TelegramTransport:
         async with self._locks.setdefault(origin.private_chat_id, asyncio.Lock()):
             if item.callback_query is not None:
                 try:
-                    await self._call(lambda: self._post(AnswerCallbackQuery, {"callback_query_id": item.callback_query.id}))
+                    await self._call(lambda: self._post(AnswerCallbackQuery,
+                                                        {"callback_query_id": item.callback_query.id}))
                 except TelegramAPIError as e:  # too old, or already answered: the press is still handled
                     log.info("telegram: answerCallbackQuery failed (%s)", type(e).__name__)
             for reply in await self.app.handle(inbound):
