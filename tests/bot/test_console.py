@@ -1,18 +1,9 @@
 """The assistant end to end through `coop console --jsonl` (a subprocess on embedded defaults)."""
 import re
 
-import pytest
 
 from handlers import admin
 from tests.bot.console import Console, button
-
-
-@pytest.fixture
-def console(tmp_path):
-    c = Console(tmp_path / "data")
-    yield c
-    if c.process.poll() is None:
-        c.process.kill()
 
 
 def onboard(console: Console, name: str, lang: str, code: str | None = None, language_button: int = 0) -> None:
@@ -52,9 +43,10 @@ def test_onboarding_a_deposit_and_a_join_with_confirmations(console):
     console.send(**{"from": "ana", "press": button(offer, 0)})
     console.expect("ana")  # on its way
     console.send(**{"from": "ana", "press": button(offer, 0)})  # a double tap
-    console.expect("ana", "")
-    outcome = console.expect("ana", "$")
+    console.heard("ana", "Ya lo confirmaste; se hace una sola vez.")
+    console.heard("ana", "Listo. Tu saldo de Food-USD ahora es 13,00")  # 50 − 2 × 18,50, once
     assert console.close() == 0
+    assert sum("Listo." in r["text"] for r in console.seen + console.rest() if r["to"] == "ana") == 1
 
 
 def invite_code(console: Console) -> str:

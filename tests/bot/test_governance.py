@@ -7,7 +7,6 @@ the timelock; the keepers do the rest.
 import re
 import time
 
-import pytest
 from eth_account import Account
 
 from tests.bot.console import DAY, Chain, Console, button
@@ -21,14 +20,6 @@ def wait_until(done, what: str, timeout: float = 30.0) -> None:
     while not done():
         assert time.monotonic() < deadline, f"timed out: {what}"
         time.sleep(0.1)
-
-
-@pytest.fixture
-def console(tmp_path):
-    c = Console(tmp_path / "data")
-    yield c
-    if c.process.poll() is None:
-        c.process.kill()
 
 
 def confirm_offer(console: Console, who: str, offer: dict) -> dict:

@@ -3,18 +3,8 @@
 The test steps the console's chain clock past the deadlines; the keeper finalizes each order by itself,
 and the group and every member who joined hear the outcome.
 """
-import pytest
-
 from tests.bot.console import DAY, Chain, Console, button
 from tests.bot.test_console import invite_code, onboard
-
-
-@pytest.fixture
-def console(tmp_path):
-    c = Console(tmp_path / "data")
-    yield c
-    if c.process.poll() is None:
-        c.process.kill()
 
 
 def confirmed(console: Console, who: str, offer: dict) -> dict:
