@@ -25,6 +25,7 @@ def run() -> Iterator[str]:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from bot.sensors import MQTT_URL_FILE
     from iot.broker import MqttURL
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +58,7 @@ def run() -> Iterator[str]:
         until("alerts are on")
 
         board = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-board")
-        MqttURL.parse((data / "mqtt.url").read_text().strip()).connect(board)
+        MqttURL.parse((data / MQTT_URL_FILE).read_text().strip()).connect(board)
         board.loop_start()
         times, t0 = [], time.time() - 7200
         for n in range(ROUNDS):

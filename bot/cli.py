@@ -162,10 +162,16 @@ def _rotate_master_key(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    """Simulated sensor boards publishing to the broker (iot/simulator.py)."""
+    """Simulated sensor boards publishing to the broker (iot/simulator.py): --url, else COOP_MQTT_URL, else
+    the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883."""
+    from bot.sensors import MQTT_URL_FILE
+    from bot.settings import Settings
     from iot.simulator import run
 
-    args.url = args.url or os.environ.get("COOP_MQTT_URL") or "mqtt://127.0.0.1:1883"
+    settings = Settings.from_env(data_dir=args.data_dir)
+    embedded = settings.data_dir / MQTT_URL_FILE
+    args.url = (args.url or settings.mqtt_url or (embedded.read_text().strip() if embedded.exists() else None)
+                or "mqtt://127.0.0.1:1883")
     return run(args)
 
 
@@ -230,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Publishes realistic readings for --devices boards at --rate to COOP_MQTT_URL (or --url), "
                     "and injects faults: heat-spike, stuck, malformed, offline.")
     add_simulator_arguments(simulate)
+    simulate.add_argument("--data-dir", type=Path, help="the running assistant's data dir (default COOP_DATA_DIR "
+                                                         "or ~/.coop), to find its embedded broker")
     simulate.set_defaults(run=_simulate, url=None)
     return parser
 

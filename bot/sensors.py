@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MQTT_URL_FILE = "mqtt.url"  # the embedded broker's URL, in the data dir, for `coop simulate` and tests
 ALERT_CHECK_SECONDS = 15.0  # reminders, silent sensors, the summary after quiet hours
 DOWNSAMPLE_SECONDS = 3600.0
 RAW_DAYS = 7.0  # raw readings kept this long, then per-minute aggregates
@@ -37,7 +38,7 @@ class Sensors:
         if url is None:
             self.broker = EmbeddedBroker()
             url = await self.broker.start()
-            (s.data_dir / "mqtt.url").write_text(url + "\n")  # for `coop simulate` and the tests
+            (s.data_dir / MQTT_URL_FILE).write_text(url + "\n")
         # One persistent MQTT session per database: what arrives while the assistant is down waits for it.
         client_id = "coop-ingest-" + hashlib.sha256(s.database_url.encode()).hexdigest()[:12]
         self.ingestor = Ingestor(self.app.sessions, url, client_id=client_id, on_telemetry=self._telemetry,
