@@ -52,7 +52,9 @@ class App:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._addresses: dict[str, str] = {}  # member_id -> smart account address (see wallet)
-        self._http: aiohttp.ClientSession | None = None  # for chain reads in a batch (see _batch)
+        self._http: aiohttp.ClientSession | None = None  # for chain reads in a batch (see batch)
+        self._batches: list = []  # (requests, future) waiting for the next JSON-RPC batch
+        self._batching: asyncio.Task | None = None
 
     # ---- start and stop ----
 
@@ -156,13 +158,41 @@ class App:
         return await asyncio.to_thread(fn, *args)
 
     async def batch(self, requests: list[rpc.Request]) -> list[dict[str, Any]]:
-        """Chain reads in one JSON-RPC batch, on this loop's HTTP client when the node speaks HTTP."""
+        """Chain reads in one JSON-RPC batch, on this loop's HTTP client when the node speaks HTTP. Batches asked
+        for while one is under way go to the node together in the next: one round trip per burst of members,
+        and each still reads after it asked."""
         provider = self.w3.provider
         if not isinstance(provider, HTTPProvider):
             return await asyncio.to_thread(rpc.batch, self.w3, requests)
-        if self._http is None:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return await rpc.abatch(self._http, provider.endpoint_uri, requests)
+        future = asyncio.get_running_loop().create_future()
+        self._batches.append((requests, future))
+        if self._batching is None:
+            self._batching = asyncio.create_task(self._send_batches(provider.endpoint_uri))
+        return await future
+
+    async def _send_batches(self, url: str) -> None:
+        asked: list = []
+        try:
+            while self._batches:
+                asked, self._batches = self._batches, []
+                if self._http is None:
+                    self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+                try:
+                    responses = await rpc.abatch(self._http, url, [r for requests, _ in asked for r in requests])
+                except Exception as e:  # each caller gets the failure, as from its own request
+                    for _, future in asked:
+                        if not future.done():
+                            future.set_exception(e)
+                    continue
+                start = 0
+                for requests, future in asked:
+                    if not future.done():
+                        future.set_result(responses[start:start + len(requests)])
+                    start += len(requests)
+        finally:
+            for _, future in asked + self._batches:
+                future.cancel()  # only those still waiting (a cancelled sender)
+            self._batches, self._batching = [], None
 
     async def push(self, channel: str, reply: Reply) -> None:
         await self.notifier.push(channel, reply)

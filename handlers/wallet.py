@@ -1,5 +1,7 @@
 """A member's money and voting power."""
+from functools import lru_cache
 
+from chain import rpc
 from chain.artifacts import function
 from chain.rpc import Read
 from handlers.base import Context, Reply, Services
@@ -10,11 +12,20 @@ async def balances(services: Services, member_id: str) -> tuple[int, int, int]:
     """Food-USD (6 decimals), GRO and veGRO (18 decimals) of the member's account, in one node round trip."""
     address = await services.wallet(member_id)
     c = services.contracts
-    reads = [Read(c.food_usd.address, function("FoodUSD", "balanceOf"), (address,)),
-             Read(c.gro.address, function("GroToken", "balanceOf"), (address,)),
-             Read(c.escrow.address, function("VotingEscrow", "getVotes"), (address,))]
-    responses = await services.batch([read.request() for read in reads])
+    reads, requests = _reads(c.food_usd.address, c.gro.address, c.escrow.address, address)
+    # Fresh copies of the cached requests, so nothing downstream can alter the cache.
+    responses = await services.batch([(m, [dict(p[0]), *p[1:]]) for m, p in requests])
     return tuple(read.result(response) for read, response in zip(reads, responses))
+
+
+@lru_cache(maxsize=4096)
+def _reads(food_usd: str, gro: str, escrow: str, address: str) -> tuple[tuple[Read, ...], tuple[rpc.Request, ...]]:
+    """The three reads and their encoded requests for one account: the ABI encoding is done once per
+    account; the chain is still asked on every call."""
+    reads = (Read(food_usd, function("FoodUSD", "balanceOf"), (address,)),
+             Read(gro, function("GroToken", "balanceOf"), (address,)),
+             Read(escrow, function("VotingEscrow", "getVotes"), (address,)))
+    return reads, tuple(r.request() for r in reads)
 
 
 async def balance(ctx: Context, args: list[str]) -> list[Reply]:
