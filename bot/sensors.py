@@ -2,6 +2,7 @@
 into the database, and alerts delivered through the Announcer (and so the notifier)."""
 import hashlib
 import logging
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from iot import store as iot_store
@@ -18,7 +19,6 @@ log = logging.getLogger(__name__)
 MQTT_URL_FILE = "mqtt.url"  # the embedded broker's URL, in the data dir, for `coop simulate` and tests
 ALERT_CHECK_SECONDS = 15.0  # reminders, silent sensors, the summary after quiet hours
 DOWNSAMPLE_SECONDS = 3600.0
-RAW_DAYS = 7.0  # raw readings kept this long, then per-minute aggregates
 
 
 class Sensors:
@@ -51,11 +51,10 @@ class Sensors:
         await self.alerts.reading(t.site, t.device, t.readings, t.ts)
 
     async def _downsample(self) -> None:
-        from datetime import datetime, timezone
-
-        moved = await iot_store.downsample(self.app.sessions, RAW_DAYS, datetime.now(timezone.utc).replace(tzinfo=None))
+        days = self.app.settings.readings_raw_days
+        moved = await iot_store.downsample(self.app.sessions, days, datetime.now(timezone.utc).replace(tzinfo=None))
         if moved:
-            log.info("sensors: %d raw readings older than %s days kept as per-minute aggregates", moved, RAW_DAYS)
+            log.info("sensors: %d raw readings older than %s days kept as per-minute aggregates", moved, days)
 
     async def stop(self) -> None:
         if self.ingestor is not None:

@@ -43,6 +43,7 @@ class Settings:
     quiet_hours: str | None = "22:00-07:00"  # warnings wait until the end (criticals never do); None: never quiet
     sensor_offline_after: float = 600.0  # seconds of silence before a sensor counts as offline
     alert_remind_after: float = 3600.0  # seconds between reminders of a critical alert that lasts
+    readings_raw_days: float = 7.0  # raw sensor readings kept this long, then per-minute aggregates
 
     @property
     def embedded(self) -> bool:
@@ -89,6 +90,7 @@ class Settings:
             quiet_hours=quiet or None,
             sensor_offline_after=_seconds(env, "COOP_SENSOR_OFFLINE_AFTER", cls.sensor_offline_after),
             alert_remind_after=_seconds(env, "COOP_ALERT_REMIND_AFTER", cls.alert_remind_after),
+            readings_raw_days=_positive(env, "COOP_READINGS_RAW_DAYS", cls.readings_raw_days, "a number of days"),
         )
 
     def require_production_secrets(self) -> None:
@@ -102,11 +104,15 @@ class Settings:
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    return _positive(env, name, default, "a number of seconds")
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, what: str) -> float:
     text = env.get(name, str(default))
     try:
         value = float(text)
     except ValueError:
         value = 0
     if not value > 0:
-        raise SettingsError(f"{name} must be a number of seconds, not {text!r}")
+        raise SettingsError(f"{name} must be {what}, not {text!r}")
     return value

@@ -7,7 +7,7 @@ from sqlalchemy import update
 from bot.store import Member
 from handlers.base import Context, Reply
 from iot.alerts import ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
-from iot.rules import CRITICAL, HIGH, WARNING, Rule
+from iot.rules import ANY_SITE, CRITICAL, HIGH, WARNING, Rule
 from locales import AmountError, Translator, format_number, parse_amount
 
 UNITS = {"temp_c": " °C", "water_temp_c": " °C", "rh_pct": " %", "ec_ms_cm": " mS/cm", "water_level_pct": " %",
@@ -100,10 +100,14 @@ async def alerts(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 async def threshold(ctx: Context, args: list[str]) -> list[Reply]:
-    """/threshold READING LOW HIGH [critical]: an admin sets a safe band (every site); stored and applied at once."""
-    usage = ctx.t("Send: /threshold READING LOW HIGH [critical], for example: /threshold water_temp_c {low} {high}. "
-                  "Readings: {keys}.", low=format_number(18, ctx.lang), high=format_number(24, ctx.lang),
+    """/threshold [SITE] READING LOW HIGH [critical]: an admin sets a safe band, for one site or (without SITE)
+    every site that has none of its own; stored, and applied at once (to alerts already open too)."""
+    usage = ctx.t("Send: /threshold [SITE] READING LOW HIGH [critical], for example: /threshold water_temp_c "
+                  "{low} {high}. Readings: {keys}.", low=format_number(18, ctx.lang), high=format_number(24, ctx.lang),
                   keys=", ".join(sorted(k for k in UNITS if k != "lux")))
+    site = ANY_SITE
+    if args and args[0] not in UNITS:
+        site, args = args[0], args[1:]
     if len(args) not in (3, 4) or args[0] not in UNITS or (len(args) == 4 and args[3].lower() != CRITICAL):
         return [ctx.reply(usage)]
     try:
@@ -113,11 +117,10 @@ async def threshold(ctx: Context, args: list[str]) -> list[Reply]:
     if low >= high:
         return [ctx.reply(ctx.t("The low limit must be below the high one.") + " " + usage)]
     severity = CRITICAL if len(args) == 4 else WARNING
-    current = next((r for r in ctx.services.alerts.rules.rules_for("*", args[0]) if r.severity == severity), None)
+    current = next((r for r in ctx.services.alerts.rules.rules_for(site, args[0]) if r.severity == severity), None)
     rule = Rule(args[0], float(low), float(high), severity, current.hysteresis if current else 0.0,
-                current.for_seconds if current else 60.0)
+                current.for_seconds if current else 60.0, site)
     await ctx.services.alerts.set_rule(rule, by=ctx.inbound.user)
-    return [ctx.reply(ctx.t("Saved: {reading} is safe from {low} to {high}.", reading=reading_name(ctx.translator,
-                                                                                                   args[0]),
-                            low=value_text(args[0], rule.low, ctx.lang), high=value_text(args[0], rule.high, ctx.lang)))]
-
+    return [ctx.reply(ctx.t("Saved: {reading} is safe from {low} to {high}.",
+                            reading=reading_name(ctx.translator, args[0]), low=value_text(args[0], rule.low, ctx.lang),
+                            high=value_text(args[0], rule.high, ctx.lang)))]

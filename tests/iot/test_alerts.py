@@ -160,3 +160,21 @@ async def test_a_board_that_fell_silent_while_the_assistant_was_down_is_noticed(
     await alerts.load()
     await alerts.check()
     assert [(n.kind, n.device) for n in told] == [(OFFLINE, "old")]
+
+
+def test_an_admin_moves_a_safe_band_for_a_site(tmp_path, mqtt_url, boards, site, console_closer):
+    console = start_console(tmp_path, mqtt_url)
+    console_closer(console)
+    console.send(**{"from": "admin", "text": f"/threshold {site} water_temp_c 30 20"})
+    console.expect("admin", "The low limit must be below the high one.")
+    console.send(**{"from": "admin", "text": f"/threshold {site} water_temp_c 18 26"})
+    console.expect("admin", "Saved: the water temperature is safe from 18.0 °C to 26.0 °C.")
+    board, t0 = boards("tank1"), time.time() - 3600
+    ingesting(console, board, t0)
+    for seq, (dt, value) in enumerate([(10, 25.5), (320, 25.6), (330, 26.5), (640, 26.6)], start=2):
+        board.reading(seq, ts=t0 + dt, water_temp_c=value)
+    assert "safe up to 26.0 °C" in console.heard("admin", "The water is too warm: 26.6 °C")["text"]
+    board.wait_sent()
+    assert console.close() == 0
+    told = [r["text"] for r in console.seen + console.rest() if r["to"] == "admin"]
+    assert not any("25.6 °C" in text for text in told), told  # inside the site's own band
