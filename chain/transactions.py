@@ -185,11 +185,20 @@ class OperatorTransactions:
             if mined is not None:
                 if int(receipts[mined.tx_hash]["blockNumber"], 16) <= head - self.confirmations:
                     settled.append(Mined(mined, group, receipts[mined.tx_hash]))
-            elif nonce < mined_count:  # the nonce went to a transaction we never stored: try the intents again
+            elif nonce < mined_count and not await self._any_receipt(group):
+                # The nonce went to a transaction we never stored: try the intents again. (Asked again first:
+                # a node may answer a batch's requests concurrently, so a receipt read beside the nonce count
+                # can miss a transaction mined between the two, and its intents would be done twice.)
                 await self._abandon(group, "nonce used by another transaction")
             else:
                 await self._resend_or_bump(group)
         return settled
+
+    async def _any_receipt(self, group: list[OperatorTransaction]) -> bool:
+        responses = await self._run(rpc.batch, self.w3, [("eth_getTransactionReceipt", [row.tx_hash]) for row in group])
+        if any("error" in response for response in responses):
+            raise ConnectionError("the node could not answer")
+        return any(response["result"] is not None for response in responses)
 
     async def _resend_or_bump(self, group: list[OperatorTransaction]) -> None:
         latest = group[-1]

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 from eth_account import Account
 from eth_utils import keccak
+from sqlalchemy import select
 from web3 import Web3
 
 from chain.accounts import ensure_account
@@ -13,7 +14,7 @@ from chain.db import Intent, OperatorTransaction, SmartAccount, create_engine, s
 from chain.indexer import Indexer, history
 from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
-from tests.chain.netutil import Forwarder
+from tests.chain.netutil import Forwarder, StaleReceipts
 from tests.conftest import DAY
 
 PRICE = 2_500_000
@@ -319,3 +320,51 @@ async def test_a_members_next_operation_waits_for_the_one_in_flight(gateway):
         from sqlalchemy import select
         assert not (await session.execute(select(OperatorTransaction).where(
             OperatorTransaction.status == 0))).scalars().all()  # no bundle reverted
+
+
+async def test_a_nonce_taken_by_another_transaction_does_the_intent_once(gateway):
+    """The operator's key sent something else with the nonce of our stored transaction (another tool, a
+    second process): the intent is sent again and done once — and a transaction of ours that is mined is
+    never taken for such a one."""
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "ivy")
+    fusd = coop.contracts.food_usd.functions
+    before = fusd.balanceOf(address).call()
+    coop.w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        await outbox.submit("ivy-cash", "ivy", "deposit", {"amount": PRICE, "ref": "cash-ivy-2"})
+        await worker.run_once()  # signed, stored, sent: waiting in the node's pool
+        async with sessions() as session:
+            ours = (await session.execute(select(OperatorTransaction).order_by(OperatorTransaction.id.desc()))
+                    ).scalars().first()
+        # Another transaction from the operator's key takes that nonce, with a higher fee.
+        other = coop.operator.sign_transaction({
+            "to": coop.operator.address, "value": 0, "gas": 21_000, "nonce": ours.nonce, "chainId": coop.w3.eth.chain_id,
+            "maxFeePerGas": ours.max_fee * 3, "maxPriorityFeePerGas": ours.max_fee * 2})
+        coop.w3.eth.send_raw_transaction(other.raw_transaction)
+        coop.w3.provider.make_request("evm_mine", [])
+    finally:
+        coop.w3.provider.make_request("evm_setAutomine", [True])
+    await worker.drain()
+    async with sessions() as session:
+        intent = (await session.execute(select(Intent).where(Intent.idempotency_key == "ivy-cash"))).scalar_one()
+    assert intent.state == "confirmed"
+    assert fusd.balanceOf(address).call() == before + PRICE  # once
+
+
+async def test_a_receipt_missing_beside_the_nonce_count_is_asked_again_not_taken_for_a_foreign_transaction(gateway):
+    """A node answering a batch concurrently can count a just-mined transaction's nonce yet return no receipt
+    for it: the deposit must not be sent again (it would be recorded twice, or fail as already recorded)."""
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "joe")
+    fusd = coop.contracts.food_usd.functions
+    before = fusd.balanceOf(address).call()
+    with StaleReceipts(coop.w3.provider.endpoint_uri) as node:
+        racing = Worker(Web3(Web3.HTTPProvider(node.url)), coop.contracts, outbox, signers, coop.operator,
+                        WorkerOptions(window=0))
+        intent = await outbox.submit("joe-cash", "joe", "deposit", {"amount": PRICE, "ref": "cash-joe-2"})
+        await racing.run_once()  # sent; the node mines it at once
+        node.armed = True
+        await racing.drain()
+    assert (await outbox.get(intent.id)).state == "confirmed"
+    assert fusd.balanceOf(address).call() == before + PRICE
