@@ -31,6 +31,7 @@ CLOSING_EVENTS = ("OrderExecuted", "OrderRefunded", "OrderCancelled")
 class Announcer:
     def __init__(self, app: "App"):
         self.app = app
+        self._announced: set[str] = set()  # keys this process announced or found announced
 
     async def _tell(self, member: Member, text: str) -> None:
         from handlers.base import Reply
@@ -172,7 +173,11 @@ class Announcer:
     # ---- what became of a proposal (the keeper reports it, bot/keeper.py) ----
 
     async def _once(self, key: str) -> bool:
-        """True the first time `key` is announced, in any process (the row is the proof)."""
+        """True the first time `key` is announced, in any process (the row is the proof; the set spares the
+        database a refused insert on every keeper tick)."""
+        if key in self._announced:
+            return False
+        self._announced.add(key)
         try:
             async with self.app.sessions() as session, session.begin():
                 session.add(Announcement(key=key))
@@ -182,9 +187,9 @@ class Announcer:
 
     async def proposal_result(self, proposal, state: int, tally: tuple[int, int, int]) -> None:
         """Once, when a proposal's vote has ended: the group and every member who voted hear the result."""
-        from handlers.governance import DEFEATED, EXPIRED
+        from handlers.governance import DEFEATED
 
-        if not await self._once(f"proposal:{proposal.proposal_id}:" + ("expired" if state == EXPIRED else "result")):
+        if not await self._once(f"proposal:{proposal.proposal_id}:result"):
             return
         against, for_, abstain = tally
 
@@ -192,9 +197,6 @@ class Announcer:
             fields = dict(number=format_number(proposal.number, tr.lang), title=proposal.title,
                           yes=format_number(for_, tr.lang), no=format_number(against, tr.lang),
                           abstain=format_number(abstain, tr.lang))
-            if state == EXPIRED:
-                return tr.t("Proposal #{number} “{title}” passed but was not carried out in time, so it expired.",
-                            **fields)
             if state == DEFEATED:
                 return tr.t("Proposal #{number} “{title}” did not pass. Yes {yes} · No {no} · Abstain {abstain}.",
                             **fields)

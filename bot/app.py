@@ -36,6 +36,7 @@ from iot import store as iot_store
 log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "chain-manifest.json"
+MAX_BATCH = 100  # chain reads in one JSON-RPC batch
 
 
 class App:
@@ -174,7 +175,11 @@ class App:
         asked: list = []
         try:
             while self._batches:
-                asked, self._batches = self._batches, []
+                # Up to MAX_BATCH reads a round trip (nodes cap batches; geth at 1,000, some providers at 100).
+                asked, size = [], 0
+                while self._batches and (not asked or size + len(self._batches[0][0]) <= MAX_BATCH):
+                    asked.append(self._batches.pop(0))
+                    size += len(asked[-1][0])
                 if self._http is None:
                     self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
                 try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from chain.db import Cursor, HistoryEvent, Intent
-from handlers.governance import CANCELED, DEFEATED, EXECUTED, EXPIRED, QUEUED, SUCCEEDED, proposals_in_history
+from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED, proposals_in_history
 from handlers.orders import CASE, DEADLINE, MEMBERS, MINIMUM, OPEN, STATUS, TOLERANCE, UNITS
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 GRACE = 30  # seconds past a deadline before acting: a real chain's next block may lag the wall clock
 ATTEMPTS = 5  # per step; a step refused this often is left to an admin (logged)
-FINISHED = (DEFEATED, EXPIRED, CANCELED, EXECUTED)
+FINISHED = (DEFEATED, CANCELED, EXECUTED)  # (a timelocked governor's proposals never expire)
 
 
 def whole_cases(units: int, tolerance: int, case_size: int) -> int:
@@ -101,7 +101,7 @@ class Keeper:
             if proposal.proposal_id in self._finished:
                 continue
             state = await self.app.read(lambda: gov.state(proposal.proposal_id).call(block_identifier=block))
-            if state in (SUCCEEDED, QUEUED, EXECUTED, DEFEATED, EXPIRED):
+            if state in (SUCCEEDED, QUEUED, EXECUTED, DEFEATED):
                 tally = await self.app.read(
                     lambda: gov.proposalVotes(proposal.proposal_id).call(block_identifier=block))
                 await self.app.announcer.proposal_result(proposal, state, tally)

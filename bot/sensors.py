@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from handlers.readings import CHARTS_DIR
 from iot import store as iot_store
 from iot.alerts import Alerts, QuietHours
 from iot.broker import EmbeddedBroker
@@ -51,6 +52,12 @@ class Sensors:
         await self.alerts.reading(t.site, t.device, t.readings, t.ts)
 
     async def _downsample(self) -> None:
+        """Hourly: old raw readings into per-minute aggregates, and /readings charts older than an hour
+        (sent long since) deleted."""
+        cutoff = datetime.now().timestamp() - 3600
+        for chart in (self.app.settings.data_dir / CHARTS_DIR).glob("*.png"):
+            if chart.stat().st_mtime < cutoff:
+                chart.unlink(missing_ok=True)
         days = self.app.settings.readings_raw_days
         moved = await iot_store.downsample(self.app.sessions, days, datetime.now(timezone.utc).replace(tzinfo=None))
         if moved:

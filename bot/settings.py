@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path.home() / ".coop"
@@ -60,7 +61,7 @@ class Settings:
         if not port.isdigit():
             raise SettingsError(f"COOP_HTTP_PORT must be a port number, not {port!r}")
         quiet = env.get("COOP_QUIET_HOURS", cls.quiet_hours).strip()
-        if quiet and not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", quiet):
+        if quiet and not _quiet_hours(quiet):
             raise SettingsError(f"COOP_QUIET_HOURS must look like 22:00-07:00 (or be empty: never quiet), not {quiet!r}")
         listed = {a.strip().lstrip("@") for a in env.get("COOP_ADMINS", "").split(",") if a.strip()}
         return cls(
@@ -116,3 +117,14 @@ def _positive(env: Mapping[str, str], name: str, default: float, what: str) -> f
     if not value > 0:
         raise SettingsError(f"{name} must be {what}, not {text!r}")
     return value
+
+
+def _quiet_hours(text: str) -> bool:
+    if not re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", text):
+        return False
+    try:
+        for part in text.split("-"):
+            time.fromisoformat(part)
+    except ValueError:  # 24:00, 07:61
+        return False
+    return True

@@ -36,7 +36,11 @@ async def abatch(http, url: str, requests: list[Request]) -> list[dict[str, Any]
         responses = await response.json(content_type=None)
     if not isinstance(responses, list):
         raise ConnectionError(f"the node refused a batch: {responses.get('error')}")
-    return sorted(responses, key=lambda r: r["id"])  # JSON-RPC does not promise the order
+    # JSON-RPC does not promise the order; an answer missing or doubled would hand one caller another's.
+    by_id = {r.get("id"): r for r in responses}
+    if len(responses) != len(body) or set(by_id) != set(range(len(body))):
+        raise ConnectionError(f"the node answered {len(responses)} of a batch of {len(body)} requests")
+    return [by_id[i] for i in range(len(body))]
 
 
 @dataclass(frozen=True)

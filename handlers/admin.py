@@ -57,7 +57,7 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} or "
                                 "{higher}, for example.", case=format_number(case, ctx.lang),
                                 lower=format_number(max(target - target % case, case), ctx.lang),
-                                higher=format_number(target - target % case + case, ctx.lang)))]
+                                higher=format_number(max(target - target % case, case) + case, ctx.lang)))]
     product = args[0]
     async with ctx.services.sessions() as session, session.begin():
         if await session.get(Product, product_id(product)) is None:

@@ -6,7 +6,7 @@ from sqlalchemy import update
 
 from bot.store import Member
 from handlers.base import Context, Reply
-from iot.alerts import ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
+from iot.alerts import EASED, ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
 from iot.rules import ANY_SITE, CRITICAL, HIGH, WARNING, Rule
 from locales import AmountError, Translator, format_number, parse_amount
 
@@ -71,6 +71,13 @@ def notice_text(tr: Translator, n: Notice) -> str:
         return tr.t("Sensor {device} stopped reporting. Check its power and the Wi-Fi.", device=n.device)
     if n.kind == ONLINE:
         return tr.t("Sensor {device} is reporting again.", device=n.device)
+    if n.kind == EASED:
+        fields = dict(reading=reading_name(tr, n.key), value=value_text(n.key, n.value, tr.lang),
+                      limit=value_text(n.key, n.high if n.side == HIGH else n.low, tr.lang))
+        text = (tr.t("Less urgent: {reading} is {value}, but not safe yet (safe up to {limit}).", **fields)
+                if n.side == HIGH else
+                tr.t("Less urgent: {reading} is {value}, but not safe yet (safe from {limit}).", **fields))
+        return text + " " + sensor
     if n.kind == ENDED:
         return tr.t("Back to normal: {reading} is {value} again.", reading=reading_name(tr, n.key),
                     value=value_text(n.key, n.value, tr.lang)) + " " + sensor

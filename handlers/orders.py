@@ -61,10 +61,12 @@ async def orders(ctx: Context, args: list[str]) -> list[Reply]:
             price=format_money(order[PRICE], ctx.lang), units=format_number(order[UNITS], ctx.lang),
             target=format_number(order[TARGET], ctx.lang), left=time_left(ctx, order[DEADLINE]),
             mine=format_number(mine, ctx.lang))
-        if order[CASE] > 1:
+        if order[CASE] > 1 and mine:
             line += " " + ctx.t("Bought in whole cases of {case}; you would take {extra} more to fill the last one "
                                 "(/tolerance {id} UNITS).", case=format_number(order[CASE], ctx.lang),
                                 extra=format_number(extra, ctx.lang), id=format_number(order_id, ctx.lang))
+        elif order[CASE] > 1:
+            line += " " + ctx.t("Bought in whole cases of {case}.", case=format_number(order[CASE], ctx.lang))
         lines.append(line)
     lines.append(ctx.t("To join: /join ORDER UNITS, for example /join {example}", example="1 2"))
     return [ctx.reply("\n".join(lines))]
@@ -165,6 +167,9 @@ async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
     if not units:
         return [ctx.reply(ctx.t("Join order #{id} first (/join {id} UNITS); then you can offer extra units to "
                                 "fill the last case.", id=shown))]
+    if extra >= order[CASE]:  # more than a case less one can never be used, yet would be paid until the deadline
+        return [ctx.reply(ctx.t("At most {most} extra units can help fill a case of {case}.",
+                                most=format_number(order[CASE] - 1, ctx.lang), case=format_number(order[CASE], ctx.lang)))]
     if units + extra > order[CAP]:
         return over_cap(ctx, order_id, order)
     change = (extra - before) * order[PRICE]

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 CHARTED = ("temp_c", "rh_pct", "water_temp_c", "ph", "ec_ms_cm")  # in this order, those a site reports
 HOURS = 24
 MAX_LINES = 8  # sensors on one chart
+CHARTS_DIR = "charts"  # in the data dir; bot/sensors.py sweeps charts older than an hour
 DPI = 110
 # Languages whose script matplotlib's own font (DejaVu Sans) lacks: the font for it we ship in locales/fonts/.
 SCRIPT_FONTS = {"bn": ("Noto Sans Bengali", "NotoSansBengali-Regular.ttf")}
@@ -92,7 +93,7 @@ async def _chart(ctx: Context, site: str, devices: list[str]) -> Path | None:
             panels[key] = lines
     if not panels:
         return None
-    folder = ctx.services.settings.data_dir / "charts"
+    folder = ctx.services.settings.data_dir / CHARTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"readings-{ctx.member.id}-{int(time.time() * 1000)}.png"
     bands = {key: next((r for r in ctx.services.alerts.rules.rules_for(site, key) if r.severity == WARNING), None)

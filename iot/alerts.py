@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time as clock_time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, time, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from iot.store import Device, IotBase
 log = logging.getLogger(__name__)
 
 OFFLINE, ONLINE, SUMMARY = "offline", "online", "summary"
+EASED = "eased"  # a critical condition is over but the reading is still outside its safe (warning) band
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,11 @@ class Notice:
     held: tuple["Notice", ...] = ()  # a summary's notices, oldest first
 
     @classmethod
-    def of(cls, event: Event) -> "Notice":
-        c, rule = event.condition, event.condition.rule
-        return cls(event.kind, c.site, c.device, rule.severity, event.at, rule.key, c.side, event.value,
-                   rule.low, rule.high)
+    def of(cls, event: Event, safe: Rule, kind: str | None = None) -> "Notice":
+        """`safe` is the reading's warning band: what people are told is safe, whatever the severity."""
+        c = event.condition
+        return cls(kind or event.kind, c.site, c.device, c.rule.severity, event.at, c.rule.key, c.side, event.value,
+                   safe.low, safe.high)
 
 
 # ---- what is stored ----
@@ -152,8 +154,9 @@ class Alerts:
             self._last_seen[(site, device)] = self.clock()
             if (site, device) in self._offline:
                 await self._back_online(site, device, at)
-            for event in self.rules.observe(site, device, readings, at):
-                await self._event(event)
+            events = self.rules.observe(site, device, readings, at)
+            for event in events:
+                await self._event(event, events)
 
     async def status(self, site: str, device: str, online: bool, at: float) -> None:
         async with self._lock:
@@ -170,7 +173,8 @@ class Alerts:
             now = self.clock()
             for event in self.rules.check(now):
                 await self._store_open(event.condition)
-                await self._emit(Notice.of(event))
+                if (event.condition.site, event.condition.device) not in self._offline:  # no news from it
+                    await self._emit(Notice.of(event, self._safe(event.condition)))
             for (site, device), seen in list(self._last_seen.items()):
                 if now - seen > self.offline_after and (site, device) not in self._offline:
                     await self._gone_offline(site, device, now)
@@ -187,13 +191,35 @@ class Alerts:
 
     # ---- what goes out ----
 
-    async def _event(self, event: Event) -> None:
+    async def _event(self, event: Event, together: list[Event]) -> None:
+        c = event.condition
         if event.kind == STARTED:
-            await self._store_open(event.condition)
+            # Reminders run on the assistant's clock (a board's backlog may carry old timestamps).
+            c = self.rules.open[(c.site, c.device, c.rule.key, c.rule.severity)] = replace(c, reminded=self.clock())
+            await self._store_open(c)
         elif event.kind == ENDED:
-            await self._close(event.condition.site, event.condition.device, event.condition.rule.key,
-                              event.condition.rule.severity)
-        await self._emit(Notice.of(event))
+            await self._close(c.site, c.device, c.rule.key, c.rule.severity)
+        kind = self._as_people_hear_it(event, together)
+        if kind is not None:
+            await self._emit(Notice.of(event, self._safe(c), kind))
+
+    def _as_people_hear_it(self, event: Event, together: list[Event]) -> str | None:
+        """A reading's warning and critical bands make one story: worse, better but not safe yet, back to
+        normal, told once each (None: nothing new to tell)."""
+        c = event.condition
+        same = [e for e in together if e is not event and e.condition.rule.key == c.rule.key]
+        other = self.rules.open.get((c.site, c.device, c.rule.key, WARNING if c.rule.severity == CRITICAL else CRITICAL))
+        if c.rule.severity == WARNING and event.kind == STARTED:
+            critical = any(e.kind == STARTED for e in same) or (other is not None and other.firing)
+            return None if critical else STARTED  # the urgent alert says more
+        if c.rule.severity == CRITICAL and event.kind == ENDED:
+            if any(e.kind == ENDED for e in same):
+                return None  # the warning's "back to normal" said it
+            return EASED if other is not None else ENDED  # still outside the safe band, or back inside
+        return event.kind
+
+    def _safe(self, c: Condition) -> Rule:
+        return next((r for r in self.rules.rules_for(c.site, c.rule.key) if r.severity == WARNING), c.rule)
 
     async def _gone_offline(self, site: str, device: str, at: float) -> None:
         self._offline.add((site, device))
@@ -248,5 +274,5 @@ class Alerts:
         return self.quiet.contains(datetime.fromtimestamp(at, timezone.utc).astimezone(self._zone).time())
 
 
-__all__ = ["Alerts", "HeldNotice", "Notice", "OFFLINE", "ONLINE", "OpenAlert", "QuietHours", "SUMMARY",
-           "StoredRule", "ENDED", "REMINDER", "STARTED"]
+__all__ = ["Alerts", "EASED", "ENDED", "HeldNotice", "Notice", "OFFLINE", "ONLINE", "OpenAlert", "QuietHours",
+           "REMINDER", "STARTED", "StoredRule", "SUMMARY"]

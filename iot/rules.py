@@ -90,9 +90,12 @@ class Rules:
     open: dict[tuple[str, str, str, str], Condition] = field(default_factory=dict)  # site, device, key, severity
 
     def rules_for(self, site: str, key: str) -> list[Rule]:
-        """A site's own rules for `key` where it has any, else the rules for every site."""
-        own = [r for r in self.rules if r.key == key and r.site == site]
-        return own or [r for r in self.rules if r.key == key and r.site == ANY_SITE]
+        """For each severity: the site's own rule for `key` where it has one, else the rule for every site."""
+        found = []
+        for severity in (WARNING, CRITICAL):
+            same = [r for r in self.rules if r.key == key and r.severity == severity]
+            found += [r for r in same if r.site == site] or [r for r in same if r.site == ANY_SITE]
+        return found
 
     def observe(self, site: str, device: str, readings: dict[str, float], at: float) -> list[Event]:
         events = []

@@ -137,6 +137,7 @@ class TelegramTransport:
         self.bot = Bot(settings.telegram_token, session=session)
         self._poller: asyncio.Task | None = None
         self._stop = asyncio.Event()
+        self._waiting = False  # the poller is only waiting (a long poll, a pause): stopping may cancel it
         self._locks: dict[str, asyncio.Lock] = {}  # one update at a time per sender, in order
         self._inflight: set[asyncio.Task] = set()
 
@@ -161,7 +162,10 @@ class TelegramTransport:
     async def stop(self) -> None:
         self._stop.set()
         if self._poller is not None:
-            self._poller.cancel()
+            # A batch being recorded and started is let finish (cancelled there, updates recorded as seen
+            # would never be answered); a poller that is only waiting is cancelled.
+            if self._waiting:
+                self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
         await asyncio.gather(*self._inflight, return_exceptions=True)
         await self.bot.session.close()
@@ -178,6 +182,7 @@ class TelegramTransport:
         offset: int | None = None
         pause = 1.0
         while not self._stop.is_set():
+            self._waiting = True
             try:
                 updates = await self.bot.get_updates(offset=offset, timeout=POLL_TIMEOUT,
                                                      allowed_updates=ALLOWED_UPDATES,
@@ -191,6 +196,8 @@ class TelegramTransport:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 30.0)
                 continue
+            finally:
+                self._waiting = False
             # The batch is recorded as seen in one transaction before any of it is handled (a commit per
             # update cost more than handling it); its offset is confirmed only once that is done.
             batch = [(item, parsed) for item in updates if (parsed := self.inbound(item)) is not None]

@@ -131,3 +131,7 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "bob", "text": "/lock 1 10"})
     console.expect("bob", "own custody")
     assert console.close() == 0
+    told = console.seen + console.rest()
+    for who in ("group", "bob", "ana"):  # the keeper looked many times: each told once
+        assert sum("#1 «Paint" in r["text"] or "#1 “Paint" in r["text"] for r in told if r["to"] == who
+                   and ("passed" in r["text"] or "aprobada" in r["text"])) == 1, who

@@ -45,6 +45,8 @@ def test_cases_tolerance_and_what_the_deadline_does(console, tmp_path):
     # Ana joins with 4 (11 of 24: the second case would be one short) and would take 3 more to fill it.
     console.send(**{"from": "ana", "text": "/join 1 4"})
     confirmed(console, "ana", console.expect("ana", "#1"))
+    console.send(**{"from": "ana", "text": "/tolerance 1 12"})
+    console.expect("ana", "Como mucho 11 unidades extra")  # a whole case more could never be used
     console.send(**{"from": "ana", "text": "/tolerance 1 3"})
     offer = console.expect("ana", "cajas completas de 12")
     assert "Pagas 9,00\xa0US$ ahora" in offer["text"]  # CLDR: a no-break space before US$

@@ -56,9 +56,13 @@ def test_an_admins_new_band_applies_to_open_conditions():
     assert len([r for r in rules.rules if r.key == "water_temp_c"]) == 2
 
 
-def test_a_site_with_its_own_rules_does_not_use_the_general_ones():
+def test_a_site_with_its_own_rule_uses_it_instead_of_the_general_one_of_that_severity():
     rules = Rules(list(WATER) + [Rule("water_temp_c", 10.0, 30.0, WARNING, 0.3, 60, site="annex")])
     assert rules.observe("annex", "a1", {"water_temp_c": 25.0}, 0) == []
     assert rules.observe("annex", "a1", {"water_temp_c": 25.0}, 100) == []
+    # Its own warning band does not switch off the general critical one.
+    events = rules.observe("annex", "a1", {"water_temp_c": 28.0}, 200) + rules.observe(
+        "annex", "a1", {"water_temp_c": 28.0}, 231)
+    assert [(e.kind, e.condition.rule.severity) for e in events] == [(STARTED, CRITICAL)]
     assert [e.kind for e in rules.observe("bronx", "b1", {"water_temp_c": 25.0}, 0)
             + rules.observe("bronx", "b1", {"water_temp_c": 25.0}, 100)] == [STARTED]
