@@ -8,7 +8,7 @@ PostgreSQL the PostgreSQL runs are skipped and say so, except under CI=true, whe
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,10 +43,9 @@ def _postgres_database() -> Iterator[str]:
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path: Path) -> Iterator[str]:
-    """An empty database with the chain tables migrated, on each engine."""
-    if request.param == "sqlite":
+def migrated_database(engine: str, tmp_path: Path, migrate: Callable[[str], None]) -> Iterator[str]:
+    """An empty database on `engine` (sqlite | postgresql), brought to head by `migrate`."""
+    if engine == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'coop.db'}"
         migrate(url)
         yield url
@@ -54,6 +53,12 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
         for url in _postgres_database():
             migrate(url)
             yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> Iterator[str]:
+    """An empty database with the chain tables migrated, on each engine."""
+    yield from migrated_database(request.param, tmp_path, migrate)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from chain.db import create_engine, sessionmaker
 from iot.broker import EmbeddedBroker, MqttURL
 from iot.store import migrate
-from tests.chain.conftest import _postgres_database
+from tests.chain.conftest import migrated_database
 
 MOSQUITTO = ("127.0.0.1", 1883)
 
@@ -68,14 +68,7 @@ def mqtt_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path: Path) -> Iterator[str]:
     """An empty database with the iot_ tables migrated, on each engine."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'coop.db'}"
-        migrate(url)
-        yield url
-    else:
-        for url in _postgres_database():
-            migrate(url)
-            yield url
+    yield from migrated_database(request.param, tmp_path, migrate)
 
 
 @pytest.fixture
