@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from web3.logs import DISCARD
 
-from bot.store import Announcement, Member, PendingAction, Timing
+from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from handlers.outcomes import outcome_text
@@ -187,7 +187,7 @@ class Announcer:
 
     async def proposal_result(self, proposal, state: int, tally: tuple[int, int, int]) -> None:
         """Once, when a proposal's vote has ended: the group and every member who voted hear the result."""
-        from handlers.governance import DEFEATED
+        from handlers.governance import DEFEATED, EXECUTED
 
         if not await self._once(f"proposal:{proposal.proposal_id}:result"):
             return
@@ -200,11 +200,34 @@ class Announcer:
             if state == DEFEATED:
                 return tr.t("Proposal #{number} “{title}” did not pass. Yes {yes} · No {no} · Abstain {abstain}.",
                             **fields)
+            if state == EXECUTED:  # first seen already done (its "has taken effect" follows)
+                return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}.", **fields)
             return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It takes "
                         "effect after the waiting time.", **fields)
 
         await self._group(text)
         await self._tell_voters(proposal, text)
+
+    async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None) -> None:
+        """Once: the admins hear that something the co-op does by itself could not be done."""
+        if not await self._once(f"gave-up:{key}"):
+            return
+        async with self.app.sessions() as session:
+            listed = select(Member).where(Member.handle.in_(self.app.admins))
+            added = select(Member).join(Admin, (Admin.channel == Member.channel) & (Admin.handle == Member.handle))
+            admins = {m.id: m for query in (listed, added) for m in (await session.execute(query)).scalars()}
+        for member in admins.values():
+            tr = Translator(member.lang or "en")
+            fields = dict(number=format_number(number, tr.lang), count=format_number(attempts, tr.lang),
+                          reason=reason_text(tr, reason))
+            if kind == "finalize":
+                text = tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "
+                            "({reason}). The money stays safe in the order; please ask the developers to look.",
+                            **fields)
+            else:
+                text = tr.t("Proposal #{number} could not be carried out by itself: the chain refused it {count} "
+                            "times ({reason}). Please ask the developers to look.", **fields)
+            await self._tell(member, text)
 
     async def proposal_executed(self, proposal) -> None:
         if not await self._once(f"proposal:{proposal.proposal_id}:executed"):

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GRACE = 30  # seconds past a deadline before acting: a real chain's next block may lag the wall clock
-ATTEMPTS = 5  # per step; a step refused this often is left to an admin (logged)
+ATTEMPTS = 5  # per step; a step refused this often is left to the admins (they are told)
 FINISHED = (DEFEATED, CANCELED, EXECUTED)  # (a timelocked governor's proposals never expire)
 
 
@@ -83,7 +83,7 @@ class Keeper:
             if len(join_order) != order[MEMBERS]:
                 return  # the history has not caught up with every join yet
             params["join_order"] = join_order
-        await self._step(f"finalize:{order_id}", "finalize", params)
+        await self._step(f"finalize:{order_id}", "finalize", params, order_id)
 
     async def _join_order(self, order_id: int) -> list[str]:
         async with self.app.sessions() as session:
@@ -107,9 +107,9 @@ class Keeper:
                 await self.app.announcer.proposal_result(proposal, state, tally)
             action = self._action(proposal)
             if state == SUCCEEDED:
-                await self._step(f"queue:{proposal.proposal_id}", "queue", action)
+                await self._step(f"queue:{proposal.proposal_id}", "queue", action, proposal.number)
             elif state == QUEUED and now >= await self.app.read(gov.proposalEta(proposal.proposal_id).call) + GRACE:
-                await self._step(f"execute:{proposal.proposal_id}", "execute", action)
+                await self._step(f"execute:{proposal.proposal_id}", "execute", action, proposal.number)
             elif state == EXECUTED:
                 await self.app.announcer.proposal_executed(proposal)
             if state in FINISHED:
@@ -123,16 +123,18 @@ class Keeper:
 
     # ---- one step on chain ----
 
-    async def _step(self, key: str, kind: str, params: dict) -> None:
-        """Submits attempt n of a step unless one is under way or done; refused attempts are retried."""
+    async def _step(self, key: str, kind: str, params: dict, number: int) -> None:
+        """Submits attempt n of a step unless one is under way or done; refused attempts are retried, and
+        when the chain has refused it ATTEMPTS times the admins are told (`number`: the order's or the
+        proposal's, as members know it)."""
         async with self.app.sessions() as session:
-            states = list((await session.execute(select(Intent.state).where(
-                Intent.idempotency_key.like(f"{key}:%")))).scalars())
-        if any(state != "failed" for state in states):
+            tried = (await session.execute(select(Intent.state, Intent.reason).where(
+                Intent.idempotency_key.like(f"{key}:%")).order_by(Intent.id))).all()
+        if any(state != "failed" for state, _ in tried):
             return  # under way, or done
-        if len(states) >= ATTEMPTS:
-            if key not in self._given_up:
-                self._given_up.add(key)
-                log.error("keeper gave up on %s after %d refused attempts; an admin should look", key, ATTEMPTS)
-            return
-        await self.app.outbox.submit(f"{key}:{len(states) + 1}", None, kind, params)
+        if len(tried) < ATTEMPTS:
+            await self.app.outbox.submit(f"{key}:{len(tried) + 1}", None, kind, params)
+        elif key not in self._given_up:
+            self._given_up.add(key)
+            log.error("keeper gave up on %s after %d refused attempts (last: %s)", key, ATTEMPTS, tried[-1][1])
+            await self.app.announcer.keeper_gave_up(key, kind, number, ATTEMPTS, tried[-1][1])

@@ -92,7 +92,7 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     offer = console.expect("bob", "3 votes cost 9 credits; you have 19 credits, 10 left")
     confirm_offer(console, "bob", offer)
     console.send(**{"from": "ana", "text": "propuestas"})
-    assert "5" in console.expect("ana", "#1")["text"]  # 3 + 2 votes for
+    assert "Sí 5" in console.expect("ana", "#1 Paint the lobby green:")["text"]  # 3 + 2 votes for
     console.send(**{"from": "ana", "text": "/vote 1 no 1"})
     console.expect("ana", "(aprobada)")  # bob's votes made it pass early (super-quorum): voting has ended
 

@@ -3,6 +3,9 @@
 The test steps the console's chain clock past the deadlines; the keeper finalizes each order by itself,
 and the group and every member who joined hear the outcome.
 """
+import sqlite3
+import time
+
 from tests.bot.console import DAY, Chain, Console, button
 from tests.bot.test_console import invite_code, onboard
 
@@ -64,3 +67,22 @@ def test_cases_tolerance_and_what_the_deadline_does(console, tmp_path):
     assert "5 unidades" in ana and "6,00\xa0US$" in ana  # 2 unused extra units come back
     assert "$4.00 comes back" in console.heard("bob", "Order #2 did not go ahead")["text"]
     assert console.close() == 0
+
+
+def test_the_admins_hear_when_an_order_cannot_be_closed_by_itself(console, tmp_path):
+    """The chain refused to close the order five times (seeded as failed attempts): the keeper stops trying
+    and the admins are told, once, in their language."""
+    onboard(console, "admin", "es")
+    console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 1"})
+    console.heard("group", "Order #1 is open")
+    with sqlite3.connect(tmp_path / "data" / "coop.db") as db:
+        now = time.strftime("%Y-%m-%d %H:%M:%S")
+        db.executemany("INSERT INTO chain_intents (idempotency_key, kind, params, state, reason, attempts, "
+                       "created_at, updated_at) VALUES (?, 'finalize', '{\"order_id\": 1}', 'failed', "
+                       "'deadline_passed', 1, ?, ?)", [(f"finalize:1:{n}", now, now) for n in range(1, 6)])
+    Chain(tmp_path / "data").advance(DAY + 120)
+    console.heard("admin", "El pedido #1 no pudo cerrarse solo: la cadena lo rechazó 5 veces")
+    time.sleep(1)  # several more keeper ticks
+    assert console.close() == 0
+    told = [r for r in console.seen + console.rest() if "no pudo cerrarse" in r["text"]]
+    assert len(told) == 1
