@@ -5,6 +5,7 @@ import threading
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from handlers.alerts import UNITS, value_text
 from handlers.base import Context, Reply
 from iot.rules import WARNING
 from iot.store import latest, series
-from locales import Translator, format_number
+from locales import Translator, format_clock, format_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -134,6 +135,7 @@ def chart_figure(tr: Translator, site: str, panels: dict[str, list], bands: dict
     """The chart as a matplotlib Figure (draw saves it), one panel per reading, one line per sensor."""
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     def local(moment: datetime) -> datetime:
         return moment.replace(tzinfo=timezone.utc).astimezone(zone)
@@ -154,7 +156,12 @@ def chart_figure(tr: Translator, site: str, panels: dict[str, list], bands: dict
         ax.set_ylabel(name[:1].upper() + name[1:] + (f" ({unit})" if unit else ""), fontsize=9, **font)
         ax.grid(alpha=0.3)
     axes[-1].set_xlim(local(span[0]), local(span[1]))
-    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=zone))
+    # Tick labels the member's way too: "22,5" in es and fr, Bengali digits in bn.
+    axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_clock(mdates.num2date(x, tz=zone), tr.lang)))
+    for ax in axes:
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: format_number(Decimal(f"{y:g}"), tr.lang)))
+        if font:
+            ax.tick_params(labelfontfamily=font["family"][0])
     axes[-1].set_xlabel(tr.t("Time ({zone}); shaded: the safe range", zone=str(zone)), fontsize=8, **font)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper right", fontsize=8, ncols=min(len(devices), 4), frameon=False)

@@ -2,9 +2,10 @@
 import functools
 import re
 import unicodedata
+from datetime import datetime
 from decimal import Decimal
 
-from babel import Locale, numbers
+from babel import Locale, dates, numbers
 
 from locales.translator import match_language
 
@@ -88,6 +89,12 @@ def format_number(value: int | Decimal | float, lang: str, decimals: int | None 
     else:
         text = numbers.format_decimal(value, format=_fixed_pattern(locale, decimals), locale=locale)
     return _native(text, locale)
+
+
+def format_clock(moment: datetime, lang: str) -> str:
+    """A time of day on the 24-hour clock with the language's digits: "14:30", "১৪:৩০"."""
+    locale = _locale(lang)
+    return _native(dates.format_time(moment, "HH:mm", locale=locale), locale)
 
 
 def _example(lang: str, decimals: int) -> str:

@@ -134,3 +134,12 @@ def test_format_number_then_parse_round_trips(cents, lang):
     assert parse_amount(format_gro(cents * 10**16, lang), lang) == amount
     if cents:
         assert parse_count(format_number(cents, lang), lang, maximum=10**8) == cents
+
+
+def test_a_time_of_day_is_written_with_the_languages_digits():
+    from datetime import datetime
+
+    from locales import format_clock
+
+    moment = datetime(2026, 11, 25, 14, 5)
+    assert [format_clock(moment, lang) for lang in ("en", "es", "fr", "bn")] == ["14:05", "14:05", "14:05", "১৪:০৫"]
