@@ -39,7 +39,7 @@ from web3.logs import DISCARD
 from chain.accounts import clone_code
 from chain.bundler_client import EXECUTION_REVERTED, INVALID_PARAMS, VALIDATION_FAILED, op_from_rpc
 from chain.errors import ContractReverted, decode_revert
-from chain.transact import _revert_data, contract_at, send
+from chain.transact import revert_data, contract_at, send
 from chain.userop import UserOperation
 
 log = logging.getLogger("chain.bundler_server")  # the same name under `python -m`
@@ -133,7 +133,7 @@ class LocalBundler:
         try:
             await self._rpc(lambda: call.call({"from": self.operator.address}))
         except (ContractLogicError, Web3RPCError, ValueError) as e:
-            data = _revert_data(e)
+            data = revert_data(e)
             error = _decode(data) if data else None
             if error is None or error.name not in ("FailedOp", "FailedOpWithRevert"):
                 raise RpcError(VALIDATION_FAILED, f"validation reverted: {error or e}",
@@ -172,7 +172,7 @@ class LocalBundler:
         try:
             return await self._rpc(lambda: self.w3.eth.estimate_gas(tx, None, override))
         except (ContractLogicError, Web3RPCError, ValueError) as e:
-            data = _revert_data(e)
+            data = revert_data(e)
             message = f"execution reverted: {_decode(data)}" if data else f"execution reverted: {e}"
             raise RpcError(EXECUTION_REVERTED, message, "0x" + data.hex()) from None
 

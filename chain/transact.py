@@ -20,7 +20,7 @@ except ImportError:
     _TESTER_ERRORS = ()
 
 
-def _revert_data(error: BaseException) -> bytes:
+def revert_data(error: BaseException) -> bytes:
     """Raw revert data from a JSON-RPC node's error, or from eth-tester's chained exceptions."""
     data = getattr(error, "data", None)
     if isinstance(data, dict):  # some providers nest it
@@ -54,7 +54,7 @@ def send(
     try:
         tx = call.build_transaction(params)
     except (ContractLogicError, *_TESTER_ERRORS) as e:
-        raise decode_revert(_revert_data(e)) from None
+        raise decode_revert(revert_data(e)) from None
     if gas is None:
         # Headroom over the estimate: gas can depend on the block's timestamp (the escrow walks the
         # weeks since its last checkpoint), which may move on between estimate and inclusion.
@@ -75,7 +75,7 @@ def _mined_failure(w3: Web3, tx: dict[str, Any], receipt: TxReceipt) -> Contract
     try:
         w3.eth.call(call, receipt["blockNumber"] - 1)
     except (ContractLogicError, *_TESTER_ERRORS) as e:
-        return decode_revert(_revert_data(e))
+        return decode_revert(revert_data(e))
     return ContractReverted("unknown", {"tx": receipt["transactionHash"].hex()}, b"")
 
 
@@ -91,4 +91,4 @@ def deploy_contract(w3: Web3, name: str, sender: LocalAccount, *args: Any) -> tu
     return contract_at(w3, name, receipt["contractAddress"]), receipt
 
 
-__all__ = ["ContractReverted", "contract_at", "deploy_contract", "send"]
+__all__ = ["ContractReverted", "contract_at", "deploy_contract", "revert_data", "send"]
