@@ -57,5 +57,6 @@ def run_demo(out: TextIO) -> int:
         f"(n votes cost n² credits).")
     say()
     say("To chat with the assistant yourself: .venv/bin/coop console --jsonl --admin you (one JSON line per "
-        "message, see the README). Sensors and digests come in later issues.")
+        "message, see the README); the grow room's sensors with `coop simulate` beside it. Price and forecast "
+        "digests come in a later issue.")
     return 0
