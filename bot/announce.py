@@ -6,7 +6,9 @@ claimed for them (an operator intent per member: GroupBuy refunds are pulled, an
 have to ask).
 """
 import logging
+import time
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -254,10 +256,11 @@ class Announcer:
         from handlers.alerts import notice_text
         from iot.rules import CRITICAL
 
+        zone, now = ZoneInfo(self.app.settings.timezone), time.time()
         async with self.app.sessions() as session:
             members = list((await session.execute(select(Member).where(
                 Member.alerts.is_(True), Member.blocked.is_(False)))).scalars())
         for member in members:
-            await self._tell(member, notice_text(Translator(member.lang or "en"), notice))
+            await self._tell(member, notice_text(Translator(member.lang or "en"), notice, zone, now))
         if notice.severity == CRITICAL:
-            await self._group(lambda tr: notice_text(tr, notice))
+            await self._group(lambda tr: notice_text(tr, notice, zone, now))

@@ -1,6 +1,8 @@
 """Sensor alerts in plain words: subscribing (/alerts on|off), admins' safe bands (/threshold), and the
 words of each alert (iot/alerts.py decides when; this says what, in the reader's language)."""
+from datetime import datetime, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
@@ -8,10 +10,11 @@ from bot.store import Member
 from handlers.base import Context, Reply
 from iot.alerts import EASED, ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
 from iot.rules import ANY_SITE, CRITICAL, HIGH, WARNING, Rule
-from locales import AmountError, Translator, format_number, parse_amount
+from locales import AmountError, Translator, format_clock, format_number, parse_amount
 
 UNITS = {"temp_c": " °C", "water_temp_c": " °C", "rh_pct": " %", "ec_ms_cm": " mS/cm", "water_level_pct": " %",
          "lux": " lx", "ph": ""}
+LATE = 600  # seconds: a notice about something older says when it happened
 DECIMALS = {"ph": 1, "ec_ms_cm": 2, "lux": 0, "rh_pct": 0, "water_level_pct": 0}  # else 1
 
 
@@ -60,13 +63,22 @@ def _problem(tr: Translator, n: Notice) -> str:
                                              reading=reading_name(tr, n.key).capitalize(), value=value)
 
 
-def notice_text(tr: Translator, n: Notice) -> str:
-    """The message for one notice, in `tr`'s language."""
-    sensor = tr.t("(sensor {device})", device=n.device)
+def notice_text(tr: Translator, n: Notice, zone: ZoneInfo, now: float) -> str:
+    """The message for one notice, in `tr`'s language. One that happened a while ago (held for the quiet
+    hours' summary, or read from a board's backlog) says when, on the co-op's clock."""
     if n.kind == SUMMARY:
         lines = [tr.t("While it was quiet hours:")]
-        lines += ["• " + notice_text(tr, held) for held in n.held]
+        lines += ["• " + notice_text(tr, held, zone, now) for held in n.held]
         return "\n".join(lines)
+    text = _what_happened(tr, n)
+    if now - n.at > LATE:
+        moment = datetime.fromtimestamp(n.at, timezone.utc).astimezone(zone)
+        text = tr.t("At {time}:", time=format_clock(moment, tr.lang)) + " " + text
+    return text
+
+
+def _what_happened(tr: Translator, n: Notice) -> str:
+    sensor = tr.t("(sensor {device})", device=n.device)
     if n.kind == OFFLINE:
         return tr.t("Sensor {device} stopped reporting. Check its power and the Wi-Fi.", device=n.device)
     if n.kind == ONLINE:

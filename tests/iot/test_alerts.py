@@ -205,3 +205,17 @@ async def test_a_readings_two_bands_tell_one_story(sessions):
     assert [(n.kind, n.severity, n.value) for n in told] == [
         ("started", "critical", 28.1), ("eased", "critical", 25.5), ("ended", "warning", 23.5)]
     assert (told[0].low, told[0].high) == (18.0, 24.0)  # what people are told is safe: the warning band
+
+
+def test_a_notice_about_the_past_says_when_it_happened():
+    from handlers.alerts import notice_text
+    from iot.alerts import Notice
+    from locales import Translator
+
+    zone = ZoneInfo("America/New_York")
+    at = datetime(2026, 11, 25, 2, 10, tzinfo=zone).timestamp()
+    warm = Notice("started", "s", "tank1", "warning", at, "water_temp_c", "high", 25.8, 18.0, 24.0)
+    assert notice_text(Translator("en"), warm, zone, at + 30) == \
+        "The water is too warm: 25.8 °C (safe up to 24.0 °C). Check the chiller. (sensor tank1)"
+    summary = Notice(SUMMARY, "", "", "warning", at + 5 * 3600, held=(warm,))
+    assert notice_text(Translator("bn"), summary, zone, at + 5 * 3600).splitlines()[1].startswith("• ০২:১০-এ: পানি খুব গরম")
