@@ -17,6 +17,7 @@ from web3.logs import DISCARD
 from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
+from handlers.history import accounts_about
 from handlers.outcomes import outcome_text
 from handlers.reasons import reason_text
 from handlers.wallet import balances
@@ -159,14 +160,11 @@ class Announcer:
         """The members who joined `order_id`, with their accounts."""
         return await self._members_of("group_buy", ("Joined",), "orderId", order_id)
 
-    async def _members_of(self, contract: str, events: tuple[str, ...], key: str, value: int
+    async def _members_of(self, contract: str, events: tuple[str, ...], arg: str, value: int
                           ) -> list[tuple[Member, str]]:
-        """The members whose accounts emitted one of `events` with argument `key` equal to `value` (from the
-        indexed history; the argument sits in JSON, read here rather than with each database's JSON syntax)."""
+        """The members (with their accounts) whose accounts emitted one of `events` about `value`."""
+        accounts = {account for account, _ in await accounts_about(self.app, contract, events, arg, value)}
         async with self.app.sessions() as session:
-            found = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
-                HistoryEvent.contract == contract, HistoryEvent.event.in_(events)))).all()
-            accounts = {account for account, args in found if int(args[key]) == value}
             rows = (await session.execute(
                 select(Member, SmartAccount.address).join(SmartAccount, SmartAccount.member_id == Member.member_id)
                 .where(SmartAccount.address.in_(accounts)))).all()

@@ -75,15 +75,13 @@ def _console(args: argparse.Namespace) -> int:
     import logging
 
     from bot.app import App
-    from bot.settings import Settings, SettingsError
+    from bot.settings import SettingsError
     from bot.transports import console
 
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
-    except SettingsError as e:
-        print(f"coop console: {e}", file=sys.stderr)
+    settings = _settings("console", args)
+    if settings is None:
         return 2
 
     async def main() -> None:
@@ -101,14 +99,22 @@ def _console(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(command: str, args: argparse.Namespace, transports: list[str] | None) -> int:
-    from bot.run import configured, run
+def _settings(command: str, args: argparse.Namespace):
+    """The settings from the environment and the command's options, or None when they are wrong (said why)."""
     from bot.settings import Settings, SettingsError
 
     try:
-        settings = Settings.from_env(data_dir=args.data_dir, admins=tuple(args.admin))
+        return Settings.from_env(data_dir=args.data_dir, admins=tuple(getattr(args, "admin", ())))
     except SettingsError as e:
         print(f"coop {command}: {e}", file=sys.stderr)
+        return None
+
+
+def _serve(command: str, args: argparse.Namespace, transports: list[str] | None) -> int:
+    from bot.run import configured, run
+
+    settings = _settings(command, args)
+    if settings is None:
         return 2
     return run(command, settings, configured(settings) if transports is None else transports,
                telegram_webhook_url=getattr(args, "webhook_url", None))
@@ -165,14 +171,24 @@ def _simulate(args: argparse.Namespace) -> int:
     """Simulated sensor boards publishing to the broker (iot/simulator.py): --url, else COOP_MQTT_URL, else
     the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883."""
     from bot.sensors import MQTT_URL_FILE
-    from bot.settings import Settings
     from iot.simulator import run
 
-    settings = Settings.from_env(data_dir=args.data_dir)
+    settings = _settings("simulate", args)
+    if settings is None:
+        return 2
     embedded = settings.data_dir / MQTT_URL_FILE
     args.url = (args.url or settings.mqtt_url or (embedded.read_text().strip() if embedded.exists() else None)
                 or "mqtt://127.0.0.1:1883")
     return run(args)
+
+
+DATA_DIR_HELP = "where the embedded database, chain and keys live"
+
+
+def _assistant_options(parser: argparse.ArgumentParser, admin_help: str) -> None:
+    """The options every command that runs the assistant takes."""
+    parser.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    parser.add_argument("--admin", action="append", default=[], metavar="NAME", help=admin_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,25 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
         "console", help="chat with the assistant in JSON lines on stdin/stdout (DESIGN §4.2)",
         description="The console transport: one JSON message per line in, one per line out.")
     console.add_argument("--jsonl", action="store_true", required=True, help="the JSON-lines protocol")
-    console.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
-    console.add_argument("--admin", action="append", default=[], metavar="NAME", help="a console name that is admin")
+    _assistant_options(console, "a console name that is admin")
     console.set_defaults(run=_console)
     run = commands.add_parser(
         "run", help="production: every chat transport the settings enable, webhooks and /healthz",
         description="Runs the assistant with Telegram (TELEGRAM_BOT_TOKEN) and/or WhatsApp (WHATSAPP_TOKEN), the "
                     "database from COOP_DATABASE_URL and the chain from COOP_CHAIN_RPC_URL (docs/settings.md), "
                     "until SIGINT or SIGTERM.")
-    run.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
-    run.add_argument("--admin", action="append", default=[], metavar="NAME", help="a handle that is admin")
+    _assistant_options(run, "a handle that is admin")
     run.add_argument("--webhook-url", metavar="URL", help="Telegram webhook mode: the public URL of /webhooks/telegram")
     run.set_defaults(run=_run)
     telegram = commands.add_parser(
         "telegram", help="run the assistant as a Telegram bot (polling, or webhook with TELEGRAM_WEBHOOK_SECRET)",
         description="The Telegram transport (DESIGN §4.4): TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE, "
                     "TELEGRAM_WEBHOOK_SECRET, COOP_GROUP_CHAT_ID; the webhook listens at COOP_HTTP_HOST:COOP_HTTP_PORT.")
-    telegram.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
-    telegram.add_argument("--admin", action="append", default=[], metavar="NAME",
-                          help="a Telegram @username or numeric id that is admin")
+    _assistant_options(telegram, "a Telegram @username or numeric id that is admin")
     telegram.add_argument("--webhook-url", metavar="URL",
                           help="webhook mode: the public https URL of POST /webhooks/telegram, set with setWebhook")
     telegram.set_defaults(run=_telegram)
@@ -219,9 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whatsapp", help="serve the WhatsApp Cloud API webhook (WHATSAPP_* settings) until SIGINT/SIGTERM",
         description="The WhatsApp transport: GET/POST /webhooks/whatsapp and /healthz at "
                     "COOP_HTTP_HOST:COOP_HTTP_PORT; replies go to WHATSAPP_API_BASE.")
-    whatsapp.add_argument("--data-dir", type=Path, help="where the embedded database, chain and keys live")
-    whatsapp.add_argument("--admin", action="append", default=[], metavar="NAME",
-                          help="a WhatsApp number (wa_id, digits only) that is admin")
+    _assistant_options(whatsapp, "a WhatsApp number (wa_id, digits only) that is admin")
     whatsapp.set_defaults(run=_whatsapp)
     rotate = commands.add_parser(
         "rotate-master-key", help="re-wrap the custodial keys under a new master key",

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from chain.db import Cursor, HistoryEvent, Intent
-from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED, proposals_in_history
+from chain.db import Intent
+from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED
+from handlers.history import accounts_about, history_reached, proposals_in_history
 from handlers.orders import CASE, DEADLINE, MEMBERS, MINIMUM, OPEN, STATUS, TOLERANCE, UNITS
 
 if TYPE_CHECKING:
@@ -52,13 +53,8 @@ class Keeper:
         # mines no blocks (its next block still takes the wall clock's time).
         now = max(int(latest["timestamp"]), int(time.time()))
         await self.finalize_orders(now)
-        if await self._history_reached(latest["number"]):  # so a result reaches every member who voted
+        if await history_reached(self.app, latest["number"]):  # so a result reaches every member who voted
             await self.advance_proposals(now, latest["number"])
-
-    async def _history_reached(self, block: int) -> bool:
-        async with self.app.sessions() as session:
-            cursor = await session.get(Cursor, self.app.indexer.cursor_name)
-        return cursor is not None and cursor.block_number >= block - self.app.indexer.confirmations
 
     # ---- orders ----
 
@@ -86,10 +82,8 @@ class Keeper:
         await self._step(f"finalize:{order_id}", "finalize", params, order_id)
 
     async def _join_order(self, order_id: int) -> list[str]:
-        async with self.app.sessions() as session:
-            joins = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
-                HistoryEvent.contract == "group_buy", HistoryEvent.event == "Joined"))).all()
-        by_seq = {int(args["seq"]): account for account, args in joins if int(args["orderId"]) == order_id}
+        joins = await accounts_about(self.app, "group_buy", ("Joined",), "orderId", order_id)
+        by_seq = {int(args["seq"]): account for account, args in joins}  # a member who joined twice: one seq
         return [by_seq[seq] for seq in sorted(by_seq)]
 
     # ---- proposals ----

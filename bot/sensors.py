@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 MQTT_URL_FILE = "mqtt.url"  # the embedded broker's URL, in the data dir, for `coop simulate` and tests
 ALERT_CHECK_SECONDS = 15.0  # reminders, silent sensors, the summary after quiet hours
-DOWNSAMPLE_SECONDS = 3600.0
+TIDY_SECONDS = 3600.0
 
 
 class Sensors:
@@ -46,12 +46,12 @@ class Sensors:
                                  on_status=self.alerts.status)
         await self.ingestor.start()
         self.app.scheduler.every(ALERT_CHECK_SECONDS, self.alerts.check, "alerts")
-        self.app.scheduler.every(DOWNSAMPLE_SECONDS, self._downsample, "downsample")
+        self.app.scheduler.every(TIDY_SECONDS, self._tidy, "tidy")
 
     async def _telemetry(self, t: Telemetry) -> None:
         await self.alerts.reading(t.site, t.device, t.readings, t.ts)
 
-    async def _downsample(self) -> None:
+    async def _tidy(self) -> None:
         """Hourly: old raw readings into per-minute aggregates, and /readings charts older than an hour
         (sent long since) deleted."""
         cutoff = datetime.now().timestamp() - 3600

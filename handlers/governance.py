@@ -1,21 +1,19 @@
 """Co-op decisions: the proposals with their state and tallies, proposing one, and quadratic voting.
 
-A proposal's number for members ("#1", "#2"…) is its place in the order of the governor's ProposalCreated
-events (from chain_history), so every member and every process sees the same numbers without a table.
+A proposal's number for members ("#1", "#2"…) is its place among the governor's ProposalCreated events
+(handlers/history.py: proposals_in_history).
 A member proposal is a signal: its one action is a harmless read (the timelock calls
 `registry.memberCount()`), so passing it changes nothing on chain; the title is the description.
 """
 import math
-from dataclasses import dataclass
 
 from eth_utils import keccak
-from sqlalchemy import select
 
 from chain.artifacts import function
-from chain.db import HistoryEvent, SmartAccount
+from chain.db import SmartAccount
 from handlers import confirm
-from handlers.base import Context, Reply, Services
-from handlers.history import catch_up
+from handlers.base import Context, Reply
+from handlers.history import Proposal, catch_up, proposals_in_history
 from locales import AmountError, format_number, parse_count
 
 CREDIT = 10**18  # one voting credit is one whole veGRO (GovernorCountingQuadratic.CREDIT_UNIT)
@@ -79,24 +77,6 @@ def exported_reply(ctx: Context) -> list[Reply]:
 
 
 # ---- proposals ----
-
-@dataclass(frozen=True)
-class Proposal:
-    number: int  # what members call it: #1, #2…
-    proposal_id: int
-    title: str
-    created: dict  # the ProposalCreated event's arguments (its actions, for queue and execute)
-
-
-async def proposals_in_history(services: Services) -> list[Proposal]:
-    """Every proposal the history has followed so far, numbered in the order the governor created them."""
-    async with services.sessions() as session:
-        rows = (await session.scalars(select(HistoryEvent).where(
-            HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
-            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
-    return [Proposal(n, int(row.args["proposalId"]), row.args["description"], row.args)
-            for n, row in enumerate(rows, 1)]
-
 
 async def proposals_on_chain(ctx: Context) -> list[Proposal]:
     """Every proposal, the history first brought up to the chain's head."""

@@ -1,40 +1,72 @@
 """A member's recent history in plain words: deposits, order joins and refunds, produce certified and
 redeemed, locks, proposals and votes, from the indexer's chain_history."""
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from sqlalchemy import select
 
 from chain.db import Cursor, HistoryEvent
 from chain.indexer import history as history_of
 from handlers.base import Context, Reply, Services
-from locales import format_gro, format_money, format_number
+from locales import format_day, format_gro, format_money, format_number
 
 LIMIT = 10
-_BENGALI_DIGITS = str.maketrans("0123456789", "০১২৩৪৫৬৭৮৯")
+
+
+async def history_reached(services: Services, block: int) -> bool:
+    """Whether the indexer has followed the chain up to `block` (as far as its confirmation depth allows)."""
+    indexer = services.indexer
+    async with services.sessions() as session:
+        cursor = await session.get(Cursor, indexer.cursor_name)
+    return cursor is not None and cursor.block_number >= block - indexer.confirmations
 
 
 async def catch_up(services: Services, wait: float = 3.0) -> None:
     """Waits (up to `wait` seconds) for the assistant's indexer to reach the chain's head before the
     history is read, so an action confirmed a moment ago shows."""
-    indexer = services.indexer
-    head = await services.read(lambda: indexer.w3.eth.block_number)
+    head = await services.read(lambda: services.indexer.w3.eth.block_number)
     deadline = asyncio.get_running_loop().time() + wait
-    while asyncio.get_running_loop().time() < deadline:
-        async with services.sessions() as session:
-            cursor = await session.get(Cursor, indexer.cursor_name)
-        if cursor is not None and cursor.block_number >= head - indexer.confirmations:
-            return
+    while asyncio.get_running_loop().time() < deadline and not await history_reached(services, head):
         await asyncio.sleep(0.1)
+
+
+async def accounts_about(services: Services, contract: str, events: tuple[str, ...], arg: str, value: int
+                         ) -> list[tuple[str, dict[str, Any]]]:
+    """(account, arguments) of the indexed `events` whose argument `arg` is `value`, oldest first: who joined an
+    order, who voted on a proposal. (The argument sits in JSON, compared here rather than in each database's
+    JSON syntax.)"""
+    async with services.sessions() as session:
+        found = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
+            HistoryEvent.contract == contract, HistoryEvent.event.in_(events))
+            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
+    return [(account, args) for account, args in found if int(args[arg]) == value]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    number: int  # what members call it: #1, #2…
+    proposal_id: int
+    title: str
+    created: dict  # the ProposalCreated event's arguments (its actions, for queue and execute)
+
+
+async def proposals_in_history(services: Services) -> list[Proposal]:
+    """Every proposal the history has followed so far, numbered in the order the governor created them (so
+    every member and every process sees the same numbers without a table)."""
+    async with services.sessions() as session:
+        rows = (await session.scalars(select(HistoryEvent).where(
+            HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
+            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
+    return [Proposal(n, int(row.args["proposalId"]), row.args["description"], row.args)
+            for n, row in enumerate(rows, 1)]
 
 
 def day(ctx: Context, timestamp: int) -> str:
     """A date as the member's language writes it, in the co-op's time zone."""
-    zone = ZoneInfo(ctx.services.settings.timezone)
-    text = format_date(datetime.fromtimestamp(timestamp, zone), "medium", locale=ctx.lang)
-    return text.translate(_BENGALI_DIGITS) if ctx.lang == "bn" else text
+    return format_day(datetime.fromtimestamp(timestamp, ZoneInfo(ctx.services.settings.timezone)), ctx.lang)
 
 
 async def history(ctx: Context, args: list[str]) -> list[Reply]:
@@ -43,9 +75,7 @@ async def history(ctx: Context, args: list[str]) -> list[Reply]:
     account = await ctx.services.wallet(ctx.member.member_id)
     async with ctx.services.sessions() as session:
         events = await history_of(session, account, LIMIT)
-        numbers = {row.args["proposalId"]: n for n, row in enumerate((await session.scalars(
-            select(HistoryEvent).where(HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
-            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all(), 1)}
+    numbers = {str(p.proposal_id): p.number for p in await proposals_in_history(ctx.services)}
     lines = [f"{day(ctx, e.timestamp)}: {text}" for e in events if (text := describe(ctx, e, numbers))]
     if not lines:
         return [ctx.reply(ctx.t("Nothing has happened on your account yet."))]

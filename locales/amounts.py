@@ -91,6 +91,12 @@ def format_number(value: int | Decimal | float, lang: str, decimals: int | None 
     return _native(text, locale)
 
 
+def format_day(moment: datetime, lang: str) -> str:
+    """A date as the language writes it, medium length: "Nov 25, 2026", "25 nov 2026", "২৫ নভে, ২০২৬"."""
+    locale = _locale(lang)
+    return _native(dates.format_date(moment, "medium", locale=locale), locale)
+
+
 def format_clock(moment: datetime, lang: str) -> str:
     """A time of day on the 24-hour clock with the language's digits: "14:30", "১৪:৩০"."""
     locale = _locale(lang)

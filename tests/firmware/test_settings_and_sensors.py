@@ -1,5 +1,4 @@
 """The board's settings file and the sensor drivers on the host stand-ins."""
-import json
 from pathlib import Path
 
 import pytest
