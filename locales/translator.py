@@ -1,8 +1,13 @@
-"""Which language to speak, and the compiled gettext catalog that speaks it."""
+"""Which language to speak, and the gettext catalog that speaks it (compiled from its .po when first used)."""
 import gettext
+import io
 import logging
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 
 LANGUAGES = ("en", "es", "bn", "fr")
 DEFAULT = "en"
@@ -12,6 +17,18 @@ DOMAIN = "messages"
 _ALIASES = {"eng": "en", "spa": "es", "ben": "bn", "fra": "fr", "fre": "fr"}
 
 log = logging.getLogger(__name__)
+
+
+def compile_po(po: Traversable) -> bytes:
+    """The .mo bytes for a .po (fuzzy and untranslated entries left out, as gettext does).
+
+    Compiled in memory when a language is first used (about 15 ms each) rather than committed: a committed
+    .mo can fall behind its .po, and its bytes change with the compiler's version."""
+    with po.open("rb") as f:
+        catalog = read_po(f)
+    out = io.BytesIO()
+    write_mo(out, catalog, use_fuzzy=False)
+    return out.getvalue()
 
 
 def match_language(hint: str | None) -> str:
@@ -40,9 +57,8 @@ class Translator:
         if instance is None:
             instance = super().__new__(cls)
             instance.lang = lang
-            mo = resources.files("locales") / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-            with mo.open("rb") as f:
-                instance._catalog = gettext.GNUTranslations(f)
+            po = resources.files("locales") / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+            instance._catalog = gettext.GNUTranslations(io.BytesIO(compile_po(po)))
             # A race here only loads the same catalog twice; the dict keeps one.
             instance = cls._instances.setdefault(lang, instance)
         return instance

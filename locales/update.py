@@ -1,4 +1,4 @@
-"""Keep the catalogs in step with the code: extract t()/tn() calls, update every language, compile.
+"""Keep the catalogs in step with the code: extract t()/tn() calls, update every language.
 
 Run `python -m locales.update` after adding or changing a message, translate what it lists, run it again.
 """
@@ -13,7 +13,6 @@ try:
     from babel.messages.frontend import parse_mapping_cfg
 except ImportError:  # Babel < 2.15
     from babel.messages.frontend import parse_mapping as parse_mapping_cfg
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from locales.translator import DOMAIN, LANGUAGES
@@ -62,15 +61,6 @@ def render_po(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
-def compile_po(po: Path) -> bytes:
-    """The .mo for a .po: what the bot reads (fuzzy and untranslated entries left out, as gettext does)."""
-    with open(po, "rb") as f:
-        catalog = read_po(f)
-    out = io.BytesIO()
-    write_mo(out, catalog, use_fuzzy=False)
-    return out.getvalue()
-
-
 def _write_if_changed(path: Path, content: bytes, ignore_prefix: bytes = b'"POT-Creation-Date:') -> bool:
     """Write unless only the creation date would change (keeps `git status` quiet)."""
     if path.exists():
@@ -104,8 +94,6 @@ def main() -> int:
         catalog.update(template)
         catalog.obsolete.clear()  # gone from the code: keeping them only invites stale reviews
         _write_if_changed(po, render_po(catalog))
-        mo = po.with_suffix(".mo")
-        _write_if_changed(mo, compile_po(po), ignore_prefix=b"\x00never")
         if lang != "en":
             missing = untranslated(catalog)
             todo += len(missing)
