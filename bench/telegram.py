@@ -66,7 +66,7 @@ async def _measure() -> list[str]:
 
 
 def _spawn(api: TelegramAPI, args: list[str], log: Path) -> subprocess.Popen:
-    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE": api.base}
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE": api.base, "COOP_DEV": "1"}
     for key in ("TELEGRAM_WEBHOOK_SECRET", "COOP_DATABASE_URL", "COOP_CHAIN_RPC_URL", "COOP_DATA_DIR"):
         env.pop(key, None)  # polling, embedded defaults
     with log.open("w") as stderr:

@@ -7,7 +7,7 @@ import signal
 import sys
 
 from bot.app import App
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, default_database_url
 
 log = logging.getLogger(__name__)
 TRANSPORTS = ("telegram", "whatsapp")
@@ -19,8 +19,34 @@ def configured(settings: Settings) -> list[str]:
             if token]
 
 
+def refusals(settings: Settings, transports: list[str]) -> list[str]:
+    """Why a production command must not start on these settings, each saying what to set instead (none: it
+    may). The embedded chain is for development only: anvil's accounts are unlocked, its anvil_* methods
+    rewrite balances, and the master key lies in a file beside the database."""
+    found = []
+    if not transports:
+        found.append("no chat transport is configured: set TELEGRAM_BOT_TOKEN for Telegram and/or "
+                     "WHATSAPP_TOKEN, WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN for "
+                     "WhatsApp (docs/settings.md)")
+    if settings.embedded and not settings.dev:
+        wanted = ["COOP_CHAIN_RPC_URL (a node the co-op was deployed to with `coop deploy`)"]
+        wanted += [name for name, value in (("COOP_MASTER_KEY", settings.master_key),
+                                            ("COOP_OPERATOR_KEY", settings.operator_key)) if not value]
+        if settings.database_url == default_database_url(settings.data_dir):
+            wanted.append("COOP_DATABASE_URL (e.g. postgresql+asyncpg://…; unset: SQLite in the data dir)")
+        found.append("refusing to run on the embedded development chain (no COOP_CHAIN_RPC_URL). For production "
+                     f"set {', '.join(wanted)}; for development set COOP_DEV=1")
+    else:
+        try:
+            settings.require_production_secrets()
+        except SettingsError as e:
+            found.append(str(e))
+    return found
+
+
 def run(command: str, settings: Settings, transports: list[str], telegram_webhook_url: str | None = None) -> int:
-    """Runs until a signal; returns the exit code (2 when the settings are incomplete, said on stderr)."""
+    """Runs until a signal; returns the exit code (2 when the settings are incomplete or meant for development,
+    said on stderr)."""
     from bot.transports.telegram import TelegramTransport
     from bot.transports.whatsapp import WhatsAppTransport
     from bot.web.app import make_web_app, serve
@@ -28,13 +54,17 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = App(settings)
-    try:
-        # Each transport checks its settings here, before the chain starts.
-        built = {"telegram": lambda: TelegramTransport(app, settings),
-                 "whatsapp": lambda: WhatsAppTransport(app, settings)}
-        started = [(name, built[name]()) for name in transports]
-    except SettingsError as e:
-        print(f"coop {command}: {e}", file=sys.stderr)
+    problems = refusals(settings, transports)
+    started = []
+    for name in transports:  # each transport checks its settings here, before the chain starts
+        try:
+            started.append((name, TelegramTransport(app, settings) if name == "telegram"
+                            else WhatsAppTransport(app, settings)))
+        except SettingsError as e:
+            problems.append(str(e))
+    if problems:
+        for problem in problems:
+            print(f"coop {command}: {problem}", file=sys.stderr)
         return 2
 
     async def main() -> None:
@@ -48,7 +78,10 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
             routes = []
             for name, transport in started:
                 if name == "telegram":
-                    await transport.start(webhook_url=telegram_webhook_url or settings.telegram_webhook_url)
+                    # Telegram may be unreachable for a while (start retries): a signal meanwhile stops here.
+                    if not await _unless_stopped(
+                            transport.start(webhook_url=telegram_webhook_url or settings.telegram_webhook_url), stop):
+                        return
                     if transport.webhook:
                         routes.append(transport.add_routes)
                 else:
@@ -57,7 +90,7 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
             gc.freeze()  # start-up's objects live as long as the process: full collections (0.2 s each) skip them
             runner = await serve(make_web_app(app, *routes), settings.http_host, settings.http_port)
             print(f"coop {command}: listening on http://{settings.http_host}:{settings.http_port} "
-                  f"({', '.join(transports) or 'no chat transport'})", file=sys.stderr, flush=True)
+                  f"({', '.join(transports)})", file=sys.stderr, flush=True)
             await stop.wait()
         finally:
             if runner is not None:
@@ -72,3 +105,17 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
         print(f"coop {command}: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+async def _unless_stopped(work, stop: asyncio.Event) -> bool:
+    """Awaits `work` unless `stop` is set first (then cancels it): True when the work finished."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if task.done():
+        task.result()  # its exception, if any
+        return True
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return False

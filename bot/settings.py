@@ -5,7 +5,7 @@ Names and meanings: ../shared/DESIGN.md §4.4 and §4.7, docs/settings.md.
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
@@ -21,22 +21,25 @@ class Settings:
     data_dir: Path
     database_url: str
     chain_rpc_url: str | None  # None: the embedded chain in the data dir
-    master_key: str | None  # COOP_MASTER_KEY; the embedded default keeps a generated one in the data dir
-    operator_key: str | None
+    # Keys, tokens and secrets stay out of repr (and so out of logs, test reports and tracebacks that print
+    # the settings); the MQTT URL too, since it may carry a password.
+    master_key: str | None = field(repr=False)  # COOP_MASTER_KEY; the embedded default keeps a generated one
+    operator_key: str | None = field(repr=False)
     bundler_url: str | None
-    mqtt_url: str | None
+    mqtt_url: str | None = field(repr=False)
     timezone: str
     admins: frozenset[str]
-    telegram_token: str | None = None
+    dev: bool = False  # COOP_DEV=1: `coop run`/`telegram`/`whatsapp` may use the embedded development chain
+    telegram_token: str | None = field(default=None, repr=False)
     telegram_api_base: str = "https://api.telegram.org"
-    telegram_webhook_secret: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
     telegram_webhook_url: str | None = None  # the public URL of /webhooks/telegram, given to setWebhook
     group_chat_id: str | None = None
-    whatsapp_token: str | None = None
+    whatsapp_token: str | None = field(default=None, repr=False)
     whatsapp_phone_number_id: str | None = None
     whatsapp_api_base: str = "https://graph.facebook.com/v21.0"
-    whatsapp_app_secret: str | None = None
-    whatsapp_verify_token: str | None = None
+    whatsapp_app_secret: str | None = field(default=None, repr=False)
+    whatsapp_verify_token: str | None = field(default=None, repr=False)
     whatsapp_template_notify: str | None = None  # the approved template for messages outside the 24-hour window
     http_host: str = "127.0.0.1"
     http_port: int = 8080
@@ -66,7 +69,7 @@ class Settings:
         listed = {a.strip().lstrip("@") for a in env.get("COOP_ADMINS", "").split(",") if a.strip()}
         return cls(
             data_dir=data_dir,
-            database_url=env.get("COOP_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'coop.db'}",
+            database_url=env.get("COOP_DATABASE_URL") or default_database_url(data_dir),
             chain_rpc_url=env.get("COOP_CHAIN_RPC_URL") or None,
             master_key=env.get("COOP_MASTER_KEY") or None,
             operator_key=env.get("COOP_OPERATOR_KEY") or None,
@@ -74,6 +77,7 @@ class Settings:
             mqtt_url=env.get("COOP_MQTT_URL") or None,
             timezone=env.get("COOP_TIMEZONE", "America/New_York"),
             admins=frozenset(listed | {a.lstrip("@") for a in admins}),
+            dev=_switch(env, "COOP_DEV"),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_base=env.get("TELEGRAM_API_BASE") or cls.telegram_api_base,
             telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
@@ -102,6 +106,20 @@ class Settings:
                                             ("COOP_OPERATOR_KEY", self.operator_key)) if not value]
         if missing:
             raise SettingsError(f"{' and '.join(missing)} must be set when COOP_CHAIN_RPC_URL points at a node")
+
+
+def default_database_url(data_dir: Path) -> str:
+    """SQLite in the data dir: the database when COOP_DATABASE_URL is not set."""
+    return f"sqlite+aiosqlite:///{data_dir / 'coop.db'}"
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name} must be 1 (on) or 0 (off), not {text!r}")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

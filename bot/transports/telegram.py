@@ -28,6 +28,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.methods.base import Response, TelegramMethod
@@ -39,6 +40,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
     Update,
+    User,
 )
 from aiohttp import web
 from pydantic import ValidationError
@@ -63,6 +65,7 @@ TEXT_MAX = 4096  # characters in one message
 CAPTION_MAX = 1024
 POLL_TIMEOUT = 25  # seconds a getUpdates call waits for updates
 RETRIES = 5  # attempts per message on 429, network and server errors
+START_PAUSE, START_PAUSE_MAX = 1.0, 60.0  # seconds between getMe attempts while the Bot API is unreachable
 GROUP_TYPES = ("group", "supergroup")
 # aiogram parses every answer as Response[the method's type]; pydantic caches such generic models only
 # weakly, so once collected each call rebuilt its schema (~2 ms a sendMessage). Held here, they are built once.
@@ -146,18 +149,40 @@ class TelegramTransport:
     async def start(self, webhook_url: str | None = None) -> "TelegramTransport":
         """Checks the token (getMe), registers the commands per language, and starts receiving: polling, or
         (webhook mode) tells Telegram the webhook's public URL when one is given."""
-        me = await self.bot.get_me()
+        me = await self._reach()
         log.info("telegram: bot=@%s mode=%s", me.username, "webhook" if self.webhook else "polling")
         await self.register_commands()
         self.app.connect(CHANNEL, self.send, TELEGRAM)
         if self.webhook:
             if webhook_url:
-                await self.bot.set_webhook(webhook_url, secret_token=self.settings.telegram_webhook_secret,
-                                           allowed_updates=ALLOWED_UPDATES)
+                await self._call(lambda: self.bot.set_webhook(
+                    webhook_url, secret_token=self.settings.telegram_webhook_secret, allowed_updates=ALLOWED_UPDATES))
         else:
-            await self.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
+            # getUpdates is refused while a webhook is set
+            await self._call(lambda: self.bot.delete_webhook(drop_pending_updates=False))
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         return self
+
+    async def _reach(self) -> User:
+        """getMe until the Bot API answers: an outage at start-up (network, 5xx, 429) is waited out with
+        backoff, one log line per attempt; a token the Bot API refuses is a settings error."""
+        pause, attempt = START_PAUSE, 0
+        while True:
+            attempt += 1
+            try:
+                return await self.bot.get_me()
+            except TelegramUnauthorizedError:
+                raise SettingsError("TELEGRAM_BOT_TOKEN was refused by the Bot API (401 Unauthorized): check the "
+                                    "token BotFather gave") from None
+            except TelegramRetryAfter as e:
+                wait = float(e.retry_after)
+                reason = "429 Too Many Requests"
+            except (TelegramNetworkError, TelegramServerError) as e:
+                wait, pause = pause, min(pause * 2, START_PAUSE_MAX)
+                reason = f"{type(e).__name__}: {e.message}".replace(self.bot.token, "***")
+            log.warning("telegram: the Bot API at %s is unreachable attempt=%d error=%r; again in %.0f s",
+                        self.settings.telegram_api_base, attempt, reason, wait)
+            await asyncio.sleep(wait)
 
     async def stop(self) -> None:
         self._stop.set()

@@ -3,7 +3,8 @@
 It speaks enough of https://core.telegram.org/bots/api for aiogram: getMe, getUpdates (long polling with
 offset and timeout, serving the updates a test queues), sendMessage, sendPhoto, editMessageText,
 answerCallbackQuery, setMyCommands, setWebhook, deleteWebhook. Every call is recorded in `calls`. It can
-answer the next N sendMessage calls with 429 and `parameters.retry_after`, or 403 for a chat.
+answer the next N sendMessage calls with 429 and `parameters.retry_after`, 403 for a chat, or the next N
+calls of any method with a 5xx.
 """
 import asyncio
 import itertools
@@ -40,6 +41,7 @@ class TelegramAPI:
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _throttle: list[int] = field(default_factory=list)  # retry_after for each of the next sendMessage calls
     _blocked: set[str] = field(default_factory=set)
+    _failing: dict[str, list[int]] = field(default_factory=dict)  # method -> statuses of its next calls
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(self.first_update_id)
@@ -101,6 +103,10 @@ class TelegramAPI:
         """The next `count` sendMessage calls get 429 Too Many Requests with parameters.retry_after."""
         self._throttle.extend([retry_after] * count)
 
+    def fail_next(self, method: str, count: int, status: int = 502) -> None:
+        """The next `count` calls of `method` get `status` (a 5xx: the Bot API is down)."""
+        self._failing.setdefault(method, []).extend([status] * count)
+
     def block(self, chat_id: int | str) -> None:
         """Every send to this chat gets 403: the user blocked the bot."""
         self._blocked.add(str(chat_id))
@@ -142,7 +148,10 @@ class TelegramAPI:
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
         handler = getattr(self, f"_{method}", None)
-        if handler is None:
+        if self._failing.get(method):
+            call.status = self._failing[method].pop(0)
+            response = self._error(call.status, "Bad Gateway")
+        elif handler is None:
             call.status = 404
             response = self._error(404, "Not Found: method not found")
         else:

@@ -358,7 +358,7 @@ def test_the_command_serves_the_webhook_until_sigint(tmp_path, env):
         port = s.getsockname()[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "whatsapp", "--data-dir", str(tmp_path), "--admin", ADMIN], cwd=ROOT,
-        env={**os.environ, **env, "COOP_HTTP_PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, **env, "COOP_HTTP_PORT": str(port), "COOP_DEV": "1"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     try:
         url = f"http://127.0.0.1:{port}/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=42&hub.verify_token={VERIFY}"
