@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.cli import build_parser
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
 from bot.transports.telegram import (
     SECRET_HEADER,
@@ -265,3 +265,33 @@ async def blocked(app: App, handle: str) -> bool:
 async def test_coop_telegram_is_a_subcommand():
     args = build_parser().parse_args(["telegram", "--data-dir", "/tmp/x", "--admin", "@admin", "--admin", "42"])
     assert (args.command, args.admin, str(args.data_dir)) == ("telegram", ["@admin", "42"], "/tmp/x")
+
+
+# ---- start-up while the Bot API is down (last: each transport here takes over the App's Telegram channel) ----
+
+
+async def test_a_bot_api_answering_5xx_at_start_is_retried_then_polled(app, caplog):
+    down = TelegramAPI(first_update_id=700_000)
+    await down.start()
+    down.fail_next("getMe", 2, status=502)
+    transport = TelegramTransport(app, dataclasses.replace(app.settings, telegram_api_base=down.base))
+    try:
+        with caplog.at_level("WARNING", logger="bot.transports.telegram"):
+            await asyncio.wait_for(transport.start(), 30)
+        attempts = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
+        assert len(attempts) == 2 and "attempt=1" in attempts[0] and "attempt=2" in attempts[1]
+        assert all("TelegramServerError" in line and down.token not in line for line in attempts)
+        assert [c.status for c in down.calls if c.method == "getMe"] == [502, 502, 200]
+        await down.wait_for("getUpdates")  # started: polling
+    finally:
+        await transport.stop()
+        await down.close()
+
+
+async def test_a_token_the_bot_api_refuses_stops_start_up_with_a_settings_error(app, api):
+    transport = TelegramTransport(app, dataclasses.replace(app.settings, telegram_token="999:not-the-token"))
+    try:
+        with pytest.raises(SettingsError, match="TELEGRAM_BOT_TOKEN"):
+            await asyncio.wait_for(transport.start(), 30)
+    finally:
+        await transport.stop()
