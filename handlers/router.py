@@ -8,6 +8,7 @@ import asyncio
 import logging
 import secrets
 import weakref
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -46,6 +47,10 @@ RESIDENT: dict[str, Handler] = {
 COMING = ("dashboard",)
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")
+# What a command answers in the group chat stays there only when it is the same for everyone; anything else
+# (balances, history, a member's share of an order, invite codes, confirmations) goes to the member's private
+# chat, and the group hears a pointer.
+PUBLIC_IN_GROUP = ("help", "proposals", "readings")
 # Plain phrases for common requests, in each language (lower case, as typed).
 PHRASES = {
     "balance": "balance", "orders": "orders", "help": "help", "menu": "menu", "vote": "proposals", "join": "orders",
@@ -124,6 +129,8 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     ctx = Context(services, inbound, member, (member.lang if member and member.lang else
                                                match_language(inbound.lang_hint)))
     try:
+        if inbound.chat == "group" and not _public(inbound):
+            return await _in_private(ctx)
         if inbound.press is not None:
             return await _press(ctx, inbound.press)
         return await _text(ctx, (inbound.text or "").strip())
@@ -133,10 +140,35 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
         return [ctx.reply(ctx.t("Something went wrong on our side. We are sorry. (reference {ref})", ref=ref))]
 
 
+def _public(inbound: Inbound) -> bool:
+    """Whether the answer to a message in the group chat may be read by the whole group."""
+    if inbound.press is not None:
+        return inbound.press.startswith("cmd:") and inbound.press[4:] in PUBLIC_IN_GROUP
+    text = (inbound.text or "").strip()
+    command = _command(text)[0] if text.startswith("/") else PHRASES.get(text.lower())
+    return command is None or command in PUBLIC_IN_GROUP  # None: the group's own talk, which gets no answer
+
+
+async def _in_private(ctx: Context) -> list[Reply]:
+    """Answers a group message in the sender's private chat; the group hears only where the answer went."""
+    private = Context(ctx.services, replace(ctx.inbound, chat="private"), ctx.member, ctx.lang)
+    replies = await (_press(private, ctx.inbound.press) if ctx.inbound.press is not None
+                     else _text(private, (ctx.inbound.text or "").strip()))
+    if any(reply.to != "group" for reply in replies):
+        replies.append(Reply("group", ctx.t("I sent you the answer in a private chat.")))
+    return replies
+
+
+def _command(text: str) -> tuple[str, list[str]]:
+    """A command's word (lower case, without Telegram's @botname) and its arguments; the word is "" when
+    there is none ("/", "/@bot")."""
+    word, *args = text[1:].split() or [""]
+    return word.split("@")[0].lower(), args
+
+
 async def _text(ctx: Context, text: str) -> list[Reply]:
     if text.startswith("/"):
-        word, *args = text[1:].split()
-        command = word.split("@")[0].lower()  # Telegram appends @botname in groups
+        command, args = _command(text)
     else:
         command, args = PHRASES.get(text.lower()), []
         if command is None:

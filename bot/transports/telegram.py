@@ -365,7 +365,7 @@ class TelegramTransport:
                 log.warning("telegram: a reply for the group, but COOP_GROUP_CHAT_ID is not set")
             return self.group_chat_id
         if origin is not None and to == origin.user:
-            return origin.private_chat_id if not origin.group else origin.chat_id
+            return origin.private_chat_id  # from a group too: what is for the member alone goes to them alone
         async with self.app.sessions() as session:
             member = (await session.execute(select(Member).where(
                 Member.channel == CHANNEL, Member.handle == to.lstrip("@")))).scalar_one_or_none()

@@ -171,6 +171,17 @@ async def test_pushed_replies_reach_the_members_chat_and_the_group(polling, api,
     assert photo.buttons == [{"text": "More", "callback_data": "cmd:readings"}]
 
 
+async def test_a_balance_asked_in_the_group_is_answered_in_the_private_chat(polling, api):
+    mark = len(api.calls)
+    group = {"id": GROUP, "type": "supergroup", "title": "Co-op"}
+    await api.queue(api.message(ADMIN_ID, "/balance@coop_test_bot", username="admin", chat=group))
+    await api.wait_for("sendMessage", ADMIN_ID, "Your Food-USD balance is", after=mark)
+    await api.wait_for("sendMessage", GROUP, "I sent you the answer in a private chat.", after=mark)
+    await asyncio.sleep(0.3)
+    assert [c.params["text"] for c in api.calls[mark:] if c.method == "sendMessage"
+            and c.params["chat_id"] == str(GROUP)] == ["I sent you the answer in a private chat."]
+
+
 async def test_button_data_over_64_bytes_is_refused():
     assert keyboard([[Button("ok", "x" * 64)]]).inline_keyboard[0][0].callback_data == "x" * 64
     with pytest.raises(CallbackDataTooLong):
