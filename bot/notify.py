@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from bot.logsafe import who
+
 if TYPE_CHECKING:  # importing handlers.base pulls in the database and the chain: not needed at run time
     from handlers.base import Reply
 
@@ -171,7 +173,7 @@ class Notifier:
         for queue in self._queues.values():
             for message in queue:
                 log.warning("notify dropped id=%s channel=%s to=%s reason=stopped",
-                            message.id, message.channel, message.reply.to)
+                            message.id, message.channel, who(message.reply.to))
         self._queues.clear()
         self._pending = 0
         self._idle.set()
@@ -189,9 +191,10 @@ class Notifier:
         message = _Message(f"{self._run}-{next(self._ids)}", channel, reply)
         key = (channel, reply.to)
         if channel not in self._channels:
-            log.warning("notify dropped id=%s channel=%s to=%s reason=no-transport", message.id, channel, reply.to)
+            log.warning("notify dropped id=%s channel=%s to=%s reason=no-transport", message.id, channel,
+                        who(reply.to))
         elif key in self._blocked:
-            log.info("notify skipped id=%s channel=%s to=%s reason=blocked", message.id, channel, reply.to)
+            log.info("notify skipped id=%s channel=%s to=%s reason=blocked", message.id, channel, who(reply.to))
         else:
             self._queues.setdefault(key, deque()).append(message)
             self._pending += 1
@@ -229,7 +232,7 @@ class Notifier:
                 if key in self._blocked:
                     for message in queue:
                         log.info("notify skipped id=%s channel=%s to=%s reason=blocked",
-                                 message.id, message.channel, message.reply.to)
+                                 message.id, message.channel, who(message.reply.to))
                     self._done(len(queue))
                     queue.clear()
         finally:
@@ -258,18 +261,18 @@ class Notifier:
                 error, delay = f"transient {e!r}", min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
             except Blocked:
                 await self._blocked_by(message.channel, to)
-                log.info("notify skipped id=%s channel=%s to=%s reason=blocked", message.id, message.channel, to)
+                log.info("notify skipped id=%s channel=%s to=%s reason=blocked", message.id, message.channel, who(to))
                 return
             except Exception:  # a bug, not the network: retrying would not help
                 log.exception("notify undeliverable id=%s channel=%s to=%s attempts=%d reason=error",
-                              message.id, message.channel, to, attempt)
+                              message.id, message.channel, who(to), attempt)
                 return
             log.info("notify retry id=%s channel=%s to=%s attempt=%d error=%s",
-                     message.id, message.channel, to, attempt, error)
+                     message.id, message.channel, who(to), attempt, error)
             if attempt < self.max_attempts and delay:
                 await self._sleep(delay)
         log.error("notify undeliverable id=%s channel=%s to=%s attempts=%d reason=%s",
-                  message.id, message.channel, to, self.max_attempts, error)
+                  message.id, message.channel, who(to), self.max_attempts, error)
 
     async def _wait_turn(self, channel: _Channel, to: str) -> None:
         """Sleeps until this chat and the channel may be sent to, then counts the send against both."""
@@ -296,7 +299,7 @@ class Notifier:
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            log.exception("notify on_blocked failed channel=%s to=%s", channel, to)
+            log.exception("notify on_blocked failed channel=%s to=%s", channel, who(to))
 
 
 __all__ = ["CONSOLE", "GROUP", "TELEGRAM", "WHATSAPP", "Blocked", "Limits", "Notifier", "RetryAfter", "Sender",

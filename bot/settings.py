@@ -18,14 +18,14 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    database_url: str
-    chain_rpc_url: str | None  # None: the embedded chain in the data dir
     # Keys, tokens and secrets stay out of repr (and so out of logs, test reports and tracebacks that print
-    # the settings); the MQTT URL too, since it may carry a password.
+    # the settings); so do URLs, which may carry a password (database, MQTT) or an API key (node, bundler).
+    data_dir: Path
+    database_url: str = field(repr=False)
+    chain_rpc_url: str | None = field(repr=False)  # None: the embedded chain in the data dir
     master_key: str | None = field(repr=False)  # COOP_MASTER_KEY; the embedded default keeps a generated one
     operator_key: str | None = field(repr=False)
-    bundler_url: str | None
+    bundler_url: str | None = field(repr=False)
     mqtt_url: str | None = field(repr=False)
     timezone: str
     admins: frozenset[str]

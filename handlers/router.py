@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.logsafe import who
 from bot.store import Member
 from chain.db import utcnow
 from handlers import (admin, alerts, confirm, custody, escrow, feedback, governance, history, onboarding, orders,
@@ -136,7 +137,7 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
         return await _text(ctx, (inbound.text or "").strip())
     except Exception:
         ref = secrets.token_hex(4)
-        log.exception("handling a message from %s failed (reference %s)", inbound.user, ref)
+        log.exception("handling a message failed from=%s reference=%s", who(inbound.user), ref)
         return [ctx.reply(ctx.t("Something went wrong on our side. We are sorry. (reference {ref})", ref=ref))]
 
 

@@ -249,7 +249,8 @@ class Alerts:
         if notice.severity != CRITICAL and self._quiet(self.clock()):
             async with self.sessions() as session, session.begin():
                 session.add(HeldNotice(notice=asdict(notice)))
-            log.info("alert held for quiet hours: %s %s/%s %s", notice.kind, notice.site, notice.device, notice.key)
+            log.info("alert held for quiet hours: %s site=%r device=%r key=%r", notice.kind, notice.site, notice.device,
+                     notice.key)
             return
         await self._deliver(notice)
 

@@ -9,7 +9,7 @@ embedded one, whose URL says so.
 import asyncio
 import logging
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class MqttURL:
     host: str
     port: int
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     tls: bool = False
     ca: str | None = None  # CA certificate file for a broker with a private CA
     protocol: int = 5  # paho's protocol number: 5 or 4 (3.1.1)

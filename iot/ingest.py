@@ -208,7 +208,7 @@ class Ingestor:
     def _malformed(self, device: str, topic: str, error: Malformed) -> None:
         self.stats.malformed += 1
         self.stats.malformed_by_device[device] += 1
-        log.warning("malformed mqtt message dropped topic=%s reason=%s detail=%s", topic[:200], error.reason, error)
+        log.warning("malformed mqtt message dropped topic=%r reason=%s detail=%r", topic[:200], error.reason, str(error))
 
     async def _store(self, events: list, devices: dict) -> tuple[set, set]:
         """One transaction: devices registered and touched, new readings stored, availability updated.

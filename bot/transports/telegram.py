@@ -48,6 +48,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App
+from bot.logsafe import who
 from bot.notify import TELEGRAM
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
@@ -372,7 +373,7 @@ class TelegramTransport:
         if member is None:
             if to.lstrip("-").isdigit():
                 return to
-            log.warning("telegram: no member %s to send to", to)
+            log.warning("telegram: no member %s to send to", who(to))
             return None
         if member.blocked:
             log.info("telegram: skipping member id=%s, who blocked the bot", member.id)

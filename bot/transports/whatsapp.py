@@ -42,6 +42,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.logsafe import who
 from bot.notify import WHATSAPP, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
@@ -117,10 +118,6 @@ def _one_line(text: str) -> str:
     return re.sub(r" {4,}", "   ", text)
 
 
-def _mask(wa_id: str) -> str:
-    return "…" + wa_id[-4:]  # enough to follow a conversation in the logs, not a phone number
-
-
 def lang_hint(wa_id: str) -> str | None:
     for length in (4, 3, 2):
         if (lang := CALLING_CODE_LANG.get(wa_id[:length])) is not None:
@@ -188,7 +185,7 @@ def parse_webhook(payload: Any, phone_number_id: str | None) -> list[_Message]:
             for status in map(_dict, _list(value.get("statuses"))):  # e.g. 131047: the window had closed
                 if status.get("status") == "failed":
                     codes = [e.get("code") for e in map(_dict, _list(status.get("errors")))]
-                    log.warning("whatsapp delivery_failed to=%s codes=%s", _mask(str(status.get("recipient_id"))),
+                    log.warning("whatsapp delivery_failed to=%s codes=%s", who(str(status.get("recipient_id"))),
                                 codes)
             for message in map(_dict, _list(value.get("messages"))):
                 parsed = _parse_message(message, names)
@@ -302,7 +299,7 @@ class WhatsAppTransport:
                 session.add(SeenUpdate(channel=CHANNEL, update_id=f"{message.wa_id}:{message.message_id}",
                                        seen_at=now))
         except IntegrityError:
-            log.info("whatsapp duplicate=%s from=%s", message.message_id[-12:], _mask(message.wa_id))
+            log.info("whatsapp duplicate=%s from=%s", message.message_id[-12:], who(message.wa_id))
             return False
         self._last_inbound[message.wa_id] = max(now, self._last_inbound.get(message.wa_id, now))
         return True
@@ -328,7 +325,7 @@ class WhatsAppTransport:
         try:
             replies = await self.app.handle(inbound)
         except Exception:  # the router answers its own failures; this is a last resort
-            log.exception("whatsapp handling_failed from=%s", _mask(inbound.user))
+            log.exception("whatsapp handling_failed from=%s", who(inbound.user))
             return
         for reply in replies:
             await self.deliver(reply)
@@ -340,7 +337,7 @@ class WhatsAppTransport:
         try:
             await self.send(reply)
         except SendError as e:
-            log.warning("whatsapp send_failed to=%s status=%s code=%s transient=%s", _mask(reply.to),
+            log.warning("whatsapp send_failed to=%s status=%s code=%s transient=%s", who(reply.to),
                         e.status, e.code, e.transient)
 
     async def send(self, reply: Reply) -> None:
@@ -358,10 +355,10 @@ class WhatsAppTransport:
             name = self.options.template_notify
             if not name:
                 log.warning("whatsapp not_sent to=%s reason=outside_24h_window_and_no_template "
-                            "(set WHATSAPP_TEMPLATE_NOTIFY to an approved template)", _mask(to))
+                            "(set WHATSAPP_TEMPLATE_NOTIFY to an approved template)", who(to))
                 return
             if reply.buttons or reply.image:
-                log.info("whatsapp template to=%s dropped=buttons_or_image", _mask(to))
+                log.info("whatsapp template to=%s dropped=buttons_or_image", who(to))
             parameter = shorten(_one_line(reply.text), TEMPLATE_PARAM)
             await self._post_message(to, {"type": "template", "template": {
                 "name": name, "language": {"code": await self._member_lang(to)},

@@ -317,6 +317,23 @@ async def test_a_refused_send_raises_and_a_pushed_one_is_logged(bot, graph, capl
 
 
 @in_module_loop
+async def test_no_log_line_of_an_exchange_holds_a_whole_phone_number(bot, graph, caplog):
+    number = "15557654321"
+    with caplog.at_level(logging.INFO):  # what `coop run` logs
+        payload = webhook(number, "/help", message_id="wamid.masked1")
+        assert [await bot.post(payload) for _ in range(2)] == [200, 200]  # Meta retries: logged as a duplicate
+        await bot.transport.drain()
+        await bot.send(number, "/balance")  # a stranger: told how to join
+        graph.failures += [(503, {"message": "Service unavailable", "code": 2})]
+        await bot.app.push("whatsapp", Reply(number, "Your order was paid."))  # retried once by the notifier
+        await bot.app.notifier.drain()
+    assert body(graph.messages(number)[-1]) == "Your order was paid."  # after one 503
+    lines = [record.getMessage() for record in caplog.records]
+    assert not [line for line in lines if number in line]  # never the whole number …
+    assert [line for line in lines if "1555•••4321" in line], lines  # … though the exchange was logged about
+
+
+@in_module_loop
 async def test_failures_a_retry_cannot_double_are_told_to_the_notifier_as_retryable(bot, graph):
     graph.failures += [(503, {"message": "Service unavailable", "code": 2}),
                        (400, {"message": "Rate limit hit", "code": 130429})]
