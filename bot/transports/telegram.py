@@ -23,6 +23,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -151,6 +152,8 @@ class TelegramTransport:
         """Checks the token (getMe), registers the commands per language, and starts receiving: polling, or
         (webhook mode) tells Telegram the webhook's public URL when one is given."""
         me = await self._reach()
+        if me is None:  # stopped while the Bot API was unreachable
+            return self
         log.info("telegram: bot=@%s mode=%s", me.username, "webhook" if self.webhook else "polling")
         await self.register_commands()
         self.app.connect(CHANNEL, self.send, TELEGRAM)
@@ -164,9 +167,10 @@ class TelegramTransport:
             self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         return self
 
-    async def _reach(self) -> User:
+    async def _reach(self) -> User | None:
         """getMe until the Bot API answers: an outage at start-up (network, 5xx, 429) is waited out with
-        backoff, one log line per attempt; a token the Bot API refuses is a settings error."""
+        backoff, one log line per attempt, until `stop()` (then None); a token the Bot API refuses is a
+        settings error."""
         pause, attempt = START_PAUSE, 0
         while True:
             attempt += 1
@@ -178,12 +182,20 @@ class TelegramTransport:
             except TelegramRetryAfter as e:
                 wait = float(e.retry_after)
                 reason = "429 Too Many Requests"
-            except (TelegramNetworkError, TelegramServerError) as e:
+            except (TelegramNetworkError, TelegramServerError, ClientDecodeError) as e:
+                # ClientDecodeError: not the Bot API's JSON, e.g. a proxy's HTML "502 Bad Gateway" page
                 wait, pause = pause, min(pause * 2, START_PAUSE_MAX)
-                reason = f"{type(e).__name__}: {e.message}".replace(self.bot.token, "***")
+                reason = f"{type(e).__name__}: {getattr(e, 'message', '')}".replace(self.bot.token, "***")
+            except TelegramAPIError as e:  # 400, 404…: not an outage, a wrong address
+                raise SettingsError(f"the Bot API at {self.settings.telegram_api_base} refused getMe "
+                                    f"({e.message}): check TELEGRAM_API_BASE") from None
             log.warning("telegram: the Bot API at %s is unreachable attempt=%d error=%r; again in %.0f s",
                         self.settings.telegram_api_base, attempt, reason, wait)
-            await asyncio.sleep(wait)
+            try:
+                await asyncio.wait_for(self._stop.wait(), wait)
+                return None
+            except TimeoutError:
+                pass
 
     async def stop(self) -> None:
         self._stop.set()

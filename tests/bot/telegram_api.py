@@ -103,9 +103,10 @@ class TelegramAPI:
         """The next `count` sendMessage calls get 429 Too Many Requests with parameters.retry_after."""
         self._throttle.extend([retry_after] * count)
 
-    def fail_next(self, method: str, count: int, status: int = 502) -> None:
-        """The next `count` calls of `method` get `status` (a 5xx: the Bot API is down)."""
-        self._failing.setdefault(method, []).extend([status] * count)
+    def fail_next(self, method: str, count: int, status: int = 502, html: bool = False) -> None:
+        """The next `count` calls of `method` get `status` (a 5xx: the Bot API is down), as the Bot API's JSON
+        error or (`html`) as a proxy's HTML page."""
+        self._failing.setdefault(method, []).extend([(status, html)] * count)
 
     def block(self, chat_id: int | str) -> None:
         """Every send to this chat gets 403: the user blocked the bot."""
@@ -149,8 +150,9 @@ class TelegramAPI:
         self.calls.append(call)
         handler = getattr(self, f"_{method}", None)
         if self._failing.get(method):
-            call.status = self._failing[method].pop(0)
-            response = self._error(call.status, "Bad Gateway")
+            call.status, html = self._failing[method].pop(0)
+            response = (web.Response(status=call.status, text="<html><h1>Bad Gateway</h1></html>",
+                                     content_type="text/html") if html else self._error(call.status, "Bad Gateway"))
         elif handler is None:
             call.status = 404
             response = self._error(404, "Not Found: method not found")

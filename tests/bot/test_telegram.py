@@ -284,19 +284,35 @@ async def test_coop_telegram_is_a_subcommand():
 async def test_a_bot_api_answering_5xx_at_start_is_retried_then_polled(app, caplog):
     down = TelegramAPI(first_update_id=700_000)
     await down.start()
-    down.fail_next("getMe", 2, status=502)
+    down.fail_next("getMe", 1, status=502)
+    down.fail_next("getMe", 1, status=502, html=True)  # a proxy's page in front of the Bot API
     transport = TelegramTransport(app, dataclasses.replace(app.settings, telegram_api_base=down.base))
     try:
         with caplog.at_level("WARNING", logger="bot.transports.telegram"):
             await asyncio.wait_for(transport.start(), 30)
         attempts = [r.getMessage() for r in caplog.records if "unreachable" in r.getMessage()]
         assert len(attempts) == 2 and "attempt=1" in attempts[0] and "attempt=2" in attempts[1]
-        assert all("TelegramServerError" in line and down.token not in line for line in attempts)
+        assert "TelegramServerError" in attempts[0] and "ClientDecodeError" in attempts[1]
+        assert all(down.token not in line for line in attempts)
         assert [c.status for c in down.calls if c.method == "getMe"] == [502, 502, 200]
         await down.wait_for("getUpdates")  # started: polling
     finally:
         await transport.stop()
         await down.close()
+
+
+async def test_stop_ends_a_start_that_waits_for_the_bot_api(app):
+    down = TelegramAPI(first_update_id=800_000)
+    await down.start()
+    down.fail_next("getMe", 100, status=503)
+    transport = TelegramTransport(app, dataclasses.replace(app.settings, telegram_api_base=down.base))
+    starting = asyncio.create_task(transport.start())
+    while not [c for c in down.calls if c.method == "getMe"]:  # the first attempt failed: it waits to retry
+        await asyncio.sleep(0.05)
+    await asyncio.wait_for(transport.stop(), 5)
+    assert await asyncio.wait_for(starting, 5) is transport
+    assert not [c for c in down.calls if c.method != "getMe"]  # it never went on to poll
+    await down.close()
 
 
 async def test_a_token_the_bot_api_refuses_stops_start_up_with_a_settings_error(app, api):
