@@ -71,6 +71,13 @@ def test_the_refusal_names_only_what_is_missing(tmp_path, coop):
     assert "COOP_MASTER_KEY" not in err and "COOP_DATABASE_URL" not in err
 
 
+def test_a_node_without_the_production_keys_is_refused(tmp_path, coop):
+    code, err, out = coop("telegram", "--data-dir", str(tmp_path), **TELEGRAM,
+                          COOP_CHAIN_RPC_URL="http://127.0.0.1:9")
+    assert code == 2 and "COOP_MASTER_KEY" in err and "COOP_OPERATOR_KEY" in err
+    assert "embedded development chain" not in err and "Traceback" not in err and not out
+
+
 def test_coop_run_without_a_chat_transport_says_what_to_set(tmp_path, coop):
     code, err, out = coop("run", "--data-dir", str(tmp_path), COOP_DEV="1")
     assert code == 2, err
