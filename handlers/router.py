@@ -155,7 +155,7 @@ async def _in_private(ctx: Context) -> list[Reply]:
     private = Context(ctx.services, replace(ctx.inbound, chat="private"), ctx.member, ctx.lang)
     replies = await (_press(private, ctx.inbound.press) if ctx.inbound.press is not None
                      else _text(private, (ctx.inbound.text or "").strip()))
-    if any(reply.to != "group" for reply in replies):
+    if any(reply.to == ctx.inbound.user for reply in replies):
         replies.append(Reply("group", ctx.t("I sent you the answer in a private chat.")))
     return replies
 
