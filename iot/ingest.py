@@ -168,6 +168,7 @@ class Ingestor:
             self._waking = False  # before draining: a message appended after this wakes us again
             while self._inbox:
                 batch = [self._inbox.popleft() for _ in range(min(len(self._inbox), MAX_BATCH))]
+                self.stats.received += len(batch)
                 try:
                     await self._handle(batch)
                 except Exception:  # unacknowledged: the broker delivers them again; ingestion goes on
@@ -228,7 +229,6 @@ class Ingestor:
         and per device its last arrival and malformed messages (count, last reason, last topic)."""
         events, devices = [], {}
         for _, topic, payload, _, _, arrived in batch:
-            self.stats.received += 1
             try:
                 self._parse_one(topic, payload, arrived, known, events, devices)
             except Exception:  # a bug or a payload nobody foresaw: that message is lost, not the ingestion
