@@ -261,3 +261,24 @@ def test_an_unregistered_board_raises_no_alert_until_an_admin_adds_it(tmp_path, 
     assert console.close() == 0
     told = [r["text"] for r in console.seen + console.rest()]
     assert not any("28.4" in text or "28,4" in text for text in told), told
+
+
+async def test_a_board_an_admin_removed_is_not_reported_silent_and_its_alerts_close_quietly(sessions):
+    now = [time.time()]
+    told = []
+
+    async def deliver(notice):
+        told.append(notice)
+
+    alerts = Alerts(sessions, deliver, offline_after=600, clock=lambda: now[0])
+    for dt in (0, 130, 140):  # critical for longer than its debounce
+        await alerts.reading("s", "gone", {"water_temp_c": 29.0}, now[0] + dt)
+    assert [n.kind for n in told] == ["started"]
+    await alerts.forget("s", "gone")
+    now[0] += 7200
+    await alerts.check()  # neither "offline" nor a reminder about a board nobody listens to any more
+    assert [n.kind for n in told] == ["started"]
+    restarted = Alerts(sessions, deliver, offline_after=600, clock=lambda: now[0])
+    await restarted.load()
+    await restarted.check()
+    assert [n.kind for n in told] == ["started"]
