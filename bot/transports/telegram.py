@@ -1,6 +1,6 @@
 """The Telegram transport (aiogram 3): updates in by long polling or webhook, replies out through the Bot API.
 
-Settings (DESIGN §4.4): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
+Settings (docs/settings.md): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
 tests); TELEGRAM_WEBHOOK_SECRET (set: webhook mode at POST /webhooks/telegram, checked against the
 X-Telegram-Bot-Api-Secret-Token header; unset: long polling); COOP_GROUP_CHAT_ID (announcements).
 

@@ -22,7 +22,7 @@ The 24-hour window: WhatsApp accepts free-form messages only within 24 h of the 
   language: approve it in en, es, bn and fr; buttons and images are dropped). Without that template the
   message is not sent, and the log says so.
 
-Settings: those of DESIGN §4.4 from bot.settings.Settings, plus WHATSAPP_TEMPLATE_NOTIFY, read by
+Settings: those of docs/settings.md from bot.settings.Settings, plus WHATSAPP_TEMPLATE_NOTIFY, read by
 Settings.whatsapp_template_notify (WhatsAppOptions overrides it in tests).
 """
 import asyncio
