@@ -169,7 +169,8 @@ def _rotate_master_key(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     """Simulated sensor boards publishing to the broker (iot/simulator.py): --url, else COOP_MQTT_URL, else
-    the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883."""
+    the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883. With
+    that embedded broker (a development set-up) the boards are registered in the data dir's database."""
     from bot.sensors import MQTT_URL_FILE
     from iot.simulator import run
 
@@ -177,8 +178,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     embedded = settings.data_dir / MQTT_URL_FILE
-    args.url = (args.url or settings.mqtt_url or (embedded.read_text().strip() if embedded.exists() else None)
-                or "mqtt://127.0.0.1:1883")
+    if not (args.url or settings.mqtt_url) and embedded.exists():
+        args.url, args.register = embedded.read_text().strip(), True
+    args.url = args.url or settings.mqtt_url or "mqtt://127.0.0.1:1883"
+    args.database_url = args.database_url or settings.database_url
     return run(args)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from eth_utils import keccak
 
 from bot.store import Invite, Member, Product
-from handlers import alerts, confirm
+from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
 from handlers.metrics import pilot_metrics
 from handlers.onboarding import invite_expiry
@@ -175,4 +175,5 @@ COMMANDS = {
     "broadcast": broadcast,
     "stats": stats,
     "threshold": alerts.threshold,
+    "device": devices.device,
 }
