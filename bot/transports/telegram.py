@@ -49,6 +49,7 @@ from bot.app import App
 from bot.notify import TELEGRAM
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
+from bot.web.bodies import BodyRefused, read_json
 from handlers.base import Button, Inbound, Reply
 from locales import LANGUAGES, Translator
 
@@ -228,7 +229,12 @@ class TelegramTransport:
             log.warning("telegram: webhook with a wrong or missing secret token from %s", request.remote)
             return web.Response(status=401, text="unauthorized")
         try:
-            item = Update.model_validate(await request.json(), context={"bot": self.bot})
+            body = await read_json(request)
+        except BodyRefused as e:
+            log.warning("telegram: webhook body refused: %r", e.why)
+            return e.response()
+        try:
+            item = Update.model_validate(body, context={"bot": self.bot})
         except (ValueError, ValidationError):
             log.warning("telegram: webhook body is not an update")
             return web.Response(status=400, text="not an update")
