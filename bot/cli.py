@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"voting_delay": 60}\'')
     deploy.set_defaults(run=_deploy)
     console = commands.add_parser(
-        "console", help="chat with the assistant in JSON lines on stdin/stdout (DESIGN §4.2)",
+        "console", help="chat with the assistant in JSON lines on stdin/stdout (docs/interfaces.md §2)",
         description="The console transport: one JSON message per line in, one per line out.")
     console.add_argument("--jsonl", action="store_true", required=True, help="the JSON-lines protocol")
     _assistant_options(console, "a console name that is admin")
@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(run=_run)
     telegram = commands.add_parser(
         "telegram", help="run the assistant as a Telegram bot (polling, or webhook with TELEGRAM_WEBHOOK_SECRET)",
-        description="The Telegram transport (DESIGN §4.4): TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE, "
+        description="The Telegram transport (docs/settings.md): TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE, "
                     "TELEGRAM_WEBHOOK_SECRET, COOP_GROUP_CHAT_ID; the webhook listens at COOP_HTTP_HOST:COOP_HTTP_PORT.")
     _assistant_options(telegram, "a Telegram @username or numeric id that is admin")
     telegram.add_argument("--webhook-url", metavar="URL",

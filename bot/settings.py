@@ -1,6 +1,6 @@
 """Settings: one object, built once at start-up from the environment (modules never read it themselves).
 
-Names and meanings: ../shared/DESIGN.md §4.4 and §4.7, docs/settings.md.
+Names and meanings: docs/settings.md.
 """
 import os
 import re

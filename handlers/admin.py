@@ -150,7 +150,7 @@ async def broadcast(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 async def stats(ctx: Context, args: list[str]) -> list[Reply]:
-    """/stats: the pilot's metrics (DESIGN §7)."""
+    """/stats: the pilot's metrics (participation, speed, satisfaction)."""
     m = await pilot_metrics(ctx.services)
     lines = [
         ctx.t("Members: {members} of {invited} invited.", members=format_number(m.members, ctx.lang),

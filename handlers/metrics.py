@@ -1,4 +1,4 @@
-"""The pilot's metrics (DESIGN §7): participation, transaction speed and satisfaction."""
+"""The pilot's metrics: participation, transaction speed and satisfaction."""
 import statistics
 from dataclasses import dataclass
 from datetime import timedelta

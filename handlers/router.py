@@ -42,7 +42,7 @@ RESIDENT: dict[str, Handler] = {
     "alerts": alerts.alerts,
     "readings": readings.readings,
 }
-# Resident commands of DESIGN §4.3 that later work builds; until then they say so.
+# Resident commands of docs/interfaces.md §3 that later work builds; until then they say so.
 COMING = ("dashboard",)
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")

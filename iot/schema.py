@@ -1,4 +1,4 @@
-"""MQTT topics and payloads (DESIGN §4.5) checked at the boundary: what passes is trusted inside.
+"""MQTT topics and payloads (docs/interfaces.md §5) checked at the boundary: what passes is trusted inside.
 
 Plain Python with no I/O, so the rules for "malformed" are tested alone. A malformed message is
 dropped whole (never half stored) and its reason is a short code for counting and logs.
@@ -33,7 +33,7 @@ _BOOT = re.compile(r"[A-Za-z0-9_.-]{0,32}")
 
 
 class Malformed(ValueError):
-    """A message that does not follow DESIGN §4.5. `reason` is one of: bad_json, not_object,
+    """A message that does not follow docs/interfaces.md §5. `reason` is one of: bad_json, not_object,
     bad_version, bad_seq, bad_boot, bad_ts, bad_readings, bad_value, absurd_value, too_large,
     bad_topic, bad_status."""
 

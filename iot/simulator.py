@@ -1,4 +1,4 @@
-"""Simulated boards: a hydroponics room's daily rhythm over MQTT (DESIGN §4.5), and its faults.
+"""Simulated boards: a hydroponics room's daily rhythm over MQTT (docs/interfaces.md §5), and its faults.
 
     python -m iot.simulator --url mqtt://127.0.0.1:1883 --site hq --devices 3 --rate 1 --duration 600 \\
         --fault heat-spike:1@60+300 --fault stuck:2@120 --fault malformed:0@30 --fault offline:2@400

@@ -1,6 +1,6 @@
 """The Telegram transport (aiogram 3): updates in by long polling or webhook, replies out through the Bot API.
 
-Settings (DESIGN §4.4): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
+Settings (docs/settings.md): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
 tests); TELEGRAM_WEBHOOK_SECRET (set: webhook mode at POST /webhooks/telegram, checked against the
 X-Telegram-Bot-Api-Secret-Token header; unset: long polling); COOP_GROUP_CHAT_ID (announcements).
 
@@ -49,6 +49,7 @@ from bot.app import App
 from bot.notify import TELEGRAM
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
+from bot.web.bodies import BodyRefused, read_json
 from handlers.base import Button, Inbound, Reply
 from locales import LANGUAGES, Translator
 
@@ -228,7 +229,12 @@ class TelegramTransport:
             log.warning("telegram: webhook with a wrong or missing secret token from %s", request.remote)
             return web.Response(status=401, text="unauthorized")
         try:
-            item = Update.model_validate(await request.json(), context={"bot": self.bot})
+            body = await read_json(request)
+        except BodyRefused as e:
+            log.warning("telegram: webhook body refused: %r", e.why)
+            return e.response()
+        try:
+            item = Update.model_validate(body, context={"bot": self.bot})
         except (ValueError, ValidationError):
             log.warning("telegram: webhook body is not an update")
             return web.Response(status=400, text="not an update")

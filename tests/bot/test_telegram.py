@@ -253,6 +253,25 @@ async def test_the_same_update_twice_at_once_is_handled_once(webhook, hook_api):
     assert len(hook_api.sent(23)) == 1
 
 
+@pytest.mark.parametrize("body, status", [
+    (b"[" * 198_000, 413),  # parsed as it came, it took the whole process down (SIGSEGV)
+    (b"[" * 60_000, 400),  # under the size cap, too deep
+    (b'{"update_id": 1, "x": ' + b"[" * 40 + b"]" * 40 + b"}", 400),  # well-formed, nested too deep
+    (b"{not json", 400),
+    (b'{"update_id": 1, "pad": "' + b"x" * 70_000 + b'"}', 413),
+], ids=["crash", "deep", "deep_but_valid", "not_json", "oversized"])
+async def test_a_hostile_webhook_body_is_refused_and_the_bot_still_answers(webhook, hook_api, body, status):
+    client, url = webhook
+    async with client.post(url, data=body, headers={SECRET_HEADER: SECRET,
+                                                    "Content-Type": "application/json"}) as response:
+        assert response.status == status
+    user = 24 + len(body) % 997  # a fresh sender per case
+    async with client.post(url, json=hook_api.message(user, "/help", username=f"u{user}"),
+                           headers={SECRET_HEADER: SECRET}) as response:
+        assert response.status == 200
+    assert "/balance" in (await hook_api.wait_for("sendMessage", user)).params["text"]
+
+
 # ---- helpers ----
 
 

@@ -182,6 +182,20 @@ async def test_forged_or_missing_signatures_are_refused_and_nothing_happens(bot,
 
 
 @in_module_loop
+@pytest.mark.parametrize("payload, signed, status", [
+    (b"[" * 198_000, True, 400),  # parsed as it came, it took the whole process down (SIGSEGV)
+    (webhook("15550000090", "/help")[:-1] + b', "x": ' + b"[" * 40 + b"]" * 40 + b"}", True, 400),
+    (b"{not json", True, 400),
+    (b"[" * (1024**2 + 1), False, 413),  # refused before the signature is even checked
+], ids=["deep", "deep_but_valid", "not_json", "oversized"])
+async def test_a_hostile_webhook_body_is_refused_and_the_bot_still_answers(bot, graph, payload, signed, status):
+    assert await bot.post(payload, "valid" if signed else None) == status
+    sender = f"1555000009{len(payload) % 10}"
+    await bot.send(sender, "/help")
+    assert "/start CODE" in body(graph.messages(sender)[-1])
+
+
+@in_module_loop
 async def test_a_redelivered_message_is_handled_once(bot, graph):
     stranger = "15550000003"
     payload = webhook(stranger, "/help", message_id="wamid.again1")
