@@ -5,6 +5,10 @@ stored in batches (one transaction per batch). A QoS 1 message is acknowledged o
 holding it committed (paho's manual_ack), and the session is persistent: if the process dies
 before that, the broker delivers the message again. Stored rows are unique by (device, boot, seq,
 key), so a redelivery is recognised and stored once: at least once on the wire, exactly once here.
+
+Only boards an admin registered (iot_registered_devices) are heard; what anyone else publishes is
+counted and dropped. Each message is handled on its own: one that cannot be read, or that the database
+refuses, is counted, logged and dropped, and never stops the rest.
 """
 import asyncio
 import logging
@@ -302,7 +306,7 @@ class Ingestor:
         return new, changed
 
     async def _store(self, events: list, devices: dict) -> tuple[set, set]:
-        """One transaction: devices registered and touched, new readings stored, availability updated.
+        """One transaction: devices' last arrival and malformed counts, new readings stored, availability updated.
         Returns the (site, device, boot, seq) of new telemetry and the ids of status events that changed
         a board's availability."""
         telemetry, seen = [], set()
