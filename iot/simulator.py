@@ -227,7 +227,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.database_url:
             log("simulate: --register needs --database-url (the assistant's COOP_DATABASE_URL)")
             return 2
-        names = register_boards(args.database_url, args.site, args.devices)
+        try:
+            names = register_boards(args.database_url, args.site, args.devices)
+        except Exception as e:  # the database is away or not the assistant's: say so, not a traceback
+            log(f"simulate: could not register the boards in the database: {type(e).__name__}: {str(e)[:200]}")
+            return 1
         log(f"registered {', '.join(names)} at site {args.site}")
     else:
         log(f"the boards are not registered, so the assistant drops their readings unless an admin sent "
