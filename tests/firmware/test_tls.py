@@ -53,7 +53,7 @@ def _ca_and_broker_certificate(directory):
 
 @pytest.fixture
 def tls_broker(tmp_path):
-    """Mosquitto with the documented set-up: TLS only, a password per board, the ACL above."""
+    """Mosquitto with the documented set-up: TLS only, a password per board, the ACL above, a packet limit."""
     binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
     passwd = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path="/usr/bin:/usr/sbin")
     if not (binary and passwd):
@@ -70,7 +70,7 @@ def tls_broker(tmp_path):
     (tmp_path / "mosquitto.conf").write_text("\n".join([
         f"user {getpass.getuser()}", f"listener {port} 127.0.0.1", f"certfile {tmp_path / 'broker.pem'}",
         f"keyfile {tmp_path / 'broker.key'}", f"password_file {passwords}", f"acl_file {tmp_path / 'acl'}",
-        "allow_anonymous false", ""]))
+        "allow_anonymous false", "max_packet_size 8192", ""]))
     process = subprocess.Popen([binary, "-c", str(tmp_path / "mosquitto.conf")], stderr=subprocess.DEVNULL)
     try:
         for _ in range(500):
