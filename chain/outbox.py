@@ -29,7 +29,7 @@ from chain.bundler_client import (EXECUTION_REVERTED, VALIDATION_FAILED, Bundler
 from chain.artifacts import function
 from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
-from chain.intents import MEMBER_KINDS, OPERATOR_KINDS, reason_of
+from chain.intents import INVALID, MEMBER_KINDS, OPERATOR_KINDS, REJECTED, reason_of
 from chain.operations import OPERATION_OVERHEAD, IntentRejected, OperationBuilder, operation_outcomes
 from chain.transactions import OperatorTransactions, TransactionRefused, crash_point
 from chain.userop import UserOperation
@@ -273,7 +273,7 @@ class Worker:
             await self._reject(intent.id, reason_of(e.error), str(e.error))
             return [intent.id]
         except (KeyError, ValueError, TypeError, EncodingError) as e:
-            await self._reject(intent.id, "invalid", f"bad parameters for {intent.kind}: {e!r}")
+            await self._reject(intent.id, INVALID, f"bad parameters for {intent.kind}: {e!r}")
             return [intent.id]
         tx_id = await self.transactions.store_and_sign(call.target, call.data, terms, ops=[(intent.id, None, None)])
         await self.transactions.broadcast(tx_id)
@@ -402,16 +402,16 @@ class Worker:
                     if status == 1:
                         self._confirm(intent)
                     else:
-                        self._fail(intent, "rejected", "operator transaction reverted")
+                        self._fail(intent, REJECTED, "operator transaction reverted")
                 elif intent.user_op_hash in outcomes:
                     success, reason, detail = outcomes[intent.user_op_hash]
                     if success:
                         self._confirm(intent)
                         await self._after_confirm(session, intent, block)
                     else:
-                        self._fail(intent, reason or "rejected", detail)
+                        self._fail(intent, reason or REJECTED, detail)
                 elif intent.attempts >= MAX_ATTEMPTS:  # the bundle reverted as a whole, again
-                    self._fail(intent, "rejected", "the bundle carrying it reverted")
+                    self._fail(intent, REJECTED, "the bundle carrying it reverted")
                 else:
                     intent.state, intent.transaction_id = "pending", None
                     continue
