@@ -88,7 +88,9 @@ class App:
         self.outbox = Outbox(self.sessions)
         self.announcer = Announcer(self)
         self.outbox.subscribe(self.announcer.intent_finished)
-        self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, operator, WorkerOptions(window=0.1))
+        self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, operator,
+                             WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei),
+                             fee_ceiling_reached=self.announcer.fee_ceiling_reached)
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
