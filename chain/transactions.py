@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 OPEN_TX = ("signed", "sent")
 DEFAULT_MAX_FEE = 100 * 10**9  # wei per gas: the most the operator pays unless COOP_MAX_FEE_GWEI says otherwise
+PRIORITY_FEE = 10**9  # wei per gas offered to the block's producer at first
 
 FeeCeilingReached = Callable[[int, int], Awaitable[None]]  # (nonce, the fee it waits at, wei per gas)
 
@@ -117,8 +118,8 @@ class OperatorTransactions:
         # Headroom over an estimate: gas can depend on the block the transaction lands in.
         gas = gas_limit if gas_limit is not None else int(result["result"], 16) * 5 // 4 + 10_000
         base_fee = int(block["result"].get("baseFeePerGas", "0x3b9aca00"), 16)
-        max_fee = min(2 * base_fee + 10**9, self.max_fee)
-        return TxTerms(gas, max_fee, min(10**9, max_fee), int(count["result"], 16))
+        max_fee = min(2 * base_fee + PRIORITY_FEE, self.max_fee)  # the ceiling holds from the first offer
+        return TxTerms(gas, max_fee, min(PRIORITY_FEE, max_fee), int(count["result"], 16))
 
     async def _next_nonce(self, on_chain: int) -> int:
         """The node's pending count, or past our own stored transactions if the node lost some."""
