@@ -210,24 +210,40 @@ class Announcer:
 
     async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None) -> None:
         """Once: the admins hear that something the co-op does by itself could not be done."""
-        if not await self._once(f"gave-up:{key}"):
+        def text(tr: Translator) -> str:
+            fields = dict(number=format_number(number, tr.lang), count=format_number(attempts, tr.lang),
+                          reason=reason_text(tr, reason))
+            if kind == "finalize":
+                return tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "
+                            "({reason}). The money stays safe in the order; please ask the developers to look.",
+                            **fields)
+            return tr.t("Proposal #{number} could not be carried out by itself: the chain refused it {count} "
+                        "times ({reason}). Please ask the developers to look.", **fields)
+
+        await self.tell_admins_once(f"gave-up:{key}", text)
+
+    async def fee_ceiling_reached(self, nonce: int, max_fee: int) -> None:
+        """Once per operator transaction left waiting at the fee ceiling (chain/transactions.py): the admins
+        hear why the co-op's actions are slow, and what would change it."""
+        def text(tr: Translator) -> str:
+            return tr.t("The co-op's actions are waiting: the network's fees are above the most the co-op pays "
+                        "({fee} gwei a unit of gas, the setting COOP_MAX_FEE_GWEI), so I stopped raising my offer. "
+                        "They go through by themselves when fees fall, and members' money stays safe meanwhile. To "
+                        "pay more now, raise COOP_MAX_FEE_GWEI and restart me.",
+                        fee=format_number(self.app.settings.max_fee_gwei, tr.lang))
+
+        await self.tell_admins_once(f"fee-ceiling:{self.app.operator_address}:{nonce}", text)
+
+    async def tell_admins_once(self, key: str, text_of) -> None:
+        """Once per `key`, in any process (bot_announcements): every admin hears `text_of(their translator)`."""
+        if not await self._once(key):
             return
         async with self.app.sessions() as session:
             listed = select(Member).where(Member.handle.in_(self.app.admins))
             added = select(Member).join(Admin, (Admin.channel == Member.channel) & (Admin.handle == Member.handle))
             admins = {m.id: m for query in (listed, added) for m in (await session.execute(query)).scalars()}
         for member in admins.values():
-            tr = Translator(member.lang or "en")
-            fields = dict(number=format_number(number, tr.lang), count=format_number(attempts, tr.lang),
-                          reason=reason_text(tr, reason))
-            if kind == "finalize":
-                text = tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "
-                            "({reason}). The money stays safe in the order; please ask the developers to look.",
-                            **fields)
-            else:
-                text = tr.t("Proposal #{number} could not be carried out by itself: the chain refused it {count} "
-                            "times ({reason}). Please ask the developers to look.", **fields)
-            await self._tell(member, text)
+            await self._tell(member, text_of(Translator(member.lang or "en")))
 
     async def proposal_executed(self, proposal) -> None:
         if not await self._once(f"proposal:{proposal.proposal_id}:executed"):

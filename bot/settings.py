@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 DEFAULT_DATA_DIR = Path.home() / ".coop"
@@ -45,6 +46,8 @@ class Settings:
     sensor_offline_after: float = 600.0  # seconds of silence before a sensor counts as offline
     alert_remind_after: float = 3600.0  # seconds between reminders of a critical alert that lasts
     readings_raw_days: float = 7.0  # raw sensor readings kept this long, then per-minute aggregates
+    max_fee_gwei: Decimal = Decimal(100)  # the most the operator pays per gas: stuck transactions are not bumped past it
+    fee_bump_after: float = 30.0  # seconds a sent transaction may wait unmined before its fee is raised
 
     @property
     def embedded(self) -> bool:
@@ -92,7 +95,13 @@ class Settings:
             sensor_offline_after=_seconds(env, "COOP_SENSOR_OFFLINE_AFTER", cls.sensor_offline_after),
             alert_remind_after=_seconds(env, "COOP_ALERT_REMIND_AFTER", cls.alert_remind_after),
             readings_raw_days=_positive(env, "COOP_READINGS_RAW_DAYS", cls.readings_raw_days, "a number of days"),
+            max_fee_gwei=_gwei(env, "COOP_MAX_FEE_GWEI", cls.max_fee_gwei),
+            fee_bump_after=_seconds(env, "COOP_FEE_BUMP_AFTER", cls.fee_bump_after),
         )
+
+    @property
+    def max_fee_wei(self) -> int:
+        return int(self.max_fee_gwei * 10**9)
 
     def require_production_secrets(self) -> None:
         """Outside the embedded default the custodial keys need COOP_MASTER_KEY and the operator's key."""
@@ -106,6 +115,17 @@ class Settings:
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return _positive(env, name, default, "a number of seconds")
+
+
+def _gwei(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    text = env.get(name, str(default)).strip()
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(0)
+    if not (value.is_finite() and value * 10**9 >= 1):
+        raise SettingsError(f"{name} must be a fee in gwei (for example 100, or 0.05 on an L2), not {text!r}")
+    return value
 
 
 def _positive(env: Mapping[str, str], name: str, default: float, what: str) -> float:

@@ -29,3 +29,24 @@ def test_a_deep_body_is_refused_before_parsing_and_a_shallow_one_parses():
         parse_json(b"[" * 33 + b"]" * 33)
     with pytest.raises(BodyRefused):
         parse_json(b"\xff\xfe")
+
+
+def test_no_endpoint_parses_a_request_body_but_through_bodies():
+    """request.json()/read()/text()/post() anywhere, or json.loads where HTTP handlers live, would skip the caps."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    request_body = re.compile(r"request\.(json|read|text|post)\(|request\.content\.read")
+    json_loads = re.compile(r"json\.loads\(")
+    found = []
+    for folder in ("bot", "chain", "handlers", "iot"):
+        for path in (root / folder).rglob("*.py"):
+            name = str(path.relative_to(root))
+            if name == "bot/web/bodies.py":
+                continue
+            http = name.startswith(("bot/web/", "bot/transports/")) and name != "bot/transports/console.py"  # stdin
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                if request_body.search(line) or (http and json_loads.search(line)):
+                    found.append(f"{name}:{n}")
+    assert found == []
