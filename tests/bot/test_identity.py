@@ -306,3 +306,19 @@ def test_a_bare_admin_entry_is_refused_and_says_how_to_write_it(tmp_path):
     assert settings.admins == {"telegram:123", "whatsapp:15551234567", "console:luis", "console:ana"}
     with pytest.raises(SettingsError, match="numeric user id"):  # `coop telegram --admin ana`
         Settings.from_env({}, data_dir=tmp_path, admins=("ana",), admin_channel="telegram")
+
+
+@in_module_loop
+async def test_what_the_co_op_could_not_do_by_itself_is_told_to_the_admins_on_their_own_channels(coop):
+    await coop.join_telegram(7, "gil")  # a member who is no admin
+    mark = len(coop.api.calls)
+    await coop.app.announcer.keeper_gave_up("test:order-41", "finalize", 41, 5, None)
+    await coop.api.wait_for("sendMessage", BOSS, "Order #41 could not be closed by itself", after=mark)
+    for _ in range(100):
+        if any("#41" in body(m) for m in coop.graph.messages(WA_ADMIN)):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the WhatsApp admin was not told")
+    await asyncio.sleep(0.2)
+    assert [c.params["chat_id"] for c in coop.api.calls[mark:] if "#41" in c.params.get("text", "")] == [str(BOSS)]
