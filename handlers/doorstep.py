@@ -8,9 +8,12 @@ one for everyone together, so neither one stranger nor many together can try mor
 The buckets are kept in memory, not in the database: a failed guess then costs no write (a stranger cannot
 grow our tables), the check costs microseconds, and what a restart forgets is at most one bucket's worth of
 guesses against 2^80 codes — the throttle keeps guessing noise out, the code's length is the defence.
-`coop run` serves every channel from one process, so one set of buckets sees all of them.
+`coop run` serves every channel from one process, so one set of buckets sees all of them. While a flood of
+wrong codes keeps the shared bucket empty, new members with good codes wait too (told so politely): the
+price of a door nobody can guess through; the log says when it starts.
 """
 import base64
+import logging
 import math
 import secrets
 import time
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 CODE_BYTES = 10  # 80 bits; 16 base32 characters with no padding
 PER_SENDER = (5, 300.0)  # a sender may fail 5 times in a row, then once every 5 minutes
 OVERALL = (30, 30.0)  # everyone together: 30 in a row, then once every 30 s (120 an hour)
+log = logging.getLogger(__name__)
 MAX_SENDERS = 10_000  # senders remembered (the least recent is forgotten first; OVERALL still holds)
 
 
@@ -54,11 +58,15 @@ class InviteAttempts:
         self.per_sender, self.overall = per_sender, overall
         self._senders: OrderedDict[str, _Bucket] = OrderedDict()
         self._all = _Bucket(overall[0], clock())
+        self._flooded = False  # the shared bucket ran dry (logged once until it refills)
 
     def take(self, sender: str) -> float:
         now = self.clock()
         mine = self._senders.get(sender) or _Bucket(self.per_sender[0], now)
         waits = [self._wait(mine, self.per_sender, now), self._wait(self._all, self.overall, now)]
+        if waits[1] and not self._flooded:
+            log.warning("invites throttled=everyone reason=too_many_wrong_codes wait_s=%.0f", waits[1])
+        self._flooded = waits[1] > 0
         if max(waits) == 0:
             mine.tokens -= 1
             self._all.tokens -= 1
