@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from web3.logs import DISCARD
 
+from bot.identity import identity_key
 from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
@@ -85,19 +86,20 @@ class Announcer:
 
     async def _tell_beneficiary(self, action: PendingAction) -> None:
         """The member an admin's deposit or certification was for."""
-        async with self.app.sessions() as session:
-            member = (await session.execute(select(Member).where(
-                Member.member_id == action.params["for_member_id"]))).scalar_one()
-        tr = Translator(member.lang or "en")
-        fusd, gro, _ = await balances(self.app, member.member_id)
-        if action.kind == "deposit":
-            text = tr.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
-                       amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
-                       balance=format_money(fusd, tr.lang))
-        else:
-            text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
-                       batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
-        await self._tell(member, text)
+        async with self.app.sessions() as session:  # on each channel the resident uses (/link)
+            members = list((await session.execute(select(Member).where(
+                Member.member_id == action.params["for_member_id"]))).scalars())
+        fusd, gro, _ = await balances(self.app, action.params["for_member_id"])
+        for member in members:
+            tr = Translator(member.lang or "en")
+            if action.kind == "deposit":
+                text = tr.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
+                           amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
+                           balance=format_money(fusd, tr.lang))
+            else:
+                text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
+                           batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
+            await self._tell(member, text)
 
     async def _order_opened(self, intent: Intent) -> None:
         """The admin who opened an order and the group hear its number."""
@@ -239,9 +241,11 @@ class Announcer:
         if not await self._once(key):
             return
         async with self.app.sessions() as session:
-            listed = select(Member).where(Member.handle.in_(self.app.admins))
+            listed = select(Member).where(Member.handle.in_({a.split(":", 1)[1] for a in self.app.admins}))
             added = select(Member).join(Admin, (Admin.channel == Member.channel) & (Admin.handle == Member.handle))
-            admins = {m.id: m for query in (listed, added) for m in (await session.execute(query)).scalars()}
+            admins = {m.id: m for m in (await session.execute(listed)).scalars()
+                      if identity_key(m.channel, m.handle) in self.app.admins}
+            admins |= {m.id: m for m in (await session.execute(added)).scalars()}
         for member in admins.values():
             await self._tell(member, text_of(Translator(member.lang or "en")))
 

@@ -32,6 +32,7 @@ from chain.keystore import Keystore, dev_master_key
 from chain.outbox import Outbox, Worker, WorkerOptions
 from handlers import confirm, router
 from handlers.base import Inbound, Reply
+from handlers.doorstep import InviteAttempts
 from iot import store as iot_store
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.admins = settings.admins
+        self.telegram_username: str | None = None  # the bot's @username, once the Telegram transport asked getMe
+        self.invite_attempts = InviteAttempts()  # failed /start CODE attempts, throttled (handlers/doorstep.py)
         # Everything pushed (outcomes, announcements, broadcasts) goes through the notifier's queue, at
         # each channel's pace; transports connect their send path to it.
         self.notifier = Notifier({}, on_blocked=self._mark_blocked)

@@ -148,6 +148,7 @@ class TelegramTransport:
         """Checks the token (getMe), registers the commands per language, and starts receiving: polling, or
         (webhook mode) tells Telegram the webhook's public URL when one is given."""
         me = await self.bot.get_me()
+        self.app.telegram_username = me.username  # invites are handed out as t.me/<username>?start=CODE links
         log.info("telegram: bot=@%s mode=%s", me.username, "webhook" if self.webhook else "polling")
         await self.register_commands()
         self.app.connect(CHANNEL, self.send, TELEGRAM)
@@ -292,12 +293,14 @@ class TelegramTransport:
         sender = message.from_user
         if sender is None or sender.is_bot:
             return None
-        user = f"@{sender.username}" if sender.username else str(sender.id)
+        # A member is their numeric id (it never changes hands); the @username is only an alias admins may type.
+        user = str(sender.id)
         group = chat.type in GROUP_TYPES or str(chat.id) == self.group_chat_id
         origin = _Origin(user=user, private_chat_id=str(sender.id), chat_id=str(chat.id), group=group)
         # chat_id is where this member's private replies go: in Telegram a user's private chat has their id.
         return Inbound(channel=CHANNEL, user=user, text=text, press=press, chat="group" if group else "private",
-                       lang_hint=sender.language_code, chat_id=str(sender.id)), origin
+                       lang_hint=sender.language_code, chat_id=str(sender.id),
+                       alias=sender.username.lower() if sender.username else None), origin
 
     async def _first_times(self, update_ids: list[int]) -> set[int]:
         """The ids among `update_ids` not seen before, now recorded as seen: all in one transaction, or (when

@@ -65,7 +65,7 @@ async def env(graph):
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def bot(env, tmp_path_factory):
     """The App, its WhatsApp transport and a client for the web app, shared by the module."""
-    settings = Settings.from_env(env, data_dir=tmp_path_factory.mktemp("whatsapp"), admins=(ADMIN,))
+    settings = Settings.from_env(env, data_dir=tmp_path_factory.mktemp("whatsapp"), admins=(f"whatsapp:+{ADMIN}",))
     app = App(settings)
     clock = Clock()
     transport = WhatsAppTransport(app, settings, WhatsAppOptions.from_env(env), clock=clock)
@@ -208,7 +208,7 @@ async def test_a_redelivered_message_is_handled_once(bot, graph):
 async def test_a_deposit_is_offered_with_two_reply_buttons_and_told_after_confirm(bot, graph):
     member = "34600000004"  # a Spanish number: the language list offers Español first
     await bot.send(ADMIN, "/invite 1")
-    code = re.search(r"\b([0-9A-F]{8})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    code = re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", body(graph.messages(ADMIN)[-1])).group(1)
     await bot.send(member, f"/start {code}")
     assert rows(graph.messages(member)[0])[0]["id"] == "lang:es"
     await bot.send(member, press="lang:es")
@@ -232,7 +232,7 @@ async def test_a_deposit_is_offered_with_two_reply_buttons_and_told_after_confir
 async def test_a_push_outside_the_window_goes_as_the_template_in_the_members_language(bot, graph):
     member = "33600000005"
     await bot.send(ADMIN, "/invite 1")
-    code = re.search(r"\b([0-9A-F]{8})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    code = re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", body(graph.messages(ADMIN)[-1])).group(1)
     await onboard(bot, graph, member, code)  # French, from the +33 hint
     sent = len(graph.messages(member))
     await bot.app.push("whatsapp", Reply(member, "Commande n°1 payée.\nMerci !"))
