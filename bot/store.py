@@ -53,11 +53,13 @@ class Member(BotBase):
 
 
 class Invite(BotBase):
-    """A single-use, expiring invitation an admin made with /invite."""
+    """A single-use, expiring invitation an admin made with /invite, or (`for_member_id` set) with /link: whoever
+    sends it becomes that resident on their channel, not a new one."""
 
     __tablename__ = "bot_invites"
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_by: Mapped[str] = mapped_column(String(64))
+    for_member_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_by: Mapped[int | None] = mapped_column(ForeignKey("bot_members.id"))

@@ -40,6 +40,7 @@ async def start(ctx: Context, args: list[str]) -> list[Reply]:
                 invite = await session.get(Invite, code)
                 if invite is None or invite.used_by is not None or invite.expires_at < utcnow():
                     raise _InvalidInvite
+                member_id = invite.for_member_id or member_id  # a /link code: this chat is that resident too
             member = Member(channel=ctx.inbound.channel, handle=ctx.inbound.user, alias=ctx.inbound.alias,
                             chat_id=ctx.inbound.chat_id or ctx.inbound.user, member_id=member_id,
                             invite_code=code or "admin")

@@ -1,14 +1,16 @@
 """Residents and their channel identities: MEMBER as an admin types it, and /link (one resident, several channels).
 
 A resident is one `member_id` (their wallet, their one vote); each channel identity they use is a member row
-of its own carrying that id. /link adds an identity to a resident: whoever writes from it is that resident.
+of its own carrying that id. /link makes a single-use code for a resident: the identity that sends it with
+/start becomes a row of that resident.
 """
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
-from bot.identity import IdentityError, parse_identity, show_identity
-from bot.store import Member
+from bot.identity import IdentityError, identity_key, parse_identity
+from bot.store import Invite, Member
 from handlers.base import Context, Reply
+from handlers.doorstep import invite_links, new_code, show_code
+from handlers.onboarding import invite_expiry
 
 
 async def find_member(ctx: Context, typed: str) -> Member | None:
@@ -31,38 +33,21 @@ async def find_member(ctx: Context, typed: str) -> Member | None:
 
 
 async def link(ctx: Context, args: list[str]) -> list[Reply]:
-    """/link MEMBER CHANNEL:ID: the identity is the resident MEMBER too (the same wallet, the same vote)."""
-    usage = ctx.t("Send: /link MEMBER CHANNEL:ID, for example: /link @ana whatsapp:+15551234567")
-    if len(args) != 2:
-        return [ctx.reply(usage)]
+    """/link MEMBER: a code (and links to tap) that makes the chat it is sent from MEMBER too — the same wallet,
+    the same vote. The new identity proves itself by sending the code; nobody types a number that could be
+    someone else's."""
+    if len(args) != 1:
+        return [ctx.reply(ctx.t("Send: /link MEMBER, for example: /link @ana. I give you a code for Ana to send "
+                                "from her other phone or app."))]
     member = await find_member(ctx, args[0])
     if member is None:
         return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
-    try:
-        channel, handle = parse_identity(args[1])
-    except IdentityError:
-        return [ctx.reply(ctx.t("“{typed}” is not an identity I can link. Write the channel and the id: "
-                                "telegram:123456789 (the numeric user id, not the @name), whatsapp:+15551234567 "
-                                "or console:NAME.", typed=args[1]) + " " + usage)]
-    identity = show_identity(channel, handle)
-    async with ctx.services.sessions() as session:
-        existing = (await session.execute(select(Member).where(
-            Member.channel == channel, Member.handle == handle))).scalar_one_or_none()
-        if existing is None:
-            # Private replies go to the id: a Telegram user's private chat has their id, WhatsApp's is the number.
-            session.add(Member(channel=channel, handle=handle, chat_id=handle, member_id=member.member_id,
-                               invite_code="link"))
-            try:
-                await session.commit()
-            except IntegrityError:  # linked a moment ago by another admin
-                await session.rollback()
-                existing = (await session.execute(select(Member).where(
-                    Member.channel == channel, Member.handle == handle))).scalar_one()
-    if existing is not None and existing.member_id != member.member_id:
-        return [ctx.reply(ctx.t("{identity} is already a member with a wallet of its own; I cannot join two "
-                                "wallets into one. Nothing was changed.", identity=identity))]
-    if existing is not None:
-        return [ctx.reply(ctx.t("{identity} is already linked to {name}.", identity=identity, name=member.name))]
-    return [ctx.reply(ctx.t("Linked: {identity} is now {name} too, the same resident with one wallet and one vote. "
-                            "When they write from there, I will ask their language.",
-                            identity=identity, name=member.name))]
+    code = new_code()
+    async with ctx.services.sessions() as session, session.begin():
+        session.add(Invite(code=code, created_by=identity_key(ctx.inbound.channel, ctx.inbound.user),
+                           for_member_id=member.member_id, expires_at=invite_expiry()))
+    links = invite_links(code, ctx.services.telegram_username, ctx.services.settings.whatsapp_number)
+    return [ctx.reply("\n".join([ctx.t("A link code for {name} (it works once, for two weeks). Give it to {name} "
+                                       "only: from their other phone or app they tap a link, or send /start CODE, "
+                                       "and that chat becomes {name} too, with the same wallet and one vote.",
+                                       name=member.name), show_code(code), *links]))]

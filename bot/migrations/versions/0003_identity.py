@@ -30,6 +30,8 @@ def upgrade() -> None:
         batch.drop_constraint('uq_bot_members_member_id', type_='unique')
         batch.create_index('ix_bot_members_member_id', ['member_id'], unique=False)
         batch.create_unique_constraint('uq_bot_members_channel_alias', ['channel', 'alias'])
+    with op.batch_alter_table('bot_invites') as batch:
+        batch.add_column(sa.Column('for_member_id', sa.String(length=64), nullable=True))  # a /link code
     connection = op.get_bind()
     rows = connection.execute(sa.select(members.c.id, members.c.handle, members.c.chat_id)
                               .where(members.c.channel == 'telegram').order_by(members.c.id.desc())).all()
@@ -56,6 +58,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('bot_invites') as batch:
+        batch.drop_column('for_member_id')
     connection = op.get_bind()
     connection.execute(sa.update(members).where(members.c.channel == 'telegram', members.c.alias.is_not(None))
                        .values(handle=members.c.alias))
