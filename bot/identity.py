@@ -1,8 +1,8 @@
 """Who someone is on a channel, written `channel:id`: `telegram:123456789`, `whatsapp:+15551234567`, `console:luis`.
 
-A member is who the channel says (DESIGN §4.3): Telegram's numeric user id, WhatsApp's number (its wa_id:
+A member is who the channel says (docs/interfaces.md §3): Telegram's numeric user id, WhatsApp's number (its wa_id:
 digits only, no "+"), the console's `from` name. A Telegram @username is never an identity (usernames change
-hands); it is only an alias an admin may type. COOP_ADMINS, `--admin` and `/link` read identities here.
+hands); it is only an alias an admin may type. COOP_ADMINS, `--admin` and MEMBER read identities here.
 """
 import re
 
