@@ -1,17 +1,23 @@
-# Set-up comes from the repository's own files: .venv/ (pip) and contracts/node_modules (npm ci).
+# Set-up comes from the repository's own files: .venv/ (pip, from requirements.lock) and contracts/node_modules
+# (npm ci, from contracts/package-lock.json). Both are exact pins: a library's new release can't break a fresh clone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := contracts/node_modules/.installed
+UV_VERSION := 0.13.9
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+# pytest's workers: one per core (pytest-xdist); each test module stays on one worker, its fixtures built once.
+TEST_WORKERS ?= auto
 
-.PHONY: setup test bench demo contracts clean
+.PHONY: setup test bench demo contracts lock clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
-$(PY_STAMP): pyproject.toml
+$(PY_STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) install --require-hashes -r requirements.lock
+	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
 $(NPM_STAMP): contracts/package-lock.json
@@ -20,20 +26,27 @@ $(NPM_STAMP): contracts/package-lock.json
 
 ## The whole suite on the in-process EVM, then the GroupBuy and governance modules again on anvil.
 test: setup
-	$(BIN)/python -m pytest
-	COOP_TEST_RPC=anvil $(BIN)/python -m pytest tests/contracts/test_groupbuy.py tests/contracts/test_governor.py
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
+	COOP_TEST_RPC=anvil $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope \
+		tests/contracts/test_groupbuy.py tests/contracts/test_governor.py
 
 ## Gas figures: one line each, a ratio against an anchor measured in the same run.
 bench: setup
 	$(BIN)/python -m bench
 
-## The main job on embedded defaults (no accounts, no network).
-demo: $(PY_STAMP)
+## The main job on embedded defaults (no accounts, no network). Sets up everything the README's next steps use too.
+demo: setup
 	$(BIN)/coop demo
 
 ## Recompile contracts/src into contracts/artifacts (commit the result).
 contracts: $(NPM_STAMP)
 	cd contracts && npm run --silent build
+
+## Refresh requirements.lock from pyproject.toml's ranges (newest releases that fit), then run make test.
+lock: $(PY_STAMP)
+	$(PIP) install uv==$(UV_VERSION)
+	printf 'setuptools>=68\n' | $(BIN)/uv pip compile pyproject.toml - --extra test --universal \
+		--python-version 3.11 --generate-hashes --quiet --no-header -o requirements.lock
 
 clean:
 	rm -rf $(VENV) contracts/node_modules .pytest_cache .hypothesis

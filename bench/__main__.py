@@ -1,4 +1,4 @@
-"""Runs every benchmark and prints one line per figure (see DESIGN.md §8 for the format)."""
+"""Runs every benchmark and prints one line per figure (format: docs/interfaces.md §6)."""
 import sys
 
 from bench import alerts, bot, bundler, gas, iot, telegram

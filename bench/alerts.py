@@ -56,6 +56,9 @@ def run() -> Iterator[str]:
         until("Welcome")
         send(**{"from": "admin", "text": "/alerts on"})
         until("alerts are on")
+        for n in range(ROUNDS):  # only registered boards are heard
+            send(**{"from": "admin", "text": f"/device add bench tank{n}"})
+            until("is registered")
 
         board = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-board")
         MqttURL.parse((data / MQTT_URL_FILE).read_text().strip()).connect(board)

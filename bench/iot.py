@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 MESSAGES = 30_000
@@ -138,11 +139,13 @@ async def _ours(url: str, packets: list[bytes], data: Path) -> float:
     from chain.db import create_engine, sessionmaker
     from iot.broker import MqttURL
     from iot.ingest import Ingestor
-    from iot.store import migrate
+    from iot.store import migrate, register_device
 
     database = f"sqlite+aiosqlite:///{data / 'bench.db'}"
     migrate(database)
     engine = create_engine(database)
+    for i in range(DEVICES):  # only registered boards are heard
+        await register_device(sessionmaker(engine), "bench", f"bench-{i}", "bench", datetime.now(UTC).replace(tzinfo=None))
     ingestor = Ingestor(sessionmaker(engine), url, client_id="bench-ingest")
     await ingestor.start()
     await asyncio.wait_for(ingestor.subscribed.wait(), 10)

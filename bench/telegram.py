@@ -41,8 +41,8 @@ async def _measure() -> list[str]:
         ours, anchor = {}, {}
         api = TelegramAPI()
         await api.start()
-        bot = _spawn(api, ["-m", "bot.cli", "telegram", "--data-dir", str(Path(tmp) / "data"), "--admin", "admin"],
-                     Path(tmp) / "ours.log")
+        bot = _spawn(api, ["-m", "bot.cli", "telegram", "--data-dir", str(Path(tmp) / "data"),
+                           "--admin", str(ADMIN_ID)], Path(tmp) / "ours.log")
         try:
             await _onboard(api, bot)
             for text in ("balance", "/help"):
@@ -118,7 +118,7 @@ async def _onboard(api: TelegramAPI, process: subprocess.Popen) -> None:
                     "welcome for the admin")
     invites = await _exchange(api, process, [api.message(ADMIN_ID, "/invite", username="admin")
                                              for _ in MEMBER_IDS], USERS, "invite codes")
-    codes = [re.search(r"\b([0-9A-F]{8})\b", c.params["text"]).group(1) for c in invites]
+    codes = [re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", c.params["text"]).group(1) for c in invites]
     await _exchange(api, process, [api.message(uid, f"/start {code}", username=f"m{uid}", lang="en")
                                    for uid, code in zip(MEMBER_IDS, codes)], USERS, "language choices")
     await _exchange(api, process, [api.press(uid, "lang:en", username=f"m{uid}", lang="en") for uid in MEMBER_IDS],

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from web3.logs import DISCARD
 
+from bot.identity import identity_key
 from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
@@ -85,19 +86,20 @@ class Announcer:
 
     async def _tell_beneficiary(self, action: PendingAction) -> None:
         """The member an admin's deposit or certification was for."""
-        async with self.app.sessions() as session:
-            member = (await session.execute(select(Member).where(
-                Member.member_id == action.params["for_member_id"]))).scalar_one()
-        tr = Translator(member.lang or "en")
-        fusd, gro, _ = await balances(self.app, member.member_id)
-        if action.kind == "deposit":
-            text = tr.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
-                       amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
-                       balance=format_money(fusd, tr.lang))
-        else:
-            text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
-                       batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
-        await self._tell(member, text)
+        async with self.app.sessions() as session:  # on each channel the resident uses (/link)
+            members = list((await session.execute(select(Member).where(
+                Member.member_id == action.params["for_member_id"]))).scalars())
+        fusd, gro, _ = await balances(self.app, action.params["for_member_id"])
+        for member in members:
+            tr = Translator(member.lang or "en")
+            if action.kind == "deposit":
+                text = tr.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
+                           amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
+                           balance=format_money(fusd, tr.lang))
+            else:
+                text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
+                           batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
+            await self._tell(member, text)
 
     async def _order_opened(self, intent: Intent) -> None:
         """The admin who opened an order and the group hear its number."""
@@ -210,24 +212,42 @@ class Announcer:
 
     async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None) -> None:
         """Once: the admins hear that something the co-op does by itself could not be done."""
-        if not await self._once(f"gave-up:{key}"):
-            return
-        async with self.app.sessions() as session:
-            listed = select(Member).where(Member.handle.in_(self.app.admins))
-            added = select(Member).join(Admin, (Admin.channel == Member.channel) & (Admin.handle == Member.handle))
-            admins = {m.id: m for query in (listed, added) for m in (await session.execute(query)).scalars()}
-        for member in admins.values():
-            tr = Translator(member.lang or "en")
+        def text(tr: Translator) -> str:
             fields = dict(number=format_number(number, tr.lang), count=format_number(attempts, tr.lang),
                           reason=reason_text(tr, reason))
             if kind == "finalize":
-                text = tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "
+                return tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "
                             "({reason}). The money stays safe in the order; please ask the developers to look.",
                             **fields)
-            else:
-                text = tr.t("Proposal #{number} could not be carried out by itself: the chain refused it {count} "
-                            "times ({reason}). Please ask the developers to look.", **fields)
-            await self._tell(member, text)
+            return tr.t("Proposal #{number} could not be carried out by itself: the chain refused it {count} "
+                        "times ({reason}). Please ask the developers to look.", **fields)
+
+        await self.tell_admins_once(f"gave-up:{key}", text)
+
+    async def fee_ceiling_reached(self, nonce: int, max_fee: int) -> None:
+        """Once per operator transaction left waiting at the fee ceiling (chain/transactions.py): the admins
+        hear why the co-op's actions are slow, and what would change it."""
+        def text(tr: Translator) -> str:
+            return tr.t("The co-op's actions are waiting: the network's fees are above the most the co-op pays "
+                        "({fee} gwei a unit of gas, the setting COOP_MAX_FEE_GWEI), so I stopped raising my offer. "
+                        "They go through by themselves when fees fall, and members' money stays safe meanwhile. To "
+                        "pay more now, raise COOP_MAX_FEE_GWEI and restart me.",
+                        fee=format_number(self.app.settings.max_fee_gwei, tr.lang))
+
+        await self.tell_admins_once(f"fee-ceiling:{self.app.operator_address}:{nonce}", text)
+
+    async def tell_admins_once(self, key: str, text_of) -> None:
+        """Once per `key`, in any process (bot_announcements): every admin hears `text_of(their translator)`."""
+        if not await self._once(key):
+            return
+        async with self.app.sessions() as session:
+            listed = select(Member).where(Member.handle.in_({a.split(":", 1)[1] for a in self.app.admins}))
+            added = select(Member).join(Admin, (Admin.channel == Member.channel) & (Admin.handle == Member.handle))
+            admins = {m.id: m for m in (await session.execute(listed)).scalars()
+                      if identity_key(m.channel, m.handle) in self.app.admins}
+            admins |= {m.id: m for m in (await session.execute(added)).scalars()}
+        for member in admins.values():
+            await self._tell(member, text_of(Translator(member.lang or "en")))
 
     async def proposal_executed(self, proposal) -> None:
         if not await self._once(f"proposal:{proposal.proposal_id}:executed"):

@@ -24,6 +24,7 @@ from bot.store import Member
 from chain import db as chain_db
 from chain import rpc
 from chain.accounts import ensure_account
+from chain.bundler_client import BundlerClient
 from chain.db import Intent, create_engine, sessionmaker
 from chain.deploy import load_manifest
 from chain.indexer import Indexer
@@ -31,6 +32,7 @@ from chain.keystore import Keystore, dev_master_key
 from chain.outbox import Outbox, Worker, WorkerOptions
 from handlers import confirm, router
 from handlers.base import Inbound, Reply
+from handlers.doorstep import InviteAttempts
 from iot import store as iot_store
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,13 @@ class App:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.admins = settings.admins
+        self.telegram_username: str | None = None  # the bot's @username, once the Telegram transport asked getMe
+        self.invite_attempts = InviteAttempts()  # failed /start CODE attempts, throttled (handlers/doorstep.py)
         # Everything pushed (outcomes, announcements, broadcasts) goes through the notifier's queue, at
         # each channel's pace; transports connect their send path to it.
         self.notifier = Notifier({}, on_blocked=self._mark_blocked)
         self._embedded = None
+        self._bundler: BundlerClient | None = None  # COOP_BUNDLER_URL: member operations go to it
         self.channels: set[str] = set()  # the channels a transport is connected on
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -88,7 +93,11 @@ class App:
         self.outbox = Outbox(self.sessions)
         self.announcer = Announcer(self)
         self.outbox.subscribe(self.announcer.intent_finished)
-        self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, operator, WorkerOptions(window=0.1))
+        if s.bundler_url:
+            self._bundler = BundlerClient(s.bundler_url, self.contracts.entry_point.address)
+        self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, operator,
+                             WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei),
+                             bundler=self._bundler, fee_ceiling_reached=self.announcer.fee_ceiling_reached)
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
@@ -121,6 +130,8 @@ class App:
         await self.notifier.stop(drain=True)
         if self._http is not None:
             await self._http.close()
+        if self._bundler is not None:
+            await self._bundler.close()
         await self.engine.dispose()
         if self._embedded is not None:
             await asyncio.to_thread(self._embedded.close)

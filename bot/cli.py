@@ -104,7 +104,9 @@ def _settings(command: str, args: argparse.Namespace):
     from bot.settings import Settings, SettingsError
 
     try:
-        return Settings.from_env(data_dir=args.data_dir, admins=tuple(getattr(args, "admin", ())))
+        # A bare --admin is on the command's own channel (`coop console --admin luis`: console:luis).
+        return Settings.from_env(data_dir=args.data_dir, admins=tuple(getattr(args, "admin", ())),
+                                 admin_channel=command if command in ("console", "telegram", "whatsapp") else None)
     except SettingsError as e:
         print(f"coop {command}: {e}", file=sys.stderr)
         return None
@@ -169,7 +171,8 @@ def _rotate_master_key(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     """Simulated sensor boards publishing to the broker (iot/simulator.py): --url, else COOP_MQTT_URL, else
-    the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883."""
+    the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883. With
+    that embedded broker (a development set-up) the boards are registered in the data dir's database."""
     from bot.sensors import MQTT_URL_FILE
     from iot.simulator import run
 
@@ -177,8 +180,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     embedded = settings.data_dir / MQTT_URL_FILE
-    args.url = (args.url or settings.mqtt_url or (embedded.read_text().strip() if embedded.exists() else None)
-                or "mqtt://127.0.0.1:1883")
+    if not (args.url or settings.mqtt_url) and embedded.exists():
+        args.url, args.register = embedded.read_text().strip(), True
+    args.url = args.url or settings.mqtt_url or "mqtt://127.0.0.1:1883"
+    args.database_url = args.database_url or settings.database_url
     return run(args)
 
 
@@ -206,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"voting_delay": 60}\'')
     deploy.set_defaults(run=_deploy)
     console = commands.add_parser(
-        "console", help="chat with the assistant in JSON lines on stdin/stdout (DESIGN §4.2)",
+        "console", help="chat with the assistant in JSON lines on stdin/stdout (docs/interfaces.md §2)",
         description="The console transport: one JSON message per line in, one per line out.")
     console.add_argument("--jsonl", action="store_true", required=True, help="the JSON-lines protocol")
     _assistant_options(console, "a console name that is admin")
@@ -216,14 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Runs the assistant with Telegram (TELEGRAM_BOT_TOKEN) and/or WhatsApp (WHATSAPP_TOKEN), the "
                     "database from COOP_DATABASE_URL and the chain from COOP_CHAIN_RPC_URL (docs/settings.md), "
                     "until SIGINT or SIGTERM.")
-    _assistant_options(run, "a handle that is admin")
+    _assistant_options(run, "an admin, channel:id (telegram:123456789, whatsapp:+15551234567)")
     run.add_argument("--webhook-url", metavar="URL", help="Telegram webhook mode: the public URL of /webhooks/telegram")
     run.set_defaults(run=_run)
     telegram = commands.add_parser(
         "telegram", help="run the assistant as a Telegram bot (polling, or webhook with TELEGRAM_WEBHOOK_SECRET)",
-        description="The Telegram transport (DESIGN §4.4): TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE, "
+        description="The Telegram transport (docs/settings.md): TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE, "
                     "TELEGRAM_WEBHOOK_SECRET, COOP_GROUP_CHAT_ID; the webhook listens at COOP_HTTP_HOST:COOP_HTTP_PORT.")
-    _assistant_options(telegram, "a Telegram @username or numeric id that is admin")
+    _assistant_options(telegram, "a Telegram numeric user id that is admin (not a @username)")
     telegram.add_argument("--webhook-url", metavar="URL",
                           help="webhook mode: the public https URL of POST /webhooks/telegram, set with setWebhook")
     telegram.set_defaults(run=_telegram)
@@ -231,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         "whatsapp", help="serve the WhatsApp Cloud API webhook (WHATSAPP_* settings) until SIGINT/SIGTERM",
         description="The WhatsApp transport: GET/POST /webhooks/whatsapp and /healthz at "
                     "COOP_HTTP_HOST:COOP_HTTP_PORT; replies go to WHATSAPP_API_BASE.")
-    _assistant_options(whatsapp, "a WhatsApp number (wa_id, digits only) that is admin")
+    _assistant_options(whatsapp, "a WhatsApp number that is admin (+15551234567)")
     whatsapp.set_defaults(run=_whatsapp)
     rotate = commands.add_parser(
         "rotate-master-key", help="re-wrap the custodial keys under a new master key",

@@ -35,6 +35,10 @@ class Sensors:
     async def start(self) -> None:
         s = self.app.settings
         await self.alerts.load()
+        if unheard := await iot_store.heard_but_unregistered(self.app.sessions):
+            log.warning("sensors: boards that published before are not registered, so not heard: %s; an admin "
+                        "registers each real one with /device add SITE DEVICE",
+                        ", ".join(repr(f"{site}/{device}") for site, device in unheard))
         url = s.mqtt_url
         if url is None:
             self.broker = EmbeddedBroker()

@@ -1,13 +1,16 @@
 """Settings: one object, built once at start-up from the environment (modules never read it themselves).
 
-Names and meanings: ../shared/DESIGN.md §4.4 and §4.7, docs/settings.md.
+Names and meanings: docs/settings.md.
 """
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+
+from bot.identity import IdentityError, identity_key, parse_identity
 
 DEFAULT_DATA_DIR = Path.home() / ".coop"
 
@@ -28,7 +31,7 @@ class Settings:
     bundler_url: str | None = field(repr=False)
     mqtt_url: str | None = field(repr=False)
     timezone: str
-    admins: frozenset[str]
+    admins: frozenset[str]  # identities, "channel:id" (bot/identity.py)
     dev: bool = False  # COOP_DEV=1: `coop run`/`telegram`/`whatsapp` may use the embedded development chain
     telegram_token: str | None = field(default=None, repr=False)
     telegram_api_base: str = "https://api.telegram.org"
@@ -48,6 +51,10 @@ class Settings:
     sensor_offline_after: float = 600.0  # seconds of silence before a sensor counts as offline
     alert_remind_after: float = 3600.0  # seconds between reminders of a critical alert that lasts
     readings_raw_days: float = 7.0  # raw sensor readings kept this long, then per-minute aggregates
+    max_fee_gwei: Decimal = Decimal(100)  # the most the operator pays per gas: stuck transactions are not bumped past it
+    fee_bump_after: float = 30.0  # seconds a sent transaction may wait unmined before its fee is raised
+    confirm_ttl: float = 900.0  # seconds an offer's confirm button works
+    whatsapp_number: str | None = None  # the business number's digits, for click-to-chat invite links
 
     @property
     def embedded(self) -> bool:
@@ -56,8 +63,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, data_dir: Path | None = None,
-                 admins: tuple[str, ...] = ()) -> "Settings":
-        """Reads every setting from `env` (default os.environ); command-line options override."""
+                 admins: tuple[str, ...] = (), admin_channel: str | None = None) -> "Settings":
+        """Reads every setting from `env` (default os.environ); command-line options override. `admins`
+        (`--admin`) may leave out the channel when `admin_channel` (the command's own) says it."""
         env = os.environ if env is None else env
         data_dir = Path(data_dir or env.get("COOP_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
         port = env.get("COOP_HTTP_PORT", "8080")
@@ -66,7 +74,15 @@ class Settings:
         quiet = env.get("COOP_QUIET_HOURS", cls.quiet_hours).strip()
         if quiet and not _quiet_hours(quiet):
             raise SettingsError(f"COOP_QUIET_HOURS must look like 22:00-07:00 (or be empty: never quiet), not {quiet!r}")
-        listed = {a.strip().lstrip("@") for a in env.get("COOP_ADMINS", "").split(",") if a.strip()}
+        try:
+            listed = {identity_key(*parse_identity(a)) for a in env.get("COOP_ADMINS", "").split(",") if a.strip()}
+            listed |= {identity_key(*parse_identity(a, admin_channel)) for a in admins}
+        except IdentityError as e:
+            raise SettingsError(f"COOP_ADMINS / --admin: {e}") from None
+        number = re.sub(r"[\s().+-]", "", env.get("COOP_WHATSAPP_NUMBER", ""))
+        if number and not number.isdigit():
+            raise SettingsError("COOP_WHATSAPP_NUMBER must be the business phone number with its country code, "
+                                f"e.g. +15551234567, not {env['COOP_WHATSAPP_NUMBER']!r}")
         return cls(
             data_dir=data_dir,
             database_url=env.get("COOP_DATABASE_URL") or default_database_url(data_dir),
@@ -76,7 +92,7 @@ class Settings:
             bundler_url=env.get("COOP_BUNDLER_URL") or None,
             mqtt_url=env.get("COOP_MQTT_URL") or None,
             timezone=env.get("COOP_TIMEZONE", "America/New_York"),
-            admins=frozenset(listed | {a.lstrip("@") for a in admins}),
+            admins=frozenset(listed),
             dev=_switch(env, "COOP_DEV"),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_base=env.get("TELEGRAM_API_BASE") or cls.telegram_api_base,
@@ -96,7 +112,15 @@ class Settings:
             sensor_offline_after=_seconds(env, "COOP_SENSOR_OFFLINE_AFTER", cls.sensor_offline_after),
             alert_remind_after=_seconds(env, "COOP_ALERT_REMIND_AFTER", cls.alert_remind_after),
             readings_raw_days=_positive(env, "COOP_READINGS_RAW_DAYS", cls.readings_raw_days, "a number of days"),
+            max_fee_gwei=_gwei(env, "COOP_MAX_FEE_GWEI", cls.max_fee_gwei),
+            fee_bump_after=_seconds(env, "COOP_FEE_BUMP_AFTER", cls.fee_bump_after),
+            confirm_ttl=_seconds(env, "COOP_CONFIRM_TTL", cls.confirm_ttl),
+            whatsapp_number=number or None,
         )
+
+    @property
+    def max_fee_wei(self) -> int:
+        return int(self.max_fee_gwei * 10**9)
 
     def require_production_secrets(self) -> None:
         """Outside the embedded default the custodial keys need COOP_MASTER_KEY and the operator's key."""
@@ -124,6 +148,17 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return _positive(env, name, default, "a number of seconds")
+
+
+def _gwei(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:
+    text = env.get(name, str(default)).strip()
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(0)
+    if not (value.is_finite() and value * 10**9 >= 1):
+        raise SettingsError(f"{name} must be a fee in gwei (for example 100, or 0.05 on an L2), not {text!r}")
+    return value
 
 
 def _positive(env: Mapping[str, str], name: str, default: float, what: str) -> float:

@@ -24,15 +24,21 @@ class BotBase(DeclarativeBase):
 
 
 class Member(BotBase):
-    """A resident who joined with an invite, on one channel. `member_id` keys their wallet (chain/)."""
+    """A resident on one channel, as the channel names them. `member_id` is the resident's own id: it keys
+    their wallet (chain/) and their one vote (MemberRegistry), and every channel identity linked to the
+    resident (/link) has a row of its own with the same `member_id`."""
 
     __tablename__ = "bot_members"
-    __table_args__ = (UniqueConstraint("channel", "handle"),)
+    __table_args__ = (UniqueConstraint("channel", "handle"),
+                      UniqueConstraint("channel", "alias", name="uq_bot_members_channel_alias"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(16))  # console | telegram | whatsapp
-    handle: Mapped[str] = mapped_column(String(64))  # console name, Telegram @username or id, phone number
+    handle: Mapped[str] = mapped_column(String(64))  # console name, Telegram numeric user id, WhatsApp number
+    # Telegram's @username (lower case, without "@"), kept up to date from each update: only a name admins
+    # may type for the member, never who they are (usernames change hands).
+    alias: Mapped[str | None] = mapped_column(String(64))
     chat_id: Mapped[str] = mapped_column(String(64))  # where private replies go
-    member_id: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[str] = mapped_column(String(64), index=True)  # r_<hex> (older rows: "channel:handle")
     lang: Mapped[str | None] = mapped_column(String(8))  # None until the member picks one
     invite_code: Mapped[str] = mapped_column(String(32))
     alerts: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -40,13 +46,20 @@ class Member(BotBase):
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]  # the member's latest message, for weekly active members
 
+    @property
+    def name(self) -> str:
+        """How admins see the member in summaries: the alias they would type, else the channel's id."""
+        return f"@{self.alias}" if self.alias else self.handle
+
 
 class Invite(BotBase):
-    """A single-use, expiring invitation an admin made with /invite."""
+    """A single-use, expiring invitation an admin made with /invite, or (`for_member_id` set) with /link: whoever
+    sends it becomes that resident on their channel, not a new one."""
 
     __tablename__ = "bot_invites"
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_by: Mapped[str] = mapped_column(String(64))
+    for_member_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_by: Mapped[int | None] = mapped_column(ForeignKey("bot_members.id"))
@@ -71,7 +84,7 @@ class PendingAction(BotBase):
     member: Mapped[int] = mapped_column(ForeignKey("bot_members.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     params: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16), default="offered")  # offered | confirmed | cancelled
+    state: Mapped[str] = mapped_column(String(16), default="offered")  # offered | confirmed | cancelled | expired
     intent_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None]

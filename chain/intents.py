@@ -185,11 +185,23 @@ REASONS = {
 }
 
 
+# Reasons that are not one contract error's:
+REJECTED = "rejected"  # the chain refused it, with no plainer reason
+SIGNATURE_REJECTED = "signature_rejected"  # the account refused our signature (validation, AA2x)
+INVALID = "invalid"  # the intent's parameters cannot be encoded
+NO_ACCOUNT = "no_account"  # the member has no smart account
+EXPORTED = "exported"  # the member took their account into their own custody
+
+# Every code an intent can fail with; handlers/reasons.py words each one (tests/handlers/test_reasons.py).
+REASON_CODES = frozenset(REASONS.values()) | {REJECTED, SIGNATURE_REJECTED, INVALID, NO_ACCOUNT, EXPORTED}
+
+
 def reason_of(error: ContractReverted) -> str:
-    """The reason code for a decoded revert ('rejected' when there is no plainer one)."""
+    """The reason code for a decoded revert (REJECTED when there is no plainer one)."""
     if error.name == "FailedOp" and "AA2" in str(error.args_by_name.get("reason", "")):
-        return "signature_rejected"  # e.g. the member took the account into their own custody
-    return REASONS.get(error.name, "rejected")
+        return SIGNATURE_REJECTED  # e.g. the member took the account into their own custody
+    return REASONS.get(error.name, REJECTED)
 
 
-__all__ = ["Facts", "MEMBER_KINDS", "MemberKind", "OPERATOR_KINDS", "OperatorCall", "REASONS", "reason_of"]
+__all__ = ["EXPORTED", "Facts", "INVALID", "MEMBER_KINDS", "MemberKind", "NO_ACCOUNT", "OPERATOR_KINDS", "OperatorCall",
+           "REASONS", "REASON_CODES", "REJECTED", "SIGNATURE_REJECTED", "reason_of"]

@@ -151,7 +151,10 @@ class Keystore:
     async def _current_master(self, session: AsyncSession) -> MasterKey | None:
         row = (await session.scalars(select(MasterKey).where(MasterKey.retired_at.is_(None))
                                      .order_by(MasterKey.version.desc()).limit(1))).first()
-        if row is None and await session.scalar(select(func.count()).select_from(MasterKey)):
+        # Counting only retired rows: a first master key another process commits between these two reads
+        # (PostgreSQL's read committed) is not mistaken for a database whose keys are all retired.
+        if row is None and await session.scalar(select(func.count()).select_from(MasterKey)
+                                                .where(MasterKey.retired_at.is_not(None))):
             raise MasterKeyError("every master key in this database is retired; the keystore cannot be opened")
         return row
 

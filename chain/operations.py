@@ -22,7 +22,7 @@ from chain.artifacts import function
 from chain.db import Intent, SmartAccount
 from chain.deploy import CoopSystem
 from chain.errors import decode_revert
-from chain.intents import MEMBER_KINDS, Facts, reason_of
+from chain.intents import EXPORTED, INVALID, MEMBER_KINDS, NO_ACCOUNT, REJECTED, Facts, reason_of
 from chain.keystore import KeystoreError
 from chain.userop import UserOperation, batch_calldata
 
@@ -61,7 +61,7 @@ def operation_outcomes(receipt: dict[str, Any], entry_point: str) -> dict[str, t
         topic, op_hash, data = HexBytes(topics[0]), HexBytes(topics[1]).to_0x_hex(), bytes(HexBytes(entry["data"]))
         if topic == _OPERATION_EVENT and op_hash not in outcomes:
             _, success, _, _ = decode(["uint256", "bool", "uint256", "uint256"], data)
-            outcomes[op_hash] = (success, None if success else "rejected", None)
+            outcomes[op_hash] = (success, None if success else REJECTED, None)
         elif topic == _OPERATION_REVERT:
             _, reason = decode(["uint256", "bytes"], data)
             error = decode_revert(reason)
@@ -96,9 +96,9 @@ class OperationBuilder:
         for intent in intents:
             account = accounts.get(intent.member_id)
             if account is None:
-                built[intent.id] = IntentRejected("no_account", f"member {intent.member_id} has no account")
+                built[intent.id] = IntentRejected(NO_ACCOUNT, f"member {intent.member_id} has no account")
             elif account.exported_to is not None:
-                built[intent.id] = IntentRejected("exported", f"account handed to {account.exported_to}")
+                built[intent.id] = IntentRejected(EXPORTED, f"account handed to {account.exported_to}")
             else:
                 ready.append((intent, account))
         facts, deployed, nonces = await self._read_facts(ready)
@@ -152,7 +152,7 @@ class OperationBuilder:
                 try:
                     found.update(await self.signers.signers([member_id]))
                 except KeystoreError as e:
-                    found[member_id] = IntentRejected("no_account", str(e))
+                    found[member_id] = IntentRejected(NO_ACCOUNT, str(e))
             return found
 
     async def _read_facts(self, ready: list[tuple[Intent, SmartAccount]]) -> tuple[Facts, dict[str, bool], dict[str, int]]:
@@ -196,7 +196,7 @@ class OperationBuilder:
             calls = MEMBER_KINDS[intent.kind].calls(self.contracts, account, intent.params, facts)
             return batch_calldata(calls)
         except Exception as e:  # noqa: BLE001 - anything the parameters break fails this intent, not the bundle
-            raise IntentRejected("invalid", f"bad parameters for {intent.kind}: {e!r}") from None
+            raise IntentRejected(INVALID, f"bad parameters for {intent.kind}: {e!r}") from None
 
     def _init_code(self, account: SmartAccount) -> bytes:
         factory = self.contracts.account_factory

@@ -29,9 +29,10 @@ from chain.bundler_client import (EXECUTION_REVERTED, VALIDATION_FAILED, Bundler
 from chain.artifacts import function
 from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
-from chain.intents import MEMBER_KINDS, OPERATOR_KINDS, reason_of
+from chain.intents import INVALID, MEMBER_KINDS, OPERATOR_KINDS, REJECTED, reason_of
 from chain.operations import OPERATION_OVERHEAD, IntentRejected, OperationBuilder, operation_outcomes
-from chain.transactions import OperatorTransactions, TransactionRefused, crash_point
+from chain.transactions import (DEFAULT_MAX_FEE, FeeCeilingReached, OperatorTransactions, TransactionRefused,
+                                crash_point)
 from chain.userop import UserOperation
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class WorkerOptions:
     window: float = 0.2  # seconds to wait for more intents before bundling
     poll: float = 0.2  # seconds between cycles when idle
     bump_after: float = 30.0  # seconds before a sent, unmined transaction is replaced with a higher fee
+    max_fee: int = DEFAULT_MAX_FEE  # wei per gas the operator pays at most (COOP_MAX_FEE_GWEI): no bump past it
     confirmations: int = 0  # blocks on top of a transaction before its intents are confirmed (a reorg
     # above that depth drops it and it is sent again); 0 suits the embedded chain, an L2 wants more
     crash_at: str | None = None  # tests only: SIGKILL this process at a named stage (see crash_point)
@@ -106,7 +108,7 @@ class Worker:
 
     def __init__(self, w3: Web3, contracts: CoopSystem, outbox: Outbox, signers: Signers, operator: LocalAccount,
                  options: WorkerOptions | None = None, clock: Callable[[], float] = time.monotonic,
-                 bundler: BundlerClient | None = None):
+                 bundler: BundlerClient | None = None, fee_ceiling_reached: FeeCeilingReached | None = None):
         self.w3 = w3
         self.contracts = contracts
         self.outbox = outbox
@@ -119,7 +121,7 @@ class Worker:
         self.builder = OperationBuilder(w3, contracts, self.sessions, signers, self._rpc, self._chain)
         self.transactions = OperatorTransactions(w3, self.sessions, operator, self._rpc, self._chain, clock,
                                                  self.options.bump_after, self.options.confirmations,
-                                                 self.options.crash_at)
+                                                 self.options.crash_at, self.options.max_fee, fee_ceiling_reached)
         # With an external bundler (COOP_BUNDLER_URL) member operations go to it; operator intents
         # remain the operator's own transactions.
         self.bundler = bundler
@@ -273,7 +275,7 @@ class Worker:
             await self._reject(intent.id, reason_of(e.error), str(e.error))
             return [intent.id]
         except (KeyError, ValueError, TypeError, EncodingError) as e:
-            await self._reject(intent.id, "invalid", f"bad parameters for {intent.kind}: {e!r}")
+            await self._reject(intent.id, INVALID, f"bad parameters for {intent.kind}: {e!r}")
             return [intent.id]
         tx_id = await self.transactions.store_and_sign(call.target, call.data, terms, ops=[(intent.id, None, None)])
         await self.transactions.broadcast(tx_id)
@@ -402,16 +404,16 @@ class Worker:
                     if status == 1:
                         self._confirm(intent)
                     else:
-                        self._fail(intent, "rejected", "operator transaction reverted")
+                        self._fail(intent, REJECTED, "operator transaction reverted")
                 elif intent.user_op_hash in outcomes:
                     success, reason, detail = outcomes[intent.user_op_hash]
                     if success:
                         self._confirm(intent)
                         await self._after_confirm(session, intent, block)
                     else:
-                        self._fail(intent, reason or "rejected", detail)
+                        self._fail(intent, reason or REJECTED, detail)
                 elif intent.attempts >= MAX_ATTEMPTS:  # the bundle reverted as a whole, again
-                    self._fail(intent, "rejected", "the bundle carrying it reverted")
+                    self._fail(intent, REJECTED, "the bundle carrying it reverted")
                 else:
                     intent.state, intent.transaction_id = "pending", None
                     continue

@@ -4,6 +4,9 @@ After a crash at any point a restart finds each one: a transaction mined while w
 recognised by its hash, one the node lost is sent again byte for byte, one stuck too long is replaced
 with a higher fee (same nonce, so only one of them can be mined). Nonces come from the node, or past
 our own stored transactions when the node has lost some.
+
+Fees never go above a ceiling (COOP_MAX_FEE_GWEI): a transaction already at it is left to wait for
+fees to fall, and `fee_ceiling_reached` hears of the first one waiting so (the admins are told).
 """
 import logging
 import os
@@ -26,6 +29,20 @@ from chain.userop import UserOperation
 log = logging.getLogger(__name__)
 
 OPEN_TX = ("signed", "sent")
+DEFAULT_MAX_FEE = 100 * 10**9  # wei per gas: the most the operator pays unless COOP_MAX_FEE_GWEI says otherwise
+PRIORITY_FEE = 10**9  # wei per gas offered to the block's producer at first
+
+FeeCeilingReached = Callable[[int, int], Awaitable[None]]  # (nonce, the fee it waits at, wei per gas)
+
+
+def replacement_fees(max_fee: int, priority: int, ceiling: int) -> tuple[int, int] | None:
+    """The fees of a stuck transaction's replacement: a quarter more, at most `ceiling`; None when what the
+    ceiling leaves is not a tenth more than now (a node refuses such a replacement as underpriced)."""
+    new_max = min(max_fee * 5 // 4 + 1, ceiling)
+    new_priority = min(priority * 5 // 4 + 1, new_max)
+    if new_max * 10 < max_fee * 11 or new_priority * 10 < priority * 11:
+        return None
+    return new_max, new_priority
 
 
 def crash_point(crash_at: str | None, name: str) -> None:
@@ -64,7 +81,8 @@ class OperatorTransactions:
 
     def __init__(self, w3: Web3, sessions: async_sessionmaker, operator: LocalAccount,
                  run: Callable[..., Awaitable[Any]], chain_id: Callable[[], Awaitable[int]],
-                 clock: Callable[[], float], bump_after: float, confirmations: int = 0, crash_at: str | None = None):
+                 clock: Callable[[], float], bump_after: float, confirmations: int = 0, crash_at: str | None = None,
+                 max_fee: int = DEFAULT_MAX_FEE, fee_ceiling_reached: FeeCeilingReached | None = None):
         self.w3 = w3
         self.sessions = sessions
         self.operator = operator
@@ -74,7 +92,10 @@ class OperatorTransactions:
         self.bump_after = bump_after
         self.confirmations = confirmations
         self.crash_at = crash_at
+        self.max_fee = max_fee  # the ceiling, wei per gas
+        self.fee_ceiling_reached = fee_ceiling_reached
         self._sent_at: dict[str, float] = {}  # tx hash -> when this process (re)sent it
+        self._at_ceiling: set[str] = set()  # tx hashes this process found waiting at the ceiling (logged once)
 
     async def terms(self, to: str, data: bytes, gas_limit: int | None = None) -> "TxTerms":
         """One batch: the transaction's gas (estimated, or `gas_limit` checked by one eth_call; a revert
@@ -96,9 +117,9 @@ class OperatorTransactions:
             raise TransactionRefused(decode_revert(data))
         # Headroom over an estimate: gas can depend on the block the transaction lands in.
         gas = gas_limit if gas_limit is not None else int(result["result"], 16) * 5 // 4 + 10_000
-        priority = 10**9
         base_fee = int(block["result"].get("baseFeePerGas", "0x3b9aca00"), 16)
-        return TxTerms(gas, 2 * base_fee + priority, priority, int(count["result"], 16))
+        max_fee = min(2 * base_fee + PRIORITY_FEE, self.max_fee)  # the ceiling holds from the first offer
+        return TxTerms(gas, max_fee, min(PRIORITY_FEE, max_fee), int(count["result"], 16))
 
     async def _next_nonce(self, on_chain: int) -> int:
         """The node's pending count, or past our own stored transactions if the node lost some."""
@@ -180,6 +201,7 @@ class OperatorTransactions:
         head, mined_count = int(responses[0]["result"], 16), int(responses[1]["result"], 16)
         receipts = {row.tx_hash: response["result"] for row, response in zip(rows, responses[2:])}
         settled: list[Mined] = []
+        first_waiting = True  # the lowest nonce still waiting holds up every later one
         for nonce, group in by_nonce.items():
             mined = next((row for row in group if receipts[row.tx_hash] is not None), None)
             if mined is not None:
@@ -191,7 +213,8 @@ class OperatorTransactions:
                 # can miss a transaction mined between the two, and its intents would be done twice.)
                 await self._abandon(group, "nonce used by another transaction")
             else:
-                await self._resend_or_bump(group)
+                await self._resend_or_bump(group, first_waiting)
+                first_waiting = False
         return settled
 
     async def _any_receipt(self, group: list[OperatorTransaction]) -> bool:
@@ -200,18 +223,21 @@ class OperatorTransactions:
             raise ConnectionError("the node could not answer")
         return any(response["result"] is not None for response in responses)
 
-    async def _resend_or_bump(self, group: list[OperatorTransaction]) -> None:
+    async def _resend_or_bump(self, group: list[OperatorTransaction], first_waiting: bool) -> None:
         latest = group[-1]
         sent_at = self._sent_at.get(latest.tx_hash)
         if sent_at is None or latest.state == "signed":  # sent before a restart, or never: send it (again)
             await self.broadcast(latest.id)
             return
-        if self.clock() - sent_at < self.bump_after:
+        fees = replacement_fees(latest.max_fee, latest.priority_fee, self.max_fee)
+        if self.clock() - sent_at < self.bump_after or fees is None:
             known = await self._run(rpc.batch, self.w3, [("eth_getTransactionByHash", [latest.tx_hash])])
             if known[0].get("result") is None and "error" not in known[0]:  # dropped (a reorg, a node restart)
                 await self.broadcast(latest.id)
+            if fees is None and self.clock() - sent_at >= self.bump_after:
+                await self._waiting_at_ceiling(latest, first_waiting)
             return
-        max_fee, priority = latest.max_fee * 5 // 4 + 1, latest.priority_fee * 5 // 4 + 1
+        max_fee, priority = fees
         tx_hash, raw = self._sign(latest.payload, latest.nonce, max_fee, priority)
         async with self.sessions() as session, session.begin():
             replacement = OperatorTransaction(sender=latest.sender, nonce=latest.nonce, tx_hash=tx_hash, raw=raw,
@@ -224,6 +250,19 @@ class OperatorTransactions:
         log.info("replacing stuck transaction %s (nonce %s) with %s", latest.tx_hash, latest.nonce, tx_hash)
         await self.broadcast(replacement_id)
 
+    async def _waiting_at_ceiling(self, row: OperatorTransaction, first_waiting: bool) -> None:
+        """Stuck, and no higher fee is allowed: it waits for fees to fall. The first one waiting is reported
+        (the later ones wait behind it: one report, not one per transaction)."""
+        if row.tx_hash not in self._at_ceiling:
+            self._at_ceiling.add(row.tx_hash)
+            log.warning("transaction waits at the fee ceiling tx=%s nonce=%s max_fee_gwei=%s", row.tx_hash, row.nonce,
+                        row.max_fee / 10**9)
+        if first_waiting and self.fee_ceiling_reached is not None:
+            try:
+                await self.fee_ceiling_reached(row.nonce, row.max_fee)
+            except Exception:  # telling must not stop the transactions
+                log.exception("fee ceiling report failed nonce=%s", row.nonce)
+
     async def _abandon(self, group: list[OperatorTransaction], why: str) -> None:
         ids = [row.id for row in group]
         async with self.sessions() as session, session.begin():
@@ -233,4 +272,5 @@ class OperatorTransactions:
                 intent.state, intent.transaction_id, intent.detail = "pending", None, why
 
 
-__all__ = ["Mined", "OPEN_TX", "OperatorTransactions", "TransactionRefused", "TxTerms", "crash_point"]
+__all__ = ["DEFAULT_MAX_FEE", "FeeCeilingReached", "Mined", "OPEN_TX", "OperatorTransactions", "TransactionRefused",
+           "TxTerms", "crash_point", "replacement_fees"]

@@ -1,17 +1,20 @@
 """The outbox worker as a process of its own: `python -m chain.worker`.
 
-    python -m chain.worker --database-url URL --rpc-url URL --manifest PATH [--bundler-url URL] [--until-idle]
+    python -m chain.worker --database-url URL --rpc-url URL --manifest PATH [--bundler-url URL]
+                           [--max-fee-gwei GWEI] [--until-idle]
 
 Secrets come from the environment, never the command line: COOP_MASTER_KEY (opens the keystore) and
 COOP_OPERATOR_KEY (the operator account that pays for bundles, hex). `coop run` runs the same worker
 inside its own process; this entry point is for running it apart (and for the crash tests, which
-kill it at each stage with --crash-at).
+kill it at each stage with --crash-at). Run apart, it only logs a transaction left waiting at the fee
+ceiling (`coop run` also tells the admins).
 """
 import argparse
 import asyncio
 import logging
 import os
 import signal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from eth_account import Account
@@ -60,16 +63,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--bundler-url", help="an ERC-4337 bundler for member operations (COOP_BUNDLER_URL); "
                         "by default the worker bundles them itself")
+    parser.add_argument("--max-fee-gwei", default=os.environ.get("COOP_MAX_FEE_GWEI", "100"),
+                        help="the most the operator pays per gas, in gwei (COOP_MAX_FEE_GWEI; default 100)")
     parser.add_argument("--until-idle", action="store_true", help="exit once no intent is pending or submitted")
     parser.add_argument("--crash-at", help=argparse.SUPPRESS)  # tests: SIGKILL at a named stage
     args = parser.parse_args(argv)
     missing = [name for name in ("COOP_MASTER_KEY", "COOP_OPERATOR_KEY") if not os.environ.get(name)]
     if missing:
         parser.exit(2, f"set {' and '.join(missing)} in the environment\n")
+    try:
+        max_fee = int(Decimal(args.max_fee_gwei) * 10**9)
+    except (InvalidOperation, ValueError, OverflowError):
+        max_fee = 0
+    if max_fee < 1:
+        parser.error(f"--max-fee-gwei must be a fee in gwei, not {args.max_fee_gwei!r}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(args.database_url, args.rpc_url, args.manifest, os.environ["COOP_MASTER_KEY"],
-                          os.environ["COOP_OPERATOR_KEY"], WorkerOptions(crash_at=args.crash_at), args.until_idle,
+                          os.environ["COOP_OPERATOR_KEY"], WorkerOptions(crash_at=args.crash_at, max_fee=max_fee), args.until_idle,
                           args.bundler_url))
     except (MasterKeyError, DeploymentError) as e:  # said plainly, without a traceback
         parser.exit(2, f"{e}\n")

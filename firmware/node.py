@@ -22,6 +22,17 @@ NTP_EVERY_MS = 6 * 3600 * 1000  # the ESP32's RTC drifts seconds a day; within t
 SOCKET_TIMEOUT_S = 10  # a half-open link must raise, not block until the watchdog resets us
 
 
+def tls_context(ca):
+    """TLS that checks the broker's certificate against the CA file `ca` (PEM) and its name against
+    mqtt.host; umqtt.simple wraps its socket in it (MicroPython 1.23 and later have SSLContext)."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cafile=ca)
+    return context
+
+
 def log(event, **fields):
     """One key=value line on stderr (the board's serial console)."""
     print(" ".join([event] + ["%s=%s" % (k, fields[k]) for k in fields]), file=sys.stderr)
@@ -156,7 +167,7 @@ class Node:
     def _mqtt(self):
         m = self.s["mqtt"]
         client = MQTTClient(self.client_id, m["host"], port=m["port"], user=m["user"], password=m["password"],
-                            keepalive=m["keepalive_s"])
+                            keepalive=m["keepalive_s"], ssl=tls_context(m["ca"]) if m["tls"] else None)
         client.set_last_will(self.status_topic, b"offline", retain=True, qos=1)
         try:
             client.connect()  # clean session: the backlog lives in our ring, not at the broker

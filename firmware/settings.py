@@ -3,7 +3,8 @@ import json
 
 DEFAULTS = {
     "wifi": {"ssid": "", "password": "", "timeout_s": 20},
-    "mqtt": {"host": "", "port": 1883, "user": None, "password": None, "keepalive_s": 0},
+    # port 0: 8883 with TLS, else 1883. tls needs ca: the board has no trusted CAs of its own.
+    "mqtt": {"host": "", "port": 0, "user": None, "password": None, "keepalive_s": 0, "tls": False, "ca": None},
     "site": "",
     "device": "",  # empty: derived from machine.unique_id()
     "interval_s": 30,
@@ -47,8 +48,17 @@ def parse(raw):
         raise SettingsError("site must be a non-empty topic level")
     if "/" in s["device"] or "+" in s["device"] or "#" in s["device"]:
         raise SettingsError("device must be a single topic level")
-    if not s["mqtt"]["host"]:
+    m = s["mqtt"]
+    if not m["host"]:
         raise SettingsError("mqtt.host is required")
+    if m["tls"] not in (True, False):
+        raise SettingsError("mqtt.tls must be true or false")
+    if m["tls"] and not (isinstance(m["ca"], str) and m["ca"]):
+        raise SettingsError("mqtt.tls needs mqtt.ca: the CA certificate file (PEM) on the board")
+    if m["ca"] is not None and not m["tls"]:
+        raise SettingsError("mqtt.ca is only used with mqtt.tls: true")
+    if not m["port"]:
+        m["port"] = 8883 if m["tls"] else 1883
     if s["air"]["type"] not in AIR_TYPES:
         raise SettingsError("air.type must be one of %s" % (AIR_TYPES,))
     if s["water"]["type"] not in WATER_TYPES:

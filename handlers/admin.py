@@ -7,12 +7,15 @@ from sqlalchemy import select
 
 from eth_utils import keccak
 
+from bot.identity import identity_key
 from bot.store import Invite, Member, Product
-from handlers import alerts, confirm
+from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
+from handlers.doorstep import invite_links, new_code, show_code
 from handlers.metrics import pilot_metrics
 from handlers.onboarding import invite_expiry
 from handlers.orders import product_id
+from handlers.residents import find_member, link
 from locales import AmountError, Translator, format_money, format_number, parse_amount, parse_count
 
 FUSD_UNIT = 10**6  # Food-USD has 6 decimals on chain
@@ -29,12 +32,18 @@ async def invite(ctx: Context, args: list[str]) -> list[Reply]:
     if not 1 <= count <= MAX_INVITES:
         return [ctx.reply(ctx.t("Send how many invites you want, from 1 to {max}, for example: /invite 3",
                                 max=format_number(MAX_INVITES, ctx.lang)))]
-    codes = [secrets.token_hex(4).upper() for _ in range(count)]
+    codes = [new_code() for _ in range(count)]
     async with ctx.services.sessions() as session, session.begin():
         for code in codes:
-            session.add(Invite(code=code, created_by=ctx.inbound.user, expires_at=invite_expiry()))
-    return [ctx.reply(ctx.t("Invite codes (each works once, for two weeks): {codes}. A new member sends /start CODE.",
-                            codes=", ".join(codes)))]
+            session.add(Invite(code=code, created_by=identity_key(ctx.inbound.channel, ctx.inbound.user),
+                               expires_at=invite_expiry()))
+    # A link to tap for each (the chat opens with /start CODE in it), and the plain code beside it.
+    blocks = ["\n".join([show_code(code), *invite_links(code, ctx.services.telegram_username,
+                                                         ctx.services.settings.whatsapp_number)]) for code in codes]
+    return [ctx.reply("\n\n".join([ctx.tn("Invite (it works once, for two weeks). The new member taps a link, or "
+                                           "sends /start CODE:",
+                                           "Invites (each works once, for two weeks). Each new member taps their "
+                                           "link, or sends /start CODE:", count), *blocks]))]
 
 
 async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
@@ -88,21 +97,15 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
         amount = parse_amount(args[1], ctx.lang)
     except AmountError as e:
         return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
-    member = await member_by_handle(ctx, args[0])
+    member = await find_member(ctx, args[0])
     if member is None:
         return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
     minor = int(amount * FUSD_UNIT)
     summary = ctx.t("Record a cash deposit of {amount} for {name}? It gives them {amount} in Food-USD.",
-                    amount=format_money(minor, ctx.lang), name=member.handle)
+                    amount=format_money(minor, ctx.lang), name=member.name)
     ref = f"cash:{ctx.inbound.user}:{secrets.token_hex(8)}"
     return await confirm.offer(ctx, "deposit", {"for_member_id": member.member_id,
                                                 "intent": {"amount": minor, "ref": ref}}, summary)
-
-
-async def member_by_handle(ctx: Context, handle: str) -> Member | None:
-    async with ctx.services.sessions() as session:
-        return (await session.execute(select(Member).where(
-            Member.channel == ctx.inbound.channel, Member.handle == handle.lstrip("@")))).scalar_one_or_none()
 
 
 async def certify(ctx: Context, args: list[str]) -> list[Reply]:
@@ -118,7 +121,7 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
     if kg <= 0 or grade > 255:
         return [ctx.reply(usage)]
-    member = await member_by_handle(ctx, args[0])
+    member = await find_member(ctx, args[0])
     if member is None:
         return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
     batch = args[1]
@@ -126,7 +129,7 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("Batch {batch} was already certified; a batch earns GRO once.", batch=batch))]
     grams = int(kg * 1000)
     summary = ctx.t("Certify batch {batch}: {kg} kg grown by {name}? They earn GRO for it.",
-                    batch=batch, kg=format_number(kg, ctx.lang), name=member.handle)
+                    batch=batch, kg=format_number(kg, ctx.lang), name=member.name)
     return await confirm.offer(ctx, "certify", {"for_member_id": member.member_id,
                                                 "intent": {"batch_id": batch, "grams": grams, "grade": grade}}, summary)
 
@@ -150,7 +153,7 @@ async def broadcast(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 async def stats(ctx: Context, args: list[str]) -> list[Reply]:
-    """/stats: the pilot's metrics (DESIGN §7)."""
+    """/stats: the pilot's metrics (participation, speed, satisfaction)."""
     m = await pilot_metrics(ctx.services)
     lines = [
         ctx.t("Members: {members} of {invited} invited.", members=format_number(m.members, ctx.lang),
@@ -175,4 +178,6 @@ COMMANDS = {
     "broadcast": broadcast,
     "stats": stats,
     "threshold": alerts.threshold,
+    "device": devices.device,
+    "link": link,
 }

@@ -9,11 +9,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.identity import identity_key
 from bot.settings import Settings
 from bot.store import Admin, Member
 from chain.indexer import Indexer
 from chain.deploy import CoopSystem
 from chain.outbox import Outbox
+from handlers.doorstep import InviteAttempts
 from iot.alerts import Alerts
 from locales import Translator
 
@@ -35,12 +37,13 @@ class Reply:
 @dataclass(frozen=True)
 class Inbound:
     channel: str  # console | telegram | whatsapp
-    user: str  # the sender's handle on the channel
+    user: str  # the sender's handle on the channel: who the channel says they are (Telegram: the numeric id)
     text: str | None = None
     press: str | None = None  # the data of a button the user pressed
     chat: str = "private"  # private | group
     lang_hint: str | None = None  # the client's language, like Telegram's language_code
     chat_id: str | None = None  # where private replies go, when it is not the handle
+    alias: str | None = None  # a name the sender goes by that admins may type (Telegram's @username, lower case)
 
 
 class Services(Protocol):
@@ -49,11 +52,13 @@ class Services(Protocol):
     sessions: async_sessionmaker
     outbox: Outbox
     contracts: CoopSystem
-    admins: frozenset[str]
+    admins: frozenset[str]  # identities, "channel:id" (COOP_ADMINS and --admin)
     operator_address: str  # the co-op's operator account (also the supplier on chain; see docs)
     indexer: Indexer  # follows the contracts' events into the members' history
     settings: Settings
     alerts: Alerts  # sensor rules and alerts (iot/alerts.py)
+    telegram_username: str | None  # the bot's own @username (getMe), for invite links; None without Telegram
+    invite_attempts: InviteAttempts  # failed /start CODE attempts, throttled (handlers/doorstep.py)
 
     async def wallet(self, member_id: str) -> str: ...  # the member's account address (made on first use)
 
@@ -74,6 +79,7 @@ class Context:
     inbound: Inbound
     member: Member | None
     lang: str
+    as_admin: bool = False  # handling an admin command: its offers are re-checked when confirmed
 
     @property
     def translator(self) -> Translator:
@@ -90,12 +96,12 @@ class Context:
         return Reply(to, text, buttons or [], image)
 
     async def is_admin(self) -> bool:
-        """COOP_ADMINS, or an admin added in the database."""
-        handle = self.inbound.user.lstrip("@")
-        if handle in self.services.admins:
+        """COOP_ADMINS, or an admin added in the database: this channel's identity, never a name (an id equal
+        to an admin's number on another channel is someone else)."""
+        if identity_key(self.inbound.channel, self.inbound.user) in self.services.admins:
             return True
         async with self.services.sessions() as session:
-            return await session.get(Admin, (self.inbound.channel, handle)) is not None
+            return await session.get(Admin, (self.inbound.channel, self.inbound.user)) is not None
 
 
 Handler = Callable[[Context, list[str]], Awaitable[list[Reply]]]

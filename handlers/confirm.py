@@ -4,8 +4,12 @@ The first answer wins, decided by one conditional UPDATE (offered → confirmed 
 confirm, a retried webhook or a confirm after cancel changes nothing and says so. A confirm writes the
 chain intent whose idempotency key is the offer's token, so even a crash between the two is finished
 on the next start (`resume_confirmed`) and never done twice.
+
+An offer lasts `COOP_CONFIRM_TTL` (15 minutes): pressed later, it expires and says so. An offer an admin
+command made is done only if the one pressing is still an admin when they press.
 """
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -14,6 +18,7 @@ from bot.store import Member, PendingAction, Timing
 from chain.db import utcnow
 from chain.outbox import Outbox
 from handlers.base import Button, Context, Reply
+from locales import format_number
 
 CONFIRM, CANCEL = "ok:", "no:"
 
@@ -21,6 +26,8 @@ CONFIRM, CANCEL = "ok:", "no:"
 async def offer(ctx: Context, kind: str, params: dict[str, Any], summary: str) -> list[Reply]:
     """Records the action and shows its summary with the two buttons."""
     token = secrets.token_urlsafe(12)
+    if ctx.as_admin:
+        params = {**params, "by_admin": True}
     async with ctx.services.sessions() as session, session.begin():
         session.add(PendingAction(token=token, member=ctx.member.id, kind=kind, params=params))
     buttons = [[Button(ctx.t("Confirm"), CONFIRM + token), Button(ctx.t("Cancel"), CANCEL + token)]]
@@ -33,6 +40,23 @@ async def answer(ctx: Context, token: str, confirmed: bool) -> list[Reply]:
         action = await session.get(PendingAction, token)
         if action is None or ctx.member is None or action.member != ctx.member.id:
             return [ctx.reply(ctx.t("That button is no longer valid. Send /menu to start again."))]
+        ttl = ctx.services.settings.confirm_ttl
+        expired = action.state == "expired"
+        if action.state == "offered" and utcnow() - action.created_at > timedelta(seconds=ttl):
+            expired = (await session.execute(update(PendingAction).where(
+                PendingAction.token == token, PendingAction.state == "offered")
+                .values(state="expired", answered_at=utcnow()))).rowcount == 1
+        if expired:
+            minutes = max(1, round(ttl / 60))
+            return [ctx.reply(ctx.tn("Sorry, this offer expired: offers last {minutes} minute. Nothing was done; "
+                                     "please send the command again if you still want it.",
+                                     "Sorry, this offer expired: offers last {minutes} minutes. Nothing was done; "
+                                     "please send the command again if you still want it.", minutes,
+                                     minutes=format_number(minutes, ctx.lang)))]
+        # An admin's offer (a deposit, a certification: older offers carry only for_member_id) needs an admin now.
+        if confirmed and (action.params.get("by_admin") or "for_member_id" in action.params) \
+                and not await ctx.is_admin():
+            return [ctx.reply(ctx.t("Sorry, only the co-op's admins can do that."))]
         won = (await session.execute(
             update(PendingAction).where(PendingAction.token == token, PendingAction.state == "offered")
             .values(state="confirmed" if confirmed else "cancelled", answered_at=utcnow()))).rowcount == 1

@@ -1,4 +1,4 @@
-"""The pilot's metrics (DESIGN §7): participation, transaction speed and satisfaction."""
+"""The pilot's metrics: participation, transaction speed and satisfaction."""
 import statistics
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,12 +27,13 @@ class PilotMetrics:
 async def pilot_metrics(services: Services) -> PilotMetrics:
     week_ago = utcnow() - timedelta(days=7)
     async with services.sessions() as session:
-        members = (await session.execute(select(func.count()).select_from(Member))).scalar_one()
+        # Residents, not channel rows: one resident linked on two channels (/link) counts once.
+        members = (await session.execute(select(func.count(func.distinct(Member.member_id))))).scalar_one()
         invited = (await session.execute(select(func.count()).select_from(Invite))).scalar_one()
-        active = (await session.execute(select(func.count()).select_from(Member).where(
+        active = (await session.execute(select(func.count(func.distinct(Member.member_id))).where(
             Member.last_seen_at >= week_ago))).scalar_one()
         participating = (await session.execute(
-            select(func.count(func.distinct(Member.id))).select_from(Member)
+            select(func.count(func.distinct(Member.member_id))).select_from(Member)
             .join(SmartAccount, SmartAccount.member_id == Member.member_id)
             .join(HistoryEvent, HistoryEvent.account == SmartAccount.address)
             .where(HistoryEvent.event.in_(PARTICIPATION_EVENTS)))).scalar_one()

@@ -1,12 +1,15 @@
 """Joining with an invite, choosing a language, help and the menu."""
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import update
 
+from bot.identity import identity_key
 from bot.store import Invite, Member
 from chain.db import utcnow
 from handlers.base import Button, Context, Reply
-from locales import LANGUAGES, match_language
+from handlers.doorstep import minutes, read_code
+from locales import LANGUAGES, format_number, match_language
 
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "bn": "বাংলা", "fr": "Français"}
 LANG = "lang:"
@@ -14,21 +17,31 @@ INVITE_DAYS = 14
 
 
 async def start(ctx: Context, args: list[str]) -> list[Reply]:
-    """/start [INVITE]: a stranger with a valid invite becomes a member and picks a language."""
+    """/start [INVITE]: a stranger with a valid invite becomes a member (a new resident) and picks a language."""
     if ctx.member is not None:
         return [ctx.reply(ctx.t("Welcome back! Send /menu to see what you can do."))]
     if not args and not await ctx.is_admin():  # admins (COOP_ADMINS) need no invite
         return [ctx.reply(ctx.t("Welcome! To join the co-op's assistant you need an invite code from an admin. "
                                 "Send it like this: /start CODE"))]
-    code = args[0].strip().upper() if args else None
-    member_id = f"{ctx.inbound.channel}:{ctx.inbound.user.lstrip('@')}"
+    code = read_code(args) if args else None
+    sender = identity_key(ctx.inbound.channel, ctx.inbound.user)
+    if code is not None and (wait := ctx.services.invite_attempts.take(sender)):
+        n = minutes(wait)
+        return [ctx.reply(ctx.tn("Too many invite codes were tried that did not work. For everyone's safety, please "
+                                 "wait {minutes} minute and try again.",
+                                 "Too many invite codes were tried that did not work. For everyone's safety, please "
+                                 "wait {minutes} minutes and try again.", n, minutes=format_number(n, ctx.lang)))]
+    # The resident's own id, made once: their wallet and their one vote hang on it, whatever the channel
+    # calls them (a new username, a second channel linked with /link, are still this resident).
+    member_id = f"r_{secrets.token_hex(8)}"
     try:
         async with ctx.services.sessions() as session, session.begin():
             if code is not None:
                 invite = await session.get(Invite, code)
                 if invite is None or invite.used_by is not None or invite.expires_at < utcnow():
                     raise _InvalidInvite
-            member = Member(channel=ctx.inbound.channel, handle=ctx.inbound.user.lstrip("@"),
+                member_id = invite.for_member_id or member_id  # a /link code: this chat is that resident too
+            member = Member(channel=ctx.inbound.channel, handle=ctx.inbound.user, alias=ctx.inbound.alias,
                             chat_id=ctx.inbound.chat_id or ctx.inbound.user, member_id=member_id,
                             invite_code=code or "admin")
             session.add(member)
@@ -41,6 +54,8 @@ async def start(ctx: Context, args: list[str]) -> list[Reply]:
     except _InvalidInvite:
         return [ctx.reply(ctx.t("Sorry, that invite code is not valid (it may be used or expired). "
                                 "Please ask an admin for a new one."))]
+    if code is not None:
+        ctx.services.invite_attempts.give_back(sender)  # only failures count
     ctx.member = member
     await ctx.services.wallet(member_id)
     await ctx.services.outbox.submit(f"register:{member_id}", member_id, "register", {"resident_id": member_id})

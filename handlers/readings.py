@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 CHARTED = ("temp_c", "rh_pct", "water_temp_c", "ph", "ec_ms_cm")  # in this order, those a site reports
 HOURS = 24
+MIN_SPAN = timedelta(minutes=10)  # a board heard for a minute still gets an axis one can read
+SYMBOLS = ("ph", "ec_ms_cm")  # written the same in every language, and never capitalized ("pH", not "PH")
 MAX_LINES = 8  # sensors on one chart
 CHARTS_DIR = "charts"  # in the data dir; bot/sensors.py sweeps charts older than an hour
 DPI = 110
@@ -153,9 +155,12 @@ def chart_figure(tr: Translator, site: str, panels: dict[str, list], bands: dict
             ax.plot([local(t) for t, _ in points], [v for _, v in points], lw=1.4, color=colors[device], label=device)
         unit = UNITS.get(key, "").strip()
         name = short_name(tr, key)
-        ax.set_ylabel(name[:1].upper() + name[1:] + (f" ({unit})" if unit else ""), fontsize=9, **font)
+        name = name if key in SYMBOLS else name[:1].upper() + name[1:]
+        ax.set_ylabel(name + (f" ({unit})" if unit else ""), fontsize=9, **font)
         ax.grid(alpha=0.3)
-    axes[-1].set_xlim(local(span[0]), local(span[1]))
+    # Less than a day of data: the axis starts at the first reading, not with a day of blank before it.
+    first = min(t for lines in panels.values() for _, points in lines for t, _ in points)
+    axes[-1].set_xlim(local(max(span[0], min(first, span[1] - MIN_SPAN))), local(span[1]))
     # Tick labels the member's way too: "22,5" in es and fr, Bengali digits in bn.
     axes[-1].xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_clock(mdates.num2date(x, tz=zone), tr.lang)))
     for ax in axes:

@@ -11,7 +11,8 @@ import weakref
 from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.logsafe import who
@@ -44,7 +45,7 @@ RESIDENT: dict[str, Handler] = {
     "alerts": alerts.alerts,
     "readings": readings.readings,
 }
-# Resident commands of DESIGN §4.3 that later work builds; until then they say so.
+# Resident commands of docs/interfaces.md §3 that later work builds; until then they say so.
 COMING = ("dashboard",)
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")
@@ -66,47 +67,70 @@ PHRASES = {
 
 
 class _MemberReads:
-    """Reads the sender's member for every message, fresh (a language change or a new member shows at once).
+    """Reads the sender's member for every message, fresh (a language change or a new member shows at once),
+    with the member holding the sender's alias (when someone else does, the name has changed hands).
     The reads asked for while one query is under way go together in the next: a query's round trip through
     the database driver costs more than the rest of a /help, and messages come in bursts."""
 
     def __init__(self, sessions: async_sessionmaker):
         self.sessions = sessions
-        self._asked: list[tuple[str, str, asyncio.Future]] = []
+        self._asked: list[tuple[str, str, str | None, asyncio.Future]] = []
         self._reading: asyncio.Task | None = None
 
-    async def get(self, channel: str, handle: str) -> Member | None:
+    async def get(self, channel: str, handle: str, alias: str | None) -> tuple[Member | None, Member | None]:
+        """(the sender's member, the member who holds `alias` on the channel)"""
         future = asyncio.get_running_loop().create_future()
-        self._asked.append((channel, handle, future))
+        self._asked.append((channel, handle, alias, future))
         if self._reading is None:
             self._reading = asyncio.create_task(self._read())
         return await future
 
     async def _read(self) -> None:
-        asked: list[tuple[str, str, asyncio.Future]] = []
+        asked: list[tuple[str, str, str | None, asyncio.Future]] = []
         try:
             while self._asked:
                 asked, self._asked = self._asked, []
                 try:
-                    found = await self._members({c for c, _, _ in asked}, {h for _, h, _ in asked})
+                    by_handle, by_alias = await self._members({c for c, _, _, _ in asked}, {h for _, h, _, _ in asked},
+                                                              {a for _, _, a, _ in asked if a})
                 except Exception as e:
-                    for _, _, future in asked:
+                    for *_, future in asked:
                         if not future.done():
                             future.set_exception(e)
                     continue
-                for channel, handle, future in asked:
+                for channel, handle, alias, future in asked:
                     if not future.done():  # done: its message's task was cancelled meanwhile
-                        future.set_result(found.get((channel, handle)))
+                        future.set_result((by_handle.get((channel, handle)), by_alias.get((channel, alias))))
         finally:
-            for _, _, future in asked + self._asked:  # cancelled itself (shutting down): nobody waits forever
+            for *_, future in asked + self._asked:  # cancelled itself (shutting down): nobody waits forever
                 future.cancel()
             self._asked, self._reading = [], None
 
-    async def _members(self, channels: set[str], handles: set[str]) -> dict[tuple[str, str], Member]:
+    async def _members(self, channels: set[str], handles: set[str], aliases: set[str]
+                       ) -> tuple[dict[tuple[str, str], Member], dict[tuple[str, str], Member]]:
         async with self.sessions() as session:
-            rows = await session.execute(select(Member).where(Member.channel.in_(channels),
-                                                              Member.handle.in_(handles)))
-            return {(m.channel, m.handle): m for m in rows.scalars()}
+            rows = list((await session.execute(select(Member).where(
+                Member.channel.in_(channels), or_(Member.handle.in_(handles), Member.alias.in_(aliases))))).scalars())
+        return ({(m.channel, m.handle): m for m in rows},
+                {(m.channel, m.alias): m for m in rows if m.alias is not None})
+
+
+async def _keep_alias(services: Services, inbound: Inbound, member: Member | None) -> None:
+    """The sender's alias is theirs now: whoever held it loses it (a freed Telegram username was taken), and
+    their member row follows a new or dropped one."""
+    try:
+        async with services.sessions() as session, session.begin():
+            if inbound.alias is not None:
+                await session.execute(update(Member).where(
+                    Member.channel == inbound.channel, Member.alias == inbound.alias,
+                    Member.id != (member.id if member is not None else -1)).values(alias=None))
+            if member is not None:
+                await session.execute(update(Member).where(Member.id == member.id).values(alias=inbound.alias))
+    except IntegrityError:  # two senders claimed one name at once; the next update settles it
+        log.warning("alias %r claimed twice at once on %s", inbound.alias, inbound.channel)
+        return
+    if member is not None:
+        member.alias = inbound.alias
 
 
 # One per running assistant (a Services); held weakly, and the reads hold only its sessions, so an App that
@@ -118,7 +142,9 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     reads = _member_reads.get(services)
     if reads is None:
         reads = _member_reads[services] = _MemberReads(services.sessions)
-    member = await reads.get(inbound.channel, inbound.user.lstrip("@"))
+    member, holder = await reads.get(inbound.channel, inbound.user, inbound.alias)
+    if (member is not None and member.alias != inbound.alias) or (holder is not None and holder is not member):
+        await _keep_alias(services, inbound, member)
     if member is not None and (member.blocked or member.last_seen_at is None
                                or utcnow() - member.last_seen_at > SEEN_EVERY):
         # Weekly activity needs no finer grain; a member who writes again has unblocked the bot.
@@ -187,6 +213,7 @@ async def _run(ctx: Context, command: str, args: list[str]) -> list[Reply]:
     if command in ADMIN:
         if not await ctx.is_admin():
             return [ctx.reply(ctx.t("Sorry, only the co-op's admins can do that."))]
+        ctx.as_admin = True
         return await ADMIN[command](ctx, args)
     if command in RESIDENT:
         return await RESIDENT[command](ctx, args)

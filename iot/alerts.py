@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Float, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iot.rules import CRITICAL, ENDED, REMINDER, STARTED, WARNING, Condition, Event, Rule, Rules
-from iot.store import Device, IotBase
+from iot.store import Device, IotBase, RegisteredDevice
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,9 @@ class Alerts:
         """Admins' rules, what was open before a restart, and when each board was last heard from (one that
         fell silent while the assistant was down is still noticed)."""
         async with self.sessions() as session:
-            for row in (await session.scalars(select(Device).where(Device.online.is_not(False)))).all():
+            registered = select(RegisteredDevice).where(RegisteredDevice.site == Device.site,
+                                                        RegisteredDevice.device == Device.device).exists()
+            for row in (await session.scalars(select(Device).where(Device.online.is_not(False), registered))).all():
                 self._last_seen[(row.site, row.device)] = row.last_seen.replace(tzinfo=timezone.utc).timestamp()
             for row in (await session.scalars(select(StoredRule))).all():
                 self.rules.set_rule(Rule(row.key, row.low, row.high, row.severity, row.hysteresis, row.for_seconds,
@@ -180,6 +182,17 @@ class Alerts:
                     await self._gone_offline(site, device, now)
             if not self._quiet(now):
                 await self._summary(now)
+
+    async def forget(self, site: str, device: str) -> None:
+        """A board an admin removed: nothing more is told about it (not even that it fell silent), and what
+        was open about it is closed without a word."""
+        async with self._lock:
+            self._last_seen.pop((site, device), None)
+            self._offline.discard((site, device))
+            for key in [k for k in self.rules.open if k[:2] == (site, device)]:
+                del self.rules.open[key]
+            async with self.sessions() as session, session.begin():
+                await session.execute(delete(OpenAlert).where(OpenAlert.site == site, OpenAlert.device == device))
 
     async def set_rule(self, rule: Rule, by: str) -> None:
         async with self._lock:

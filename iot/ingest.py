@@ -5,6 +5,10 @@ stored in batches (one transaction per batch). A QoS 1 message is acknowledged o
 holding it committed (paho's manual_ack), and the session is persistent: if the process dies
 before that, the broker delivers the message again. Stored rows are unique by (device, boot, seq,
 key), so a redelivery is recognised and stored once: at least once on the wire, exactly once here.
+
+Only boards an admin registered (iot_registered_devices) are heard; what anyone else publishes is
+counted and dropped. Each message is handled on its own: one that cannot be read, or that the database
+refuses, is counted, logged and dropped, and never stops the rest.
 """
 import asyncio
 import logging
@@ -15,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, func, select, tuple_, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from iot.broker import MqttURL
-from iot.schema import STATUS_TOPIC, TELEMETRY_TOPIC, Malformed, Telemetry, parse_status, parse_telemetry, parse_topic
-from iot.store import Device, Reading, dialect_insert
+from iot.schema import (MAX_PAYLOAD, STATUS_TOPIC, TELEMETRY_TOPIC, Malformed, Telemetry, parse_status,
+                        parse_telemetry, parse_topic)
+from iot.store import Device, Reading, RegisteredDevice, dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,21 @@ MAX_BATCH = 5000  # messages per transaction
 RECEIVE_WINDOW = 10_000  # MQTT 5: unacknowledged messages the broker may send us ahead of our acks
 SESSION_EXPIRY = 7 * 24 * 3600  # MQTT 5: how long the broker keeps our session (and queues) while we are away
 RETRY_DELAYS = (0.5, 1, 2, 5, 10, 30)  # seconds between attempts to store a batch while the database fails
+MAX_UNKNOWN_TRACKED = 1000  # unregistered boards remembered by name (for counting and logging once)
+# MQTT 5: the broker does not send us a packet larger than this (a payload over schema.MAX_PAYLOAD is
+# refused anyway; this keeps it from being sent and buffered at all). The topic and headers fit in 1 KB.
+MAX_PACKET = MAX_PAYLOAD + 1024
+
+
+def _transient(error: Exception) -> bool:
+    """The database is unreachable or busy: the same batch is tried again later."""
+    return (isinstance(error, (OperationalError, InterfaceError, OSError))
+            or isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+def _about_the_schema(error: Exception) -> bool:
+    """Every message would fail alike (a missing table or column): they are left to the broker, not dropped."""
+    return _transient(error) or isinstance(error, ProgrammingError)
 
 OnTelemetry = Callable[[Telemetry], Awaitable[None]]
 OnStatus = Callable[[str, str, bool, float], Awaitable[None]]
@@ -40,6 +60,9 @@ class IngestStats:
     duplicates: int = 0  # telemetry messages already stored (QoS 1 redelivery, a board resending)
     malformed: int = 0
     malformed_by_device: Counter = field(default_factory=Counter)  # "site/device" ("?" when the topic is bad)
+    unknown: int = 0  # messages from boards nobody registered (dropped)
+    unknown_by_device: Counter = field(default_factory=Counter)  # "site/device", the first MAX_UNKNOWN_TRACKED
+    failed: int = 0  # messages that raised while read, stored or told (dropped, logged)
 
 
 def _utc(ts: float) -> datetime:
@@ -85,6 +108,7 @@ class Ingestor:
         if v5:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval, properties.ReceiveMaximum = SESSION_EXPIRY, RECEIVE_WINDOW
+            properties.MaximumPacketSize = MAX_PACKET
             options = {"clean_start": False, "properties": properties}
         self._client = client
         self._task = asyncio.create_task(self._run(), name="iot-ingest")
@@ -148,22 +172,24 @@ class Ingestor:
             self._waking = False  # before draining: a message appended after this wakes us again
             while self._inbox:
                 batch = [self._inbox.popleft() for _ in range(min(len(self._inbox), MAX_BATCH))]
-                await self._handle(batch)
+                self.stats.received += len(batch)
+                try:
+                    await self._handle(batch)
+                except Exception:  # unacknowledged: the broker delivers them again; ingestion goes on
+                    self.stats.failed += len(batch)
+                    log.exception("could not handle a batch of %d mqtt messages; left to the broker", len(batch))
             if self._stopping:
                 return
 
     async def _handle(self, batch: list[tuple]) -> None:
-        events, devices = self._parse(batch)
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                new, changed = await self._store(events, devices)
-                break
-            except (SQLAlchemyError, OSError):
-                if self._stopping or delay is None:  # unacknowledged: the broker delivers them again
-                    log.exception("could not store a batch of %d mqtt messages; left to the broker", len(batch))
-                    return
-                log.exception("could not store a batch of %d mqtt messages; retrying in %ss", len(batch), delay)
-                await asyncio.sleep(delay)
+        known = await self._retrying(len(batch), self._registered)
+        if known is None:
+            return  # unacknowledged: the broker delivers them again
+        events, devices = self._parse(batch, known)
+        stored = await self._retrying(len(batch), self._store_each_alone_if_one_fails, events, devices)
+        if stored is None:
+            return
+        new, changed = stored
         for connection, _, _, mid, qos, _ in batch:  # in order of arrival, as MQTT asks
             if qos and connection == self._connection:
                 self._client.ack(mid, qos)
@@ -178,40 +204,109 @@ class Ingestor:
                 elif id(event) in changed and self.on_status:
                     await self.on_status(*event)
             except Exception:  # a failing listener must not stop ingestion
+                self.stats.failed += 1
                 log.exception("mqtt listener failed event=%r", event)
 
-    def _parse(self, batch: list[tuple]) -> tuple[list, dict]:
-        """Telemetry and (site, device, online, at) status events in order of arrival, and per device its
-        last arrival and malformed messages (count, last reason, last topic)."""
+    async def _retrying(self, count: int, step: Callable[..., Awaitable], *args):
+        """`step(*args)`, again while the database is unreachable; None once it gave up."""
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return await step(*args)
+            except Exception as e:
+                if not _transient(e):
+                    raise
+                if self._stopping or delay is None:
+                    log.exception("could not store a batch of %d mqtt messages; left to the broker", count)
+                    return None
+                log.exception("could not store a batch of %d mqtt messages; retrying in %ss", count, delay)
+                await asyncio.sleep(delay)
+
+    async def _registered(self) -> set[tuple[str, str]]:
+        """The allow-list, read for every batch: a board an admin adds (from any process) is heard at once.
+        A co-op has tens of boards, so all of it is one small query."""
+        async with self.sessions() as session:
+            return {tuple(row) for row in await session.execute(
+                select(RegisteredDevice.site, RegisteredDevice.device))}
+
+    def _parse(self, batch: list[tuple], known: set[tuple[str, str]]) -> tuple[list, dict]:
+        """Telemetry and (site, device, online, at) status events of registered boards in order of arrival,
+        and per device its last arrival and malformed messages (count, last reason, last topic)."""
         events, devices = [], {}
         for _, topic, payload, _, _, arrived in batch:
-            self.stats.received += 1
             try:
-                site, device, kind = parse_topic(topic)
-            except Malformed as e:
-                self._malformed("?", topic, e)
-                continue
-            if kind == "status" and not payload:  # someone deleted the retained status: nothing said
-                continue
-            entry = devices.setdefault((site, device), {"seen": arrived, "malformed": 0, "reason": None, "topic": None})
-            entry["seen"] = arrived
-            try:
-                if kind == "telemetry":
-                    events.append(parse_telemetry(site, device, payload, arrived))
-                else:
-                    events.append((site, device, parse_status(payload), arrived))
-            except Malformed as e:
-                self._malformed(f"{site}/{device}", topic, e)
-                entry.update(malformed=entry["malformed"] + 1, reason=e.reason, topic=topic[:200])
+                self._parse_one(topic, payload, arrived, known, events, devices)
+            except Exception:  # a bug or a payload nobody foresaw: that message is lost, not the ingestion
+                self.stats.failed += 1
+                log.exception("mqtt message dropped: it could not be read topic=%r", topic[:200])
         return events, devices
+
+    def _parse_one(self, topic: str, payload: bytes, arrived: float, known: set, events: list, devices: dict) -> None:
+        try:
+            site, device, kind = parse_topic(topic)
+        except Malformed as e:
+            self._malformed("?", topic, e)
+            return
+        if (site, device) not in known:
+            self._unknown(site, device)
+            return
+        if kind == "status" and not payload:  # someone deleted the retained status: nothing said
+            return
+        entry = devices.setdefault((site, device), {"seen": arrived, "malformed": 0, "reason": None, "topic": None})
+        entry["seen"] = arrived
+        try:
+            if kind == "telemetry":
+                events.append(parse_telemetry(site, device, payload, arrived))
+            else:
+                events.append((site, device, parse_status(payload), arrived))
+        except Malformed as e:
+            self._malformed(f"{site}/{device}", topic, e)
+            entry.update(malformed=entry["malformed"] + 1, reason=e.reason, topic=topic[:200])
 
     def _malformed(self, device: str, topic: str, error: Malformed) -> None:
         self.stats.malformed += 1
         self.stats.malformed_by_device[device] += 1
         log.warning("malformed mqtt message dropped topic=%r reason=%s detail=%r", topic[:200], error.reason, str(error))
 
+    def _unknown(self, site: str, device: str) -> None:
+        """Counted always; logged once per board (a stranger publishing fast must not flood the log), and
+        only so many boards are remembered (nor may one publishing under ever new names fill the memory)."""
+        self.stats.unknown += 1
+        name = f"{site}/{device}"
+        if name in self.stats.unknown_by_device or len(self.stats.unknown_by_device) < MAX_UNKNOWN_TRACKED:
+            if name not in self.stats.unknown_by_device:
+                log.warning("mqtt messages from an unregistered device dropped site=%r device=%r "
+                            "(an admin registers a board with /device add SITE DEVICE)", site, device)
+            self.stats.unknown_by_device[name] += 1
+
+    async def _store_each_alone_if_one_fails(self, events: list, devices: dict) -> tuple[set, set]:
+        """The batch in one transaction; if the database refuses it (not merely unreachable), each event in a
+        transaction of its own, so one message it refuses is counted, logged and dropped, not the rest."""
+        try:
+            return await self._store(events, devices)
+        except Exception as e:
+            if _about_the_schema(e):
+                raise
+            log.exception("storing a batch of mqtt messages failed; storing them one by one")
+        new, changed, devices = set(), set(), dict(devices)
+        for event in events:
+            key = (event.site, event.device) if isinstance(event, Telemetry) else tuple(event[:2])
+            alone = {key: devices.pop(key)} if key in devices else {}
+            try:
+                one_new, one_changed = await self._store([event], alone)
+            except Exception as e:
+                if _about_the_schema(e):
+                    raise
+                self.stats.failed += 1
+                log.exception("mqtt message dropped: the database refused it site=%r device=%r", *key)
+                continue
+            new |= one_new
+            changed |= one_changed
+        if devices:
+            await self._store([], devices)
+        return new, changed
+
     async def _store(self, events: list, devices: dict) -> tuple[set, set]:
-        """One transaction: devices registered and touched, new readings stored, availability updated.
+        """One transaction: devices' last arrival and malformed counts, new readings stored, availability updated.
         Returns the (site, device, boot, seq) of new telemetry and the ids of status events that changed
         a board's availability."""
         telemetry, seen = [], set()

@@ -1,4 +1,4 @@
-"""MQTT topics and payloads (DESIGN §4.5) checked at the boundary: what passes is trusted inside.
+"""MQTT topics and payloads (docs/interfaces.md §5) checked at the boundary: what passes is trusted inside.
 
 Plain Python with no I/O, so the rules for "malformed" are tested alone. A malformed message is
 dropped whole (never half stored) and its reason is a short code for counting and logs.
@@ -33,7 +33,7 @@ _BOOT = re.compile(r"[A-Za-z0-9_.-]{0,32}")
 
 
 class Malformed(ValueError):
-    """A message that does not follow DESIGN §4.5. `reason` is one of: bad_json, not_object,
+    """A message that does not follow docs/interfaces.md §5. `reason` is one of: bad_json, not_object,
     bad_version, bad_seq, bad_boot, bad_ts, bad_readings, bad_value, absurd_value, too_large,
     bad_topic, bad_status."""
 
@@ -62,8 +62,18 @@ def parse_topic(topic: str) -> tuple[str, str, str]:
     return parts[1], parts[2], parts[3]
 
 
+def valid_name(name: str) -> bool:
+    """A site or device name as it may appear in a topic."""
+    return bool(_NAME.fullmatch(name))
+
+
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _finite(value: int | float) -> bool:
+    """math.isfinite, without converting an int to float (a 400-digit integer would overflow)."""
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def parse_telemetry(site: str, device: str, payload: bytes, arrived: float) -> Telemetry:
@@ -74,6 +84,8 @@ def parse_telemetry(site: str, device: str, payload: bytes, arrived: float) -> T
         message = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError is a ValueError; NaN passes: checked below
         raise Malformed("bad_json", str(e)[:100]) from None
+    except RecursionError:  # 4 KB of "[" nests deeper than Python recurses
+        raise Malformed("bad_json", "nested too deeply") from None
     if not isinstance(message, dict):
         raise Malformed("not_object")
     if message.get("v") != 1 or isinstance(message.get("v"), bool):
@@ -82,7 +94,7 @@ def parse_telemetry(site: str, device: str, payload: bytes, arrived: float) -> T
     if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**63:
         raise Malformed("bad_seq", repr(seq)[:30])
     boot = message.get("boot", "")
-    if _number(boot) and boot == int(boot) and boot >= 0:
+    if _number(boot) and _finite(boot) and boot == int(boot) and boot >= 0:
         boot = str(int(boot))
     if not isinstance(boot, str) or not _BOOT.fullmatch(boot):
         raise Malformed("bad_boot", repr(boot)[:40])
@@ -90,7 +102,7 @@ def parse_telemetry(site: str, device: str, payload: bytes, arrived: float) -> T
     stamped = ts is None or ts == 0
     if stamped:
         ts = arrived
-    elif not _number(ts) or not math.isfinite(ts) or not EARLIEST_TS <= ts <= arrived + MAX_CLOCK_AHEAD:
+    elif not _number(ts) or not _finite(ts) or not EARLIEST_TS <= ts <= arrived + MAX_CLOCK_AHEAD:
         raise Malformed("bad_ts", repr(ts)[:30])
     readings = message.get("readings")
     if not isinstance(readings, dict) or not 0 < len(readings) <= MAX_READINGS:
@@ -99,11 +111,11 @@ def parse_telemetry(site: str, device: str, payload: bytes, arrived: float) -> T
     for key, value in readings.items():
         if not _KEY.fullmatch(key):
             raise Malformed("bad_readings", f"key {key[:40]!r}")
-        if not _number(value) or not math.isfinite(value):
+        if not _number(value) or not _finite(value):
             raise Malformed("bad_value", f"{key}={value!r}"[:60])
         low, high = KNOWN_READINGS.get(key, (-1e12, 1e12))  # unknown keys: kept, only kept finite
         if not low <= value <= high:
-            raise Malformed("absurd_value", f"{key}={value!r}")
+            raise Malformed("absurd_value", f"{key}={value!r}"[:60])
         checked[key] = float(value)
     return Telemetry(site, device, boot, seq, float(ts), checked, stamped)
 

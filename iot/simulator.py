@@ -1,4 +1,4 @@
-"""Simulated boards: a hydroponics room's daily rhythm over MQTT (DESIGN §4.5), and its faults.
+"""Simulated boards: a hydroponics room's daily rhythm over MQTT (docs/interfaces.md §5), and its faults.
 
     python -m iot.simulator --url mqtt://127.0.0.1:1883 --site hq --devices 3 --rate 1 --duration 600 \\
         --fault heat-spike:1@60+300 --fault stuck:2@120 --fault malformed:0@30 --fault offline:2@400
@@ -8,6 +8,9 @@ telemetry message per 1/RATE seconds. Faults are KIND[:DEVICE]@START[+SECONDS] (
 start; DEVICE counts from 0): heat-spike (the air warms ~9 °C, then recovers), stuck (every value
 frozen), malformed (a burst of bad payloads), offline (the board vanishes without a clean close, so
 the broker publishes its will). Only the standard library is imported until a simulation runs.
+
+The assistant hears registered boards only: `--register` registers sim-0 … in its database first
+(`--database-url`; `coop simulate` registers by itself when it uses the embedded broker of a data dir).
 """
 import argparse
 import json
@@ -177,6 +180,30 @@ def simulate(url: str, *, site: str = "hq", devices: int = 3, rate: float = 1.0,
     return counts
 
 
+def register_boards(database_url: str, site: str, devices: int) -> list[str]:
+    """Registers the simulated boards in the assistant's database (migrated first: it may not have run yet),
+    as an admin's /device add does; returns the names."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from chain.db import create_engine, sessionmaker
+    from iot.store import migrate, register_device
+
+    names = [f"sim-{i}" for i in range(devices)]
+
+    async def register() -> None:
+        engine = create_engine(database_url)
+        try:
+            for name in names:
+                await register_device(sessionmaker(engine), site, name, "simulator", datetime.now(UTC).replace(tzinfo=None))
+        finally:
+            await engine.dispose()
+
+    migrate(database_url)
+    asyncio.run(register())
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default="mqtt://127.0.0.1:1883", help="the broker (mqtt://user:pass@host:port)")
     parser.add_argument("--site", default="hq", help="the site in the topics (coop/SITE/DEVICE/...)")
@@ -187,12 +214,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="for the same readings every run")
     parser.add_argument("--fault", type=Fault.parse, action="append", default=[], metavar="KIND[:DEVICE]@START[+SECONDS]",
                         help=f"inject a fault: {', '.join(KINDS)} (repeatable)")
+    parser.add_argument("--register", action="store_true",
+                        help="register the boards in the assistant's database first (only registered boards are heard)")
+    parser.add_argument("--database-url", help="the assistant's database, for --register (coop simulate: its own)")
 
 
 def run(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    if args.register:
+        if not args.database_url:
+            log("simulate: --register needs --database-url (the assistant's COOP_DATABASE_URL)")
+            return 2
+        try:
+            names = register_boards(args.database_url, args.site, args.devices)
+        except Exception as e:  # the database is away or not the assistant's: say so, not a traceback
+            log(f"simulate: could not register the boards in the database: {type(e).__name__}: {str(e)[:200]}")
+            return 1
+        log(f"registered {', '.join(names)} at site {args.site}")
+    else:
+        log(f"the boards are not registered, so the assistant drops their readings unless an admin sent "
+            f"/device add {args.site} sim-0 (and so on) or this runs with --register")
     try:
         counts = simulate(args.url, site=args.site, devices=args.devices, rate=args.rate, duration=args.duration,
                           faults=tuple(args.fault), speed=args.speed, seed=args.seed, log=log)

@@ -1,6 +1,6 @@
 """The sensors' tables (SQLAlchemy 2, async) and their migrations (Alembic, iot/migrations).
 
-Devices as ingestion saw them, raw readings (one row per reading key of a telemetry message), and
+Boards admins registered (only these are heard), devices as ingestion saw them, raw readings (one row per reading key of a telemetry message), and
 per-minute aggregates that replace raw rows past the retention time. Tables are prefixed `iot_` and
 versioned in `iot_alembic_version`, beside chain/'s and bot/'s in the same database.
 """
@@ -24,8 +24,19 @@ class IotBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class RegisteredDevice(IotBase):
+    """A board an admin registered (`/device add SITE DEVICE`): ingestion drops what any other client
+    publishes, so a stranger who can reach the broker raises no alert."""
+
+    __tablename__ = "iot_registered_devices"
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime]
+
+
 class Device(IotBase):
-    """A board, registered by its first message. `online` is its retained status (None: never said)."""
+    """A registered board as ingestion saw it, from its first message. `online` is its retained status (None: never said)."""
 
     __tablename__ = "iot_devices"
     site: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -87,6 +98,41 @@ def migrate(url: str, revision: str = "head") -> None:
 def dialect_insert(dialect: str, table):
     """INSERT with ON CONFLICT support, on either engine."""
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def register_device(sessions: async_sessionmaker, site: str, device: str, by: str, now: datetime) -> bool:
+    """Registers a board (`now` UTC, naive); False if it already was."""
+    async with sessions() as session, session.begin():
+        if await session.get(RegisteredDevice, (site, device)) is not None:
+            return False
+        session.add(RegisteredDevice(site=site, device=device, added_by=by[:64], added_at=now))
+    return True
+
+
+async def unregister_device(sessions: async_sessionmaker, site: str, device: str) -> bool:
+    """Forgets a board (its readings stay); False if it was not registered."""
+    async with sessions() as session, session.begin():
+        result = await session.execute(delete(RegisteredDevice).where(RegisteredDevice.site == site,
+                                                                      RegisteredDevice.device == device))
+    return result.rowcount > 0
+
+
+async def registered_devices(sessions: async_sessionmaker) -> list[tuple[str, str]]:
+    """(site, device) of every registered board, sorted."""
+    async with sessions() as session:
+        rows = await session.execute(select(RegisteredDevice.site, RegisteredDevice.device)
+                                     .order_by(RegisteredDevice.site, RegisteredDevice.device))
+    return [tuple(row) for row in rows]
+
+
+async def heard_but_unregistered(sessions: async_sessionmaker) -> list[tuple[str, str]]:
+    """Boards that published before the allow-list existed and nobody registered since (they are not heard)."""
+    registered = select(RegisteredDevice).where(RegisteredDevice.site == Device.site,
+                                                RegisteredDevice.device == Device.device).exists()
+    async with sessions() as session:
+        rows = await session.execute(select(Device.site, Device.device).where(~registered)
+                                     .order_by(Device.site, Device.device))
+    return [tuple(row) for row in rows]
 
 
 async def latest(sessions: async_sessionmaker, site: str | None = None) -> list[LatestReading]:

@@ -1,4 +1,4 @@
-"""The console transport: DESIGN §4.2's JSON lines on stdin and stdout (logs go to stderr).
+"""The console transport: the JSON lines of docs/interfaces.md §2 on stdin and stdout (logs go to stderr).
 
 In:  {"from": "alice", "text": "/start"} · {"from": "bob", "text": "hola", "lang": "es"} ·
      {"from": "alice", "press": "<button data>"} · {"from": "alice", "chat": "group", "text": "..."}

@@ -1,6 +1,6 @@
 """The Telegram transport (aiogram 3): updates in by long polling or webhook, replies out through the Bot API.
 
-Settings (DESIGN §4.4): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
+Settings (docs/settings.md): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
 tests); TELEGRAM_WEBHOOK_SECRET (set: webhook mode at POST /webhooks/telegram, checked against the
 X-Telegram-Bot-Api-Secret-Token header; unset: long polling); COOP_GROUP_CHAT_ID (announcements).
 
@@ -53,6 +53,7 @@ from bot.logsafe import who
 from bot.notify import TELEGRAM
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
+from bot.web.bodies import BodyRefused, read_json
 from handlers.base import Button, Inbound, Reply
 from locales import LANGUAGES, Translator
 
@@ -154,6 +155,7 @@ class TelegramTransport:
         me = await self._reach()
         if me is None:  # stopped while the Bot API was unreachable
             return self
+        self.app.telegram_username = me.username  # invites are handed out as t.me/<username>?start=CODE links
         log.info("telegram: bot=@%s mode=%s", me.username, "webhook" if self.webhook else "polling")
         await self.register_commands()
         self.app.connect(CHANNEL, self.send, TELEGRAM)
@@ -266,7 +268,12 @@ class TelegramTransport:
             log.warning("telegram: webhook with a wrong or missing secret token from %s", request.remote)
             return web.Response(status=401, text="unauthorized")
         try:
-            item = Update.model_validate(await request.json(), context={"bot": self.bot})
+            body = await read_json(request)
+        except BodyRefused as e:
+            log.warning("telegram: webhook body refused: %r", e.why)
+            return e.response()
+        try:
+            item = Update.model_validate(body, context={"bot": self.bot})
         except (ValueError, ValidationError):
             log.warning("telegram: webhook body is not an update")
             return web.Response(status=400, text="not an update")
@@ -324,12 +331,14 @@ class TelegramTransport:
         sender = message.from_user
         if sender is None or sender.is_bot:
             return None
-        user = f"@{sender.username}" if sender.username else str(sender.id)
+        # A member is their numeric id (it never changes hands); the @username is only an alias admins may type.
+        user = str(sender.id)
         group = chat.type in GROUP_TYPES or str(chat.id) == self.group_chat_id
         origin = _Origin(user=user, private_chat_id=str(sender.id), chat_id=str(chat.id), group=group)
         # chat_id is where this member's private replies go: in Telegram a user's private chat has their id.
         return Inbound(channel=CHANNEL, user=user, text=text, press=press, chat="group" if group else "private",
-                       lang_hint=sender.language_code, chat_id=str(sender.id)), origin
+                       lang_hint=sender.language_code, chat_id=str(sender.id),
+                       alias=sender.username.lower() if sender.username else None), origin
 
     async def _first_times(self, update_ids: list[int]) -> set[int]:
         """The ids among `update_ids` not seen before, now recorded as seen: all in one transaction, or (when

@@ -17,7 +17,7 @@ def onboard(console: Console, name: str, lang: str, code: str | None = None, lan
 def test_onboarding_a_deposit_and_a_join_with_confirmations(console):
     onboard(console, "admin", "en")
     console.send(**{"from": "admin", "text": "/invite 1"})
-    code = re.search(r"\b([0-9A-F]{8})\b", console.expect("admin", "/start")["text"]).group(1)
+    code = re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", console.expect("admin", "/start")["text"]).group(1)
 
     console.send(**{"from": "ana", "text": "/join 1 2", "lang": "es"})
     console.expect("ana", "/start")  # a stranger is told how to join
@@ -51,7 +51,7 @@ def test_onboarding_a_deposit_and_a_join_with_confirmations(console):
 
 def invite_code(console: Console) -> str:
     console.send(**{"from": "admin", "text": "/invite 1"})
-    return re.search(r"\b([0-9A-F]{8})\b", console.expect("admin", "/start")["text"]).group(1)
+    return re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", console.expect("admin", "/start")["text"]).group(1)
 
 
 def confirm(console: Console, who: str, offer: dict) -> None:
@@ -88,7 +88,8 @@ def test_spanish_amounts_are_read_the_spanish_way(console):
 
 
 ADMIN_COMMANDS = ["/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
-                  "/broadcast hello", "/stats", "/threshold temp_c 18 27"]
+                  "/broadcast hello", "/stats", "/threshold temp_c 18 27", "/device add hq esp32-a1",
+                  "/link tom"]
 
 
 def test_a_non_admin_gets_a_polite_refusal_for_every_admin_command(console):

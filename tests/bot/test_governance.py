@@ -34,7 +34,7 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     data_dir = tmp_path / "data"
     onboard(console, "admin", "en")
     console.send(**{"from": "admin", "text": "/invite 2"})
-    codes = re.findall(r"\b([0-9A-F]{8})\b", console.expect("admin", "/start")["text"])
+    codes = re.findall(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", console.expect("admin", "/start")["text"])
     onboard(console, "bob", "en", codes[0])
     onboard(console, "ana", "es", codes[1])
     chain = Chain(data_dir)

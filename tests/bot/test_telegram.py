@@ -46,7 +46,8 @@ async def api():
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def app(api, tmp_path_factory):
     env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_API_BASE": api.base, "COOP_GROUP_CHAT_ID": str(GROUP)}
-    running = await App(Settings.from_env(env, data_dir=tmp_path_factory.mktemp("data"), admins=("admin",))).start()
+    settings = Settings.from_env(env, data_dir=tmp_path_factory.mktemp("data"), admins=(f"telegram:{ADMIN_ID}",))
+    running = await App(settings).start()
     yield running
     await running.stop()
 
@@ -68,7 +69,7 @@ async def invite_code(api: TelegramAPI) -> str:
     mark = len(api.calls)
     await api.queue(api.message(ADMIN_ID, "/invite", username="admin"))
     text = (await api.wait_for("sendMessage", ADMIN_ID, "/start", after=mark)).params["text"]
-    return re.search(r"\b([0-9A-F]{8})\b", text).group(1)
+    return re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", text).group(1)
 
 
 async def join(api: TelegramAPI, user_id: int, username: str, lang: str) -> None:
@@ -110,8 +111,8 @@ async def test_onboarding_by_polling_in_the_members_language(polling, api, app):
     assert answered.params["callback_query_id"] == press["callback_query"]["id"]
     async with app.sessions() as session:
         ana = (await session.execute(select(Member).where(Member.channel == "telegram",
-                                                          Member.handle == "ana"))).scalar_one()
-    assert (ana.lang, ana.chat_id) == ("es", "2")
+                                                          Member.handle == "2"))).scalar_one()
+    assert (ana.lang, ana.chat_id, ana.alias) == ("es", "2", "ana")  # her id is who she is; her @name an alias
 
 
 async def test_every_button_press_is_answered(polling, api):
@@ -140,27 +141,27 @@ async def test_a_member_who_blocked_the_bot_is_marked_and_skipped(polling, api, 
     mark = len(api.calls)
     await api.queue(api.message(5, "/menu", username="bea"))
     for _ in range(200):  # the menu's sendMessage is refused with 403, and she is marked
-        if await blocked(app, "bea"):
+        if await blocked(app, "5"):
             break
         await asyncio.sleep(0.05)
     assert [c.status for c in api.calls[mark:] if c.method == "sendMessage"] == [403]
-    assert await blocked(app, "bea")
+    assert await blocked(app, "5")
 
     before = len(api.calls)
-    await polling.send(Reply("bea", "Your order is paid."))  # a pushed reply
+    await polling.send(Reply("5", "Your order is paid."))  # a pushed reply
     assert len(api.calls) == before  # not even tried
 
     api._blocked.discard("5")  # she unblocks the bot and writes again
     mark = len(api.calls)
     await api.queue(api.message(5, "/help", username="bea"))
     await api.wait_for("sendMessage", 5, after=mark)
-    assert not await blocked(app, "bea")
+    assert not await blocked(app, "5")
 
 
 async def test_pushed_replies_reach_the_members_chat_and_the_group(polling, api, app, tmp_path):
     await join(api, 6, "eve", "fr")
     mark = len(api.calls)
-    await app.push("telegram", Reply("eve", "Done."))  # the App's sink is the transport
+    await app.push("telegram", Reply("6", "Done."))  # the App's sink is the transport
     await api.wait_for("sendMessage", 6, "Done.", after=mark)
     chart = tmp_path / "chart.png"
     chart.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
@@ -262,6 +263,25 @@ async def test_the_same_update_twice_at_once_is_handled_once(webhook, hook_api):
     assert await asyncio.gather(post(), post()) == [200, 200]
     await asyncio.sleep(0.3)
     assert len(hook_api.sent(23)) == 1
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"[" * 198_000, 413),  # parsed as it came, it took the whole process down (SIGSEGV)
+    (b"[" * 60_000, 400),  # under the size cap, too deep
+    (b'{"update_id": 1, "x": ' + b"[" * 40 + b"]" * 40 + b"}", 400),  # well-formed, nested too deep
+    (b"{not json", 400),
+    (b'{"update_id": 1, "pad": "' + b"x" * 70_000 + b'"}', 413),
+], ids=["crash", "deep", "deep_but_valid", "not_json", "oversized"])
+async def test_a_hostile_webhook_body_is_refused_and_the_bot_still_answers(webhook, hook_api, body, status):
+    client, url = webhook
+    async with client.post(url, data=body, headers={SECRET_HEADER: SECRET,
+                                                    "Content-Type": "application/json"}) as response:
+        assert response.status == status
+    user = 24 + len(body) % 997  # a fresh sender per case
+    async with client.post(url, json=hook_api.message(user, "/help", username=f"u{user}"),
+                           headers={SECRET_HEADER: SECRET}) as response:
+        assert response.status == 200
+    assert "/balance" in (await hook_api.wait_for("sendMessage", user)).params["text"]
 
 
 # ---- helpers ----

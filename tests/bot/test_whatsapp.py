@@ -65,7 +65,7 @@ async def env(graph):
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def bot(env, tmp_path_factory):
     """The App, its WhatsApp transport and a client for the web app, shared by the module."""
-    settings = Settings.from_env(env, data_dir=tmp_path_factory.mktemp("whatsapp"), admins=(ADMIN,))
+    settings = Settings.from_env(env, data_dir=tmp_path_factory.mktemp("whatsapp"), admins=(f"whatsapp:+{ADMIN}",))
     app = App(settings)
     clock = Clock()
     transport = WhatsAppTransport(app, settings, WhatsAppOptions.from_env(env), clock=clock)
@@ -182,6 +182,20 @@ async def test_forged_or_missing_signatures_are_refused_and_nothing_happens(bot,
 
 
 @in_module_loop
+@pytest.mark.parametrize("payload, signed, status", [
+    (b"[" * 198_000, True, 400),  # parsed as it came, it took the whole process down (SIGSEGV)
+    (webhook("15550000090", "/help")[:-1] + b', "x": ' + b"[" * 40 + b"]" * 40 + b"}", True, 400),
+    (b"{not json", True, 400),
+    (b"[" * (1024**2 + 1), False, 413),  # refused before the signature is even checked
+], ids=["deep", "deep_but_valid", "not_json", "oversized"])
+async def test_a_hostile_webhook_body_is_refused_and_the_bot_still_answers(bot, graph, payload, signed, status):
+    assert await bot.post(payload, "valid" if signed else None) == status
+    sender = f"1555000009{len(payload) % 10}"
+    await bot.send(sender, "/help")
+    assert "/start CODE" in body(graph.messages(sender)[-1])
+
+
+@in_module_loop
 async def test_a_redelivered_message_is_handled_once(bot, graph):
     stranger = "15550000003"
     payload = webhook(stranger, "/help", message_id="wamid.again1")
@@ -194,7 +208,7 @@ async def test_a_redelivered_message_is_handled_once(bot, graph):
 async def test_a_deposit_is_offered_with_two_reply_buttons_and_told_after_confirm(bot, graph):
     member = "34600000004"  # a Spanish number: the language list offers Español first
     await bot.send(ADMIN, "/invite 1")
-    code = re.search(r"\b([0-9A-F]{8})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    code = re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", body(graph.messages(ADMIN)[-1])).group(1)
     await bot.send(member, f"/start {code}")
     assert rows(graph.messages(member)[0])[0]["id"] == "lang:es"
     await bot.send(member, press="lang:es")
@@ -218,7 +232,7 @@ async def test_a_deposit_is_offered_with_two_reply_buttons_and_told_after_confir
 async def test_a_push_outside_the_window_goes_as_the_template_in_the_members_language(bot, graph):
     member = "33600000005"
     await bot.send(ADMIN, "/invite 1")
-    code = re.search(r"\b([0-9A-F]{8})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    code = re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", body(graph.messages(ADMIN)[-1])).group(1)
     await onboard(bot, graph, member, code)  # French, from the +33 hint
     sent = len(graph.messages(member))
     await bot.app.push("whatsapp", Reply(member, "Commande n°1 payée.\nMerci !"))

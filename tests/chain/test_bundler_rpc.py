@@ -11,7 +11,7 @@ from web3 import Web3
 
 from chain.bundler_client import (EXECUTION_REVERTED, VALIDATION_FAILED, BundlerClient, BundlerError, op_from_rpc,
                                   op_to_rpc, receipt_failure)
-from chain.bundler_server import BUNDLER, LocalBundler, make_app
+from tests.chain.bundler_server import BUNDLER, LocalBundler, make_app
 from chain.transact import contract_at
 from chain.userop import Call, UserOperation, batch_calldata, init_code
 from tests.conftest import DAY
@@ -224,6 +224,22 @@ async def test_a_receipt_is_found_after_the_bundler_restarts(bundlers):
     after = await restarted.get_user_operation_receipt(op_hash)
     assert after == before
     assert await restarted.send_user_operation(op) == op_hash  # a resend is recognised, not run again
+
+
+@pytest.mark.parametrize("body, status", [
+    (b"[" * 198_000, 413),  # parsed as it came, it took the whole process down (SIGSEGV), mempool and all
+    (b"[" * 60_000, 400),  # under the size cap, too deep
+    (b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": ' + b"[" * 40 + b"]" * 40 + b"}", 400),
+    (b"{not json", 400),
+    (b"[" + b'{"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},' * 2_000 + b"{}]", 413),
+], ids=["crash", "deep", "deep_but_valid", "not_json", "oversized"])
+async def test_a_hostile_body_is_refused_and_the_bundler_still_answers(bundlers, body, status):
+    coop, servers = bundlers
+    bundler = await servers.start()
+    async with httpx.AsyncClient() as http:
+        refused = await http.post(bundler.url, content=body, headers={"Content-Type": "application/json"})
+    assert refused.status_code == status and refused.json()["error"]["code"] == -32700
+    assert await bundler.chain_id() == coop.w3.eth.chain_id
 
 
 def test_the_rpc_form_round_trips_and_splits_init_code(anvil_coop):

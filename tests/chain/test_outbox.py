@@ -14,6 +14,7 @@ from chain.db import Intent, OperatorTransaction, SmartAccount, create_engine, s
 from chain.indexer import Indexer, history
 from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
+from chain.transactions import replacement_fees
 from tests.chain.netutil import Forwarder, StaleReceipts
 from tests.conftest import DAY
 
@@ -192,6 +193,49 @@ async def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_mined_once(
     assert (intent.state, intent.tx_hash) == ("confirmed", second)
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
     assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1
+
+
+async def test_fees_stop_rising_at_the_ceiling_and_the_first_transaction_waiting_there_is_reported(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "gil", deposit=10 * PRICE)
+    order = open_order(coop)
+    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    ceiling = 2 * 10**9 + 2 * coop.w3.eth.get_block("latest")["baseFeePerGas"]
+    reported = []
+
+    async def fee_ceiling_reached(at_nonce: int, fee: int) -> None:
+        reported.append((at_nonce, fee))
+
+    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator,
+                    WorkerOptions(window=0, bump_after=0.05, max_fee=ceiling), fee_ceiling_reached=fee_ceiling_reached)
+    rpc = coop.w3.provider.make_request
+    rpc("evm_setAutomine", [False])
+    try:
+        intent = await outbox.submit("gil-join", "gil", "join", {"order_id": order, "units": 2})
+        for _ in range(12):  # far more chances to bump than the ceiling leaves room for
+            await worker.run_once()
+            await asyncio.sleep(0.08)
+        async with sessions() as session:
+            rows = (await session.execute(select(OperatorTransaction).where(
+                OperatorTransaction.nonce == nonce).order_by(OperatorTransaction.id))).scalars().all()
+        fees = [r.max_fee for r in rows]
+        assert 2 <= len(rows) < 12 and fees == sorted(set(fees)) and fees[-1] <= ceiling
+        assert max(r.priority_fee for r in rows) <= ceiling
+        assert set(reported) == {(nonce, fees[-1])}
+        rpc("evm_mine", [])
+    finally:
+        rpc("evm_setAutomine", [True])
+    await worker.drain()
+    assert (await outbox.get(intent.id)).state == "confirmed"
+    assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
+
+
+def test_a_replacement_raises_fees_a_quarter_but_never_past_the_ceiling():
+    gwei = 10**9
+    assert replacement_fees(gwei, gwei, 100 * gwei) == (gwei * 5 // 4 + 1, gwei * 5 // 4 + 1)
+    assert replacement_fees(17 * gwei // 10, gwei, 2 * gwei) == (2 * gwei, gwei * 5 // 4 + 1)  # capped, still +10%
+    assert replacement_fees(19 * gwei // 10, gwei, 2 * gwei) is None  # what is left is under +10%: refused
+    assert replacement_fees(2 * gwei, gwei, 2 * gwei) is None
 
 
 async def test_an_operation_failing_once_mined_fails_its_intent_with_the_reason(gateway):

@@ -9,7 +9,7 @@ from web3 import Web3
 
 from chain.accounts import ensure_account
 from chain.bundler_client import BundlerClient
-from chain.bundler_server import make_app
+from tests.chain.bundler_server import make_app
 from chain.db import create_engine, sessionmaker
 from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions

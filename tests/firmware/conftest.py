@@ -133,7 +133,7 @@ def private_broker():
 class Subscriber:
     """A paho client that records every message under `coop/<site>/#`; it resubscribes after a reconnect."""
 
-    def __init__(self, port, topic):
+    def __init__(self, port, topic, configure=None):
         import paho.mqtt.client as paho
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -147,6 +147,8 @@ class Subscriber:
         self.client.on_disconnect = lambda *a: self.subscribed.clear()
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(min_delay=0.05, max_delay=0.2)
+        if configure is not None:  # credentials, TLS
+            configure(self.client)
         self.client.connect("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
         assert self.subscribed.wait(5), "test subscriber did not subscribe"

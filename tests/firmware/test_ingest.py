@@ -1,12 +1,13 @@
 """End to end: the firmware's telemetry and status, as the backend's Ingestor stores them (SQLite)."""
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from chain.db import create_engine, sessionmaker
 from iot.ingest import Ingestor
-from iot.store import Device, Reading, migrate
+from iot.store import Device, Reading, migrate, register_device
 
 from .conftest import clear_retained, make_node
 
@@ -16,6 +17,7 @@ async def test_the_backend_stores_the_firmwares_readings(broker, site, tmp_path)
     migrate(url)
     engine = create_engine(url)
     sessions = sessionmaker(engine)
+    await register_device(sessions, site, "esp32-a1", "test", datetime.now(UTC).replace(tzinfo=None))  # /device add
     ingestor = Ingestor(sessions, "mqtt://%s:%d" % broker, client_id="fw-test-" + uuid.uuid4().hex[:8])
     board = make_node(site, broker[1])
     try:

@@ -1,4 +1,4 @@
-"""The firmware's main loop against the shared Mosquitto: availability, telemetry per DESIGN §4.5, last will."""
+"""The firmware's main loop against the shared Mosquitto: availability, telemetry per docs/interfaces.md §5, last will."""
 import json
 import time
 

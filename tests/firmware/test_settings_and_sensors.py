@@ -18,12 +18,25 @@ def test_the_example_config_is_valid_and_defaults_fill_the_rest():
     assert minimal["interval_s"] == 30 and minimal["mqtt"]["port"] == 1883 and minimal["device"] == ""
 
 
+def test_tls_takes_a_ca_file_and_the_tls_port_by_default():
+    s = settings.parse({"mqtt": {"host": "mqtt.coop.lan", "tls": True, "ca": "ca.pem"}, "site": "s1"})
+    assert (s["mqtt"]["tls"], s["mqtt"]["ca"], s["mqtt"]["port"]) == (True, "ca.pem", 8883)
+    mine = settings.parse({"mqtt": {"host": "h", "tls": True, "ca": "ca.pem", "port": 9883}, "site": "s1"})
+    assert mine["mqtt"]["port"] == 9883
+    assert settings.parse({"mqtt": {"host": "h"}, "site": "s1"})["mqtt"]["tls"] is False
+
+
 @pytest.mark.parametrize("raw", [
     {"site": "s1"},  # no broker
     {"mqtt": {"host": "h"}, "site": "a/b"},  # a site that would break the topic
     {"mqtt": {"host": "h"}, "site": "s1", "air": {"type": "bme280"}},
     {"mqtt": {"host": "h"}, "site": "s1", "wifi": "ssid"},
     {"mqtt": {"host": "h"}, "site": "s1", "intervall_s": 5},  # a typo is not silently ignored
+    {"mqtt": {"host": "h", "tls": True}, "site": "s1"},  # TLS that could check nothing: no CA on the board
+    {"mqtt": {"host": "h", "ca": "ca.pem"}, "site": "s1"},  # a CA but plain TCP: not what was meant
+    {"mqtt": {"host": "h", "tls": "yes", "ca": "ca.pem"}, "site": "s1"},
+    {"mqtt": {"host": "h", "tls": True, "ca": ""}, "site": "s1"},
+    {"mqtt": {"host": "h", "cafile": "ca.pem"}, "site": "s1"},
 ])
 def test_bad_settings_are_refused_with_a_reason(raw):
     with pytest.raises(settings.SettingsError):

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -23,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from chain.db import create_engine, sessionmaker
 from iot.broker import EmbeddedBroker, MqttURL
-from iot.store import migrate
+from iot.store import migrate, register_device
 from tests.chain.conftest import migrated_database
 
 MOSQUITTO = ("127.0.0.1", 1883)
@@ -76,6 +77,12 @@ async def sessions(database_url):
     engine = create_engine(database_url)
     yield sessionmaker(engine)
     await engine.dispose()
+
+
+async def register(sessions, site: str, *devices: str) -> None:
+    """Registers boards, as an admin's /device add does: only registered boards are heard."""
+    for device in devices:
+        await register_device(sessions, site, device, "test", datetime.now(UTC).replace(tzinfo=None))
 
 
 @pytest.fixture

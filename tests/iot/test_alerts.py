@@ -15,13 +15,18 @@ import pytest
 from iot.alerts import OFFLINE, SUMMARY, Alerts, QuietHours
 from tests.bot.console import Console
 from tests.bot.test_console import invite_code, onboard
+from tests.iot.conftest import register
 
 
-def start_console(tmp_path, mqtt_url: str, quiet: str = "") -> Console:
+def start_console(tmp_path, mqtt_url: str, site: str, quiet: str = "") -> Console:
+    """The console with admin, ana and bob, and boards tank1 and tank2 of `site` registered."""
     console = Console(tmp_path / "data", env={"COOP_MQTT_URL": mqtt_url, "COOP_QUIET_HOURS": quiet})
     onboard(console, "admin", "en")
     onboard(console, "ana", "es", invite_code(console))
     onboard(console, "bob", "en", invite_code(console))
+    for board in ("tank1", "tank2"):
+        console.send(**{"from": "admin", "text": f"/device add {site} {board}"})
+        console.expect("admin", f"Board {board} at {site} is registered")
     for who in ("ana", "admin"):
         console.send(**{"from": who, "text": "/alerts on"})
         console.expect(who, "")
@@ -50,9 +55,9 @@ def console_closer():
             console.process.kill()
 
 
-def test_an_alert_once_per_subscriber_in_their_language_then_one_recovery(tmp_path, mqtt_url, boards,
+def test_an_alert_once_per_subscriber_in_their_language_then_one_recovery(tmp_path, mqtt_url, boards, site,
                                                                           console_closer):
-    console = start_console(tmp_path, mqtt_url)
+    console = start_console(tmp_path, mqtt_url, site)
     console_closer(console)
     board, t0 = boards("tank1"), time.time() - 3600
     ingesting(console, board, t0)
@@ -94,7 +99,7 @@ def test_an_alert_once_per_subscriber_in_their_language_then_one_recovery(tmp_pa
 def test_quiet_hours_hold_a_warning_and_pass_a_critical(tmp_path, mqtt_url, boards, site, console_closer):
     here = datetime.now(ZoneInfo("America/New_York"))  # COOP_TIMEZONE's default
     quiet = f"{(here - timedelta(hours=1)):%H:%M}-{(here + timedelta(hours=1)):%H:%M}"  # now is quiet
-    console = start_console(tmp_path, mqtt_url, quiet=quiet)
+    console = start_console(tmp_path, mqtt_url, site, quiet=quiet)
     console_closer(console)
     board, t0 = boards("tank1"), time.time() - 3600
     ingesting(console, board, t0)
@@ -160,7 +165,9 @@ async def test_a_board_that_fell_silent_while_the_assistant_was_down_is_noticed(
     heard = datetime.fromtimestamp(now, timezone.utc).replace(tzinfo=None)
     async with sessions() as session, session.begin():
         session.add_all([Device(site="s", device="old", first_seen=heard, last_seen=heard - timedelta(hours=2)),
-                         Device(site="s", device="fresh", first_seen=heard, last_seen=heard)])
+                         Device(site="s", device="fresh", first_seen=heard, last_seen=heard),
+                         Device(site="s", device="stranger", first_seen=heard, last_seen=heard - timedelta(hours=2))])
+    await register(sessions, "s", "old", "fresh")  # "stranger" published before the allow-list: not a board
     told = []
 
     async def deliver(notice):
@@ -173,7 +180,7 @@ async def test_a_board_that_fell_silent_while_the_assistant_was_down_is_noticed(
 
 
 def test_an_admin_moves_a_safe_band_for_a_site(tmp_path, mqtt_url, boards, site, console_closer):
-    console = start_console(tmp_path, mqtt_url)
+    console = start_console(tmp_path, mqtt_url, site)
     console_closer(console)
     console.send(**{"from": "admin", "text": f"/threshold {site} water_temp_c 30 20"})
     console.expect("admin", "The low limit must be below the high one.")
@@ -219,3 +226,59 @@ def test_a_notice_about_the_past_says_when_it_happened():
         "The water is too warm: 25.8 °C (safe up to 24.0 °C). Check the chiller. (sensor tank1)"
     summary = Notice(SUMMARY, "", "", "warning", at + 5 * 3600, held=(warm,))
     assert notice_text(Translator("bn"), summary, zone, at + 5 * 3600).splitlines()[1].startswith("• ০২:১০-এ: পানি খুব গরম")
+
+
+def test_an_unregistered_board_raises_no_alert_until_an_admin_adds_it(tmp_path, mqtt_url, boards, site,
+                                                                       console_closer):
+    console = start_console(tmp_path, mqtt_url, site)
+    console_closer(console)
+    console.send(**{"from": "bob", "text": f"/device add {site} intruder"})
+    console.expect("bob", "only the co-op's admins")
+    for text, answer in [("/device add", "Send: /device add SITE DEVICE"),
+                         (f"/device add {site} bad+name", "Site and board names are letters, digits"),
+                         (f"/device remove {site} nobody", f"There is no registered board nobody at {site}."),
+                         ("/device", f"Registered boards: {site}/tank1, {site}/tank2.")]:
+        console.send(**{"from": "admin", "text": text})
+        console.expect("admin", answer)
+
+    t0 = time.time() - 3600
+    intruder = boards("intruder")
+    for seq, dt in enumerate([0, 130, 140], start=1):  # critical for longer than its 120 s debounce
+        intruder.reading(seq, ts=t0 + dt, water_temp_c=28.4)
+    intruder.wait_sent()
+    ingesting(console, boards("tank1"), t0)  # a registered board's reading, stored after the intruder's
+    console.send(**{"from": "bob", "text": "/readings"})
+    assert "intruder" not in console.expect("bob", "")["text"]
+
+    console.send(**{"from": "admin", "text": f"/device add {site} intruder"})
+    console.expect("admin", f"Board intruder at {site} is registered: its readings count from now on.")
+    for seq, dt in enumerate([200, 330, 340], start=4):
+        intruder.reading(seq, ts=t0 + dt, water_temp_c=29.5)
+    assert "(sensor intruder)" in console.heard("group", "Urgent: The water is too warm: 29.5 °C")["text"]
+    console.send(**{"from": "admin", "text": f"/device remove {site} intruder"})
+    console.expect("admin", f"Board intruder at {site} is removed")
+    intruder.wait_sent()
+    assert console.close() == 0
+    told = [r["text"] for r in console.seen + console.rest()]
+    assert not any("28.4" in text or "28,4" in text for text in told), told
+
+
+async def test_a_board_an_admin_removed_is_not_reported_silent_and_its_alerts_close_quietly(sessions):
+    now = [time.time()]
+    told = []
+
+    async def deliver(notice):
+        told.append(notice)
+
+    alerts = Alerts(sessions, deliver, offline_after=600, clock=lambda: now[0])
+    for dt in (0, 130, 140):  # critical for longer than its debounce
+        await alerts.reading("s", "gone", {"water_temp_c": 29.0}, now[0] + dt)
+    assert [n.kind for n in told] == ["started"]
+    await alerts.forget("s", "gone")
+    now[0] += 7200
+    await alerts.check()  # neither "offline" nor a reminder about a board nobody listens to any more
+    assert [n.kind for n in told] == ["started"]
+    restarted = Alerts(sessions, deliver, offline_after=600, clock=lambda: now[0])
+    await restarted.load()
+    await restarted.check()
+    assert [n.kind for n in told] == ["started"]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from chain.db import create_engine, sessionmaker
 from iot.ingest import Ingestor
 from iot.store import Device, Reading
-from tests.iot.conftest import until
+from tests.iot.conftest import register, until
 
 
 class Listener:
@@ -37,8 +37,10 @@ def malformed(ingestor: Ingestor, site: str) -> int:
 
 @pytest.fixture
 async def ingest(sessions, mqtt_url, site):
-    """start(url=…, sessions=…) -> (Ingestor, Listener), subscribed; stopped (session ended) afterwards."""
+    """start(url=…, sessions=…) -> (Ingestor, Listener), subscribed (boards dev1 and dev2 registered);
+    stopped (session ended) afterwards."""
     made = []
+    await register(sessions, site, "dev1", "dev2")
 
     async def start(url: str = mqtt_url, sessions=sessions, client_id: str | None = None):
         listener = Listener(site)
@@ -209,3 +211,83 @@ async def test_messages_received_but_not_stored_come_back_after_a_crash(
     await until(lambda: len(listener.telemetry) == 10, what="the redelivery")
     assert sorted(t.seq for t in listener.telemetry) == list(range(10))
     assert len(await stored(sessions, site)) == 20
+
+
+async def test_an_unregistered_board_is_counted_dropped_and_logged_once_until_an_admin_registers_it(
+        sessions, site, boards, ingest, caplog):
+    ingestor, listener = await ingest()
+    stranger, ours = boards("stranger"), boards("dev1")
+    stranger.publish("online", kind="status", retain=True)
+    for seq in range(5):
+        stranger.reading(seq, water_temp_c=30.0)
+    stranger.wait_sent()
+    ours.reading(1)
+    await until(lambda: len(listener.telemetry) == 1 and ingestor.stats.unknown_by_device[f"{site}/stranger"] == 6,
+                what="the stranger's messages and ours")
+
+    assert [t.device for t in listener.telemetry] == ["dev1"] and listener.status == []
+    assert {device for device, *_ in await stored(sessions, site)} == {"dev1"}
+    async with sessions() as session:
+        assert await session.get(Device, (site, "stranger")) is None
+    logged = [r for r in caplog.records if "unregistered" in r.getMessage() and site in r.getMessage()]
+    assert len(logged) == 1 and "'stranger'" in logged[0].getMessage()
+
+    await register(sessions, site, "stranger")
+    stranger.reading(5, water_temp_c=23.0)
+    await until(lambda: [t.device for t in listener.telemetry] == ["dev1", "stranger"], what="the board, registered")
+    assert ingestor.stats.unknown_by_device[f"{site}/stranger"] == 6
+
+
+async def test_a_message_that_breaks_reading_it_does_not_stop_the_next(sessions, site, boards, ingest):
+    ingestor, listener = await ingest()
+    board = boards()
+    board.publish(b"[" * 4000)  # deeper than Python's recursion limit
+    board.publish(b'{"v": 1, "seq": 1, "readings": {"temp_c": 1' + b"0" * 400 + b"}}")  # no float holds it
+    board.publish(b'{"v": 1, "seq": 1, "boot": NaN, "readings": {"temp_c": 20}}')
+    board.reading(2, temp_c=21.0)
+    await until(lambda: len(listener.telemetry) == 1, what="the good reading after the bad ones")
+    assert malformed(ingestor, site) == 3 and ingestor.stats.failed == 0
+    assert [(seq, key, value) for _, _, seq, key, value in await stored(sessions, site) if key == "temp_c"] == [
+        (2, "temp_c", 21.0)]
+
+
+POISON = {  # the database refuses one value, as it might refuse any row it finds wrong
+    "sqlite": ["CREATE TRIGGER poison BEFORE INSERT ON iot_readings WHEN NEW.value = 13.0 "
+               "BEGIN SELECT RAISE(ABORT, 'poison'); END"],
+    "postgresql": ["CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN IF NEW.value = 13.0 THEN "
+                   "RAISE EXCEPTION 'poison'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                   "CREATE TRIGGER poison BEFORE INSERT ON iot_readings FOR EACH ROW EXECUTE FUNCTION poison()"],
+}
+
+
+async def test_a_message_the_database_refuses_is_dropped_alone_and_ingestion_goes_on(
+        sessions, site, boards, ingest, caplog):
+    from sqlalchemy import text
+
+    async with sessions() as session, session.begin():
+        for statement in POISON[session.bind.dialect.name]:
+            await session.execute(text(statement))
+    ingestor, listener = await ingest()
+    board = boards()
+    for seq, value in enumerate([20.0, 13.0, 21.0], start=1):
+        board.reading(seq, temp_c=value)
+    board.wait_sent()
+    await until(lambda: ingestor.stats.failed == 1 and len(listener.telemetry) == 2, timeout=10,
+                what="the two good readings")
+    board.reading(4, temp_c=22.0)
+    await until(lambda: len(listener.telemetry) == 3, what="the reading after")
+    assert [seq for _, _, seq, key, _ in await stored(sessions, site) if key == "temp_c"] == [1, 3, 4]
+    assert any("the database refused it" in r.getMessage() and f"'{site}'" in r.getMessage()
+               for r in caplog.records)
+
+
+async def test_the_broker_does_not_send_a_payload_larger_than_the_ingestor_takes(sessions, site, boards, ingest,
+                                                                                mqtt_url):
+    if "protocol=3.1.1" in mqtt_url:
+        pytest.skip("MQTT 5's Maximum-Packet-Size needs Mosquitto; the embedded broker speaks 3.1.1")
+    ingestor, listener = await ingest()
+    board = boards()
+    board.publish({"v": 1, "seq": 1, "readings": {"temp_c": 20.0}, "pad": "x" * 64_000})
+    board.reading(2)
+    await until(lambda: len(listener.telemetry) == 1, what="the reading after the large one")
+    assert malformed(ingestor, site) == 0  # never received: the broker dropped it for us

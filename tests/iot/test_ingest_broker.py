@@ -14,7 +14,7 @@ from chain.db import create_engine, sessionmaker
 from iot.broker import BrokerURLError, EmbeddedBroker, MqttURL
 from iot.ingest import Ingestor
 from iot.store import latest, migrate
-from tests.iot.conftest import Board, until
+from tests.iot.conftest import Board, register, until
 
 
 def test_an_mqtt_url_gives_host_credentials_tls_and_protocol():
@@ -94,6 +94,7 @@ async def test_the_embedded_broker_carries_telemetry_to_the_ingestor(tmp_path):
     engine = create_engine(database)
     broker = EmbeddedBroker()
     url = await broker.start()
+    await register(sessionmaker(engine), "hq", "esp32-1")
     ingestor = Ingestor(sessionmaker(engine), url)
     await ingestor.start()
     await asyncio.wait_for(ingestor.subscribed.wait(), 10)

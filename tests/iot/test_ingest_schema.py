@@ -1,4 +1,4 @@
-"""What the boundary accepts (DESIGN §4.5) and the reason it gives for what it drops."""
+"""What the boundary accepts (docs/interfaces.md §5) and the reason it gives for what it drops."""
 import json
 
 import pytest

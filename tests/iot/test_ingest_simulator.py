@@ -9,7 +9,7 @@ import pytest
 from iot.ingest import Ingestor
 from iot.schema import KNOWN_READINGS
 from iot.simulator import MALFORMED_BURST, Fault, room, simulate
-from tests.iot.conftest import clear_retained, until
+from tests.iot.conftest import clear_retained, register, until
 
 
 def longest_repeat(readings: list[dict]) -> int:
@@ -51,6 +51,7 @@ async def test_simulated_boards_and_their_faults_reach_the_ingestor(sessions, mq
         if s == site:
             status.append((device, online))
 
+    await register(sessions, site, "sim-0", "sim-1", "sim-2")
     ingestor = Ingestor(sessions, mqtt_url, client_id=f"ingest-{site}", on_telemetry=on_telemetry,
                         on_status=on_status)
     await ingestor.start()
@@ -69,8 +70,35 @@ async def test_simulated_boards_and_their_faults_reach_the_ingestor(sessions, mq
         clear_retained(mqtt_url, [f"coop/{site}/sim-{i}/status" for i in range(3)])
 
     by_device = {name: [t for t in telemetry if t.device == name] for name in ("sim-0", "sim-1", "sim-2")}
-    assert 8 <= len(by_device["sim-2"]) <= 12  # went away at 0.5 s, 20 a second
+    # Went away at 0.5 s of 1.6: under load the simulator's ticks stretch, so compared with a board that stayed.
+    assert 1 <= len(by_device["sim-2"]) < len(by_device["sim-1"]) / 2
     assert max(t.readings["temp_c"] for t in by_device["sim-1"]) > 27  # the spike crossed the safe band
     assert longest_repeat([t.readings for t in by_device["sim-0"]]) >= 10  # stuck for 1 s of 20 a second
     assert longest_repeat([t.readings for t in by_device["sim-1"]]) == 1
     assert status.count(("sim-2", False)) == 1  # by its will, before the others closed cleanly
+
+
+async def test_coop_simulate_on_an_embedded_data_dir_registers_its_boards(tmp_path, mqtt_url, site, monkeypatch):
+    """`coop simulate` beside `coop console` (whose embedded broker's URL is in the data dir) registers the
+    boards there, so the README's two commands show readings; against another broker it only says how."""
+    from bot.cli import main
+    from bot.settings import Settings
+    from chain.db import create_engine, sessionmaker
+    from iot.store import registered_devices
+
+    for name in ("COOP_MQTT_URL", "COOP_DATABASE_URL", "COOP_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mqtt.url").write_text(mqtt_url + "\n")
+    run = ["simulate", "--site", site, "--devices", "2", "--rate", "5", "--duration", "0.2"]
+    assert await asyncio.to_thread(main, [*run, "--data-dir", str(tmp_path / "other"), "--url", mqtt_url]) == 0
+    assert await asyncio.to_thread(main, [*run, "--data-dir", str(data)]) == 0
+    clear_retained(mqtt_url, [f"coop/{site}/sim-{i}/status" for i in range(2)])
+
+    engine = create_engine(Settings.from_env({}, data_dir=data).database_url)
+    try:
+        assert await registered_devices(sessionmaker(engine)) == [(site, "sim-0"), (site, "sim-1")]
+    finally:
+        await engine.dispose()
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").glob("*.db"))

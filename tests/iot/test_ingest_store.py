@@ -4,7 +4,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from iot.store import MIGRATIONS, MinuteAggregate, Reading, downsample, latest, series
+from iot.store import (MIGRATIONS, Device, MinuteAggregate, Reading, downsample, heard_but_unregistered, latest,
+                       register_device, registered_devices, series, unregister_device)
 
 NOW = datetime(2026, 11, 25, 12, 0, 0)
 
@@ -83,3 +84,16 @@ async def test_a_series_joins_minute_means_and_raw_values_oldest_first(sessions)
         (old, 20.5), (NOW - timedelta(minutes=10), 23.0), (NOW - timedelta(minutes=5), 24.0)]
     assert await series(sessions, "hq", "dev1", "temp_c", since=NOW - timedelta(hours=24)) == [
         (NOW - timedelta(minutes=10), 23.0), (NOW - timedelta(minutes=5), 24.0)]
+
+
+async def test_the_registry_adds_once_removes_and_names_boards_heard_before_it_existed(sessions):
+    assert await register_device(sessions, "hq", "esp32-a1", "luis", NOW)
+    assert not await register_device(sessions, "hq", "esp32-a1", "luis", NOW)  # already there
+    assert await register_device(sessions, "lab", "esp32-b2", "luis", NOW)
+    async with sessions() as session, session.begin():  # boards that published before the allow-list existed
+        session.add_all(Device(site="hq", device=name, first_seen=NOW, last_seen=NOW) for name in ("esp32-a1", "old"))
+    assert await registered_devices(sessions) == [("hq", "esp32-a1"), ("lab", "esp32-b2")]
+    assert await heard_but_unregistered(sessions) == [("hq", "old")]
+    assert await unregister_device(sessions, "lab", "esp32-b2")
+    assert not await unregister_device(sessions, "lab", "esp32-b2")
+    assert await registered_devices(sessions) == [("hq", "esp32-a1")]

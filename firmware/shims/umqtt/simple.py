@@ -5,6 +5,7 @@ caller builds a new client. Each connect() makes a fresh paho client driven by l
 caller's thread (no background thread), so nothing is resent behind the firmware's back.
 """
 import errno
+import ssl as _ssl
 import time
 
 import paho.mqtt.client as paho
@@ -49,8 +50,8 @@ class MQTTClient:
                         protocol=paho.MQTTv311)
         if self.user is not None:
             c.username_pw_set(self.user, self.pswd)
-        if self.ssl:
-            c.tls_set()
+        if self.ssl:  # an SSLContext, as umqtt.simple takes it; umqtt's older ssl=True kept working too
+            c.tls_set_context(self.ssl if isinstance(self.ssl, _ssl.SSLContext) else None)
         if self.lw_topic:
             c.will_set(_s(self.lw_topic), self.lw_msg, qos=self.lw_qos, retain=self.lw_retain)
         c.on_connect = self._on_connect

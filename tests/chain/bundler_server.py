@@ -1,4 +1,11 @@
-"""A small ERC-4337 bundler speaking the standard JSON-RPC, built on a self-bundler (one operator account).
+"""Test support: a small ERC-4337 bundler speaking the standard JSON-RPC, built on a self-bundler (one
+operator account), for the tests of the external-bundler path (chain/bundler_client.py, the outbox with
+COOP_BUNDLER_URL).
+
+It is not part of the product: it authenticates nobody, accepts any sender's operations and keeps its
+mempool in memory only. In production COOP_BUNDLER_URL names a real bundler service; left unset, the
+outbox worker bundles itself. Request bodies go through bot/web/bodies.py like every endpoint's (a size
+cap, then a nesting cap before parsing), so a hostile body gets 413/400 and the server lives.
 
 It validates each operation by simulation (handleOps by eth_call: a FailedOp is a validation error
 -32500; then the operation's calls as the EntryPoint runs them: a revert is -32521), keeps accepted
@@ -14,7 +21,7 @@ Limits: the mempool is memory only (an accepted operation not yet sent is lost o
 its hash does not change); an operation's calls are simulated against the chain as it is, not after
 the same sender's operations still waiting in the mempool.
 
-Run: COOP_BUNDLER_KEY=0x… python -m chain.bundler_server --rpc-url URL --entry-point ADDR [--port 4337]
+Run by hand: COOP_BUNDLER_KEY=0x… python -m tests.chain.bundler_server --rpc-url URL --entry-point ADDR [--port 4337]
 """
 import argparse
 import asyncio
@@ -36,13 +43,14 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 
+from bot.web.bodies import BodyRefused, read_json
 from chain.accounts import clone_code
 from chain.bundler_client import EXECUTION_REVERTED, INVALID_PARAMS, VALIDATION_FAILED, op_from_rpc
 from chain.errors import ContractReverted, decode_revert
 from chain.transact import revert_data, contract_at, send
 from chain.userop import UserOperation
 
-log = logging.getLogger("chain.bundler_server")  # the same name under `python -m`
+log = logging.getLogger("tests.chain.bundler_server")  # the same name under `python -m`
 
 MAX_ATTEMPTS = 3  # bundles an operation may be in without being mined before it is dropped
 # Limits an operation is probed with while its gas is estimated (its signature is then invalid: ignored).
@@ -378,9 +386,10 @@ async def _answer(bundler: LocalBundler, request: Any) -> dict[str, Any]:
 
 async def _handle(request: web.Request) -> web.Response:
     try:
-        body = await request.json()
-    except ValueError:
-        return web.json_response({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}})
+        body = await read_json(request)
+    except BodyRefused as e:  # JSON-RPC's parse error, with the HTTP status saying why
+        return web.json_response({"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": e.why}},
+                                 status=e.status)
     bundler = request.app[BUNDLER]
     if isinstance(body, list):
         return web.json_response([await _answer(bundler, item) for item in body])
@@ -409,7 +418,7 @@ def make_app(w3: Web3, entry_point_contract: Contract, operator: LocalAccount, *
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m chain.bundler_server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.chain.bundler_server", description=__doc__.splitlines()[0])
     parser.add_argument("--rpc-url", required=True, help="the node's JSON-RPC URL")
     parser.add_argument("--entry-point", required=True, help="the EntryPoint's address")
     parser.add_argument("--host", default="127.0.0.1")

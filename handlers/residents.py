@@ -1,0 +1,53 @@
+"""Residents and their channel identities: MEMBER as an admin types it, and /link (one resident, several channels).
+
+A resident is one `member_id` (their wallet, their one vote); each channel identity they use is a member row
+of its own carrying that id. /link makes a single-use code for a resident: the identity that sends it with
+/start becomes a row of that resident.
+"""
+from sqlalchemy import or_, select
+
+from bot.identity import IdentityError, identity_key, parse_identity
+from bot.store import Invite, Member
+from handlers.base import Context, Reply
+from handlers.doorstep import invite_links, new_code, show_code
+from handlers.onboarding import invite_expiry
+
+
+async def find_member(ctx: Context, typed: str) -> Member | None:
+    """MEMBER in an admin command: `channel:id`, or an id, name or alias (@ana); the admin's own channel first."""
+    try:
+        channel, handle = parse_identity(typed)
+    except IdentityError:
+        channel = handle = None
+    async with ctx.services.sessions() as session:
+        if channel is not None:
+            return (await session.execute(select(Member).where(
+                Member.channel == channel, Member.handle == handle))).scalars().first()
+        bare = typed.strip().lstrip("@")
+        rows = list((await session.execute(select(Member).where(
+            or_(Member.handle == bare, Member.alias == bare.lower())))).scalars())
+    # "@ana" means a Telegram alias first; "ana" a console name or an id first.
+    by_alias = typed.startswith("@")
+    rows.sort(key=lambda m: (m.channel != ctx.inbound.channel, (m.alias == bare.lower()) != by_alias, m.id))
+    return rows[0] if rows else None
+
+
+async def link(ctx: Context, args: list[str]) -> list[Reply]:
+    """/link MEMBER: a code (and links to tap) that makes the chat it is sent from MEMBER too — the same wallet,
+    the same vote. The new identity proves itself by sending the code; nobody types a number that could be
+    someone else's."""
+    if len(args) != 1:
+        return [ctx.reply(ctx.t("Send: /link MEMBER, for example: /link @ana. I give you a code for Ana to send "
+                                "from her other phone or app."))]
+    member = await find_member(ctx, args[0])
+    if member is None:
+        return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
+    code = new_code()
+    async with ctx.services.sessions() as session, session.begin():
+        session.add(Invite(code=code, created_by=identity_key(ctx.inbound.channel, ctx.inbound.user),
+                           for_member_id=member.member_id, expires_at=invite_expiry()))
+    links = invite_links(code, ctx.services.telegram_username, ctx.services.settings.whatsapp_number)
+    return [ctx.reply("\n".join([ctx.t("A link code for {name} (it works once, for two weeks). Give it to {name} "
+                                       "only: from their other phone or app they tap a link, or send /start CODE, "
+                                       "and that chat becomes {name} too, with the same wallet and one vote.",
+                                       name=member.name), show_code(code), *links]))]
