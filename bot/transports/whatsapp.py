@@ -201,7 +201,7 @@ def _parse_message(message: dict, names: dict) -> _Message | None:
     wa_id, message_id, kind = message.get("from"), message.get("id"), message.get("type")
     if not isinstance(wa_id, str) or not WA_ID.fullmatch(wa_id) or not isinstance(message_id, str) \
             or not 0 < len(message_id) <= 100:
-        log.warning("whatsapp ignored=malformed_message type=%s", kind)
+        log.warning("whatsapp ignored=malformed_message type=%r", kind)
         return None
     if kind in IGNORED_TYPES:
         return None
