@@ -38,12 +38,17 @@ async def invite(ctx: Context, args: list[str]) -> list[Reply]:
             session.add(Invite(code=code, created_by=identity_key(ctx.inbound.channel, ctx.inbound.user),
                                expires_at=invite_expiry()))
     # A link to tap for each (the chat opens with /start CODE in it), and the plain code beside it.
-    blocks = ["\n".join([show_code(code), *invite_links(code, ctx.services.telegram_username,
-                                                         ctx.services.settings.whatsapp_number)]) for code in codes]
-    return [ctx.reply("\n\n".join([ctx.tn("Invite (it works once, for two weeks). The new member taps a link, or "
-                                           "sends /start CODE:",
-                                           "Invites (each works once, for two weeks). Each new member taps their "
-                                           "link, or sends /start CODE:", count), *blocks]))]
+    links = [invite_links(code, ctx.services.telegram_username, ctx.services.settings.whatsapp_number)
+             for code in codes]
+    blocks = ["\n".join([show_code(code), *code_links]) for code, code_links in zip(codes, links)]
+    if links[0]:
+        heading = ctx.tn("Invite (it works once, for two weeks). The new member taps a link, or sends /start CODE:",
+                         "Invites (each works once, for two weeks). Each new member taps their link, or sends "
+                         "/start CODE:", count)
+    else:  # no channel to link to (the console; WhatsApp without COOP_WHATSAPP_NUMBER)
+        heading = ctx.tn("Invite (it works once, for two weeks). The new member sends /start CODE:",
+                         "Invites (each works once, for two weeks). Each new member sends /start CODE:", count)
+    return [ctx.reply("\n\n".join([heading, *blocks]))]
 
 
 async def new_order(ctx: Context, args: list[str]) -> list[Reply]:

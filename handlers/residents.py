@@ -48,6 +48,6 @@ async def link(ctx: Context, args: list[str]) -> list[Reply]:
                            for_member_id=member.member_id, expires_at=invite_expiry()))
     links = invite_links(code, ctx.services.telegram_username, ctx.services.settings.whatsapp_number)
     return [ctx.reply("\n".join([ctx.t("A link code for {name} (it works once, for two weeks). Give it to {name} "
-                                       "only: from their other phone or app they tap a link, or send /start CODE, "
-                                       "and that chat becomes {name} too, with the same wallet and one vote.",
+                                       "only: when they send /start CODE from their other phone or app, that chat "
+                                       "becomes {name} too, with the same wallet and one vote.",
                                        name=member.name), show_code(code), *links]))]
