@@ -182,7 +182,11 @@ async def _in_private(ctx: Context) -> list[Reply]:
     replies = await (_press(private, ctx.inbound.press) if ctx.inbound.press is not None
                      else _text(private, (ctx.inbound.text or "").strip()))
     if any(reply.to == ctx.inbound.user for reply in replies):
-        replies.append(Reply("group", ctx.t("I sent you the answer in a private chat.")))
+        pointer = ctx.t("I sent you the answer in a private chat.")
+        bot = ctx.services.telegram_username if ctx.inbound.channel == "telegram" else None
+        if bot:  # Telegram lets a bot write privately only to someone who has opened a chat with it first
+            pointer += " " + ctx.t("If it is not there, open https://t.me/{bot}, press Start, and ask again.", bot=bot)
+        replies.append(Reply("group", pointer))
     return replies
 
 

@@ -179,8 +179,11 @@ async def test_a_balance_asked_in_the_group_is_answered_in_the_private_chat(poll
     await api.wait_for("sendMessage", ADMIN_ID, "Your Food-USD balance is", after=mark)
     await api.wait_for("sendMessage", GROUP, "I sent you the answer in a private chat.", after=mark)
     await asyncio.sleep(0.3)
+    # Telegram refuses a bot's private message to someone who never opened its chat: the pointer says how.
     assert [c.params["text"] for c in api.calls[mark:] if c.method == "sendMessage"
-            and c.params["chat_id"] == str(GROUP)] == ["I sent you the answer in a private chat."]
+            and c.params["chat_id"] == str(GROUP)] == [
+        "I sent you the answer in a private chat. If it is not there, open https://t.me/coop_test_bot, "
+        "press Start, and ask again."]
 
 
 async def test_button_data_over_64_bytes_is_refused():
