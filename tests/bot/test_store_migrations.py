@@ -35,6 +35,19 @@ def run(url: str, *statements: str) -> list[list[tuple]]:
     return asyncio.run(go())
 
 
+def test_an_admin_named_by_username_follows_that_exact_member_not_a_later_holder_of_the_name(empty_url):
+    migrate(empty_url, revision="0002", migrations=MIGRATIONS)
+    member = ("INSERT INTO bot_members (channel, handle, chat_id, member_id, invite_code, alerts, blocked, joined_at) "
+              "VALUES ('{}', '{}', '{}', '{}', 'X', false, false, '2026-11-30 12:00:00')")
+    run(empty_url,
+        member.format("telegram", "Ana", "2", "telegram:Ana"),  # the admin
+        member.format("telegram", "ana", "9", "telegram:ana"),  # someone else, who later took the freed name
+        "INSERT INTO bot_admins (channel, handle) VALUES ('telegram', 'Ana'), ('telegram', '2')")  # named twice
+    migrate(empty_url, migrations=MIGRATIONS)
+    admins, = run(empty_url, "SELECT channel, handle FROM bot_admins ORDER BY handle")
+    assert admins == [("telegram", "2")]
+
+
 def test_telegram_members_keyed_by_username_become_their_id_with_the_username_as_alias(empty_url):
     migrate(empty_url, revision="0002", migrations=MIGRATIONS)
     member = ("INSERT INTO bot_members (channel, handle, chat_id, member_id, invite_code, alerts, blocked, joined_at) "

@@ -37,6 +37,7 @@ def upgrade() -> None:
                               .where(members.c.channel == 'telegram').order_by(members.c.id.desc())).all()
     taken = {handle for _, handle, _ in rows if handle.isdigit()}
     aliases: set[str] = set()  # "Ana" and, later, "ana": one name, the newer row keeps it
+    moved: dict[str, str] = {}  # each old username handle, exactly as stored, to the id it became
     for id_, handle, chat_id in rows:
         if handle.isdigit():
             continue
@@ -46,15 +47,21 @@ def upgrade() -> None:
         alias = handle.lower() if handle.lower() not in aliases else None
         taken.add(new)
         aliases.add(handle.lower())
+        if new.isdigit():
+            moved[handle] = new
         connection.execute(sa.update(members).where(members.c.id == id_).values(handle=new, alias=alias))
-    for (handle,) in connection.execute(sa.select(admins.c.handle).where(admins.c.channel == 'telegram')).all():
+    # An admin named by a username follows the member row that had exactly that handle (not whoever holds a
+    # look-alike alias now: that may be someone else who took the freed name); with no such row it is dropped.
+    kept = {handle for (handle,) in connection.execute(sa.select(admins.c.handle)
+                                                        .where(admins.c.channel == 'telegram')).all()}
+    for handle in sorted(kept):
         if handle.isdigit():
             continue
-        holder = connection.execute(sa.select(members.c.handle).where(
-            members.c.channel == 'telegram', members.c.alias == handle.lstrip('@').lower())).scalar()
         connection.execute(sa.delete(admins).where(admins.c.channel == 'telegram', admins.c.handle == handle))
-        if holder is not None and holder.isdigit():
+        holder = moved.get(handle.lstrip('@'))
+        if holder is not None and holder not in kept:
             connection.execute(sa.insert(admins).values(channel='telegram', handle=holder))
+            kept.add(holder)
 
 
 def downgrade() -> None:
