@@ -53,7 +53,7 @@ from bot.logsafe import who
 from bot.notify import TELEGRAM
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
-from bot.web.bodies import BodyRefused, read_json
+from bot.web.bodies import MAX_WEBHOOK_BYTES, BodyRefused, read_json
 from handlers.base import Button, Inbound, Reply
 from locales import LANGUAGES, Translator
 
@@ -268,7 +268,7 @@ class TelegramTransport:
             log.warning("telegram: webhook with a wrong or missing secret token from %s", request.remote)
             return web.Response(status=401, text="unauthorized")
         try:
-            body = await read_json(request)
+            body = await read_json(request, MAX_WEBHOOK_BYTES)
         except BodyRefused as e:
             log.warning("telegram: webhook body refused: %r", e.why)
             return e.response()

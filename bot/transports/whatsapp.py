@@ -45,7 +45,7 @@ from bot.logsafe import who
 from bot.notify import WHATSAPP, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
-from bot.web.bodies import BodyRefused, parse_json, read_body
+from bot.web.bodies import MAX_WEBHOOK_BYTES, BodyRefused, parse_json, read_body
 from chain.db import utcnow
 from handlers.base import Inbound, Reply
 
@@ -53,9 +53,6 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "whatsapp"
 WEBHOOK_PATH = "/webhooks/whatsapp"
-# Meta may batch several messages and statuses in one POST: a larger cap than bot/web's default, read
-# before the signature can be checked (the app-wide cap of bot/web was this size already).
-MAX_WEBHOOK_BYTES = 1024**2
 WINDOW = timedelta(hours=24)
 MAX_REPLY_BUTTONS, BUTTON_TITLE, BUTTON_ID = 3, 20, 256
 LIST_ROWS, ROW_TITLE, ROW_ID = 10, 24, 200

@@ -7,7 +7,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.app import App
-from bot.web.bodies import MAX_BODY_BYTES
+from bot.web.bodies import MAX_WEBHOOK_BYTES
 
 APP_KEY = web.AppKey("coop", App)
 
@@ -33,7 +33,7 @@ def make_web_app(app: App, *route_adders: Callable[[web.Application], None]) -> 
     """The HTTP application: health, plus whatever routes each transport adds (its webhook)."""
     # Routes read JSON bodies through bot/web/bodies.py (a size cap, then a depth cap before parsing); this
     # caps whatever reads a body another way.
-    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    web_app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
     for add in route_adders:

@@ -13,7 +13,11 @@ from typing import Any
 
 from aiohttp import web
 
-MAX_BODY_BYTES = 64 * 1024  # a Telegram update or a JSON-RPC call is a few KB
+MAX_BODY_BYTES = 64 * 1024  # a JSON-RPC call is a few KB
+# A chat webhook's cap: Meta batches several messages in one POST, and the Bot API writes non-ASCII text as
+# \uXXXX (a 4,096-character Bengali message quoting another is ~50 KB); refused, an update would be retried
+# and hold up the ones behind it. The depth scan, not the size, is what keeps parsing safe.
+MAX_WEBHOOK_BYTES = 1024**2
 MAX_DEPTH = 32  # the deepest legitimate body (a WhatsApp webhook) nests about 8 levels
 
 # The only bytes that matter to nesting: brackets, and quotes and backslashes (brackets inside strings).
@@ -79,7 +83,9 @@ def parse_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     if nesting_depth(body, stop_above=max_depth) > max_depth:
         raise BodyRefused(400, f"JSON nested deeper than {max_depth}")
     try:
-        return json.loads(body)
+        # JSON over HTTP is UTF-8 (RFC 8259). Decoded strictly first: json.loads(bytes) would also take UTF-16
+        # or UTF-32, whose multi-byte characters can hold a '"' byte that fools the depth scan above.
+        return json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise BodyRefused(400, "not JSON") from None
 
@@ -89,4 +95,4 @@ async def read_json(request: web.Request, max_bytes: int = MAX_BODY_BYTES, max_d
     return parse_json(await read_body(request, max_bytes), max_depth)
 
 
-__all__ = ["BodyRefused", "MAX_BODY_BYTES", "MAX_DEPTH", "nesting_depth", "parse_json", "read_body", "read_json"]
+__all__ = ["BodyRefused", "MAX_BODY_BYTES", "MAX_DEPTH", "MAX_WEBHOOK_BYTES", "nesting_depth", "parse_json", "read_body", "read_json"]
