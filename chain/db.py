@@ -173,7 +173,9 @@ class HistoryEvent(ChainBase):
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for `url` (sqlite+aiosqlite:///file or postgresql+asyncpg://...). SQLite runs in
     WAL mode with a busy timeout, as several processes (the bot and its worker) may share the file."""
-    engine = create_async_engine(url)
+    # hide_parameters: a database error's message would otherwise carry its bound values (phone numbers,
+    # handles) into the logs with the traceback.
+    engine = create_async_engine(url, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001 (DB-API objects)

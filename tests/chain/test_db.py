@@ -1,5 +1,8 @@
-"""The chain, bot and iot tables migrate on SQLite and PostgreSQL, and a second migration run changes nothing."""
+"""The chain, bot and iot tables migrate on SQLite and PostgreSQL, a second migration run changes nothing, and
+a database error never carries the values it was given into a log."""
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from chain.db import ChainBase, create_engine, migrate
 
@@ -27,3 +30,17 @@ def test_migrations_match_the_models(database_url):
     migrate_iot(database_url)
     for migrations in (MIGRATIONS, BOT_MIGRATIONS, IOT_MIGRATIONS):
         command.check(alembic_config(database_url, migrations))
+
+
+async def test_a_database_error_keeps_its_bound_values_out_of_its_message(database_url):
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(sa.text("CREATE TABLE people (number VARCHAR(20) PRIMARY KEY)"))
+            await connection.execute(sa.text("INSERT INTO people VALUES (:n)"), {"n": "15557654321"})
+        with pytest.raises(IntegrityError) as raised:
+            async with engine.begin() as connection:
+                await connection.execute(sa.text("INSERT INTO people VALUES (:n)"), {"n": "15557654321"})
+        assert "people" in str(raised.value) and "15557654321" not in str(raised.value)
+    finally:
+        await engine.dispose()
