@@ -47,12 +47,7 @@ async def answer(ctx: Context, token: str, confirmed: bool) -> list[Reply]:
                 PendingAction.token == token, PendingAction.state == "offered")
                 .values(state="expired", answered_at=utcnow()))).rowcount == 1
         if expired:
-            minutes = max(1, round(ttl / 60))
-            return [ctx.reply(ctx.tn("Sorry, this offer expired: offers last {minutes} minute. Nothing was done; "
-                                     "please send the command again if you still want it.",
-                                     "Sorry, this offer expired: offers last {minutes} minutes. Nothing was done; "
-                                     "please send the command again if you still want it.", minutes,
-                                     minutes=format_number(minutes, ctx.lang)))]
+            return [_expired(ctx)]
         # An admin's offer (a deposit, a certification: older offers carry only for_member_id) needs an admin now.
         if confirmed and (action.params.get("by_admin") or "for_member_id" in action.params) \
                 and not await ctx.is_admin():
@@ -60,15 +55,27 @@ async def answer(ctx: Context, token: str, confirmed: bool) -> list[Reply]:
         won = (await session.execute(
             update(PendingAction).where(PendingAction.token == token, PendingAction.state == "offered")
             .values(state="confirmed" if confirmed else "cancelled", answered_at=utcnow()))).rowcount == 1
-        state = "confirmed" if won and confirmed else "cancelled" if won else action.state
+        if not won:  # another press answered it since it was read: what that press decided
+            await session.refresh(action)
     if not won:
-        if state == "confirmed":
+        if action.state == "expired":
+            return [_expired(ctx)]
+        if action.state == "confirmed":
             return [ctx.reply(ctx.t("You already confirmed this; it is being done only once."))]
         return [ctx.reply(ctx.t("You already cancelled this; nothing was done."))]
     if not confirmed:
         return [ctx.reply(ctx.t("Cancelled. Nothing was done."))]
     await submit(ctx.services.sessions, ctx.services.outbox, token)
     return [ctx.reply(ctx.t("On its way. I will tell you when it is done."))]
+
+
+def _expired(ctx: Context) -> Reply:
+    minutes = max(1, round(ctx.services.settings.confirm_ttl / 60))
+    return ctx.reply(ctx.tn("Sorry, this offer expired: offers last {minutes} minute. Nothing was done; please send "
+                            "the command again if you still want it.",
+                            "Sorry, this offer expired: offers last {minutes} minutes. Nothing was done; please send "
+                            "the command again if you still want it.", minutes,
+                            minutes=format_number(minutes, ctx.lang)))
 
 
 async def submit(sessions, outbox: Outbox, token: str) -> None:
