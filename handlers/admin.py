@@ -102,9 +102,9 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
         amount = parse_amount(args[1], ctx.lang)
     except AmountError as e:
         return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
-    member = await find_member(ctx, args[0])
-    if member is None:
-        return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
+    member, refusal = await find_member(ctx, args[0])
+    if refusal is not None:
+        return [refusal]
     minor = int(amount * FUSD_UNIT)
     summary = ctx.t("Record a cash deposit of {amount} for {name}? It gives them {amount} in Food-USD.",
                     amount=format_money(minor, ctx.lang), name=member.name)
@@ -126,9 +126,9 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
     if kg <= 0 or grade > 255:
         return [ctx.reply(usage)]
-    member = await find_member(ctx, args[0])
-    if member is None:
-        return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
+    member, refusal = await find_member(ctx, args[0])
+    if refusal is not None:
+        return [refusal]
     batch = args[1]
     if await ctx.services.read(ctx.services.contracts.gro.functions.certified(_batch_id(batch)).call):
         return [ctx.reply(ctx.t("Batch {batch} was already certified; a batch earns GRO once.", batch=batch))]

@@ -6,30 +6,42 @@ of its own carrying that id. /link makes a single-use code for a resident: the i
 """
 from sqlalchemy import or_, select
 
-from bot.identity import IdentityError, identity_key, parse_identity
+from bot.identity import IdentityError, identity_key, parse_identity, show_identity
 from bot.store import Invite, Member
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, new_code, show_code
 from handlers.onboarding import invite_expiry
 
 
-async def find_member(ctx: Context, typed: str) -> Member | None:
-    """MEMBER in an admin command: `channel:id`, or an id, name or alias (@ana); the admin's own channel first."""
+async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | None]:
+    """MEMBER in an admin command — `channel:id`, or an id, name, alias (@ana) or +number — as (the member, None),
+    or (None, the reply that says why not): nobody by that name, or several residents by it (then the admin
+    writes `channel:id`; a money summary must not go to a look-alike)."""
+    bare = typed.strip().lstrip("@")
     try:
-        channel, handle = parse_identity(typed)
+        channel, handle = parse_identity(typed.strip())
     except IdentityError:
         channel = handle = None
+    if channel is None and bare.startswith("+"):  # a phone number as people write it: WhatsApp's
+        try:
+            channel, handle = parse_identity(f"whatsapp:{bare}")
+        except IdentityError:
+            pass
     async with ctx.services.sessions() as session:
         if channel is not None:
-            return (await session.execute(select(Member).where(
-                Member.channel == channel, Member.handle == handle))).scalars().first()
-        bare = typed.strip().lstrip("@")
-        rows = list((await session.execute(select(Member).where(
-            or_(Member.handle == bare, Member.alias == bare.lower())))).scalars())
-    # "@ana" means a Telegram alias first; "ana" a console name or an id first.
-    by_alias = typed.startswith("@")
-    rows.sort(key=lambda m: (m.channel != ctx.inbound.channel, (m.alias == bare.lower()) != by_alias, m.id))
-    return rows[0] if rows else None
+            rows = list((await session.execute(select(Member).where(
+                Member.channel == channel, Member.handle == handle))).scalars())
+        else:
+            rows = list((await session.execute(select(Member).where(
+                or_(Member.handle == bare, Member.alias == bare.lower())))).scalars())
+    if not rows:
+        return None, ctx.reply(ctx.t("There is no member called {name}.", name=typed))
+    if len({m.member_id for m in rows}) > 1:
+        found = ", ".join(sorted(show_identity(m.channel, m.handle) for m in rows))
+        return None, ctx.reply(ctx.t("More than one member goes by {name} ({found}). Write the one you mean with "
+                                     "its channel, for example {example}.", name=typed, found=found,
+                                     example=show_identity(rows[0].channel, rows[0].handle)))
+    return rows[0], None
 
 
 async def link(ctx: Context, args: list[str]) -> list[Reply]:
@@ -39,9 +51,9 @@ async def link(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 1:
         return [ctx.reply(ctx.t("Send: /link MEMBER, for example: /link @ana. I give you a code for Ana to send "
                                 "from her other phone or app."))]
-    member = await find_member(ctx, args[0])
-    if member is None:
-        return [ctx.reply(ctx.t("There is no member called {name}.", name=args[0]))]
+    member, refusal = await find_member(ctx, args[0])
+    if refusal is not None:
+        return [refusal]
     code = new_code()
     async with ctx.services.sessions() as session, session.begin():
         session.add(Invite(code=code, created_by=identity_key(ctx.inbound.channel, ctx.inbound.user),

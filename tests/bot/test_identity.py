@@ -330,3 +330,22 @@ async def test_what_the_co_op_could_not_do_by_itself_is_told_to_the_admins_on_th
         raise AssertionError("the WhatsApp admin was not told")
     await asyncio.sleep(0.2)
     assert [c.params["chat_id"] for c in coop.api.calls[mark:] if "#41" in c.params.get("text", "")] == [str(BOSS)]
+
+
+@in_module_loop
+async def test_a_member_typed_ambiguously_is_asked_for_with_its_channel_and_nothing_is_offered(coop):
+    twin = "15550004444"  # a Telegram user whose id is a WhatsApp member's number
+    await coop.join_telegram(int(twin), "twin")
+    code = CODE.search(await coop.tg(BOSS, "/invite", "boss", "/start")).group(1)
+    await coop.wa(twin, f"/start {code}")
+    await coop.wa(twin, press="lang:en")
+    said = await coop.tg(BOSS, f"/deposit {twin} 5", "boss")
+    assert said.startswith(f"More than one member goes by {twin} (telegram:{twin}, whatsapp:+{twin})")
+    async with coop.app.sessions() as session:
+        offered = (await session.execute(select(func.count()).select_from(PendingAction).where(
+            PendingAction.kind == "deposit", PendingAction.params["for_member_id"].as_string().in_(
+                [(await coop.member(c, twin)).member_id for c in ("telegram", "whatsapp")])))).scalar_one()
+    assert offered == 0
+    # Written with its channel (or as a phone number, which is WhatsApp's), it is that one member.
+    assert (await coop.tg(BOSS, f"/deposit whatsapp:+{twin} 5", "boss")).startswith("Record a cash deposit")
+    assert (await coop.tg(BOSS, f"/deposit +{twin} 5", "boss")).startswith("Record a cash deposit")

@@ -46,7 +46,7 @@ def group_heard(console: Console) -> list[str]:
     ({"text": "saldo"}, ES("GroToken: {amount} GRO.", amount="0")[:10]),  # the plain phrase too
     ({"press": "cmd:balance"}, ES("Voting power: {amount}.", amount="0")[:12]),  # a menu button in the group
     ({"text": "/invite 1"}, "/start"),  # an admin's invite code
-    ({"text": "/history"}, ""),
+    ({"text": "/history"}, ES("Nothing has happened on your account yet.")[:15]),
 ], ids=["balance", "phrase", "button", "invite", "history"])
 def test_a_private_answer_asked_in_the_group_goes_to_the_members_private_chat(console, message, private):
     before = len(console.seen)
