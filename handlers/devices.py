@@ -1,7 +1,8 @@
 """The boards that are heard: admins register and remove them (/device), since any client that can reach the
 broker could otherwise publish readings and raise alerts to the whole co-op."""
-from datetime import UTC, datetime
 
+from bot.identity import identity_key
+from chain.db import utcnow
 from handlers.base import Context, Reply
 from iot.schema import valid_name
 from iot.store import register_device, registered_devices, unregister_device
@@ -24,7 +25,7 @@ async def device(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("Site and board names are letters, digits, dots, dashes and underscores (at most "
                                 "64), as the board's topic has them.") + " " + usage)]
     if action == "add":
-        if await register_device(sessions, site, name, ctx.inbound.user, datetime.now(UTC).replace(tzinfo=None)):
+        if await register_device(sessions, site, name, identity_key(ctx.inbound.channel, ctx.inbound.user), utcnow()):
             return [ctx.reply(ctx.t("Board {device} at {site} is registered: its readings count from now on.",
                                     device=name, site=site))]
         return [ctx.reply(ctx.t("Board {device} at {site} was already registered.", device=name, site=site))]

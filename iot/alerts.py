@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Float, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from iot.rules import CRITICAL, ENDED, REMINDER, STARTED, WARNING, Condition, Event, Rule, Rules
-from iot.store import Device, IotBase, RegisteredDevice
+from iot.store import Device, IotBase, is_registered
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,8 @@ class Alerts:
         """Admins' rules, what was open before a restart, and when each board was last heard from (one that
         fell silent while the assistant was down is still noticed)."""
         async with self.sessions() as session:
-            registered = select(RegisteredDevice).where(RegisteredDevice.site == Device.site,
-                                                        RegisteredDevice.device == Device.device).exists()
-            for row in (await session.scalars(select(Device).where(Device.online.is_not(False), registered))).all():
+            for row in (await session.scalars(select(Device).where(Device.online.is_not(False),
+                                                                   is_registered()))).all():
                 self._last_seen[(row.site, row.device)] = row.last_seen.replace(tzinfo=timezone.utc).timestamp()
             for row in (await session.scalars(select(StoredRule))).all():
                 self.rules.set_rule(Rule(row.key, row.low, row.high, row.severity, row.hysteresis, row.for_seconds,

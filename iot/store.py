@@ -125,12 +125,16 @@ async def registered_devices(sessions: async_sessionmaker) -> list[tuple[str, st
     return [tuple(row) for row in rows]
 
 
+def is_registered():
+    """A condition on Device rows: an admin registered that board."""
+    return select(RegisteredDevice).where(RegisteredDevice.site == Device.site,
+                                          RegisteredDevice.device == Device.device).exists()
+
+
 async def heard_but_unregistered(sessions: async_sessionmaker) -> list[tuple[str, str]]:
     """Boards that published before the allow-list existed and nobody registered since (they are not heard)."""
-    registered = select(RegisteredDevice).where(RegisteredDevice.site == Device.site,
-                                                RegisteredDevice.device == Device.device).exists()
     async with sessions() as session:
-        rows = await session.execute(select(Device.site, Device.device).where(~registered)
+        rows = await session.execute(select(Device.site, Device.device).where(~is_registered())
                                      .order_by(Device.site, Device.device))
     return [tuple(row) for row in rows]
 
