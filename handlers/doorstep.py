@@ -37,9 +37,14 @@ def show_code(code: str) -> str:
     return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
 
 
+# Base32 has no 0, 1 or 8: typed for O, I and B (a code read aloud or copied from paper), they mean those.
+_LOOK_ALIKES = str.maketrans("018", "OIB")
+
+
 def read_code(parts: list[str]) -> str:
-    """A code as typed (`/start abcd-efgh jklm-npqr`): upper case, without dashes or spaces."""
-    return "".join(parts).replace("-", "").upper()
+    """A code as typed (`/start abcd-efgh jklm-npqr`): upper case, without dashes or spaces, look-alike digits
+    read as the letters they stand for."""
+    return "".join(parts).replace("-", "").upper().translate(_LOOK_ALIKES)
 
 
 @dataclass

@@ -45,8 +45,9 @@ RESIDENT: dict[str, Handler] = {
     "alerts": alerts.alerts,
     "readings": readings.readings,
 }
-# Resident commands of docs/interfaces.md §3 that later work builds; until then they say so.
-COMING = ("dashboard",)
+# Commands of docs/interfaces.md §3 that later work builds; until then they say so (to anyone: a resident who
+# tries an admin's command learns no more than that it is not here yet).
+COMING = ("send", "redeem", "claim", "unlock", "digest", "dashboard", "closeorder", "withdraw", "members")
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help")
 # What a command answers in the group chat stays there only when it is the same for everyone; anything else
