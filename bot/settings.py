@@ -79,10 +79,12 @@ class Settings:
             listed |= {identity_key(*parse_identity(a, admin_channel)) for a in admins}
         except IdentityError as e:
             raise SettingsError(f"COOP_ADMINS / --admin: {e}") from None
-        number = re.sub(r"[\s().+-]", "", env.get("COOP_WHATSAPP_NUMBER", ""))
-        if number and not number.isdigit():
+        number = env.get("COOP_WHATSAPP_NUMBER", "").strip()
+        try:  # written as WhatsApp writes numbers (wa_id digits), by the same rule as a whatsapp: identity
+            number = parse_identity(number, "whatsapp")[1] if number else ""
+        except IdentityError:
             raise SettingsError("COOP_WHATSAPP_NUMBER must be the business phone number with its country code, "
-                                f"e.g. +15551234567, not {env['COOP_WHATSAPP_NUMBER']!r}")
+                                f"e.g. +15551234567, not {number!r}") from None
         return cls(
             data_dir=data_dir,
             database_url=env.get("COOP_DATABASE_URL") or default_database_url(data_dir),
