@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # pytest's workers: one per core (pytest-xdist); each test module stays on one worker, its fixtures built once.
 TEST_WORKERS ?= auto
 
-.PHONY: setup test bench demo contracts lock clean
+.PHONY: setup test bench demo contracts layouts lock clean
 
 setup: $(PY_STAMP) $(NPM_STAMP)
 
@@ -41,6 +41,10 @@ demo: setup
 ## Recompile contracts/src into contracts/artifacts (commit the result).
 contracts: $(NPM_STAMP)
 	cd contracts && npm run --silent build
+
+## Rewrite contracts/layouts (the storage layout baselines) from contracts/artifacts: only when that version is deployed.
+layouts: $(PY_STAMP)
+	$(BIN)/python -m chain.layout --write
 
 ## Refresh requirements.lock from pyproject.toml's ranges (newest releases that fit), then run make test.
 lock: $(PY_STAMP)

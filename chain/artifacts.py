@@ -18,6 +18,7 @@ class Artifact:
     bytecode: str
     deployed_bytecode: str
     storage_layout: dict[str, Any] | None
+    source: str  # solc's source name, e.g. src/GroupBuy.sol
 
 
 @cache
@@ -29,6 +30,7 @@ def load_artifact(name: str) -> Artifact:
         bytecode=data["bytecode"],
         deployed_bytecode=data["deployedBytecode"],
         storage_layout=data["storageLayout"],
+        source=data["sourceName"],
     )
 
 

@@ -2,3 +2,5 @@
 from pathlib import Path
 
 ARTIFACTS_DIR = Path(__file__).parent / "artifacts"
+# Committed storage layouts of the deployed upgradeable versions (chain/layout.py).
+LAYOUTS_DIR = Path(__file__).parent / "layouts"

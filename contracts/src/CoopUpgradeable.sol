@@ -7,9 +7,11 @@ import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/U
 
 /// @title Shared base of the co-op's upgradeable contracts
 /// @notice The co-op's governance (its timelock) administers roles and alone may upgrade the code.
-/// @dev Behind an ERC1967 UUPS proxy. Our own state is declared as plain variables in each contract
-/// (append-only between versions, checked by the storage layout test); OpenZeppelin's bases keep
-/// theirs in ERC-7201 namespaces, so the two never overlap.
+/// @dev Behind an ERC1967 UUPS proxy. OpenZeppelin's bases keep their state in ERC-7201 namespaces;
+/// our own state is plain variables from slot 0, so the two never overlap. Not namespaced on purpose:
+/// solc's storageLayout lists plain variables and their struct members but not a namespaced struct's
+/// fields, and the check that each version extends the committed baseline (contracts/layouts,
+/// chain/layout.py) reads that layout. New state goes after the last variable; see docs/contracts.md.
 abstract contract CoopUpgradeable is Initializable, AccessControlUpgradeable, UUPSUpgradeable {
     bytes32 public constant UPGRADER_ROLE = keccak256("UPGRADER_ROLE");
 
