@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if args.write:
             write_baseline(name)
-            print(f"{name}: baseline written to {(LAYOUTS_DIR / f'{name}.json').relative_to(LAYOUTS_DIR.parent.parent)}")
+            print(f"{name}: baseline written to contracts/layouts/{name}.json")
             continue
         problems = check(name)
         failed |= bool(problems)

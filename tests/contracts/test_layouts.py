@@ -22,18 +22,23 @@ import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 const solc = createRequire(path.resolve("build.mjs"))("solc");
-const sources = JSON.parse(fs.readFileSync(0, "utf8"));
-const input = { language: "Solidity", sources: Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, { content: v }])),
-  settings: { outputSelection: { "*": { "*": ["storageLayout"] } } } };
-const find = (p) => {
-  for (const base of ["node_modules", "."]) if (fs.existsSync(path.join(base, p))) return { contents: fs.readFileSync(path.join(base, p), "utf8") };
-  return { error: `not found: ${p}` };
-};
-const out = JSON.parse(solc.compile(JSON.stringify(input), { import: find }));
+const given = JSON.parse(fs.readFileSync(0, "utf8"));
+const sources = Object.fromEntries(Object.entries(given).map(([name, text]) => [name, { content: text }]));
+const settings = { outputSelection: { "*": { "*": ["storageLayout"] } } };
+function find(p) {
+  const file = ["node_modules", "."].map((base) => path.join(base, p)).find((f) => fs.existsSync(f));
+  return file ? { contents: fs.readFileSync(file, "utf8") } : { error: `not found: ${p}` };
+}
+const out = JSON.parse(solc.compile(JSON.stringify({ language: "Solidity", sources, settings }), { import: find }));
 const errors = (out.errors || []).filter((e) => e.severity === "error");
-if (errors.length) { process.stderr.write(errors.map((e) => e.formattedMessage).join("\\n")); process.exit(1); }
+if (errors.length) {
+  process.stderr.write(errors.map((e) => e.formattedMessage).join("\\n"));
+  process.exit(1);
+}
 const layouts = {};
-for (const name of Object.keys(sources)) for (const [c, v] of Object.entries(out.contracts[name] || {})) layouts[c] = v.storageLayout;
+for (const name of Object.keys(given)) {
+  for (const [contract, c] of Object.entries(out.contracts[name] || {})) layouts[contract] = c.storageLayout;
+}
 process.stdout.write(JSON.stringify(layouts));
 """
 
