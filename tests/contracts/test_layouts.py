@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from chain.artifacts import load_artifact
+from chain import layout
 from chain.layout import append_only_problems, check, load_baseline, normalize, upgradeable_contracts
 from contracts import ARTIFACTS_DIR
 
@@ -165,3 +166,18 @@ def test_a_removed_variable_fails_the_check():
     gone = baseline["storage"][-1]
     assert append_only_problems(baseline, current) == [
         f"{gone['label']} ({gone['type']}, slot {gone['slot']} offset {gone['offset']}) is gone"]
+
+
+def test_the_command_writes_baselines_and_exits_non_zero_on_a_problem(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(layout, "LAYOUTS_DIR", tmp_path)
+    assert layout.main(["--write"]) == 0
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == upgradeable_contracts()
+    assert layout.main([]) == 0
+
+    written = json.loads((tmp_path / "GroupBuy.json").read_text())
+    written["storage"][0]["label"] = "ordersMade"  # as if the deployed version had named it so
+    (tmp_path / "GroupBuy.json").write_text(json.dumps(written))
+    capsys.readouterr()
+    assert layout.main(["GroupBuy"]) == 1
+    assert "GroupBuy: NOT append-only\n  ordersMade (uint256, slot 0 offset 0) in the baseline, now orderCount" \
+        in capsys.readouterr().out
