@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from chain.artifacts import load_artifact
 from chain import layout
+from chain.artifacts import load_artifact
 from chain.layout import append_only_problems, check, load_baseline, normalize, upgradeable_contracts
 from contracts import ARTIFACTS_DIR
 
@@ -50,8 +50,9 @@ needs_solc = pytest.mark.skipif(
 
 def compile_layout(contract: str, sources: dict[str, str]) -> dict:
     """The normalized storage layout of `contract` compiled from `sources` (path under contracts/ -> text)."""
-    done = subprocess.run(["node", "--input-type=module", "-e", _SOLC_LAYOUTS], cwd=CONTRACTS, check=True,
+    done = subprocess.run(["node", "--input-type=module", "-e", _SOLC_LAYOUTS], cwd=CONTRACTS,
                           input=json.dumps(sources), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"the variant does not compile:\n{done.stderr}"
     return normalize(json.loads(done.stdout)[contract])
 
 
