@@ -10,8 +10,8 @@ same situation, ours and the anchor's side by side (contracts/src/anchors):
   (22,100 gas) and the order's running totals, through GroupBuy's and Food-USD's proxies.
 - gas.createLock: two transactions each. GRO approve + VotingEscrow.createLock vs GRO approve +
   depositFor on a stock ERC20Wrapper+ERC20Votes of GRO (AnchorVotesWrapper) the member self-delegated
-  on once beforehand. Both move half the member's GRO with an exact allowance: the allowance is used
-  up on both sides (the same refund) and the balance left non-zero on both.
+  on once beforehand. Each moves a quarter of the member's GRO with an exact allowance: the allowance
+  is used up on both sides (the same refund) and the balance stays non-zero on both.
 - gas.castVote.first / gas.castVote.later: the app's call, castVoteWithReasonAndParams with params
   abi.encode(votes), vs a stock Governor (GovernorCountingSimple + GovernorVotes over the wrapper
   above) called with castVoteWithReasonAndParams and empty params; the first vote of a fresh
@@ -73,17 +73,18 @@ def run() -> Iterator[str]:
     locks, deposits = [], []
     for i, m in enumerate(members):
         send(chain.w3, gro.functions.certify(m.address, keccak(text=f"batch-{i}"), 20_000 * (i + 1), 1), operator)
-        half = gro.functions.balanceOf(m.address).call() // 2
+        share = gro.functions.balanceOf(m.address).call() // 4  # one for each side, half the GRO stays
         send(chain.w3, wrapper.functions.delegate(m.address), m)
         chain.advance(3600)  # members lock at different times, as they would
-        locks.append(gas(gro.functions.approve(escrow.address, half), m)
-                     + gas(escrow.functions.createLock(half, chain.now() + 4 * 365 * DAY), m))
-        deposits.append(gas(gro.functions.approve(wrapper.address, half), m)
-                        + gas(wrapper.functions.depositFor(m.address, half), m))
+        locks.append(gas(gro.functions.approve(escrow.address, share), m)
+                     + gas(escrow.functions.createLock(share, chain.now() + 4 * 365 * DAY), m))
+        deposits.append(gas(gro.functions.approve(wrapper.address, share), m)
+                        + gas(wrapper.functions.depositFor(m.address, share), m))
+        assert gro.functions.balanceOf(m.address).call() > 0, "no side may empty the member's GRO"
     # The first of each also makes the contract's first GRO balance and first supply checkpoint.
     yield _ratio_line("gas.createLock", locks[1:], deposits[1:], "<= 1.3",
                       "ours: GRO approve + VotingEscrow.createLock; anchor: GRO approve + depositFor on a stock "
-                      "ERC20Wrapper+ERC20Votes, self-delegated before; half the GRO each, allowance used up on both")
+                      "ERC20Wrapper+ERC20Votes, self-delegated before; same GRO amount, allowance used up on both")
 
     # ---- castVoteWithReasonAndParams: quadratic vs a stock governor ----
     anchor_gov, _ = deploy_contract(chain.w3, "AnchorGovernor", deployer, wrapper.address)
