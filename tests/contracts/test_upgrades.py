@@ -25,7 +25,7 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
     coop.tx(gb.functions.join(1, 3), a)
     order_before = gb.functions.getOrder(1).call()
 
-    v2_impl, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, fusd.address,
+    v2_impl, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, fusd.address, coop.contracts.registry.address,
                                  gb.functions.maxMembersPerOrder().call())
     with reverts("AccessControlUnauthorizedAccount", account=coop.operator.address):
         coop.tx(gb.functions.upgradeToAndCall(v2_impl.address, b""), coop.operator)
@@ -52,6 +52,34 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
     coop.tx(fusd.functions.approve(gb.address, 7 * PRICE), b)
     coop.tx(upgraded.functions.join(1, 5), b)
     assert upgraded.functions.getOrder(1).call()[8] == 8
+
+
+def _group_buy_governed_by(coop, governor):
+    """A fresh GroupBuy proxy on the co-op's Food-USD and registry, with `governor` as its governance."""
+    c = coop.contracts
+    implementation, _ = deploy_contract(coop.w3, "GroupBuy", coop.deployer, c.food_usd.address, c.registry.address, 300)
+    init = implementation.encode_abi("initialize", args=[governor.address, coop.operator.address])
+    proxy, _ = deploy_contract(coop.w3, "ERC1967Proxy", coop.deployer, implementation.address, init)
+    return contract_at(coop.w3, "GroupBuy", proxy.address)
+
+
+def test_an_upgrade_keeps_the_token_and_the_registry(coop):
+    """The token and the registry are immutables in the code: a new implementation built with another
+    token or registry would silently move every order's money elsewhere, so the upgrade is refused."""
+    c, governor = coop.contracts, coop.deployer
+    gb = _group_buy_governed_by(coop, governor)
+    # Another ERC-20 (GRO) in place of Food-USD; another address in place of the registry.
+    for token, registry in ((c.gro.address, c.registry.address), (c.food_usd.address, coop.outsider.address)):
+        impl, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, token, registry, 300)
+        with reverts("UpgradeChangesImmutables", implementation=impl.address):
+            coop.tx(gb.functions.upgradeToAndCall(impl.address, b""), governor)
+    same, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, c.food_usd.address, c.registry.address, 300)
+    receipt = coop.tx(gb.functions.upgradeToAndCall(same.address, b""), governor)
+    assert events(receipt, gb, "Upgraded") == [{"implementation": same.address}]
+    upgraded = contract_at(coop.w3, "GroupBuyV2", gb.address)
+    assert upgraded.functions.version().call() == 2
+    assert upgraded.functions.foodUsd().call() == c.food_usd.address
+    assert upgraded.functions.registry().call() == c.registry.address
 
 
 def test_compatible_next_version_passes_the_layout_check():
