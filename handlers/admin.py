@@ -24,6 +24,7 @@ from locales import (AmountError, Translator, format_clock, format_day, format_g
 FUSD_UNIT = 10**6  # Food-USD has 6 decimals on chain
 MAX_INVITES = 20
 DEFAULT_ORDER_DAYS = 7
+MAX_ORDER_DAYS = 90  # GroupBuy.MAX_ORDER_DURATION: the chain refuses a later deadline
 
 
 async def invite(ctx: Context, args: list[str]) -> list[Reply]:
@@ -70,6 +71,9 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
     if price <= 0 or minimum > target:
         return [ctx.reply(usage)]
+    if not 1 <= days <= MAX_ORDER_DAYS:
+        return [ctx.reply(ctx.t("An order stays open from 1 to {max} days.", max=format_number(MAX_ORDER_DAYS, ctx.lang))
+                          + " " + usage)]
     if target % case:
         return [ctx.reply(ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} or "
                                 "{higher}, for example.", case=format_number(case, ctx.lang),
