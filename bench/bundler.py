@@ -85,6 +85,7 @@ async def _measure(chain, sessions) -> list[str]:
     eoa_gas = []
     for i in range(MEMBERS):
         eoa = chain.new_account()
+        send(w3, coop.registry.functions.addMember(eoa.address, keccak(text=f"eoa-{i}")), operator)  # members only
         send(w3, coop.food_usd.functions.recordDeposit(eoa.address, 10 * PRICE, keccak(text=f"eoa-{i}")), operator)
         send(w3, coop.food_usd.functions.approve(coop.group_buy.address, 10 * PRICE), eoa)
         eoa_gas.append(send(w3, coop.group_buy.functions.join(order, 1), eoa)["gasUsed"])

@@ -37,7 +37,9 @@ def _ratio_line(name: str, ours: list[int], anchor: list[int], goal: str, what: 
 def run() -> Iterator[str]:
     chain = start_tester()
     deployer, operator, supplier = (chain.new_account() for _ in range(3))
-    params = DeployParams(voting_delay=60, voting_period=3600, timelock_delay=60)
+    # Certification caps above the pilot's: the escrow figures lock up to 800 GRO each.
+    params = DeployParams(voting_delay=60, voting_period=3600, timelock_delay=60, gro_max_per_batch=10**6 * GRO,
+                          gro_max_per_period=10**6 * GRO)
     coop = deploy_system(chain.w3, deployer, operator.address, params)
     members = [chain.new_account() for _ in range(MEMBERS)]
     for i, m in enumerate(members):

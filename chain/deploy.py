@@ -43,6 +43,13 @@ class DeployParams:
     quorum_percent: int = 10
     super_quorum_percent: int = 50
     gro_per_kg: int = 10 * 10**18
+    # Certification caps (GRO, 18 decimals), which governance can change: one batch earns at most 500 GRO
+    # (50 kg at 10 GRO/kg, more than a grow room's weekly harvest), and all batches of 7 days together at
+    # most 2,000 GRO (200 kg). A certifier key misused for a week mints at most 2,000 GRO, a fraction of
+    # what the members lock, and the week's events show it.
+    gro_max_per_batch: int = 500 * 10**18
+    gro_max_per_period: int = 2_000 * 10**18
+    gro_cap_period: int = 7 * 24 * 3600
     # A building's households with room to spare; finalizing a full order stays far below a block's gas.
     max_members_per_order: int = 300
 
@@ -142,13 +149,15 @@ def _steps() -> list[_Step]:
                                       c.deployer.address)),
         *_proxied("MemberRegistry", lambda c: [timelock(c), c.operator]),
         *_proxied("FoodUSD", lambda c: [timelock(c), c.operator]),
-        *_proxied("GroToken", lambda c: [timelock(c), c.operator, c.params.gro_per_kg]),
+        *_proxied("GroToken", lambda c: [timelock(c), c.operator, c.params.gro_per_kg, c.params.gro_max_per_batch,
+                                         c.params.gro_max_per_period, c.params.gro_cap_period]),
         _Step("VotingEscrow", "VotingEscrow", lambda c: c.constructor("VotingEscrow", c.addresses["GroToken proxy"])),
         _Step("CoopGovernor", "CoopGovernor", lambda c: c.constructor(
             "CoopGovernor", c.addresses["VotingEscrow"], timelock(c), c.addresses["MemberRegistry proxy"],
             c.params.voting_delay, c.params.voting_period, c.params.quorum_percent, c.params.super_quorum_percent)),
         *_proxied("GroupBuy", lambda c: [timelock(c), c.operator],
-                  lambda c: (c.addresses["FoodUSD proxy"], c.params.max_members_per_order)),
+                  lambda c: (c.addresses["FoodUSD proxy"], c.addresses["MemberRegistry proxy"],
+                             c.params.max_members_per_order)),
         _Step("Timelock: proposer role to the governor", None,
               _timelock_role("PROPOSER_ROLE", lambda c: c.addresses["CoopGovernor"])),
         _Step("Timelock: canceller role to the governor", None,

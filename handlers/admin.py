@@ -1,7 +1,9 @@
 """What admins do: invites, new orders, cash deposits, certified produce, broadcasts and the pilot's figures."""
 import secrets
 import time
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -16,11 +18,13 @@ from handlers.metrics import pilot_metrics
 from handlers.onboarding import invite_expiry
 from handlers.orders import product_id
 from handlers.residents import find_member, link
-from locales import AmountError, Translator, format_money, format_number, parse_amount, parse_count
+from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
+                     parse_amount, parse_count)
 
 FUSD_UNIT = 10**6  # Food-USD has 6 decimals on chain
 MAX_INVITES = 20
 DEFAULT_ORDER_DAYS = 7
+MAX_ORDER_DAYS = 90  # GroupBuy.MAX_ORDER_DURATION: the chain refuses a later deadline
 
 
 async def invite(ctx: Context, args: list[str]) -> list[Reply]:
@@ -67,6 +71,9 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
     if price <= 0 or minimum > target:
         return [ctx.reply(usage)]
+    if not 1 <= days <= MAX_ORDER_DAYS:
+        return [ctx.reply(ctx.t("An order stays open from 1 to {max} days.", max=format_number(MAX_ORDER_DAYS, ctx.lang))
+                          + " " + usage)]
     if target % case:
         return [ctx.reply(ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} or "
                                 "{higher}, for example.", case=format_number(case, ctx.lang),
@@ -130,13 +137,42 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
     if refusal is not None:
         return [refusal]
     batch = args[1]
-    if await ctx.services.read(ctx.services.contracts.gro.functions.certified(_batch_id(batch)).call):
+    gro = ctx.services.contracts.gro.functions
+    if await ctx.services.read(gro.certified(_batch_id(batch)).call):
         return [ctx.reply(ctx.t("Batch {batch} was already certified; a batch earns GRO once.", batch=batch))]
     grams = int(kg * 1000)
+    refusal = await _over_cap(ctx, grams)
+    if refusal is not None:
+        return [refusal]
     summary = ctx.t("Certify batch {batch}: {kg} kg grown by {name}? They earn GRO for it.",
                     batch=batch, kg=format_number(kg, ctx.lang), name=member.name)
     return await confirm.offer(ctx, "certify", {"for_member_id": member.member_id,
                                                 "intent": {"batch_id": batch, "grams": grams, "grade": grade}}, summary)
+
+
+async def _over_cap(ctx: Context, grams: int) -> Reply | None:
+    """The certification caps governance set (GroToken), checked before the admin confirms: why not, in words."""
+    gro = ctx.services.contracts.gro.functions
+    rate = await ctx.services.read(gro.ratePerKg().call)
+    per_batch = await ctx.services.read(gro.maxCertifiedPerBatch().call)
+    room, period_ends = await ctx.services.read(gro.certificationRoom().call)
+    earned = grams * rate // 1000
+    if earned == 0:
+        return ctx.reply(ctx.t("This batch would earn no GRO: check its weight and try again."))
+    if earned > per_batch:
+        return ctx.reply(ctx.t("This batch would earn {gro} GRO, more than the {cap} GRO one batch may earn (a limit "
+                               "the members set by vote): at most {kg} kg a batch. Certify it as smaller batches, "
+                               "each with its own name.", gro=format_gro(earned, ctx.lang),
+                               cap=format_gro(per_batch, ctx.lang),
+                               kg=format_number(Decimal(per_batch * 1000 // rate) / 1000, ctx.lang)))
+    if earned > room:
+        when = datetime.fromtimestamp(period_ends, ZoneInfo(ctx.services.settings.timezone))
+        return ctx.reply(ctx.t("This batch would earn {gro} GRO, but only {room} GRO more may be certified until "
+                               "{day} at {clock} (a limit the members set by vote). Certify it then, or ask the "
+                               "members to raise the limit with a proposal.", gro=format_gro(earned, ctx.lang),
+                               room=format_gro(room, ctx.lang), day=format_day(when, ctx.lang),
+                               clock=format_clock(when, ctx.lang)))
+    return None
 
 
 def _batch_id(batch: str) -> bytes:

@@ -30,6 +30,14 @@ def reason_texts(translator: Translator) -> dict[str, str]:
         "already_member": t("This resident is already a registered member. Nothing more to do."),
         "batch_already_certified": t("This batch of produce was already certified: a batch earns GRO only once. For "
                                      "new produce, use a new batch name."),
+        "over_batch_cap": t("That is more GRO than one batch may earn, a limit the members set by vote. Certify the "
+                            "produce as smaller batches, each with its own name."),
+        "over_period_cap": t("The co-op has certified all the GRO its members allow for now, a limit they set by "
+                             "vote. Certify this batch when the limit starts again; /certify says when."),
+        "empty_batch": t("This batch would earn no GRO: check its weight and try again."),
+        # Governance
+        "upgrade_changes_immutables": t("The new code for group orders uses another token or another member "
+                                        "register than the co-op's, so it was refused. Nothing changed."),
         # Voting
         "not_enough_credits": t("You do not have enough voting credits for that many votes. Try fewer votes: each "
                                 "extra vote costs more credits. Locking GRO with /lock gives you more."),

@@ -27,5 +27,5 @@ abstract contract CoopUpgradeable is Initializable, AccessControlUpgradeable, UU
         _grantRole(UPGRADER_ROLE, governance);
     }
 
-    function _authorizeUpgrade(address) internal override onlyRole(UPGRADER_ROLE) {}
+    function _authorizeUpgrade(address) internal virtual override onlyRole(UPGRADER_ROLE) {}
 }

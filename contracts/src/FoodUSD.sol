@@ -19,10 +19,15 @@ contract FoodUSD is CoopUpgradeable, ERC20Upgradeable, ERC20PermitUpgradeable, E
     /// @notice Deposit and withdrawal references already recorded.
     mapping(bytes32 ref => bool) public recorded;
 
+    /// @notice A cash deposit of `amount` for `member` was recorded (reference `ref`) and that much Food-USD created.
     event DepositRecorded(address indexed member, uint256 amount, bytes32 indexed ref);
+    /// @notice Cash of `amount` was paid out to `member` (reference `ref`) and that much of their Food-USD destroyed.
     event WithdrawalRecorded(address indexed member, uint256 amount, bytes32 indexed ref);
 
+    /// @notice A deposit or withdrawal with reference `ref` was recorded already; it is not recorded twice.
     error AlreadyRecorded(bytes32 ref);
+    /// @notice A deposit or withdrawal of zero.
+    error ZeroAmount();
 
     /// @dev Called once through the proxy.
     function initialize(address governance, address operator) external initializer {
@@ -42,7 +47,7 @@ contract FoodUSD is CoopUpgradeable, ERC20Upgradeable, ERC20PermitUpgradeable, E
 
     /// @notice Records a cash deposit of `amount` for `member` and creates that much Food-USD.
     function recordDeposit(address member, uint256 amount, bytes32 ref) external onlyRole(MINTER_ROLE) {
-        _record(ref);
+        _record(ref, amount);
         _mint(member, amount);
         emit DepositRecorded(member, amount, ref);
     }
@@ -50,7 +55,7 @@ contract FoodUSD is CoopUpgradeable, ERC20Upgradeable, ERC20PermitUpgradeable, E
     /// @notice Records cash paid out to `member` and destroys that much of their Food-USD.
     /// @dev The member authorises it first (approve or permit to the burner).
     function recordWithdrawal(address member, uint256 amount, bytes32 ref) external onlyRole(BURNER_ROLE) {
-        _record(ref);
+        _record(ref, amount);
         _spendAllowance(member, _msgSender(), amount);
         _burn(member, amount);
         emit WithdrawalRecorded(member, amount, ref);
@@ -66,7 +71,9 @@ contract FoodUSD is CoopUpgradeable, ERC20Upgradeable, ERC20PermitUpgradeable, E
         _unpause();
     }
 
-    function _record(bytes32 ref) private {
+    /// @dev A zero record would spend a reference and say nothing happened.
+    function _record(bytes32 ref, uint256 amount) private {
+        if (amount == 0) revert ZeroAmount();
         if (recorded[ref]) revert AlreadyRecorded(ref);
         recorded[ref] = true;
     }

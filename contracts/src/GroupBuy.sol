@@ -2,10 +2,10 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {CoopUpgradeable} from "./CoopUpgradeable.sol";
+import {MemberRegistry} from "./MemberRegistry.sol";
 
 /// @title Group buying in Food-USD
 /// @notice Members pool Food-USD to buy in bulk. When an order reaches its target it is bought at
@@ -15,9 +15,11 @@ import {CoopUpgradeable} from "./CoopUpgradeable.sol";
 /// @dev Suppliers sell by the case. A member may add a tolerance: extra units they would accept only
 /// to complete the last case (Foodsoft's box filling). An order buys whole cases only; units are
 /// allocated first come, first served by the member's first join, then tolerance the same way.
-/// Joining is open to any account holding Food-USD (which only reaches accounts through recorded member
-/// deposits): the backend offers joins to registered members only, and a registry look-up here would
-/// cost every join two more cold contract reads through the registry's proxy.
+/// Only registered members join (a look-up in the member registry on every join): otherwise throwaway
+/// accounts holding a little Food-USD could fill an order's member places with one-unit joins.
+/// An order still open `STALE_AFTER` past its deadline (its finalization keeps failing) can be refunded
+/// by anyone, so members' money never stays stuck. There is no join by ERC-2612 permit: the co-op's
+/// members join from smart accounts, which cannot sign one, and approve in the same batch instead.
 /// Members are not stored in a list (a list would cost every join a storage slot): each member gets
 /// a sequence number, and the rare finalization that must allocate takes the members in join order
 /// as calldata (from the Joined events) and checks it against those numbers.
@@ -25,6 +27,12 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     bytes32 public constant ORDER_MANAGER_ROLE = keccak256("ORDER_MANAGER_ROLE");
+    /// @notice Latest deadline an order may have, counted from its creation: long enough for any group
+    /// buy, short enough that members' money is not tied up for a season.
+    uint256 public constant MAX_ORDER_DURATION = 90 days;
+    /// @notice How long after its deadline an order still open may be refunded by anyone: two weeks for
+    /// the keeper (or anyone) to finalize it normally first.
+    uint256 public constant STALE_AFTER = 14 days;
 
     enum Status {
         None,
@@ -34,9 +42,9 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         Cancelled
     }
 
-    /// @dev Two slots: what a join reads, and what a join writes (plus the supplier).
+    /// @dev Four slots: a join reads the first two and writes the second.
     struct Order {
-        // slot 1
+        // slot 0: the terms and status, what a join reads
         uint64 unitPrice; // Food-USD minor units
         uint40 deadline;
         uint32 targetUnits;
@@ -44,14 +52,15 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         uint32 maxUnitsPerMember; // units + tolerance
         uint32 caseSize;
         Status status;
-        // slot 2
+        // slot 1: the supplier and the progress, what a join writes
         address supplier;
         uint32 units; // committed by members
         uint32 tolerance; // offered by members
         uint32 members;
-        // slot 3
-        uint32 boughtUnits; // set at execution
+        // slot 2: set at execution
+        uint32 boughtUnits;
         bool allocatedInFull; // every member got exactly their units (no list needed)
+        // slot 3
         bytes32 productId;
     }
 
@@ -67,6 +76,9 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     /// @notice The token orders are paid in (Food-USD).
     /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
     IERC20 public immutable foodUsd;
+    /// @notice The register of members; only its members join orders.
+    /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
+    MemberRegistry public immutable registry;
     /// @notice Most members one order can have: a finalization that allocates walks them all in one
     /// transaction, and this bound keeps it well inside a block.
     /// @custom:oz-upgrades-unsafe-allow state-variable-immutable
@@ -75,6 +87,7 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     mapping(uint256 orderId => Order) private _orders;
     mapping(uint256 orderId => mapping(address member => Member)) private _members;
 
+    /// @notice Order `orderId` was opened with these terms (deadline in Unix seconds).
     event OrderCreated(
         uint256 indexed orderId,
         address indexed supplier,
@@ -86,33 +99,62 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         uint256 caseSize,
         uint256 deadline
     );
+    /// @notice `member` (the order's `seq`-th member, from 0) joined or raised their units by `units`, paying `paid`.
     event Joined(uint256 indexed orderId, address indexed member, uint256 seq, uint256 units, uint256 paid);
+    /// @notice `member` set their tolerance to `tolerance` units, paying `paid` more (negative: paid back).
     event ToleranceChanged(uint256 indexed orderId, address indexed member, uint256 tolerance, int256 paid);
+    /// @notice The order bought `boughtUnits` units and paid the supplier `paidToSupplier`.
     event OrderExecuted(uint256 indexed orderId, uint256 boughtUnits, uint256 paidToSupplier);
+    /// @notice The order will not buy; each member claims back what they paid.
     event OrderRefunded(uint256 indexed orderId);
+    /// @notice The order manager cancelled the order; each member claims back what they paid.
     event OrderCancelled(uint256 indexed orderId);
+    /// @notice `member` was paid `refund` from the closed order, in which `allocatedUnits` were bought for them.
     event Claimed(uint256 indexed orderId, address indexed member, uint256 allocatedUnits, uint256 refund);
 
+    /// @notice The order's terms are not valid (no supplier or price, minimum above target, target not whole
+    /// cases, deadline passed or more than `MAX_ORDER_DURATION` away…).
     error InvalidOrder();
+    /// @notice There is no order `orderId`.
     error UnknownOrder(uint256 orderId);
+    /// @notice Order `orderId` is no longer open (`status`).
     error OrderNotOpen(uint256 orderId, Status status);
+    /// @notice Order `orderId`'s deadline passed; it takes no more joins or tolerance changes.
     error OrderClosed(uint256 orderId, uint256 deadline);
+    /// @notice Order `orderId` cannot be finalized before its deadline.
     error DeadlineNotReached(uint256 orderId, uint256 deadline);
+    /// @notice Order `orderId` has only `unitsLeft` units left.
     error OrderFull(uint256 orderId, uint256 unitsLeft);
+    /// @notice `requested` units (with tolerance) is more than the `cap` one member may take in the order.
     error MemberCapExceeded(uint256 orderId, uint256 requested, uint256 cap);
+    /// @notice A join of zero units.
     error ZeroUnits();
+    /// @notice `member` has not joined order `orderId`.
     error NotJoined(uint256 orderId, address member);
+    /// @notice `member` already claimed what was theirs from order `orderId`.
     error AlreadyClaimed(uint256 orderId, address member);
+    /// @notice Order `orderId` is not closed yet (`status`): nothing to claim.
     error NothingToClaim(uint256 orderId, Status status);
+    /// @notice Finalizing order `orderId` must allocate units: pass its members in join order.
     error JoinOrderRequired(uint256 orderId);
+    /// @notice The member at `index` of the list given is not the order's `index`-th member.
     error BadJoinOrder(uint256 orderId, uint256 index);
+    /// @notice Order `orderId` has its `maxMembers` members already.
     error TooManyMembers(uint256 orderId, uint256 maxMembers);
+    /// @notice `account` is not a registered member, so it cannot join orders.
+    error NotAMember(address account);
+    /// @notice Order `orderId` may be refunded as stale only after `staleAt` (its deadline plus `STALE_AFTER`).
+    error OrderNotStale(uint256 orderId, uint256 staleAt);
+    /// @notice `implementation` was built with another Food-USD token or member registry than this contract.
+    error UpgradeChangesImmutables(address implementation);
 
-    /// @dev The token and the member bound are fixed in the code (immutables) rather than in storage: a
-    /// join reads them for free. A new implementation is built with the same values.
+    /// @dev The token, the registry and the member bound are fixed in the code (immutables) rather than in
+    /// storage: a join reads them for free. A new implementation must be built with the same token and
+    /// registry (`_authorizeUpgrade` checks).
     /// @custom:oz-upgrades-unsafe-allow constructor
-    constructor(IERC20 foodUsd_, uint32 maxMembersPerOrder_) {
+    constructor(IERC20 foodUsd_, MemberRegistry registry_, uint32 maxMembersPerOrder_) {
         foodUsd = foodUsd_;
+        registry = registry_;
         maxMembersPerOrder = maxMembersPerOrder_;
     }
 
@@ -161,7 +203,7 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         if (
             supplier == address(0) || unitPrice == 0 || caseSize == 0 || targetUnits == 0 || minUnits == 0
                 || minUnits > targetUnits || targetUnits % caseSize != 0 || maxUnitsPerMember == 0
-                || deadline <= block.timestamp
+                || deadline <= block.timestamp || deadline > block.timestamp + MAX_ORDER_DURATION
         ) revert InvalidOrder();
         orderId = ++orderCount;
         Order storage o = _orders[orderId];
@@ -180,20 +222,28 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     }
 
     /// @notice Joins order `orderId` with `units` more units (or raises your units if you joined already),
-    /// paying for them now in Food-USD (approve the order contract first).
+    /// paying for them now in Food-USD (approve the order contract first). Registered members only.
     function join(uint256 orderId, uint32 units) external nonReentrant {
-        _join(orderId, units);
-    }
-
-    /// @notice Like {join}, with a signed Food-USD permit instead of a prior approval.
-    function joinWithPermit(uint256 orderId, uint32 units, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        nonReentrant
-    {
-        uint256 cost = uint256(units) * _orders[orderId].unitPrice;
-        // A front-run permit is harmless: the allowance is already there.
-        try IERC20Permit(address(foodUsd)).permit(msg.sender, address(this), cost, permitDeadline, v, r, s) {} catch {}
-        _join(orderId, units);
+        if (units == 0) revert ZeroUnits();
+        if (!registry.isMember(msg.sender)) revert NotAMember(msg.sender);
+        Order storage o = _openOrder(orderId);
+        if (block.timestamp > o.deadline) revert OrderClosed(orderId, o.deadline);
+        uint256 left = o.targetUnits - o.units;
+        if (units > left) revert OrderFull(orderId, left);
+        Member storage m = _members[orderId][msg.sender];
+        uint256 want = uint256(m.units) + m.tolerance + units;
+        if (want > o.maxUnitsPerMember) revert MemberCapExceeded(orderId, want, o.maxUnitsPerMember);
+        if (!m.joined) {
+            if (o.members == maxMembersPerOrder) revert TooManyMembers(orderId, maxMembersPerOrder);
+            m.joined = true;
+            m.seq = o.members++;
+        }
+        m.units += units;
+        o.units += units;
+        uint256 cost = uint256(units) * o.unitPrice;
+        emit Joined(orderId, msg.sender, m.seq, units, cost);
+        foodUsd.safeTransferFrom(msg.sender, address(this), cost);
+        if (o.units == o.targetUnits) _execute(orderId, o, o.units);
     }
 
     /// @notice Sets how many extra units you would accept to complete the last case, until the deadline.
@@ -232,6 +282,16 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
         _execute(orderId, o, bought);
     }
 
+    /// @notice Refunds an order still open `STALE_AFTER` past its deadline (its finalization keeps failing):
+    /// each member then claims back what they paid. Anyone may call it.
+    function refundStale(uint256 orderId) external nonReentrant {
+        Order storage o = _openOrder(orderId);
+        uint256 staleAt = uint256(o.deadline) + STALE_AFTER;
+        if (block.timestamp <= staleAt) revert OrderNotStale(orderId, staleAt);
+        o.status = Status.Refunded;
+        emit OrderRefunded(orderId);
+    }
+
     /// @notice Cancels an open order; everyone gets back what they paid.
     function cancel(uint256 orderId) external onlyRole(ORDER_MANAGER_ROLE) {
         Order storage o = _openOrder(orderId);
@@ -255,32 +315,20 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
 
     // ---- internals ----
 
+    /// @dev An upgrade keeps the token and the registry: a new implementation built with others would
+    /// silently move every order's money to another token, or let anyone in.
+    function _authorizeUpgrade(address newImplementation) internal override {
+        super._authorizeUpgrade(newImplementation);
+        GroupBuy next = GroupBuy(newImplementation);
+        if (next.foodUsd() != foodUsd || next.registry() != registry) {
+            revert UpgradeChangesImmutables(newImplementation);
+        }
+    }
+
     function _openOrder(uint256 orderId) private view returns (Order storage o) {
         o = _orders[orderId];
         if (o.status == Status.None) revert UnknownOrder(orderId);
         if (o.status != Status.Open) revert OrderNotOpen(orderId, o.status);
-    }
-
-    function _join(uint256 orderId, uint32 units) private {
-        if (units == 0) revert ZeroUnits();
-        Order storage o = _openOrder(orderId);
-        if (block.timestamp > o.deadline) revert OrderClosed(orderId, o.deadline);
-        uint256 left = o.targetUnits - o.units;
-        if (units > left) revert OrderFull(orderId, left);
-        Member storage m = _members[orderId][msg.sender];
-        uint256 want = uint256(m.units) + m.tolerance + units;
-        if (want > o.maxUnitsPerMember) revert MemberCapExceeded(orderId, want, o.maxUnitsPerMember);
-        if (!m.joined) {
-            if (o.members == maxMembersPerOrder) revert TooManyMembers(orderId, maxMembersPerOrder);
-            m.joined = true;
-            m.seq = o.members++;
-        }
-        m.units += units;
-        o.units += units;
-        uint256 cost = uint256(units) * o.unitPrice;
-        emit Joined(orderId, msg.sender, m.seq, units, cost);
-        foodUsd.safeTransferFrom(msg.sender, address(this), cost);
-        if (o.units == o.targetUnits) _execute(orderId, o, o.units);
     }
 
     /// @dev Whole cases from `units` ordered, completing the last case from `tolerance` when it can.

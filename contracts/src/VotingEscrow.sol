@@ -21,6 +21,10 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
 
     uint256 public constant WEEK = 7 days;
     uint256 public constant MAXTIME = 4 * 365 days;
+    /// @dev Most week boundaries one walk of the global curve crosses while some lock is live. Every lock
+    /// ends within MAXTIME (209 boundaries) of the last checkpoint, after which the slope is zero and the
+    /// walk jumps to the end; more steps would mean a broken curve, so the walk refuses instead.
+    uint256 private constant MAX_WEEKS_WALKED = 255;
 
     /// @dev One storage slot: a vote reads one point.
     struct Point {
@@ -49,19 +53,36 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
     /// @dev Slope to add back at each week boundary when locks ending there expire.
     mapping(uint256 weekTs => int96) public slopeChanges;
 
+    /// @notice `account` locked `added` more GRO (`lockedAmount` in all) until `unlockTime`.
     event Locked(address indexed account, uint256 added, uint256 unlockTime, uint256 lockedAmount);
+    /// @notice `account` took back their `amount` GRO after their lock ended.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice The global power curve was brought up to date at `timestamp`, when all power together was `totalPower`.
+    event Checkpointed(uint256 timestamp, uint256 totalPower);
 
+    /// @notice A lock or an addition of zero GRO.
     error ZeroAmount();
+    /// @notice `account` has no GRO locked.
     error NoLock(address account);
+    /// @notice `account` has a lock already: add to it instead.
     error LockExists(address account);
+    /// @notice `account`'s lock ended at `unlockTime`; it can only be withdrawn.
     error LockExpired(address account, uint256 unlockTime);
+    /// @notice `account`'s GRO stays locked until `unlockTime`.
     error LockNotExpired(address account, uint256 unlockTime);
+    /// @notice `unlockTime`, rounded down to a whole week, is not in the future.
     error UnlockTimeTooSoon(uint256 unlockTime);
+    /// @notice `unlockTime` is more than four years away (`latest`).
     error UnlockTimeTooLate(uint256 unlockTime, uint256 latest);
+    /// @notice `unlockTime` is not later than the lock's `current` one.
     error UnlockTimeNotLater(uint256 unlockTime, uint256 current);
+    /// @notice `timepoint` is not in the past (now is `clock`).
     error ERC5805FutureLookup(uint256 timepoint, uint48 clock);
+    /// @notice Voting power is never delegated.
     error DelegationNotSupported();
+    /// @notice The global curve would need more than `MAX_WEEKS_WALKED` weekly steps with live locks,
+    /// which a consistent curve never does.
+    error CurveWalkTooLong(uint256 from, uint256 to);
 
     constructor(IERC20 token_) {
         token = token_;
@@ -111,6 +132,7 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
     /// @notice Brings the global power curve up to date (anyone may call; keeps later reads cheap).
     function checkpoint() external {
         _checkpoint(address(0), Lock(0, 0), Lock(0, 0));
+        emit Checkpointed(block.timestamp, _totalPowerAt(block.timestamp));
     }
 
     // ---- ERC-5805 reads ----
@@ -231,13 +253,20 @@ contract VotingEscrow is IERC5805, ReentrancyGuardTransient {
         else points.push(p);
     }
 
-    /// @dev The global point `p` carried forward to time `t`, applying the weekly slope changes.
+    /// @dev The global point `p` carried forward to time `t`, applying the weekly slope changes. Unlike
+    /// Curve's, which stops short after 255 weeks, it jumps to `t` once the slope is zero (no lock left
+    /// live, so no slope change ahead) and refuses a longer walk rather than return a stale point.
     function _advance(Point memory p, uint256 t) private view returns (Point memory) {
         uint256 weekTs = (uint256(p.ts) / WEEK) * WEEK;
         int256 bias = p.bias;
         int256 slope = p.slope;
         uint256 ts = p.ts;
-        for (uint256 i = 0; i < 255 && ts < t; ++i) {
+        for (uint256 i = 0; ts < t; ++i) {
+            if (slope == 0) {
+                ts = t;
+                break;
+            }
+            if (i == MAX_WEEKS_WALKED) revert CurveWalkTooLong(p.ts, t);
             weekTs += WEEK;
             uint256 stepEnd = weekTs > t ? t : weekTs;
             bias -= slope * int256(stepEnd - ts);

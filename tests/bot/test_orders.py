@@ -86,3 +86,14 @@ def test_the_admins_hear_when_an_order_cannot_be_closed_by_itself(console, tmp_p
     assert console.close() == 0
     told = [r for r in console.seen + console.rest() if "no pudo cerrarse" in r["text"]]
     assert len(told) == 1
+
+
+def test_an_order_runs_at_most_ninety_days(console):
+    """The chain refuses a deadline more than 90 days ahead; the admin hears it at once, not a silent failure."""
+    onboard(console, "admin", "en")
+    console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 91"})
+    assert "/neworder" in console.expect("admin", "An order stays open from 1 to 90 days.")["text"]
+    console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 90"})
+    console.expect("admin", "for 90 days")
+    console.heard("group", "Order #1 is open")
+    assert console.close() == 0

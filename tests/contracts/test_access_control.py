@@ -34,7 +34,7 @@ DAY_TO_DAY_ROLES = {
     "MemberRegistry": ("REGISTRAR_ROLE",),
     "GroupBuy": ("ORDER_MANAGER_ROLE",),
 }
-INIT_ARGS = {"FoodUSD": 2, "GroToken": 3, "MemberRegistry": 2, "GroupBuy": 2}
+INIT_ARGS = {"FoodUSD": 2, "GroToken": 6, "MemberRegistry": 2, "GroupBuy": 2}
 
 Ctx = dict[str, Any]
 
@@ -177,7 +177,7 @@ def _uups_rows() -> list[Row]:
         ]
         init_sig = _signature(name, "initialize")
         n = INIT_ARGS[name]
-        def init_args(coop, caller, ctx, n=n):  # (governance, operator[, rate])
+        def init_args(coop, caller, ctx, n=n):  # (governance, operator[, rate, caps])
             return [caller.address] * 2 + [1] * (n - 2)
 
         rows += [
@@ -322,6 +322,9 @@ TABLE: list[Row] = [
               lambda coop, caller, ctx: [caller.address, keccak(text="batch"), 1000, 1], "CERTIFIER_ROLE"),
     _role_row("GroToken", "setRatePerKg(uint256)", lambda coop, caller, ctx: [10**30], "DEFAULT_ADMIN_ROLE",
               callers=("outsider", "member", "operator", "deployer")),
+    _role_row("GroToken", "setCertificationCaps(uint256,uint256,uint32)",
+              lambda coop, caller, ctx: [10**30, 10**30, 1], "DEFAULT_ADMIN_ROLE",
+              callers=("outsider", "member", "operator", "deployer")),
     _role_row("MemberRegistry", "addMember(address,bytes32)",
               lambda coop, caller, ctx: [caller.address, keccak(text="someone")], "REGISTRAR_ROLE"),
     _role_row("MemberRegistry", "removeMember(address)",
@@ -345,8 +348,8 @@ OPEN_TO_ANYONE: dict[str, dict[str, str]] = {
                  "redeem(uint256,bytes32,bytes32)": "own-balance"},
     "MemberRegistry": {},
     "GroupBuy": {"join(uint256,uint32)": "own-money",
-                 "joinWithPermit(uint256,uint32,uint256,uint8,bytes32,bytes32)": "own-money",
                  "setTolerance(uint256,uint32)": "own-money", "finalize(uint256,address[])": "deadline-gated",
+                 "refundStale(uint256)": "deadline-gated",
                  "claim(uint256,address)": "pays-member"},
     "VotingEscrow": {"createLock(uint256,uint256)": "own-lock", "increaseAmount(uint256)": "own-lock",
                      "extendLock(uint256)": "own-lock", "withdraw()": "own-lock", "checkpoint()": "housekeeping"},

@@ -3,7 +3,7 @@ from eth_utils import keccak
 
 from chain.transact import contract_at, deploy_contract
 from tests.conftest import DAY
-from tests.helpers import events, reverts, sign_permit
+from tests.helpers import events, reverts
 
 PRICE = 18_500_000  # $18.50
 
@@ -212,16 +212,62 @@ def test_invalid_orders_are_refused(coop):
                     coop.operator)
 
 
-def test_join_with_permit_needs_no_prior_approval(coop):
-    gb = coop.contracts.group_buy
+def test_non_members_cannot_join_even_holding_food_usd(coop):
+    """The review's attack: throwaway accounts given a little Food-USD fill an order's member places with
+    one-unit joins. Only registered members join now; the account's money stays where it was."""
+    gb, fusd = coop.contracts.group_buy, coop.contracts.food_usd
     order = open_order(coop)
-    member = coop.members[0]
-    coop.deposit(member, 2 * PRICE)
-    deadline = coop.chain.now() + DAY
-    v, r, s = sign_permit(coop, member, gb.address, 2 * PRICE, deadline)
-    coop.tx(gb.functions.joinWithPermit(order, 2, deadline, v, r, s), member)
-    assert gb.functions.getMember(order, member.address).call()[0] == 2
-    assert balance(coop, member) == 0
+    throwaway = coop.outsider
+    coop.deposit(coop.members[0], PRICE)
+    coop.tx(fusd.functions.transfer(throwaway.address, PRICE), coop.members[0])
+    coop.tx(fusd.functions.approve(gb.address, PRICE), throwaway)
+    with reverts("NotAMember", account=throwaway.address):
+        coop.tx(gb.functions.join(order, 1), throwaway)
+    assert balance(coop, throwaway) == PRICE
+    assert gb.functions.getOrder(order).call()[10] == 0  # members
+    # A member the registrar removes can no longer join either.
+    member = coop.members[1]
+    coop.tx(coop.contracts.registry.functions.removeMember(member.address), coop.operator)
+    with reverts("NotAMember", account=member.address):
+        fund_and_join(coop, member, order, 1)
+
+
+def test_deadlines_more_than_ninety_days_ahead_are_refused(coop):
+    gb = coop.contracts.group_buy
+    most = gb.functions.MAX_ORDER_DURATION().call()
+    assert most == 90 * DAY
+    now = coop.chain.now()
+    with reverts("InvalidOrder"):  # the next block comes at least a second later: now + most + 2 is too far
+        coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="x"), PRICE, 10, 4, 5, 1, now + most + 100),
+                coop.operator)
+    coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="x"), PRICE, 10, 4, 5, 1, now + most),
+            coop.operator)
+
+
+def test_an_order_stuck_past_its_deadline_is_refunded_by_anyone_after_two_weeks(coop):
+    """Nobody finalizes it (or finalizing keeps failing): two weeks after the deadline anyone may refund it,
+    and every member claims back exactly what they paid."""
+    gb = coop.contracts.group_buy
+    order = open_order(coop, days=1)
+    a, b = coop.members[:2]
+    fund_and_join(coop, a, order, 3)
+    fund_and_join(coop, b, order, 2)
+    deadline = gb.functions.getOrder(order).call()[1]
+    stale_at = deadline + gb.functions.STALE_AFTER().call()
+    assert stale_at == deadline + 14 * DAY
+    coop.chain.advance(stale_at - coop.chain.now() - 5)
+    with reverts("OrderNotStale", orderId=order, staleAt=stale_at):
+        coop.tx(gb.functions.refundStale(order), coop.outsider)
+    coop.chain.advance(10)
+    receipt = coop.tx(gb.functions.refundStale(order), coop.outsider)
+    assert events(receipt, gb, "OrderRefunded") == [{"orderId": order}]
+    for member, units in ((a, 3), (b, 2)):
+        coop.tx(gb.functions.claim(order, member.address), member)
+        assert balance(coop, member) == units * PRICE
+    with reverts("OrderNotOpen"):
+        coop.tx(gb.functions.refundStale(order), coop.outsider)
+    with reverts("OrderNotOpen"):
+        coop.tx(gb.functions.finalize(order, []), coop.outsider)
 
 
 def test_unknown_order_is_named(coop):
@@ -279,7 +325,8 @@ def test_tolerance_cannot_change_after_the_deadline(coop):
 
 def test_an_order_takes_at_most_max_members(coop):
     """The bound keeps finalization in one block; members already in may still raise their units."""
-    implementation, _ = deploy_contract(coop.w3, "GroupBuy", coop.deployer, coop.contracts.food_usd.address, 2)
+    implementation, _ = deploy_contract(coop.w3, "GroupBuy", coop.deployer, coop.contracts.food_usd.address,
+                                        coop.contracts.registry.address, 2)
     init = implementation.encode_abi("initialize", args=[coop.contracts.timelock.address, coop.operator.address])
     proxy, _ = deploy_contract(coop.w3, "ERC1967Proxy", coop.deployer, implementation.address, init)
     gb = contract_at(coop.w3, "GroupBuy", proxy.address)

@@ -1,5 +1,6 @@
-"""GroupBuy under random sequences of orders, joins, raises, tolerance changes, cancellations, deadlines,
-finalizations and claims: a hypothesis state machine on the session's deployed co-op.
+"""GroupBuy under random sequences of orders, joins (now and then by a non-member), raises, tolerance
+changes, cancellations, deadlines, finalizations, stale refunds and claims: a hypothesis state machine on
+the session's deployed co-op, whose members are all registered.
 
 A Python model computes every expected result without reading the contract's views: which calls revert
 and with which custom error, the whole cases bought (Foodsoft's rule), the first-come-first-served
@@ -8,7 +9,7 @@ back. After every step the GroupBuy contract must hold exactly what came in minu
 the step's Food-USD transfers must be exactly the model's (so none is created or lost; every balance is
 compared at the end of each example).
 
-The members get their Food-USD once for the whole run (a deposit each and an unlimited approval):
+The members (and the outsider, who is not one) get their Food-USD once for the whole run (a deposit each and an unlimited approval):
 funding every join with its own deposit and approval would triple the transactions of a run.
 
 COOP_HYPOTHESIS_EXAMPLES scales the number of examples up for a longer local run.
@@ -30,6 +31,7 @@ STEPS = 15
 MAX_ORDERS = 8
 FUNDS = 10**7 * FUSD  # each member's Food-USD, deposited once for the whole run
 GAS = 1_000_000
+STALE_AFTER = 14 * DAY  # GroupBuy.STALE_AFTER: an order still open this long after its deadline may be refunded
 
 # GroupBuy.Status
 OPEN, EXECUTED, REFUNDED, CANCELLED = 1, 2, 3, 4
@@ -100,7 +102,8 @@ class GroupBuyMachine(RuleBasedStateMachine):
         # Blocks come one second apart once the chain is ahead of the wall clock; the model relies on
         # it to know the next transaction's timestamp (checked on every transaction).
         self.chain.advance(max(self.chain.now(), int(time.time())) + DAY - self.chain.now())
-        self.members = [m.address for m in coop.members]
+        self.members = [m.address for m in coop.members]  # all registered
+        self.joiners = [*self.members, coop.outsider.address]  # the outsider holds Food-USD but is no member
         self.callers = [a.address for a in (*coop.members, coop.outsider, coop.supplier)]
         self.accounts = {a.address: a for a in (*coop.members, coop.outsider, coop.supplier, coop.operator)}
         self.balance = dict(balances)  # Food-USD of every account that can hold some, at the start
@@ -248,6 +251,8 @@ class GroupBuyMachine(RuleBasedStateMachine):
         part = order.parts.get(address)
         if units == 0:
             return ("ZeroUnits", {})
+        if address not in self.members:
+            return ("NotAMember", {"account": address})
         if (outcome := self.open_check(order)) is not OK:
             return outcome
         if self.next_block() > order.deadline:
@@ -289,7 +294,7 @@ class GroupBuyMachine(RuleBasedStateMachine):
         tolerance to complete the last case as they join."""
         order = self.pick(data, self.orders_open(data), self.orders, "order")
         for _ in range(data.draw(st.integers(1, 3), label="joins")):
-            who = data.draw(st.sampled_from(self.members), label="member")
+            who = self.pick(data, self.members, self.joiners, "member")
             if self.join(order, who, data.draw(st.integers(1, 4), label="units")) and order.status == OPEN:
                 if data.draw(st.integers(0, 2), label="with tolerance") == 2:
                     self.set_tolerance(order, who, data.draw(st.integers(1, order.case), label="tolerance"))
@@ -366,6 +371,22 @@ class GroupBuyMachine(RuleBasedStateMachine):
         now = self.now()
         self.finalize(data.draw(st.sampled_from([o for o in self.open_orders() if o.deadline < now]), label="order"),
                       "join order")
+
+    def refund_stale_order(self, data):
+        """Anyone refunds an order (mostly an open one) as stale, mostly waiting until its deadline plus
+        STALE_AFTER has passed first."""
+        order = self.pick(data, self.open_orders(), self.orders, "order")
+        stale_at = order.deadline + STALE_AFTER
+        if order.status == OPEN and self.next_block() <= stale_at and data.draw(st.integers(0, 3), label="wait"):
+            self.chain.advance(stale_at - self.now() + data.draw(st.integers(0, 3600), label="seconds after"))
+        if (outcome := self.open_check(order)) is OK and self.next_block() <= stale_at:
+            outcome = ("OrderNotStale", {"orderId": order.id, "staleAt": stale_at})
+        receipt = self.send(self.gb.functions.refundStale(order.id), self.coop.outsider.address, outcome)
+        if receipt is None:
+            return
+        assert events(receipt, self.gb, "OrderRefunded") == [{"orderId": order.id}]
+        order.status = REFUNDED
+        self.check_claimable(order)
 
     def cancel_order(self, data):
         """The order manager (or, to see it refused, someone else) cancels an order: mostly one closed
@@ -468,6 +489,7 @@ class GroupBuyMachine(RuleBasedStateMachine):
         "time_passes": (3, lambda self: self.open_orders()),
         "finalize_order": (2, lambda self: any(o.parts for o in self.open_orders())),
         "settle_due_order": (2, lambda self: any(o.deadline < self.now() for o in self.open_orders())),
+        "refund_stale_order": (1, lambda self: True),
         "cancel_order": (1, lambda self: True),
         "claim_closed": (3, lambda self: any(o.status in CLOSED and o.parts for o in self.orders)),
         "claim_any": (1, lambda self: any(o.status in CLOSED for o in self.orders)),
@@ -520,7 +542,9 @@ def test_group_buy_state_machine(deployed):
     fusd, gb = deployed.contracts.food_usd, deployed.contracts.group_buy
     funded = deployed.chain.snapshot()
     try:
-        for member in deployed.members:
+        assert all(deployed.contracts.registry.functions.isMember(m.address).call() for m in deployed.members)
+        assert not deployed.contracts.registry.functions.isMember(deployed.outsider.address).call()
+        for member in [*deployed.members, deployed.outsider]:
             deployed.deposit(member, FUNDS)
             deployed.tx(fusd.functions.approve(gb.address, 2**256 - 1), member)
         accounts = [*deployed.members, deployed.outsider, deployed.supplier, deployed.operator]

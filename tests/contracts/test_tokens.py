@@ -1,7 +1,11 @@
 """FoodUSD (deposits, withdrawals, pause, permit), GroToken (certification, redemption) and MemberRegistry."""
+from dataclasses import replace
+
 from eth_utils import keccak
 
-from tests.conftest import DAY, FUSD, GRO
+from chain import DeployParams, deploy_system
+from chain.transact import contract_at, deploy_contract
+from tests.conftest import DAY, FUSD, GRO, TEST_PARAMS, WEEK
 from tests.helpers import events, reverts, sign_permit
 
 ZERO = "0x" + "00" * 20
@@ -44,6 +48,17 @@ def test_a_reference_is_recorded_once_for_deposits_and_withdrawals_alike(coop):
     with reverts("AlreadyRecorded", ref=ref):  # one namespace: a deposit's reference cannot pay out cash
         coop.tx(fusd.recordWithdrawal(member.address, FUSD, ref), coop.operator)
     assert fusd.balanceOf(member.address).call() == 5 * FUSD
+
+
+def test_zero_deposits_and_withdrawals_are_refused(coop):
+    fusd = coop.contracts.food_usd.functions
+    member = coop.members[0]
+    coop.deposit(member, FUSD)
+    coop.tx(fusd.approve(coop.operator.address, FUSD), member)
+    for record in (fusd.recordDeposit, fusd.recordWithdrawal):
+        with reverts("ZeroAmount"):
+            coop.tx(record(member.address, 0, keccak(text="nothing")), coop.operator)
+    assert not fusd.recorded(keccak(text="nothing")).call()  # the reference stays usable for the real record
 
 
 def test_withdrawal_needs_the_members_allowance(coop):
@@ -177,6 +192,85 @@ def test_an_empty_batch_is_refused(coop):
     with reverts("EmptyBatch"):
         coop.tx(gro.certify(coop.members[0].address, batch, 0, 1), coop.operator)
     assert not gro.certified(batch).call()  # the id stays usable for the real weighing
+
+
+PILOT = DeployParams()
+
+
+def pilot_gro(coop, admin=None):
+    """A GroToken proxy with the pilot's rate and certification caps; `admin` (default: the deployer) governs it."""
+    implementation, _ = deploy_contract(coop.w3, "GroToken", coop.deployer)
+    init = implementation.encode_abi("initialize", args=[
+        (admin or coop.deployer).address, coop.operator.address, PILOT.gro_per_kg, PILOT.gro_max_per_batch,
+        PILOT.gro_max_per_period, PILOT.gro_cap_period])
+    proxy, _ = deploy_contract(coop.w3, "ERC1967Proxy", coop.deployer, implementation.address, init)
+    return contract_at(coop.w3, "GroToken", proxy.address)
+
+
+def test_the_operator_cannot_certify_a_made_up_resident_into_a_majority(coop):
+    """The review's attack, on a deployment with the pilot's parameters: the operator registers a made-up
+    resident and certifies it 10,000 GRO. One batch earns at most 500 GRO and a week's batches 2,000 GRO."""
+    pilot = deploy_system(coop.w3, coop.deployer, coop.operator.address, replace(
+        TEST_PARAMS, gro_max_per_batch=PILOT.gro_max_per_batch, gro_max_per_period=PILOT.gro_max_per_period,
+        gro_cap_period=PILOT.gro_cap_period))
+    gro, op = pilot.gro.functions, coop.operator
+    made_up = coop.chain.new_account()
+    coop.tx(pilot.registry.functions.addMember(made_up.address, keccak(text="made-up")), op)
+    with reverts("BatchCapExceeded", amount=10_000 * GRO, maxPerBatch=500 * GRO):
+        coop.tx(gro.certify(made_up.address, keccak(text="harvest"), 1_000_000, 1), op)  # 1,000 kg
+    # Split into batches, the week's cap stops it at 2,000 GRO.
+    coop.chain.advance((coop.chain.now() // WEEK + 1) * WEEK + 10 - coop.chain.now())  # early in a period
+    for i in range(4):
+        coop.tx(gro.certify(made_up.address, keccak(text=f"harvest-{i}"), 50_000, 1), op)
+    period_ends = (coop.chain.now() // WEEK + 1) * WEEK
+    with reverts("PeriodCapExceeded", amount=GRO // 100, certifiedInPeriod=2_000 * GRO, maxPerPeriod=2_000 * GRO,
+                 periodEnds=period_ends):
+        coop.tx(gro.certify(made_up.address, keccak(text="harvest-4"), 1, 1), op)
+    assert gro.balanceOf(made_up.address).call() == 2_000 * GRO
+    assert gro.certificationRoom().call() == [0, period_ends]
+
+
+def test_the_period_cap_comes_back_in_the_next_fixed_window(coop):
+    gro = pilot_gro(coop).functions
+    op, grower = coop.operator, coop.members[0]
+    assert (gro.maxCertifiedPerBatch().call(), gro.maxCertifiedPerPeriod().call(),
+            gro.certificationPeriod().call()) == (500 * GRO, 2_000 * GRO, WEEK)
+    start = (coop.chain.now() // WEEK + 1) * WEEK
+    coop.chain.advance(start + WEEK - 100 - coop.chain.now())  # the last minutes of a period
+    for i in range(4):
+        coop.tx(gro.certify(grower.address, keccak(text=f"late-{i}"), 50_000, 1), op)
+    assert gro.certificationRoom().call() == [0, start + WEEK]
+    with reverts("PeriodCapExceeded"):
+        coop.tx(gro.certify(grower.address, keccak(text="late-4"), 50_000, 1), op)
+    coop.chain.advance(start + WEEK - coop.chain.now())  # the next window: room for a whole period again
+    assert gro.certificationRoom().call() == [500 * GRO, start + 2 * WEEK]
+    coop.tx(gro.certify(grower.address, keccak(text="late-4"), 50_000, 1), op)
+    assert gro.certifiedInPeriod().call() == 500 * GRO
+    assert gro.certificationRoom().call() == [500 * GRO, start + 2 * WEEK]
+
+
+def test_certification_caps_are_set_by_governance(coop):
+    governance = coop.deployer  # stands for the timelock of a real deployment (access: test_access_control.py)
+    gro = pilot_gro(coop, governance)
+    receipt = coop.tx(gro.functions.setCertificationCaps(50 * GRO, 100 * GRO, DAY), governance)
+    assert events(receipt, gro, "CertificationCapsChanged") == [
+        {"maxPerBatch": 50 * GRO, "maxPerPeriod": 100 * GRO, "periodSeconds": DAY}]
+    with reverts("BatchCapExceeded", amount=60 * GRO, maxPerBatch=50 * GRO):
+        coop.tx(gro.functions.certify(coop.members[0].address, keccak(text="b"), 6_000, 1), coop.operator)
+    with reverts("InvalidCertificationPeriod"):
+        coop.tx(gro.functions.setCertificationCaps(50 * GRO, 100 * GRO, 0), governance)
+    coop.tx(gro.functions.setCertificationCaps(0, 0, DAY), governance)  # zero caps stop certification
+    with reverts("BatchCapExceeded", amount=GRO, maxPerBatch=0):
+        coop.tx(gro.functions.certify(coop.members[0].address, keccak(text="b"), 100, 1), coop.operator)
+
+
+def test_a_batch_worth_no_gro_is_refused(coop):
+    governance = coop.deployer
+    gro = pilot_gro(coop, governance).functions
+    coop.tx(gro.setRatePerKg(999), governance)  # under a thousandth of a wei per gram: one gram earns nothing
+    with reverts("BatchWorthNothing", grams=1):
+        coop.tx(gro.certify(coop.members[0].address, keccak(text="crumb"), 1, 1), coop.operator)
+    assert not gro.certified(keccak(text="crumb")).call()
 
 
 def test_certify_rounds_down_to_the_wei(coop):

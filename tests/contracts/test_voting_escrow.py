@@ -290,6 +290,38 @@ def test_total_supply_sums_the_members_locks_and_drops_a_lock_at_its_end(coop):
     assert escrow.totalLocked().call() == 370 * GRO  # b has not withdrawn yet
 
 
+def test_a_lock_after_more_than_255_idle_weeks_counts_in_full(coop):
+    """Curve's walk of the global curve stops after 255 weeks, so a lock made after a longer quiet spell
+    was added at a stale point and the total supply undercounted it. The walk now jumps once no lock is
+    live (the slope is zero)."""
+    escrow = coop.contracts.escrow.functions
+    a, b = coop.members[:2]
+    week = align(coop)
+    end_a = week + 200 * WEEK
+    _, ta = create_lock(coop, a, 300 * GRO, end_a)
+    coop.chain.advance(week + 300 * WEEK - coop.chain.now())  # 300 weeks with no escrow transaction
+    end_b = week + 310 * WEEK
+    _, tb = create_lock(coop, b, 70 * GRO, end_b)
+    coop.chain.advance(1)
+    now = coop.chain.now()
+    assert escrow.totalSupply().call() == power(70 * GRO, end_b, now) == escrow.getVotes(b.address).call()
+    for moment in (ta, end_a - 1, end_a, week + 256 * WEEK, tb - 1, tb):
+        expected = power(300 * GRO, end_a, moment, ta) + power(70 * GRO, end_b, moment, tb)
+        assert escrow.getPastTotalSupply(moment).call() == expected, moment
+
+
+def test_checkpoint_brings_the_curve_up_to_date_and_says_so(coop):
+    escrow = coop.contracts.escrow
+    member = coop.members[0]
+    week = align(coop)
+    end = week + 10 * WEEK
+    create_lock(coop, member, 50 * GRO, end)
+    coop.chain.advance(3 * WEEK)
+    receipt = coop.tx(escrow.functions.checkpoint(), coop.outsider)  # anyone may
+    t = block_time(coop, receipt)
+    assert events(receipt, escrow, "Checkpointed") == [{"timestamp": t, "totalPower": power(50 * GRO, end, t)}]
+
+
 def test_power_cannot_be_delegated(coop):
     escrow = coop.contracts.escrow.functions
     member = coop.members[0]
