@@ -26,12 +26,13 @@ def _ratio_line(name: str, ours: float, anchor: float, goal: str) -> str:
 
 def run() -> Iterator[str]:
     chain = start_tester()
-    deployer, operator, supplier = (chain.new_account() for _ in range(3))
+    deployer, guardian, supplier = (chain.new_account() for _ in range(3))
+    keys = chain.new_role_keys()
     params = DeployParams(voting_delay=60, voting_period=3600, timelock_delay=60)
-    coop = deploy_system(chain.w3, deployer, operator.address, params)
+    coop = deploy_system(chain.w3, deployer, keys.roles(guardian.address), params)
     members = [chain.new_account() for _ in range(VOTERS + 1)]
     for i, m in enumerate(members):
-        send(chain.w3, coop.registry.functions.addMember(m.address, keccak(text=f"bench-{i}")), operator)
+        send(chain.w3, coop.registry.functions.addMember(m.address, keccak(text=f"bench-{i}")), keys.registrar)
 
     def gas(call, sender) -> int:
         return send(chain.w3, call, sender)["gasUsed"]
@@ -40,12 +41,12 @@ def run() -> Iterator[str]:
     fusd, gb = coop.food_usd, coop.group_buy
     price = 18_500_000
     send(chain.w3, gb.functions.createOrder(supplier.address, keccak(text="rice"), price, 1000, 10, 50, 1,
-                                            chain.now() + 7 * DAY), operator)
-    send(chain.w3, fusd.functions.recordDeposit(supplier.address, 1, keccak(text="seed")), operator)
+                                            chain.now() + 7 * DAY), keys.treasurer)
+    send(chain.w3, fusd.functions.recordDeposit(supplier.address, 1, keccak(text="seed")), keys.treasurer)
     joins, transfers = [], []
     for i, m in enumerate(members):
         # Balances and allowances stay above zero after both, so neither earns a storage-clearing refund.
-        send(chain.w3, fusd.functions.recordDeposit(m.address, 20 * price, keccak(text=f"cash-{i}")), operator)
+        send(chain.w3, fusd.functions.recordDeposit(m.address, 20 * price, keccak(text=f"cash-{i}")), keys.treasurer)
         send(chain.w3, fusd.functions.approve(gb.address, 10 * price), m)
         joins.append(gas(gb.functions.join(1, 5), m))
         spender = members[(i + 1) % len(members)]
@@ -58,7 +59,7 @@ def run() -> Iterator[str]:
     token, _ = deploy_contract(chain.w3, "AnchorVotesToken", deployer)
     locks, anchors = [], []
     for i, m in enumerate(members):
-        send(chain.w3, coop.gro.functions.certify(m.address, keccak(text=f"batch-{i}"), 10_000 * (i + 1), 1), operator)
+        send(chain.w3, coop.gro.functions.certify(m.address, keccak(text=f"batch-{i}"), 10_000 * (i + 1), 1), keys.certifier)
         amount = coop.gro.functions.balanceOf(m.address).call()
         send(chain.w3, coop.gro.functions.approve(coop.escrow.address, amount), m)
         locks.append(gas(coop.escrow.functions.createLock(amount, chain.now() + 4 * 365 * DAY), m))
