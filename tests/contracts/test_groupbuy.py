@@ -11,7 +11,7 @@ PRICE = 18_500_000  # $18.50
 def open_order(coop, target=10, minimum=4, cap=6, case_size=1, days=7, price=PRICE):
     deadline = coop.chain.now() + days * DAY
     receipt = coop.tx(coop.contracts.group_buy.functions.createOrder(
-        coop.supplier.address, keccak(text="rice"), price, target, minimum, cap, case_size, deadline), coop.operator)
+        coop.supplier.address, keccak(text="rice"), price, target, minimum, cap, case_size, deadline), coop.treasurer)
     return events(receipt, coop.contracts.group_buy, "OrderCreated")[0]["orderId"]
 
 
@@ -115,7 +115,7 @@ def test_cancel_refunds_everyone(coop):
     a, b = coop.members[:2]
     fund_and_join(coop, a, order, 2)
     fund_and_join(coop, b, order, 3)
-    receipt = coop.tx(gb.functions.cancel(order), coop.operator)
+    receipt = coop.tx(gb.functions.cancel(order), coop.treasurer)
     assert events(receipt, gb, "OrderCancelled") == [{"orderId": order}]
     for member, units in ((a, 2), (b, 3)):
         assert gb.functions.claimable(order, member.address).call() == [0, units * PRICE]
@@ -209,7 +209,7 @@ def test_invalid_orders_are_refused(coop):
     for supplier, price, target, minimum, cap, case, when in bad:
         with reverts("InvalidOrder"):
             coop.tx(gb.functions.createOrder(supplier, keccak(text="x"), price, target, minimum, cap, case, when),
-                    coop.operator)
+                    coop.treasurer)
 
 
 def test_join_with_permit_needs_no_prior_approval(coop):
@@ -244,7 +244,7 @@ def test_order_created_event_records_the_terms(coop):
     gb = coop.contracts.group_buy
     deadline = coop.chain.now() + DAY
     receipt = coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="oil"), PRICE, 12, 6, 4, 6,
-                                               deadline), coop.operator)
+                                               deadline), coop.treasurer)
     assert events(receipt, gb, "OrderCreated") == [{
         "orderId": 1, "supplier": coop.supplier.address, "productId": keccak(text="oil"), "unitPrice": PRICE,
         "targetUnits": 12, "minUnits": 6, "maxUnitsPerMember": 4, "caseSize": 6, "deadline": deadline}]
@@ -256,7 +256,7 @@ def test_claims_need_a_closed_order_and_a_member_who_joined(coop):
     fund_and_join(coop, coop.members[0], order, 1)
     with reverts("NothingToClaim", orderId=order, status=1):
         coop.tx(gb.functions.claim(order, coop.members[0].address), coop.outsider)
-    coop.tx(gb.functions.cancel(order), coop.operator)
+    coop.tx(gb.functions.cancel(order), coop.treasurer)
     with reverts("NotJoined", orderId=order, member=coop.members[1].address):
         coop.tx(gb.functions.claim(order, coop.members[1].address), coop.outsider)
 
@@ -280,12 +280,12 @@ def test_tolerance_cannot_change_after_the_deadline(coop):
 def test_an_order_takes_at_most_max_members(coop):
     """The bound keeps finalization in one block; members already in may still raise their units."""
     implementation, _ = deploy_contract(coop.w3, "GroupBuy", coop.deployer, coop.contracts.food_usd.address, 2)
-    init = implementation.encode_abi("initialize", args=[coop.contracts.timelock.address, coop.operator.address])
+    init = implementation.encode_abi("initialize", args=[coop.contracts.timelock.address, coop.treasurer.address])
     proxy, _ = deploy_contract(coop.w3, "ERC1967Proxy", coop.deployer, implementation.address, init)
     gb = contract_at(coop.w3, "GroupBuy", proxy.address)
     deadline = coop.chain.now() + DAY
     coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="oil"), PRICE, 10, 1, 5, 1, deadline),
-            coop.operator)
+            coop.treasurer)
     a, b, c = coop.members[:3]
     for member in (a, b, c):
         coop.deposit(member, 2 * PRICE)

@@ -19,7 +19,7 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
     a, b, c = coop.members[:3]
     # State before: an open order with a member's money in it.
     coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="beans"), PRICE, 10, 2, 5, 1,
-                                     coop.chain.now() + 30 * DAY), coop.operator)
+                                     coop.chain.now() + 30 * DAY), coop.treasurer)
     coop.deposit(a, 3 * PRICE)
     coop.tx(fusd.functions.approve(gb.address, 3 * PRICE), a)
     coop.tx(gb.functions.join(1, 3), a)
@@ -27,8 +27,8 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
 
     v2_impl, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, fusd.address,
                                  gb.functions.maxMembersPerOrder().call())
-    with reverts("AccessControlUnauthorizedAccount", account=coop.operator.address):
-        coop.tx(gb.functions.upgradeToAndCall(v2_impl.address, b""), coop.operator)
+    with reverts("AccessControlUnauthorizedAccount", account=coop.treasurer.address):
+        coop.tx(gb.functions.upgradeToAndCall(v2_impl.address, b""), coop.treasurer)
 
     for member, gro in ((a, 40 * GRO), (b, 30 * GRO), (c, 30 * GRO)):
         lock_gro(coop, member, gro)
