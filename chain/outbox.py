@@ -31,10 +31,10 @@ from chain.artifacts import function
 from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
 from chain.intents import INVALID, MEMBER_KINDS, OPERATOR_KINDS, REJECTED, reason_of
-from chain.roles import RoleKeys
 from chain.operations import OPERATION_OVERHEAD, IntentRejected, OperationBuilder, operation_outcomes
-from chain.transactions import (DEFAULT_MAX_FEE, FeeCeilingReached, OperatorTransactions, TransactionRefused,
-                                crash_point)
+from chain.roles import RoleKeys
+from chain.transactions import (DEFAULT_MAX_FEE, OPEN_TX, FeeCeilingReached, OperatorTransactions,
+                                TransactionRefused, crash_point)
 from chain.userop import UserOperation
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,10 @@ class Worker:
     async def _settle_in_flight(self) -> bool:
         """Settles the intents of every mined transaction (the others are resent or bumped), and of the
         operations an external bundler carried."""
-        mined = [m for sender in self.senders.values() for m in await sender.in_flight()]
+        async with self.sessions() as session:  # one read for every account, so an idle cycle stays cheap
+            busy = set((await session.execute(select(OperatorTransaction.sender).where(
+                OperatorTransaction.state.in_(OPEN_TX)).distinct())).scalars())
+        mined = [m for address, sender in self.senders.items() if address in busy for m in await sender.in_flight()]
         for m in mined:
             crash_point(self.options.crash_at, "before_receipt")
             await self._apply_receipt(m.row, m.group, m.receipt)
