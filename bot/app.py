@@ -19,7 +19,7 @@ from bot.keeper import Keeper
 from bot.notify import Limits, Notifier
 from bot.scheduler import Scheduler
 from bot.sensors import Sensors
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.store import Member
 from chain import db as chain_db
 from chain import rpc
@@ -30,6 +30,7 @@ from chain.deploy import load_manifest
 from chain.indexer import Indexer
 from chain.keystore import Keystore, dev_master_key
 from chain.outbox import Outbox, Worker, WorkerOptions
+from chain.roles import missing_rights
 from handlers import confirm, router
 from handlers.base import Inbound, Reply
 from handlers.doorstep import InviteAttempts
@@ -84,6 +85,9 @@ class App:
             self.w3 = Web3(Web3.HTTPProvider(s.chain_rpc_url, request_kwargs={"timeout": 30}))
             self.contracts = await asyncio.to_thread(load_manifest, self.w3, s.data_dir / MANIFEST_FILE)
             keys, master_key = s.role_keys(), s.master_key
+            missing = await asyncio.to_thread(missing_rights, self.contracts, keys)
+            if missing:
+                raise SettingsError("; ".join(missing) + " (docs/chain.md, \"Roles and keys\")")
         self.treasurer_address = keys.treasurer.address
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()

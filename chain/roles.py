@@ -11,7 +11,7 @@ from typing import Literal
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from chain.deploy import Roles
+from chain.deploy import CoopSystem, Roles
 
 Role = Literal["registrar", "certifier", "treasurer", "gas_payer"]
 
@@ -26,6 +26,16 @@ RETIRED_SETTING = "COOP_OPERATOR_KEY"
 RETIRED_MESSAGE = (f"{RETIRED_SETTING} is no longer read: the operator's rights are split between four keys. Set "
                    f"{', '.join(KEY_SETTINGS.values())} instead (docs/settings.md), each to its own account's key, "
                    f"and unset {RETIRED_SETTING}")
+
+
+# The rights each role's account must hold on chain: (CoopSystem attribute, role constant).
+RIGHTS: dict[Role, tuple[tuple[str, str], ...]] = {
+    "registrar": (("registry", "REGISTRAR_ROLE"),),
+    "certifier": (("gro", "CERTIFIER_ROLE"),),
+    "treasurer": (("food_usd", "MINTER_ROLE"), ("food_usd", "BURNER_ROLE"), ("food_usd", "PAUSER_ROLE"),
+                  ("group_buy", "ORDER_MANAGER_ROLE")),
+    "gas_payer": (),
+}
 
 
 class RoleKeyError(ValueError):
@@ -80,4 +90,20 @@ def role_keys(keys: Mapping[Role, str | None], shared_allowed: bool = False) -> 
     return RoleKeys(**accounts)
 
 
-__all__ = ["KEY_SETTINGS", "RETIRED_MESSAGE", "RETIRED_SETTING", "Role", "RoleKeyError", "RoleKeys", "role_keys"]
+def missing_rights(contracts: CoopSystem, keys: RoleKeys) -> list[str]:
+    """The rights a key's account lacks on chain, each said with its setting (none: every key fits). Read
+    at start-up, so that a key put in the wrong setting is said once, not as every intent of that kind
+    failing."""
+    missing = []
+    for role, rights in RIGHTS.items():
+        account = keys.of(role).address
+        for attribute, name in rights:
+            contract = getattr(contracts, attribute)
+            if not contract.functions.hasRole(getattr(contract.functions, name)().call(), account).call():
+                missing.append(f"{KEY_SETTINGS[role]} is the key of {account}, which does not hold {name} on "
+                               f"{contract.address}")
+    return missing
+
+
+__all__ = ["KEY_SETTINGS", "RETIRED_MESSAGE", "RETIRED_SETTING", "RIGHTS", "Role", "RoleKeyError", "RoleKeys",
+           "missing_rights", "role_keys"]

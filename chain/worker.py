@@ -25,7 +25,8 @@ from chain.bundler_client import BundlerClient
 from chain.deploy import DeploymentError, load_manifest
 from chain.keystore import Keystore, MasterKeyError
 from chain.outbox import Outbox, Worker, WorkerOptions
-from chain.roles import KEY_SETTINGS, RETIRED_MESSAGE, RETIRED_SETTING, RoleKeyError, RoleKeys, role_keys
+from chain.roles import (KEY_SETTINGS, RETIRED_MESSAGE, RETIRED_SETTING, RoleKeyError, RoleKeys, missing_rights,
+                         role_keys)
 
 
 async def serve(database_url: str, rpc_url: str, manifest: Path, master_key: str, keys: RoleKeys,
@@ -39,6 +40,9 @@ async def serve(database_url: str, rpc_url: str, manifest: Path, master_key: str
         await keystore.open()
         w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
         contracts = load_manifest(w3, manifest)
+        missing = missing_rights(contracts, keys)
+        if missing:
+            raise RoleKeyError("; ".join(missing))
         if bundler_url:
             bundler = BundlerClient(bundler_url, contracts.entry_point.address)
         worker = Worker(w3, contracts, Outbox(sessions), keystore, keys, options, bundler=bundler)
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         asyncio.run(serve(args.database_url, args.rpc_url, args.manifest, os.environ["COOP_MASTER_KEY"], keys,
                           WorkerOptions(crash_at=args.crash_at, max_fee=max_fee), args.until_idle, args.bundler_url))
-    except (MasterKeyError, DeploymentError) as e:  # said plainly, without a traceback
+    except (MasterKeyError, DeploymentError, RoleKeyError) as e:  # said plainly, without a traceback
         parser.exit(2, f"{e}\n")
 
 

@@ -178,3 +178,27 @@ def test_coop_run_serves_healthz_until_sigterm(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_role_key_whose_account_lacks_the_role_on_chain_is_refused_at_start(tmp_path, coop):
+    """Keys put in each other's settings are said at start-up, not as every registration failing."""
+    from chain import start_anvil
+    from chain.deploy import deploy
+    from tests.conftest import TEST_PARAMS
+
+    chain = start_anvil()
+    try:
+        deployer, guardian = chain.new_account(), chain.new_account()
+        keys = chain.new_role_keys()
+        deploy(chain.w3, deployer, keys.roles(guardian.address), TEST_PARAMS, tmp_path / "chain-manifest.json")
+        swapped = {"COOP_REGISTRAR_KEY": keys.certifier.key.hex(), "COOP_CERTIFIER_KEY": keys.registrar.key.hex(),
+                   "COOP_TREASURER_KEY": keys.treasurer.key.hex(), "COOP_GAS_PAYER_KEY": keys.gas_payer.key.hex()}
+        code, err, out = coop("telegram", "--data-dir", str(tmp_path), **TELEGRAM, **swapped,
+                              TELEGRAM_API_BASE="http://127.0.0.1:9", COOP_MASTER_KEY="k" * 32,
+                              COOP_CHAIN_RPC_URL=chain.w3.provider.endpoint_uri)
+    finally:
+        chain.close()
+    assert code == 2, err
+    assert f"COOP_REGISTRAR_KEY is the key of {keys.certifier.address}, which does not hold REGISTRAR_ROLE" in err
+    assert f"COOP_CERTIFIER_KEY is the key of {keys.registrar.address}, which does not hold CERTIFIER_ROLE" in err
+    assert "COOP_TREASURER_KEY" not in err and "Traceback" not in err and not out

@@ -123,16 +123,21 @@ async def test_the_worker_refuses_to_start_without_the_right_master_key(database
 @pytest.mark.parametrize("change, said", [
     ({"COOP_OPERATOR_KEY": "0x" + "ab" * 32}, "COOP_OPERATOR_KEY is no longer read"),
     ({"COOP_CERTIFIER_KEY": None}, "COOP_CERTIFIER_KEY must be set"),
-    ({"COOP_GAS_PAYER_KEY": "treasurer"}, "COOP_TREASURER_KEY and COOP_GAS_PAYER_KEY are the same key"),
+    ({"COOP_GAS_PAYER_KEY": "@COOP_TREASURER_KEY"}, "COOP_TREASURER_KEY and COOP_GAS_PAYER_KEY are the same key"),
+    # keys in each other's settings: said at start, not as every registration failing
+    ({"COOP_REGISTRAR_KEY": "@COOP_CERTIFIER_KEY", "COOP_CERTIFIER_KEY": "@COOP_REGISTRAR_KEY"},
+     "COOP_REGISTRAR_KEY is the key of {certifier}, which does not hold REGISTRAR_ROLE"),
 ])
 def test_the_worker_refuses_role_keys_missing_shared_or_replaced_by_one_operator_key(database_url, node, change, said):
     chain, _, keys, _, manifest = node
-    env = {**os.environ, "COOP_MASTER_KEY": MASTER_KEY, **key_settings(keys)}
+    given = key_settings(keys)
+    env = {**os.environ, "COOP_MASTER_KEY": MASTER_KEY, **given}
     for name, value in change.items():
         if value is None:
             env.pop(name)
-        else:
-            env[name] = env["COOP_TREASURER_KEY"] if value == "treasurer" else value
+        else:  # "@NAME": that setting's own key
+            env[name] = given[value[1:]] if value.startswith("@") else value
+    said = said.format(certifier=keys.certifier.address)
     result = subprocess.run(
         [sys.executable, "-m", "chain.worker", "--database-url", database_url, "--rpc-url",
          chain.w3.provider.endpoint_uri, "--manifest", str(manifest), "--until-idle"],
