@@ -86,7 +86,8 @@ async def _measure(chain, sessions) -> list[str]:
     eoa_gas = []
     for i in range(MEMBERS):
         eoa = chain.new_account()
-        send(w3, coop.food_usd.functions.recordDeposit(eoa.address, 10 * PRICE, keccak(text=f"eoa-{i}")), keys.treasurer)
+        send(w3, coop.food_usd.functions.recordDeposit(eoa.address, 10 * PRICE, keccak(text=f"eoa-{i}")),
+             keys.treasurer)
         send(w3, coop.food_usd.functions.approve(coop.group_buy.address, 10 * PRICE), eoa)
         eoa_gas.append(send(w3, coop.group_buy.functions.join(order, 1), eoa)["gasUsed"])
     anchor = statistics.mean(eoa_gas)

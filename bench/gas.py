@@ -59,7 +59,8 @@ def run() -> Iterator[str]:
     token, _ = deploy_contract(chain.w3, "AnchorVotesToken", deployer)
     locks, anchors = [], []
     for i, m in enumerate(members):
-        send(chain.w3, coop.gro.functions.certify(m.address, keccak(text=f"batch-{i}"), 10_000 * (i + 1), 1), keys.certifier)
+        send(chain.w3, coop.gro.functions.certify(m.address, keccak(text=f"batch-{i}"), 10_000 * (i + 1), 1),
+             keys.certifier)
         amount = coop.gro.functions.balanceOf(m.address).call()
         send(chain.w3, coop.gro.functions.approve(coop.escrow.address, amount), m)
         locks.append(gas(coop.escrow.functions.createLock(amount, chain.now() + 4 * 365 * DAY), m))

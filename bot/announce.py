@@ -225,8 +225,8 @@ class Announcer:
         await self.tell_admins_once(f"gave-up:{key}", text)
 
     async def fee_ceiling_reached(self, sender: str, nonce: int, max_fee: int) -> None:
-        """Once per transaction of the co-op's accounts (`sender`, one per role) left waiting at the fee ceiling (chain/transactions.py): the admins
-        hear why the co-op's actions are slow, and what would change it."""
+        """Once per transaction of the co-op's accounts (`sender`, one per role) left waiting at the fee ceiling
+        (chain/transactions.py): the admins hear why the co-op's actions are slow, and what would change it."""
         def text(tr: Translator) -> str:
             return tr.t("The co-op's actions are waiting: the network's fees are above the most the co-op pays "
                         "({fee} gwei a unit of gas, the setting COOP_MAX_FEE_GWEI), so I stopped raising my offer. "

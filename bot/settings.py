@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from bot.identity import IdentityError, identity_key, parse_identity
-from chain.roles import KEY_SETTINGS, RETIRED_MESSAGE, RETIRED_SETTING, RoleKeyError, RoleKeys, role_keys
+from chain.roles import KEY_SETTINGS, RETIRED_MESSAGE, RETIRED_SETTING, Role, RoleKeyError, RoleKeys, role_keys
 
 DEFAULT_DATA_DIR = Path.home() / ".coop"
 
@@ -57,7 +57,7 @@ class Settings:
     sensor_offline_after: float = 600.0  # seconds of silence before a sensor counts as offline
     alert_remind_after: float = 3600.0  # seconds between reminders of a critical alert that lasts
     readings_raw_days: float = 7.0  # raw sensor readings kept this long, then per-minute aggregates
-    max_fee_gwei: Decimal = Decimal(100)  # the most each role's account pays per gas: stuck transactions are not bumped past it
+    max_fee_gwei: Decimal = Decimal(100)  # the most each account pays per gas: stuck transactions not bumped past it
     fee_bump_after: float = 30.0  # seconds a sent transaction may wait unmined before its fee is raised
     confirm_ttl: float = 900.0  # seconds an offer's confirm button works
     whatsapp_number: str | None = None  # the business number's digits, for click-to-chat invite links
@@ -143,7 +143,7 @@ class Settings:
             raise SettingsError(f"{' and '.join(missing)} must be set when COOP_CHAIN_RPC_URL points at a node")
         self.role_keys()
 
-    def key_of(self, role: str) -> str | None:
+    def key_of(self, role: Role) -> str | None:
         return getattr(self, f"{role}_key")
 
     def role_keys(self) -> RoleKeys:

@@ -56,7 +56,7 @@ class Roles:
     registrar: str  # MemberRegistry REGISTRAR_ROLE: adds and removes members
     certifier: str  # GroToken CERTIFIER_ROLE: certifies produce, minting GRO
     treasurer: str  # FoodUSD MINTER, BURNER and PAUSER roles (cash in and out), GroupBuy ORDER_MANAGER_ROLE
-    guardian: str
+    guardian: str  # may cancel a proposal: the board's Safe, a cold key
 
     def checked(self) -> "Roles":
         """The same roles with checksummed addresses; a ValueError names a role that is not an address."""
@@ -315,7 +315,8 @@ def _check_resumable(manifest: dict[str, Any], chain_id: int, deployer: str, rol
         raise DeploymentError(f"manifest version {manifest.get('version')!r}, this code writes {MANIFEST_VERSION}")
     if manifest["chain_id"] != chain_id:
         raise ManifestMismatch(f"the manifest is for chain id {manifest['chain_id']}, the node's is {chain_id}")
-    for what, ours, theirs in (("deployer", deployer, manifest["deployer"]), ("roles", asdict(roles), manifest["roles"]),
+    for what, ours, theirs in (("deployer", deployer, manifest["deployer"]),
+                               ("roles", asdict(roles), manifest["roles"]),
                                ("params", asdict(params), manifest["params"])):
         if ours != theirs:
             raise DeploymentError(f"the manifest was started with {what} {theirs}, not {ours}")

@@ -2,8 +2,8 @@
 
 Member intents run as calls from the member's smart account (one user operation, its calls all or
 nothing); operator intents are transactions from the backend's account for the intent's role (the
-registrar registers a member, the treasurer records a cash deposit; chain.roles). Parameters are JSON: amounts in minor units as integers or decimal
-strings, ids as integers, bytes32 values as 0x-hex.
+registrar registers a member, the treasurer records a cash deposit; chain.roles). Parameters are JSON:
+amounts in minor units as integers or decimal strings, ids as integers, bytes32 values as 0x-hex.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -136,7 +136,8 @@ OPERATOR_KINDS: dict[str, OperatorCall] = {
         int(p["target_units"]), int(p["min_units"]), int(p["max_units_per_member"]), int(p.get("case_size", 1)),
         int(p["deadline"]))),
     "certify": OperatorCall("certifier", lambda c, p, account: _call(
-        c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]), int(p.get("grade", 1)))),
+        c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]),
+        int(p.get("grade", 1)))),
     # The keepers' calls, which anyone may make, from the account holding no role: an order past its
     # deadline is bought or refunded, a member's share pulled for them; a passed proposal is queued in the
     # timelock, then executed.

@@ -60,7 +60,8 @@ def test_the_retired_operator_key_is_refused_with_the_four_settings_that_replace
         assert all(name in str(refused.value) for name in ROLE_KEYS) and "ab" * 32 not in str(refused.value)
 
 
-@pytest.mark.parametrize("same", [("COOP_REGISTRAR_KEY", "COOP_CERTIFIER_KEY"), ("COOP_TREASURER_KEY", "COOP_GAS_PAYER_KEY")])
+@pytest.mark.parametrize("same", [("COOP_REGISTRAR_KEY", "COOP_CERTIFIER_KEY"),
+                                  ("COOP_TREASURER_KEY", "COOP_GAS_PAYER_KEY")])
 def test_one_key_for_two_roles_is_refused_in_production(tmp_path, same):
     first, second = same
     env = {**NODE, **ROLE_KEYS, second: ROLE_KEYS[first].removeprefix("0x")}  # the same key, written otherwise

@@ -24,7 +24,8 @@ def coop(anvil_coop):
     registry = anvil_coop.contracts.registry.functions
     for member in anvil_coop.members[:3]:
         anvil_coop.w3.provider.make_request("anvil_setBalance", [member.address, hex(10**20)])
-        anvil_coop.tx(registry.addMember(member.address, keccak(text=f"resident-{member.address}")), anvil_coop.registrar)
+        anvil_coop.tx(registry.addMember(member.address, keccak(text=f"resident-{member.address}")),
+                      anvil_coop.registrar)
     return anvil_coop
 
 

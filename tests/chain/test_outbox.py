@@ -50,7 +50,8 @@ async def member(coop, outbox, worker, signers, sessions, name, deposit=0):
 
 def open_order(coop, target=10):
     coop.tx(coop.contracts.group_buy.functions.createOrder(
-        coop.supplier.address, keccak(text="rice"), PRICE, target, 1, 10, 1, coop.chain.now() + 7 * DAY), coop.treasurer)
+        coop.supplier.address, keccak(text="rice"), PRICE, target, 1, 10, 1, coop.chain.now() + 7 * DAY),
+        coop.treasurer)
     return coop.contracts.group_buy.functions.orderCount().call()
 
 
