@@ -48,10 +48,11 @@ def _deploy(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"coop deploy: {e}", file=sys.stderr)
         return 2
-    holders = [roles.registrar, roles.certifier, roles.treasurer, roles.guardian]
-    if len(set(holders)) < len(holders):  # one leaked key would hold two rights
-        print("coop deploy: --registrar, --certifier, --treasurer and --guardian must be four different addresses",
-              file=sys.stderr)
+    # One leaked key would hold two rights; the deployer's key is discarded after the deployment.
+    accounts = [roles.registrar, roles.certifier, roles.treasurer, roles.guardian, deployer.address]
+    if len(set(accounts)) < len(accounts):
+        print("coop deploy: --registrar, --certifier, --treasurer and --guardian must be four different addresses, "
+              "none of them the deployer's", file=sys.stderr)
         return 2
     w3 = Web3(Web3.HTTPProvider(args.rpc_url, request_kwargs={"timeout": 60}))
     if not w3.is_connected():
