@@ -49,14 +49,15 @@ async def _run() -> list[str]:
 
 async def _measure(chain, sessions) -> list[str]:
     w3 = chain.w3
-    deployer, operator, supplier = (chain.new_account() for _ in range(3))
-    coop = deploy_system(w3, deployer, operator.address, DeployParams())
+    deployer, guardian, supplier = (chain.new_account() for _ in range(3))
+    keys = chain.new_role_keys()
+    coop = deploy_system(w3, deployer, keys.roles(guardian.address), DeployParams())
     keystore = Keystore(sessions, "bench master key", kdf_params=CHEAP_KDF)
     await keystore.open()
     outbox = Outbox(sessions)
 
     def worker(**options) -> Worker:
-        return Worker(w3, coop, outbox, keystore, operator, WorkerOptions(window=0, **options))
+        return Worker(w3, coop, outbox, keystore, keys, WorkerOptions(window=0, **options))
 
     names = [f"member-{i}" for i in range(MEMBERS)]
     for name in names:
@@ -67,7 +68,7 @@ async def _measure(chain, sessions) -> list[str]:
 
     def new_order() -> int:
         send(w3, coop.group_buy.functions.createOrder(supplier.address, keccak(text="rice"), PRICE, 10_000, 1, 1000, 1,
-                                                      chain.now() + 30 * DAY), operator)
+                                                      chain.now() + 30 * DAY), keys.treasurer)
         return coop.group_buy.functions.orderCount().call()
 
     async def bundle_gas(order: int, tag: str) -> int:
@@ -85,8 +86,10 @@ async def _measure(chain, sessions) -> list[str]:
     eoa_gas = []
     for i in range(MEMBERS):
         eoa = chain.new_account()
-        send(w3, coop.registry.functions.addMember(eoa.address, keccak(text=f"eoa-{i}")), operator)  # members only
-        send(w3, coop.food_usd.functions.recordDeposit(eoa.address, 10 * PRICE, keccak(text=f"eoa-{i}")), operator)
+        send(w3, coop.registry.functions.addMember(eoa.address, keccak(text=f"eoa-{i}")),
+             keys.registrar)  # members only
+        send(w3, coop.food_usd.functions.recordDeposit(eoa.address, 10 * PRICE, keccak(text=f"eoa-{i}")),
+             keys.treasurer)
         send(w3, coop.food_usd.functions.approve(coop.group_buy.address, 10 * PRICE), eoa)
         eoa_gas.append(send(w3, coop.group_buy.functions.join(order, 1), eoa)["gasUsed"])
     anchor = statistics.mean(eoa_gas)
@@ -119,7 +122,7 @@ async def _measure(chain, sessions) -> list[str]:
                      if intent.id in submitted else None)
     stop = asyncio.Event()
     running = asyncio.create_task(
-        Worker(w3, coop, outbox, keystore, operator, WorkerOptions(window=0.2, poll=0.05)).run(stop))
+        Worker(w3, coop, outbox, keystore, keys, WorkerOptions(window=0.2, poll=0.05)).run(stop))
     for r in range(2):
         for n in names:
             intent = await outbox.submit(f"latency-{r}-{n}", n, "join", {"order_id": order, "units": 1})

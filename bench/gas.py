@@ -36,14 +36,15 @@ def _ratio_line(name: str, ours: list[int], anchor: list[int], goal: str, what: 
 
 def run() -> Iterator[str]:
     chain = start_tester()
-    deployer, operator, supplier = (chain.new_account() for _ in range(3))
+    deployer, guardian, supplier = (chain.new_account() for _ in range(3))
+    keys = chain.new_role_keys()
     # Certification caps above the pilot's: the escrow figures lock up to 800 GRO each.
     params = DeployParams(voting_delay=60, voting_period=3600, timelock_delay=60, gro_max_per_batch=10**6 * GRO,
                           gro_max_per_period=10**6 * GRO)
-    coop = deploy_system(chain.w3, deployer, operator.address, params)
+    coop = deploy_system(chain.w3, deployer, keys.roles(guardian.address), params)
     members = [chain.new_account() for _ in range(MEMBERS)]
     for i, m in enumerate(members):
-        send(chain.w3, coop.registry.functions.addMember(m.address, keccak(text=f"bench-{i}")), operator)
+        send(chain.w3, coop.registry.functions.addMember(m.address, keccak(text=f"bench-{i}")), keys.registrar)
 
     def gas(call, sender) -> int:
         return send(chain.w3, call, sender)["gasUsed"]
@@ -53,12 +54,12 @@ def run() -> Iterator[str]:
     token, _ = deploy_contract(chain.w3, "AnchorToken", deployer)
     price = 18_500_000
     send(chain.w3, gb.functions.createOrder(supplier.address, keccak(text="rice"), price, 1000, 10, 50, 1,
-                                            chain.now() + 7 * DAY), operator)
+                                            chain.now() + 7 * DAY), keys.treasurer)
     send(chain.w3, token.functions.mint(supplier.address, 1), deployer)
     joins, transfers = [], []
     for i, m in enumerate(members):
         spender = members[(i + 1) % len(members)]
-        send(chain.w3, fusd.functions.recordDeposit(m.address, 20 * price, keccak(text=f"cash-{i}")), operator)
+        send(chain.w3, fusd.functions.recordDeposit(m.address, 20 * price, keccak(text=f"cash-{i}")), keys.treasurer)
         send(chain.w3, fusd.functions.approve(gb.address, 10 * price), m)
         joins.append(gas(gb.functions.join(1, 5), m))
         send(chain.w3, token.functions.mint(m.address, 20 * price), deployer)
@@ -74,7 +75,7 @@ def run() -> Iterator[str]:
     wrapper, _ = deploy_contract(chain.w3, "AnchorVotesWrapper", deployer, gro.address)
     locks, deposits = [], []
     for i, m in enumerate(members):
-        send(chain.w3, gro.functions.certify(m.address, keccak(text=f"batch-{i}"), 20_000 * (i + 1), 1), operator)
+        send(chain.w3, gro.functions.certify(m.address, keccak(text=f"batch-{i}"), 20_000 * (i + 1), 1), keys.certifier)
         share = gro.functions.balanceOf(m.address).call() // 4  # one for each side, half the GRO stays
         send(chain.w3, wrapper.functions.delegate(m.address), m)
         chain.advance(3600)  # members lock at different times, as they would

@@ -224,9 +224,9 @@ class Announcer:
 
         await self.tell_admins_once(f"gave-up:{key}", text)
 
-    async def fee_ceiling_reached(self, nonce: int, max_fee: int) -> None:
-        """Once per operator transaction left waiting at the fee ceiling (chain/transactions.py): the admins
-        hear why the co-op's actions are slow, and what would change it."""
+    async def fee_ceiling_reached(self, sender: str, nonce: int, max_fee: int) -> None:
+        """Once per transaction of the co-op's accounts (`sender`, one per role) left waiting at the fee ceiling
+        (chain/transactions.py): the admins hear why the co-op's actions are slow, and what would change it."""
         def text(tr: Translator) -> str:
             return tr.t("The co-op's actions are waiting: the network's fees are above the most the co-op pays "
                         "({fee} gwei a unit of gas, the setting COOP_MAX_FEE_GWEI), so I stopped raising my offer. "
@@ -234,7 +234,7 @@ class Announcer:
                         "pay more now, raise COOP_MAX_FEE_GWEI and restart me.",
                         fee=format_number(self.app.settings.max_fee_gwei, tr.lang))
 
-        await self.tell_admins_once(f"fee-ceiling:{self.app.operator_address}:{nonce}", text)
+        await self.tell_admins_once(f"fee-ceiling:{sender}:{nonce}", text)
 
     async def tell_admins_once(self, key: str, text_of) -> None:
         """Once per `key`, in any process (bot_announcements): every admin hears `text_of(their translator)`."""

@@ -19,7 +19,7 @@ from bot.keeper import Keeper
 from bot.notify import Limits, Notifier
 from bot.scheduler import Scheduler
 from bot.sensors import Sensors
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.store import Member
 from chain import db as chain_db
 from chain import rpc
@@ -30,6 +30,7 @@ from chain.deploy import load_manifest
 from chain.indexer import Indexer
 from chain.keystore import Keystore, dev_master_key
 from chain.outbox import Outbox, Worker, WorkerOptions
+from chain.roles import missing_rights
 from handlers import confirm, router
 from handlers.base import Inbound, Reply
 from handlers.doorstep import InviteAttempts
@@ -78,15 +79,16 @@ class App:
             from chain.embedded import start_embedded
 
             self._embedded = await asyncio.to_thread(start_embedded, s.data_dir / "chain")
-            self.w3, self.contracts, operator = self._embedded.w3, self._embedded.contracts, self._embedded.operator
+            self.w3, self.contracts, keys = self._embedded.w3, self._embedded.contracts, self._embedded.keys
             master_key = s.master_key or dev_master_key(s.data_dir)
         else:
-            from eth_account import Account
-
             self.w3 = Web3(Web3.HTTPProvider(s.chain_rpc_url, request_kwargs={"timeout": 30}))
             self.contracts = await asyncio.to_thread(load_manifest, self.w3, s.data_dir / MANIFEST_FILE)
-            operator, master_key = Account.from_key(s.operator_key), s.master_key
-        self.operator_address = operator.address
+            keys, master_key = s.role_keys(), s.master_key
+            missing = await asyncio.to_thread(missing_rights, self.contracts, keys)
+            if missing:
+                raise SettingsError("; ".join(missing) + " (docs/chain.md, \"Roles and keys\")")
+        self.treasurer_address = keys.treasurer.address
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()
         await self.notifier.start()
@@ -95,7 +97,7 @@ class App:
         self.outbox.subscribe(self.announcer.intent_finished)
         if s.bundler_url:
             self._bundler = BundlerClient(s.bundler_url, self.contracts.entry_point.address)
-        self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, operator,
+        self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, keys,
                              WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei),
                              bundler=self._bundler, fee_ceiling_reached=self.announcer.fee_ceiling_reached)
         # Contract events into member history; order outcomes are told from there.

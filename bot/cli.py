@@ -24,7 +24,7 @@ def _deploy(args: argparse.Namespace) -> int:
     from eth_account import Account
     from web3 import Web3
 
-    from chain.deploy import DeployParams, StepDone, deploy
+    from chain.deploy import DeployParams, Roles, StepDone, deploy
     from chain.errors import ChainError
 
     try:
@@ -43,8 +43,16 @@ def _deploy(args: argparse.Namespace) -> int:
     except (ValueError, TypeError):
         print("coop deploy: COOP_DEPLOYER_KEY is not a private key", file=sys.stderr)  # never echo the key
         return 2
-    if not Web3.is_address(args.operator):
-        print(f"coop deploy: --operator {args.operator!r} is not an address", file=sys.stderr)
+    try:
+        roles = Roles(args.registrar, args.certifier, args.treasurer, args.guardian).checked()
+    except ValueError as e:
+        print(f"coop deploy: {e}", file=sys.stderr)
+        return 2
+    # One leaked key would hold two rights; the deployer's key is discarded after the deployment.
+    accounts = [roles.registrar, roles.certifier, roles.treasurer, roles.guardian, deployer.address]
+    if len(set(accounts)) < len(accounts):
+        print("coop deploy: --registrar, --certifier, --treasurer and --guardian must be four different addresses, "
+              "none of them the deployer's", file=sys.stderr)
         return 2
     w3 = Web3(Web3.HTTPProvider(args.rpc_url, request_kwargs={"timeout": 60}))
     if not w3.is_connected():
@@ -60,7 +68,7 @@ def _deploy(args: argparse.Namespace) -> int:
         print(f"[{step.index}/{step.total}] {step.name} … {where}block {step.block}{done}", flush=True)
 
     try:
-        system = deploy(w3, deployer, args.operator, params, manifest, report)
+        system = deploy(w3, deployer, roles, params, manifest, report)
     except ChainError as e:  # a manifest that does not fit, a deployer that sent elsewhere, a revert
         print(f"coop deploy: {e}", file=sys.stderr)
         return 1
@@ -207,7 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "after every step; run it again after an interruption to resume.")
     deploy.add_argument("--rpc-url", required=True, help="the node's JSON-RPC URL")
     deploy.add_argument("--manifest", required=True, help="where the deployment is recorded (JSON)")
-    deploy.add_argument("--operator", required=True, help="the backend's account address (registrar, minter, order manager)")
+    # Who holds each right (docs/chain.md, "Roles and keys"); the gas payer needs none, so is not named here.
+    deploy.add_argument("--registrar", required=True, help="the address that registers members (COOP_REGISTRAR_KEY's)")
+    deploy.add_argument("--certifier", required=True, help="the address that certifies produce (COOP_CERTIFIER_KEY's)")
+    deploy.add_argument("--treasurer", required=True,
+                        help="the address that records cash in and out and manages orders (COOP_TREASURER_KEY's)")
+    deploy.add_argument("--guardian", required=True, help="the address that may cancel a proposal: the board's Safe")
     deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"voting_delay": 60}\'')
     deploy.set_defaults(run=_deploy)
     console = commands.add_parser(

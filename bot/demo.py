@@ -19,20 +19,23 @@ def run_demo(out: TextIO) -> int:
     say = lambda text="": print(text, file=out, flush=True)  # noqa: E731
     say("Co-op Assistant demo: the co-op's contracts on an in-process chain (nothing leaves this machine).")
     chain = start_tester()
-    deployer, operator, supplier = (chain.new_account() for _ in range(3))
-    coop = deploy_system(chain.w3, deployer, operator.address, DeployParams(voting_delay=60, voting_period=3600))
+    deployer, guardian, supplier = (chain.new_account() for _ in range(3))
+    keys = chain.new_role_keys()
+    params = DeployParams(voting_delay=60, voting_period=3600)
+    coop = deploy_system(chain.w3, deployer, keys.roles(guardian.address), params)
     say(f"Deployed the co-op's contracts ({coop.total_gas:,} gas in all).")
 
     residents = {name: chain.new_account() for name in ("Ana", "Rahim", "Claire")}
     for name, account in residents.items():
-        send(chain.w3, coop.registry.functions.addMember(account.address, keccak(text=name)), operator)
-        send(chain.w3, coop.food_usd.functions.recordDeposit(account.address, 200 * FUSD, keccak(text=f"cash-{name}")), operator)
+        send(chain.w3, coop.registry.functions.addMember(account.address, keccak(text=name)), keys.registrar)
+        send(chain.w3, coop.food_usd.functions.recordDeposit(account.address, 200 * FUSD, keccak(text=f"cash-{name}")),
+             keys.treasurer)
     say(f"Registered {len(residents)} residents; each brought $200.00 in cash, now Food-USD.")
 
     price = 18_500_000  # $18.50 a bag
     deadline = chain.now() + 7 * 24 * 3600
     send(chain.w3, coop.group_buy.functions.createOrder(
-        supplier.address, keccak(text="rice-20lb"), price, 9, 3, 4, 1, deadline), operator)
+        supplier.address, keccak(text="rice-20lb"), price, 9, 3, 4, 1, deadline), keys.treasurer)
     say(f"Opened order 1: 9 bags of rice at {_usd(price)} (at least 3, at most 4 per member).")
     for name, units in (("Ana", 4), ("Rahim", 3), ("Claire", 2)):
         account = residents[name]
@@ -45,7 +48,7 @@ def run_demo(out: TextIO) -> int:
         say(f"  {name}'s Food-USD now: {_usd(coop.food_usd.functions.balanceOf(account.address).call())}")
 
     ana = residents["Ana"]
-    send(chain.w3, coop.gro.functions.certify(ana.address, keccak(text="batch-lettuce-1"), 12_500, 1), operator)
+    send(chain.w3, coop.gro.functions.certify(ana.address, keccak(text="batch-lettuce-1"), 12_500, 1), keys.certifier)
     gro = coop.gro.functions.balanceOf(ana.address).call()
     say(f"Ana's 12.5 kg of lettuce was certified: she earned {gro / GRO:g} GRO.")
     send(chain.w3, coop.gro.functions.approve(coop.escrow.address, gro), ana)

@@ -8,6 +8,7 @@ import sys
 
 from bot.app import App
 from bot.settings import Settings, SettingsError, default_database_url
+from chain.roles import KEY_SETTINGS
 
 log = logging.getLogger(__name__)
 TRANSPORTS = ("telegram", "whatsapp")
@@ -31,7 +32,8 @@ def refusals(settings: Settings, transports: list[str]) -> list[str]:
     if settings.embedded and not settings.dev:
         wanted = ["COOP_CHAIN_RPC_URL (a node the co-op was deployed to with `coop deploy`)"]
         wanted += [name for name, value in (("COOP_MASTER_KEY", settings.master_key),
-                                            ("COOP_OPERATOR_KEY", settings.operator_key)) if not value]
+                                            *((name, settings.key_of(role)) for role, name in KEY_SETTINGS.items()))
+                   if not value]
         if settings.database_url == default_database_url(settings.data_dir):
             wanted.append("COOP_DATABASE_URL (e.g. postgresql+asyncpg://…; unset: SQLite in the data dir)")
         found.append("refusing to run on the embedded development chain (no COOP_CHAIN_RPC_URL). For production "

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from bot.identity import IdentityError, identity_key, parse_identity
+from chain.roles import KEY_SETTINGS, RETIRED_MESSAGE, RETIRED_SETTING, Role, RoleKeyError, RoleKeys, role_keys
 
 DEFAULT_DATA_DIR = Path.home() / ".coop"
 
@@ -27,7 +28,12 @@ class Settings:
     database_url: str = field(repr=False)
     chain_rpc_url: str | None = field(repr=False)  # None: the embedded chain in the data dir
     master_key: str | None = field(repr=False)  # COOP_MASTER_KEY; the embedded default keeps a generated one
-    operator_key: str | None = field(repr=False)
+    # One key per role on chain (chain.roles): COOP_REGISTRAR_KEY, COOP_CERTIFIER_KEY, COOP_TREASURER_KEY and
+    # COOP_GAS_PAYER_KEY; the embedded default makes its own.
+    registrar_key: str | None = field(repr=False)
+    certifier_key: str | None = field(repr=False)
+    treasurer_key: str | None = field(repr=False)
+    gas_payer_key: str | None = field(repr=False)
     bundler_url: str | None = field(repr=False)
     mqtt_url: str | None = field(repr=False)
     timezone: str
@@ -51,7 +57,7 @@ class Settings:
     sensor_offline_after: float = 600.0  # seconds of silence before a sensor counts as offline
     alert_remind_after: float = 3600.0  # seconds between reminders of a critical alert that lasts
     readings_raw_days: float = 7.0  # raw sensor readings kept this long, then per-minute aggregates
-    max_fee_gwei: Decimal = Decimal(100)  # the most the operator pays per gas: stuck transactions are not bumped past it
+    max_fee_gwei: Decimal = Decimal(100)  # the most each account pays per gas: stuck transactions not bumped past it
     fee_bump_after: float = 30.0  # seconds a sent transaction may wait unmined before its fee is raised
     confirm_ttl: float = 900.0  # seconds an offer's confirm button works
     whatsapp_number: str | None = None  # the business number's digits, for click-to-chat invite links
@@ -67,6 +73,8 @@ class Settings:
         """Reads every setting from `env` (default os.environ); command-line options override. `admins`
         (`--admin`) may leave out the channel when `admin_channel` (the command's own) says it."""
         env = os.environ if env is None else env
+        if env.get(RETIRED_SETTING):  # it would silently do nothing: say what replaced it
+            raise SettingsError(RETIRED_MESSAGE)
         data_dir = Path(data_dir or env.get("COOP_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
         port = env.get("COOP_HTTP_PORT", "8080")
         if not port.isdigit():
@@ -90,7 +98,7 @@ class Settings:
             database_url=env.get("COOP_DATABASE_URL") or default_database_url(data_dir),
             chain_rpc_url=env.get("COOP_CHAIN_RPC_URL") or None,
             master_key=env.get("COOP_MASTER_KEY") or None,
-            operator_key=env.get("COOP_OPERATOR_KEY") or None,
+            **{f"{role}_key": env.get(name) or None for role, name in KEY_SETTINGS.items()},
             bundler_url=env.get("COOP_BUNDLER_URL") or None,
             mqtt_url=env.get("COOP_MQTT_URL") or None,
             timezone=env.get("COOP_TIMEZONE", "America/New_York"),
@@ -125,13 +133,25 @@ class Settings:
         return int(self.max_fee_gwei * 10**9)
 
     def require_production_secrets(self) -> None:
-        """Outside the embedded default the custodial keys need COOP_MASTER_KEY and the operator's key."""
+        """Outside the embedded default the custodial keys need COOP_MASTER_KEY, and each role its own key."""
         if self.embedded:
             return
         missing = [name for name, value in (("COOP_MASTER_KEY", self.master_key),
-                                            ("COOP_OPERATOR_KEY", self.operator_key)) if not value]
+                                            *((KEY_SETTINGS[role], self.key_of(role)) for role in KEY_SETTINGS))
+                   if not value]
         if missing:
             raise SettingsError(f"{' and '.join(missing)} must be set when COOP_CHAIN_RPC_URL points at a node")
+        self.role_keys()
+
+    def key_of(self, role: Role) -> str | None:
+        return getattr(self, f"{role}_key")
+
+    def role_keys(self) -> RoleKeys:
+        """The accounts of the role keys; two roles may share a key only in development (COOP_DEV=1)."""
+        try:
+            return role_keys({role: self.key_of(role) for role in KEY_SETTINGS}, shared_allowed=self.dev)
+        except RoleKeyError as e:
+            raise SettingsError(str(e)) from None
 
 
 def default_database_url(data_dir: Path) -> str:

@@ -110,9 +110,10 @@ class Intent(ChainBase):
 
 
 class OperatorTransaction(ChainBase):
-    """A transaction the operator signed (a bundle, or an operator call). Stored signed before it is
-    sent, so a restart knows its nonce and hash: a transaction mined while we were down is recognised,
-    a stuck one is replaced (same nonce, higher fee; the old row is marked replaced)."""
+    """A transaction one of the backend's role accounts (`sender`) signed: a bundle, or an operator call.
+    Stored signed before it is sent, so a restart knows its nonce and hash: a transaction mined while we
+    were down is recognised, a stuck one is replaced (same nonce, higher fee; the old row is marked
+    replaced). Nonces are per sender."""
 
     __tablename__ = "chain_transactions"
     __table_args__ = (Index("ix_chain_transactions_sender_nonce", "sender", "nonce"),)

@@ -20,7 +20,7 @@ from chain.errors import ChainError
 from chain.transact import contract_at, send
 
 ZERO_ADDRESS = "0x" + "00" * 20
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: the role holders (`roles`) instead of one `operator`
 # ERC-1967: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)
 IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
 
@@ -52,6 +52,27 @@ class DeployParams:
     gro_cap_period: int = 7 * 24 * 3600
     # A building's households with room to spare; finalizing a full order stays far below a block's gas.
     max_members_per_order: int = 300
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Who holds each day-to-day right (addresses; docs/chain.md, "Roles and keys"). The backend signs as the
+    first three; the guardian (the board's Safe) may cancel a proposal. The timelock keeps every admin and
+    upgrade right, and the gas payer needs none."""
+
+    registrar: str  # MemberRegistry REGISTRAR_ROLE: adds and removes members
+    certifier: str  # GroToken CERTIFIER_ROLE: certifies produce, minting GRO
+    treasurer: str  # FoodUSD MINTER, BURNER and PAUSER roles (cash in and out), GroupBuy ORDER_MANAGER_ROLE
+    guardian: str  # may cancel a proposal: the board's Safe, a cold key
+
+    def checked(self) -> "Roles":
+        """The same roles with checksummed addresses; a ValueError names a role that is not an address."""
+        found = {}
+        for name, address in asdict(self).items():
+            if not Web3.is_address(address):
+                raise ValueError(f"the {name} {address!r} is not an address")
+            found[name] = Web3.to_checksum_address(address)
+        return Roles(**found)
 
 
 @dataclass
@@ -93,7 +114,7 @@ class _Context:
 
     w3: Web3
     deployer: LocalAccount
-    operator: str
+    roles: Roles
     params: DeployParams
     addresses: dict[str, str]
 
@@ -147,15 +168,16 @@ def _steps() -> list[_Step]:
         _Step("TimelockController", "TimelockController",
               lambda c: c.constructor("TimelockController", c.params.timelock_delay, [], [ZERO_ADDRESS],
                                       c.deployer.address)),
-        *_proxied("MemberRegistry", lambda c: [timelock(c), c.operator]),
-        *_proxied("FoodUSD", lambda c: [timelock(c), c.operator]),
-        *_proxied("GroToken", lambda c: [timelock(c), c.operator, c.params.gro_per_kg, c.params.gro_max_per_batch,
-                                         c.params.gro_max_per_period, c.params.gro_cap_period]),
+        *_proxied("MemberRegistry", lambda c: [timelock(c), c.roles.registrar]),
+        *_proxied("FoodUSD", lambda c: [timelock(c), c.roles.treasurer]),
+        *_proxied("GroToken", lambda c: [timelock(c), c.roles.certifier, c.params.gro_per_kg,
+                                         c.params.gro_max_per_batch, c.params.gro_max_per_period,
+                                         c.params.gro_cap_period]),
         _Step("VotingEscrow", "VotingEscrow", lambda c: c.constructor("VotingEscrow", c.addresses["GroToken proxy"])),
         _Step("CoopGovernor", "CoopGovernor", lambda c: c.constructor(
             "CoopGovernor", c.addresses["VotingEscrow"], timelock(c), c.addresses["MemberRegistry proxy"],
             c.params.voting_delay, c.params.voting_period, c.params.quorum_percent, c.params.super_quorum_percent)),
-        *_proxied("GroupBuy", lambda c: [timelock(c), c.operator],
+        *_proxied("GroupBuy", lambda c: [timelock(c), c.roles.treasurer],
                   lambda c: (c.addresses["FoodUSD proxy"], c.addresses["MemberRegistry proxy"],
                              c.params.max_members_per_order)),
         _Step("Timelock: proposer role to the governor", None,
@@ -184,27 +206,26 @@ _SYSTEM: dict[str, tuple[str, str, bool]] = {
 def deploy(
     w3: Web3,
     deployer: LocalAccount,
-    operator: str,
+    roles: Roles,
     params: DeployParams = DeployParams(),
     manifest_path: Path | None = None,
     on_step: Callable[[StepDone], None] | None = None,
 ) -> CoopSystem:
     """Runs the deployment's steps, writing the manifest at `manifest_path` after every one, so that a
     re-run after a crash resumes after the last step done (one mined but not yet recorded is found by
-    the deployer's nonce and recorded, never sent again). `operator` is the backend's account: it
-    registers members, records deposits, certifies produce and opens orders. The deployer key must send
-    nothing else until the deployment is complete."""
-    operator = Web3.to_checksum_address(operator)
+    the deployer's nonce and recorded, never sent again). `roles` says who gets each day-to-day right;
+    the manifest records them. The deployer key must send nothing else until the deployment is complete."""
+    roles = roles.checked()
     chain_id = w3.eth.chain_id
     if manifest_path is not None and manifest_path.exists():
         manifest = _read(manifest_path)
-        _check_resumable(manifest, chain_id, deployer.address, operator, params)
+        _check_resumable(manifest, chain_id, deployer.address, roles, params)
     else:
         manifest = {
             "version": MANIFEST_VERSION,
             "chain_id": chain_id,
             "deployer": deployer.address,
-            "operator": operator,
+            "roles": asdict(roles),
             "params": asdict(params),
             "start_block": w3.eth.block_number,
             "next_nonce": w3.eth.get_transaction_count(deployer.address, "latest"),
@@ -213,7 +234,7 @@ def deploy(
         }
     steps = _steps()
     done: list[dict[str, Any]] = manifest["steps"]
-    context = _Context(w3, deployer, operator, params, {s["name"]: s["address"] for s in done if s.get("address")})
+    context = _Context(w3, deployer, roles, params, {s["name"]: s["address"] for s in done if s.get("address")})
     for i, step in enumerate(steps):
         resumed = i < len(done)
         if resumed:
@@ -236,10 +257,10 @@ def deploy(
 
 
 def deploy_system(
-    w3: Web3, deployer: LocalAccount, operator: str, params: DeployParams = DeployParams()
+    w3: Web3, deployer: LocalAccount, roles: Roles, params: DeployParams = DeployParams()
 ) -> CoopSystem:
     """Deploys everything in one go, without a manifest (tests, benchmarks, the demo)."""
-    return deploy(w3, deployer, operator, params)
+    return deploy(w3, deployer, roles, params)
 
 
 def _run(step: _Step, context: _Context, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -297,13 +318,14 @@ def _find_mined(w3: Web3, sender: str, nonce: int, manifest: dict[str, Any]) -> 
     raise DeploymentError(f"no transaction from {sender} with nonce {nonce} since block {first}")
 
 
-def _check_resumable(manifest: dict[str, Any], chain_id: int, deployer: str, operator: str,
+def _check_resumable(manifest: dict[str, Any], chain_id: int, deployer: str, roles: Roles,
                      params: DeployParams) -> None:
     if manifest.get("version") != MANIFEST_VERSION:
         raise DeploymentError(f"manifest version {manifest.get('version')!r}, this code writes {MANIFEST_VERSION}")
     if manifest["chain_id"] != chain_id:
         raise ManifestMismatch(f"the manifest is for chain id {manifest['chain_id']}, the node's is {chain_id}")
-    for what, ours, theirs in (("deployer", deployer, manifest["deployer"]), ("operator", operator, manifest["operator"]),
+    for what, ours, theirs in (("deployer", deployer, manifest["deployer"]),
+                               ("roles", asdict(roles), manifest["roles"]),
                                ("params", asdict(params), manifest["params"])):
         if ours != theirs:
             raise DeploymentError(f"the manifest was started with {what} {theirs}, not {ours}")

@@ -13,6 +13,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
+from chain.roles import RoleKeys
+
 _NODE_MODULES = Path(__file__).resolve().parent.parent / "contracts" / "node_modules"
 ANVIL_BIN = _NODE_MODULES / ".bin" / "anvil"
 
@@ -53,6 +55,10 @@ class DevChain:
             tx_hash = self.w3.eth.send_transaction({"from": funder, "to": account.address, "value": ether * 10**18})
             self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.05)
         return account
+
+    def new_role_keys(self) -> RoleKeys:
+        """A fresh funded account for each of the backend's roles (tests, benchmarks, the demo)."""
+        return RoleKeys(*(self.new_account() for _ in range(4)))
 
     def close(self) -> None:
         self._close()

@@ -14,7 +14,7 @@ full state copy per block (anvil 1.7: ~250 kB a block with the co-op deployed, 7
 so it is off by default. The cost: the whole state is rewritten as JSON on each dump (~1 MB deployed,
 ~1.5 kB more per block), which is fine at the pilot's size.
 
-Dev only: the deployer's and operator's keys are kept in plain text in the data dir.
+Dev only: the deployer's, the guardian's and every role's keys are kept in plain text in the data dir.
 """
 import json
 import os
@@ -30,6 +30,8 @@ from web3 import Web3
 
 from chain.deploy import CoopSystem, DeployParams, StepDone, deploy, load_manifest
 from chain.devchain import DevChain, start_anvil
+from chain.errors import ChainError
+from chain.roles import KEY_SETTINGS, RoleKeys
 
 EMBEDDED_CHAIN_ID = 3072  # 0xC00, "coop": not anvil's default, so a manifest from another node is refused
 STATE_FILE = "chain-state.json"
@@ -38,7 +40,7 @@ KEYS_FILE = "chain-keys.json"
 PID_FILE = "anvil.pid"  # the node serving this data dir, so a restart after a crash can stop a stale one
 URL_FILE = "anvil.url"  # where that node listens, for another process (a tool, a test) to reach it
 STATE_INTERVAL_SECONDS = 2
-# Gas money for the deployer and operator, from anvil's prefunded (unlocked) first account.
+# Gas money for the deployer, the guardian and each role's account, from anvil's prefunded (unlocked) first account.
 FUNDING_WEI = 1_000 * 10**18
 
 
@@ -49,7 +51,8 @@ class EmbeddedChain:
     chain: DevChain
     contracts: CoopSystem
     deployer: LocalAccount
-    operator: LocalAccount
+    keys: RoleKeys  # one account per role, as in production (chain.roles)
+    guardian: LocalAccount  # may cancel a proposal (the board's Safe in production)
     data_dir: Path
     deployed_now: bool  # True when this start deployed (or finished deploying) the system
 
@@ -96,20 +99,21 @@ def start_embedded(
     (data_dir / PID_FILE).write_text(f"{chain.pid}\n")
     (data_dir / URL_FILE).write_text(f"{chain.w3.provider.endpoint_uri}\n")
     try:
-        deployer, operator = _keys(data_dir / KEYS_FILE, new_key)
+        deployer, keys, guardian = _keys(data_dir / KEYS_FILE, new_key)
         manifest = data_dir / MANIFEST_FILE
         if _complete(manifest):
             contracts = load_manifest(chain.w3, manifest)
             deployed_now = False
         else:
             _fund(chain.w3, deployer.address)
-            contracts = deploy(chain.w3, deployer, operator.address, params, manifest, on_step)
+            contracts = deploy(chain.w3, deployer, keys.roles(guardian.address), params, manifest, on_step)
             deployed_now = True
-        _fund(chain.w3, operator.address)  # it pays the gas of everything the backend does
+        for account in (*keys.accounts(), guardian):  # each pays its own gas
+            _fund(chain.w3, account.address)
     except BaseException:
         chain.close()
         raise
-    return EmbeddedChain(chain, contracts, deployer, operator, data_dir, deployed_now)
+    return EmbeddedChain(chain, contracts, deployer, keys, guardian, data_dir, deployed_now)
 
 
 def _stop_stale_node(data_dir: Path, timeout: float = 15.0) -> None:
@@ -147,17 +151,22 @@ def _complete(manifest: Path) -> bool:
         return False  # deploy() reads it again and says what is wrong
 
 
-def _keys(path: Path, new_key: Callable[[], bytes]) -> tuple[LocalAccount, LocalAccount]:
-    """The deployer's and operator's keys from the data dir, made on first use."""
+def _keys(path: Path, new_key: Callable[[], bytes]) -> tuple[LocalAccount, RoleKeys, LocalAccount]:
+    """The deployer's, each role's and the guardian's keys from the data dir, made on first use."""
+    names = ("deployer", *KEY_SETTINGS, "guardian")
     if not path.exists():
-        keys = {"deployer": "0x" + new_key().hex(), "operator": "0x" + new_key().hex()}
+        keys = {name: "0x" + new_key().hex() for name in names}
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(keys, f)
         os.replace(tmp, path)
     keys = json.loads(path.read_text())
-    return Account.from_key(keys["deployer"]), Account.from_key(keys["operator"])
+    if "operator" in keys:  # its contracts gave every right to one account, and nobody can split them now
+        raise ChainError(f"the embedded chain in {path.parent} was deployed with one operator key for every role; "
+                         "remove the data dir holding it (chain and database) to start afresh with one key per role")
+    accounts = {name: Account.from_key(keys[name]) for name in names}
+    return accounts["deployer"], RoleKeys(**{role: accounts[role] for role in KEY_SETTINGS}), accounts["guardian"]
 
 
 def _fund(w3: Web3, address: str) -> None:

@@ -1,9 +1,9 @@
 """What each kind of intent does on chain, and the plain reason codes for what can go wrong.
 
 Member intents run as calls from the member's smart account (one user operation, its calls all or
-nothing); operator intents are transactions from the backend's operator account (recording a cash
-deposit, registering a member). Parameters are JSON: amounts in minor units as integers or decimal
-strings, ids as integers, bytes32 values as 0x-hex.
+nothing); operator intents are transactions from the backend's account for the intent's role (the
+registrar registers a member, the treasurer records a cash deposit; chain.roles). Parameters are JSON:
+amounts in minor units as integers or decimal strings, ids as integers, bytes32 values as 0x-hex.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +14,7 @@ from eth_utils import keccak
 from chain.artifacts import function
 from chain.deploy import CoopSystem
 from chain.errors import ContractReverted
+from chain.roles import Role
 from chain.rpc import Read
 from chain.userop import Call
 
@@ -114,34 +115,40 @@ MEMBER_KINDS: dict[str, MemberKind] = {
 }
 
 
-# ---- operator intents: one transaction from the operator account ----
+# ---- operator intents: one transaction from the backend's account for the intent's role ----
 
 @dataclass(frozen=True)
 class OperatorCall:
-    """An operator intent's transaction: `build(contracts, params, member account)`."""
+    """An operator intent's transaction: `build(contracts, params, member account)`, signed by `role`'s key
+    (chain.roles), the one account the contract lets make it."""
 
+    role: Role
     build: Callable[[CoopSystem, dict[str, Any], str | None], Call]
 
 
 OPERATOR_KINDS: dict[str, OperatorCall] = {
-    "register": OperatorCall(lambda c, p, account: _call(
+    "register": OperatorCall("registrar", lambda c, p, account: _call(
         c.registry.address, "MemberRegistry", "addMember", account, _bytes32(p["resident_id"]))),
-    "deposit": OperatorCall(lambda c, p, account: _call(
+    "deposit": OperatorCall("treasurer", lambda c, p, account: _call(
         c.food_usd.address, "FoodUSD", "recordDeposit", account, int(p["amount"]), _bytes32(p["ref"]))),
-    "claim_for": OperatorCall(lambda c, p, account: _call(
-        c.group_buy.address, "GroupBuy", "claim", int(p["order_id"]), account)),
-    "create_order": OperatorCall(lambda c, p, account: _call(
+    "create_order": OperatorCall("treasurer", lambda c, p, account: _call(
         c.group_buy.address, "GroupBuy", "createOrder", p["supplier"], _bytes32(p["product"]), int(p["unit_price"]),
         int(p["target_units"]), int(p["min_units"]), int(p["max_units_per_member"]), int(p.get("case_size", 1)),
         int(p["deadline"]))),
-    "certify": OperatorCall(lambda c, p, account: _call(
-        c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]), int(p.get("grade", 1)))),
-    # The keepers' calls (anyone may make them): an order past its deadline is bought or refunded; a
-    # passed proposal is queued in the timelock, then executed.
-    "finalize": OperatorCall(lambda c, p, account: _call(
+    "certify": OperatorCall("certifier", lambda c, p, account: _call(
+        c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]),
+        int(p.get("grade", 1)))),
+    # The keepers' calls, which anyone may make, from the account holding no role: an order past its
+    # deadline is bought or refunded, a member's share pulled for them; a passed proposal is queued in the
+    # timelock, then executed.
+    "claim_for": OperatorCall("gas_payer", lambda c, p, account: _call(
+        c.group_buy.address, "GroupBuy", "claim", int(p["order_id"]), account)),
+    "finalize": OperatorCall("gas_payer", lambda c, p, account: _call(
         c.group_buy.address, "GroupBuy", "finalize", int(p["order_id"]), p.get("join_order", []))),
-    "queue": OperatorCall(lambda c, p, account: _call(c.governor.address, "CoopGovernor", "queue", *_proposal(p))),
-    "execute": OperatorCall(lambda c, p, account: _call(c.governor.address, "CoopGovernor", "execute", *_proposal(p))),
+    "queue": OperatorCall("gas_payer", lambda c, p, account: _call(
+        c.governor.address, "CoopGovernor", "queue", *_proposal(p))),
+    "execute": OperatorCall("gas_payer", lambda c, p, account: _call(
+        c.governor.address, "CoopGovernor", "execute", *_proposal(p))),
 }
 
 

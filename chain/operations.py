@@ -3,7 +3,7 @@
 The node is asked twice per bundle, in JSON-RPC batches: what the operations depend on (account nonces,
 whether accounts exist, order terms…), then a simulation of each operation's calls as the EntryPoint
 would run them. An operation that would revert never goes out: its intent fails with a plain reason.
-Operations carry zero fees: the operator's transaction pays the gas, so members need no ETH.
+Operations carry zero fees: the gas payer's transaction pays the gas, so members need no ETH.
 """
 from collections.abc import Awaitable, Callable
 from dataclasses import replace

@@ -2,10 +2,11 @@
 
 An intent is written (with its idempotency key) before anything is signed. The worker bundles pending
 member intents into user operations (chain.operations) carried by one `handleOps` transaction from the
-operator account, which pays the gas, and sends operator intents (recording a deposit, registering a
-member) as plain transactions; every transaction is stored signed before it is sent and followed to
-its receipt across crashes (chain.transactions). User-operation nonces make an operation run at most
-once; an intent's state changes with its transaction's in one commit.
+gas payer's account, and sends operator intents (recording a deposit, registering a member) as plain
+transactions, each from the account of its kind's role (chain.intents, chain.roles); every transaction
+is stored signed before it is sent and followed to its receipt across crashes (chain.transactions).
+User-operation nonces make an operation run at most once; an intent's state changes with its
+transaction's in one commit.
 
 States: pending -> submitted -> confirmed | failed (with a reason code, see chain.intents).
 """
@@ -31,8 +32,9 @@ from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
 from chain.intents import INVALID, MEMBER_KINDS, OPERATOR_KINDS, REJECTED, reason_of
 from chain.operations import OPERATION_OVERHEAD, IntentRejected, OperationBuilder, operation_outcomes
-from chain.transactions import (DEFAULT_MAX_FEE, FeeCeilingReached, OperatorTransactions, TransactionRefused,
-                                crash_point)
+from chain.roles import RoleKeys
+from chain.transactions import (DEFAULT_MAX_FEE, OPEN_TX, FeeCeilingReached, OperatorTransactions,
+                                TransactionRefused, crash_point)
 from chain.userop import UserOperation
 
 log = logging.getLogger(__name__)
@@ -97,16 +99,16 @@ class WorkerOptions:
     window: float = 0.2  # seconds to wait for more intents before bundling
     poll: float = 0.2  # seconds between cycles when idle
     bump_after: float = 30.0  # seconds before a sent, unmined transaction is replaced with a higher fee
-    max_fee: int = DEFAULT_MAX_FEE  # wei per gas the operator pays at most (COOP_MAX_FEE_GWEI): no bump past it
+    max_fee: int = DEFAULT_MAX_FEE  # wei per gas each backend account pays at most (COOP_MAX_FEE_GWEI): no bump past it
     confirmations: int = 0  # blocks on top of a transaction before its intents are confirmed (a reorg
     # above that depth drops it and it is sent again); 0 suits the embedded chain, an L2 wants more
     crash_at: str | None = None  # tests only: SIGKILL this process at a named stage (see crash_point)
 
 
 class Worker:
-    """Drives intents to their outcome. One worker per operator account."""
+    """Drives intents to their outcome. One worker per set of role keys."""
 
-    def __init__(self, w3: Web3, contracts: CoopSystem, outbox: Outbox, signers: Signers, operator: LocalAccount,
+    def __init__(self, w3: Web3, contracts: CoopSystem, outbox: Outbox, signers: Signers, keys: RoleKeys,
                  options: WorkerOptions | None = None, clock: Callable[[], float] = time.monotonic,
                  bundler: BundlerClient | None = None, fee_ceiling_reached: FeeCeilingReached | None = None):
         self.w3 = w3
@@ -114,16 +116,19 @@ class Worker:
         self.outbox = outbox
         self.sessions = outbox.sessions
         self.signers = signers
-        self.operator = operator
+        self.keys = keys
         self.options = options or WorkerOptions()
         self.clock = clock
         self._chain_id: int | None = None
         self.builder = OperationBuilder(w3, contracts, self.sessions, signers, self._rpc, self._chain)
-        self.transactions = OperatorTransactions(w3, self.sessions, operator, self._rpc, self._chain, clock,
-                                                 self.options.bump_after, self.options.confirmations,
-                                                 self.options.crash_at, self.options.max_fee, fee_ceiling_reached)
+        # One sender each: its own nonces and stored transactions (two roles sharing a key in development
+        # share one).
+        self.senders = {account.address: OperatorTransactions(
+            w3, self.sessions, account, self._rpc, self._chain, clock, self.options.bump_after,
+            self.options.confirmations, self.options.crash_at, self.options.max_fee, fee_ceiling_reached)
+            for account in keys.accounts()}
         # With an external bundler (COOP_BUNDLER_URL) member operations go to it; operator intents
-        # remain the operator's own transactions.
+        # remain the role accounts' own transactions.
         self.bundler = bundler
         self._op_sent_at: dict[str, float] = {}  # user operation hash -> when this process (re)sent it
 
@@ -244,12 +249,13 @@ class Worker:
         if self.bundler is not None:
             return failed + await self._hand_to_bundler(included)
         ep = self.contracts.entry_point.address
-        data = function("EntryPoint", "handleOps").encode([op.packed() for _, op, _ in included], self.operator.address)
+        payer = self._transactions(self.keys.gas_payer)
+        data = function("EntryPoint", "handleOps").encode([op.packed() for _, op, _ in included], payer.sender.address)
         # The operations' own limits bound the bundle's gas, so the node checks it with one run (eth_call)
         # instead of an estimate's binary search over twenty operations; unused gas is not paid for.
         limit = sum(op.verification_gas + op.call_gas + OPERATION_OVERHEAD for _, op, _ in included) + 50_000
         try:
-            terms = await self.transactions.terms(ep, data, gas_limit=limit)
+            terms = await payer.terms(ep, data, gas_limit=limit)
         except TransactionRefused as e:  # validation refused an operation (FailedOp)
             index = e.error.args_by_name.get("opIndex")
             if e.error.name != "FailedOp" or index is None or "AA25" in str(e.error.args_by_name.get("reason")):
@@ -258,8 +264,8 @@ class Worker:
             intent_id = included[index][0]
             await self._reject(intent_id, reason_of(e.error), str(e.error))
             return failed + [intent_id]  # the others go in the next cycle
-        tx_id = await self.transactions.store_and_sign(ep, data, terms, ops=included)
-        await self.transactions.broadcast(tx_id)
+        tx_id = await payer.store_and_sign(ep, data, terms, ops=included)
+        await payer.broadcast(tx_id)
         return failed
 
     async def _send_operator_call(self, intent: Intent) -> list[int]:
@@ -268,25 +274,33 @@ class Worker:
             async with self.sessions() as session:
                 row = await session.get(SmartAccount, intent.member_id)
             account = row.address if row else intent.params.get("account")
+        kind = OPERATOR_KINDS[intent.kind]
+        sender = self._transactions(self.keys.of(kind.role))
         try:
-            call = OPERATOR_KINDS[intent.kind].build(self.contracts, intent.params, account)
-            terms = await self.transactions.terms(call.target, call.data)
+            call = kind.build(self.contracts, intent.params, account)
+            terms = await sender.terms(call.target, call.data)
         except TransactionRefused as e:
             await self._reject(intent.id, reason_of(e.error), str(e.error))
             return [intent.id]
         except (KeyError, ValueError, TypeError, EncodingError) as e:
             await self._reject(intent.id, INVALID, f"bad parameters for {intent.kind}: {e!r}")
             return [intent.id]
-        tx_id = await self.transactions.store_and_sign(call.target, call.data, terms, ops=[(intent.id, None, None)])
-        await self.transactions.broadcast(tx_id)
+        tx_id = await sender.store_and_sign(call.target, call.data, terms, ops=[(intent.id, None, None)])
+        await sender.broadcast(tx_id)
         return []
+
+    def _transactions(self, account: LocalAccount) -> OperatorTransactions:
+        return self.senders[account.address]
 
     # ---- settling what is in flight ----
 
     async def _settle_in_flight(self) -> bool:
         """Settles the intents of every mined transaction (the others are resent or bumped), and of the
         operations an external bundler carried."""
-        mined = await self.transactions.in_flight()
+        async with self.sessions() as session:  # one read for every account, so an idle cycle stays cheap
+            busy = set((await session.execute(select(OperatorTransaction.sender).where(
+                OperatorTransaction.state.in_(OPEN_TX)).distinct())).scalars())
+        mined = [m for address, sender in self.senders.items() if address in busy for m in await sender.in_flight()]
         for m in mined:
             crash_point(self.options.crash_at, "before_receipt")
             await self._apply_receipt(m.row, m.group, m.receipt)

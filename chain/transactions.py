@@ -1,4 +1,6 @@
-"""The operator's transactions: stored signed before they are sent, then followed to a receipt.
+"""The backend's own transactions, one sender at a time: stored signed before they are sent, then
+followed to a receipt. Each role's account (chain.roles) has its own nonces, stored rows and fee ceiling
+report; the worker keeps one OperatorTransactions per account.
 
 After a crash at any point a restart finds each one: a transaction mined while we were down is
 recognised by its hash, one the node lost is sent again byte for byte, one stuck too long is replaced
@@ -6,7 +8,7 @@ with a higher fee (same nonce, so only one of them can be mined). Nonces come fr
 our own stored transactions when the node has lost some.
 
 Fees never go above a ceiling (COOP_MAX_FEE_GWEI): a transaction already at it is left to wait for
-fees to fall, and `fee_ceiling_reached` hears of the first one waiting so (the admins are told).
+fees to fall, and `fee_ceiling_reached` hears of each sender's first one waiting so (the admins are told).
 """
 import logging
 import os
@@ -29,10 +31,11 @@ from chain.userop import UserOperation
 log = logging.getLogger(__name__)
 
 OPEN_TX = ("signed", "sent")
-DEFAULT_MAX_FEE = 100 * 10**9  # wei per gas: the most the operator pays unless COOP_MAX_FEE_GWEI says otherwise
+DEFAULT_MAX_FEE = 100 * 10**9  # wei per gas: the most each backend account pays unless COOP_MAX_FEE_GWEI says otherwise
 PRIORITY_FEE = 10**9  # wei per gas offered to the block's producer at first
 
-FeeCeilingReached = Callable[[int, int], Awaitable[None]]  # (nonce, the fee it waits at, wei per gas)
+# (the sender's address, the nonce, the fee it waits at in wei per gas)
+FeeCeilingReached = Callable[[str, int, int], Awaitable[None]]
 
 
 def replacement_fees(max_fee: int, priority: int, ceiling: int) -> tuple[int, int] | None:
@@ -77,15 +80,15 @@ class Mined:
 
 
 class OperatorTransactions:
-    """Signs, stores, sends and follows the operator's transactions."""
+    """Signs, stores, sends and follows one account's transactions."""
 
-    def __init__(self, w3: Web3, sessions: async_sessionmaker, operator: LocalAccount,
+    def __init__(self, w3: Web3, sessions: async_sessionmaker, sender: LocalAccount,
                  run: Callable[..., Awaitable[Any]], chain_id: Callable[[], Awaitable[int]],
                  clock: Callable[[], float], bump_after: float, confirmations: int = 0, crash_at: str | None = None,
                  max_fee: int = DEFAULT_MAX_FEE, fee_ceiling_reached: FeeCeilingReached | None = None):
         self.w3 = w3
         self.sessions = sessions
-        self.operator = operator
+        self.sender = sender
         self._run = run  # runs a blocking node call off the event loop
         self._chain_id = chain_id
         self.clock = clock
@@ -99,14 +102,14 @@ class OperatorTransactions:
 
     async def terms(self, to: str, data: bytes, gas_limit: int | None = None) -> "TxTerms":
         """One batch: the transaction's gas (estimated, or `gas_limit` checked by one eth_call; a revert
-        raises TransactionRefused), fees from the latest block, and the operator's nonce as the node sees it."""
-        tx = {"from": self.operator.address, "to": to, "data": "0x" + data.hex()}
+        raises TransactionRefused), fees from the latest block, and the sender's nonce as the node sees it."""
+        tx = {"from": self.sender.address, "to": to, "data": "0x" + data.hex()}
         check = ("eth_estimateGas", [tx, "latest"]) if gas_limit is None \
             else ("eth_call", [{**tx, "gas": hex(gas_limit)}, "latest"])
         result, block, count = await self._run(rpc.batch, self.w3, [
             check,
             ("eth_getBlockByNumber", ["latest", False]),
-            ("eth_getTransactionCount", [self.operator.address, "pending"])])
+            ("eth_getTransactionCount", [self.sender.address, "pending"])])
         for response in (block, count):
             if "error" in response:
                 raise ConnectionError(f"the node could not answer: {response['error']}")
@@ -125,7 +128,7 @@ class OperatorTransactions:
         """The node's pending count, or past our own stored transactions if the node lost some."""
         async with self.sessions() as session:
             ours = (await session.execute(select(func.max(OperatorTransaction.nonce)).where(
-                OperatorTransaction.sender == self.operator.address,
+                OperatorTransaction.sender == self.sender.address,
                 OperatorTransaction.state.in_(OPEN_TX)))).scalar_one()
         return max(on_chain, (ours + 1) if ours is not None else 0)
 
@@ -137,7 +140,7 @@ class OperatorTransactions:
         nonce = await self._next_nonce(terms.pending_nonce)
         signed = self._sign(payload, nonce, terms.max_fee, terms.priority_fee)
         async with self.sessions() as session, session.begin():
-            row = OperatorTransaction(sender=self.operator.address, nonce=nonce, tx_hash=signed[0], raw=signed[1],
+            row = OperatorTransaction(sender=self.sender.address, nonce=nonce, tx_hash=signed[0], raw=signed[1],
                                       payload=payload, max_fee=terms.max_fee, priority_fee=terms.priority_fee)
             session.add(row)
             await session.flush()
@@ -158,7 +161,7 @@ class OperatorTransactions:
 
     def _sign(self, payload: dict[str, Any], nonce: int, max_fee: int, priority: int) -> tuple[str, bytes]:
         tx = {**payload, "nonce": nonce, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": priority, "type": 2}
-        signed = self.operator.sign_transaction(tx)
+        signed = self.sender.sign_transaction(tx)
         return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
 
     async def broadcast(self, tx_id: int) -> None:
@@ -181,7 +184,7 @@ class OperatorTransactions:
         one); a lost one is sent again; one stuck too long is replaced with a higher fee."""
         async with self.sessions() as session:
             rows = list((await session.execute(select(OperatorTransaction).where(
-                OperatorTransaction.sender == self.operator.address,
+                OperatorTransaction.sender == self.sender.address,
                 OperatorTransaction.state.in_(OPEN_TX)).order_by(OperatorTransaction.nonce,
                                                                  OperatorTransaction.id))).scalars())
         if not rows:
@@ -189,11 +192,11 @@ class OperatorTransactions:
         by_nonce: dict[int, list[OperatorTransaction]] = {}
         for row in rows:
             by_nonce.setdefault(row.nonce, []).append(row)
-        # One batch: the head, the operator's mined nonce count and a receipt for every open transaction
+        # One batch: the head, the sender's mined nonce count and a receipt for every open transaction
         # (raw JSON: web3's receipt formatting costs more than the node's answer).
         responses = await self._run(rpc.batch, self.w3, [
             ("eth_blockNumber", []),
-            ("eth_getTransactionCount", [self.operator.address, "latest"]),
+            ("eth_getTransactionCount", [self.sender.address, "latest"]),
             *(("eth_getTransactionReceipt", [row.tx_hash]) for row in rows)])
         for response in responses:
             if "error" in response:
@@ -255,11 +258,11 @@ class OperatorTransactions:
         (the later ones wait behind it: one report, not one per transaction)."""
         if row.tx_hash not in self._at_ceiling:
             self._at_ceiling.add(row.tx_hash)
-            log.warning("transaction waits at the fee ceiling tx=%s nonce=%s max_fee_gwei=%s", row.tx_hash, row.nonce,
-                        row.max_fee / 10**9)
+            log.warning("transaction waits at the fee ceiling tx=%s sender=%s nonce=%s max_fee_gwei=%s", row.tx_hash,
+                        row.sender, row.nonce, row.max_fee / 10**9)
         if first_waiting and self.fee_ceiling_reached is not None:
             try:
-                await self.fee_ceiling_reached(row.nonce, row.max_fee)
+                await self.fee_ceiling_reached(row.sender, row.nonce, row.max_fee)
             except Exception:  # telling must not stop the transactions
                 log.exception("fee ceiling report failed nonce=%s", row.nonce)
 

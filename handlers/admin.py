@@ -83,8 +83,8 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
     async with ctx.services.sessions() as session, session.begin():
         if await session.get(Product, product_id(product)) is None:
             session.add(Product(product_id=product_id(product), name=product))
-    # The co-op's operator account is the supplier on chain: the treasurer pays the real supplier.
-    params = {"supplier": ctx.services.operator_address, "product": product_id(product),
+    # The co-op's treasurer account is the supplier on chain: the treasurer pays the real supplier.
+    params = {"supplier": ctx.services.treasurer_address, "product": product_id(product),
               "unit_price": int(price * FUSD_UNIT), "target_units": target, "min_units": minimum,
               "max_units_per_member": target, "case_size": case, "deadline": int(time.time()) + days * 86400,
               # not for the chain: who asked, to tell them and the group when the order is open

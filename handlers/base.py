@@ -53,7 +53,7 @@ class Services(Protocol):
     outbox: Outbox
     contracts: CoopSystem
     admins: frozenset[str]  # identities, "channel:id" (COOP_ADMINS and --admin)
-    operator_address: str  # the co-op's operator account (also the supplier on chain; see docs)
+    treasurer_address: str  # the co-op's treasurer account (also the supplier on chain; see docs)
     indexer: Indexer  # follows the contracts' events into the members' history
     settings: Settings
     alerts: Alerts  # sensor rules and alerts (iot/alerts.py)

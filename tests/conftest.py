@@ -11,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
 from chain import CoopSystem, DeployParams, DevChain, deploy_system, send, start_anvil, start_tester
+from chain.roles import RoleKeys
 
 FUSD = 10**6
 GRO = 10**18
@@ -29,7 +30,8 @@ class Coop:
     chain: DevChain
     contracts: CoopSystem
     deployer: LocalAccount
-    operator: LocalAccount  # the backend: registrar, minter, certifier, order manager
+    keys: RoleKeys  # the backend: one account per role
+    guardian: LocalAccount
     supplier: LocalAccount
     outsider: LocalAccount  # not a member, holds no role
     members: list[LocalAccount]
@@ -38,19 +40,35 @@ class Coop:
     def w3(self):
         return self.chain.w3
 
+    @property
+    def registrar(self) -> LocalAccount:
+        return self.keys.registrar
+
+    @property
+    def certifier(self) -> LocalAccount:
+        return self.keys.certifier
+
+    @property
+    def treasurer(self) -> LocalAccount:
+        return self.keys.treasurer
+
+    @property
+    def gas_payer(self) -> LocalAccount:
+        return self.keys.gas_payer
+
     def tx(self, call, sender: LocalAccount, **kwargs):
         return send(self.chain.w3, call, sender, **kwargs)
 
     def deposit(self, member: LocalAccount, amount: int) -> None:
         """Records a cash deposit: mints `amount` FUSD minor units to `member`."""
         ref = keccak(text=f"deposit-{member.address}-{amount}-{self.chain.now()}-{os.urandom(4).hex()}")
-        self.tx(self.contracts.food_usd.functions.recordDeposit(member.address, amount, ref), self.operator)
+        self.tx(self.contracts.food_usd.functions.recordDeposit(member.address, amount, ref), self.treasurer)
 
     def certify(self, member: LocalAccount, grams: int) -> int:
         """Certifies a batch of `grams` for `member`; returns the GRO minted."""
         gro = self.contracts.gro.functions
         before = gro.balanceOf(member.address).call()
-        self.tx(gro.certify(member.address, os.urandom(32), grams, 1), self.operator)
+        self.tx(gro.certify(member.address, os.urandom(32), grams, 1), self.certifier)
         return gro.balanceOf(member.address).call() - before
 
 
@@ -64,12 +82,13 @@ def chain() -> Iterator[DevChain]:
 
 @pytest.fixture(scope="session")
 def deployed(chain: DevChain) -> Coop:
-    deployer, operator, supplier, outsider = (chain.new_account() for _ in range(4))
+    deployer, guardian, supplier, outsider = (chain.new_account() for _ in range(4))
+    keys = chain.new_role_keys()
     members = [chain.new_account() for _ in range(6)]
-    contracts = deploy_system(chain.w3, deployer, operator.address, TEST_PARAMS)
-    coop = Coop(chain, contracts, deployer, operator, supplier, outsider, members)
+    contracts = deploy_system(chain.w3, deployer, keys.roles(guardian.address), TEST_PARAMS)
+    coop = Coop(chain, contracts, deployer, keys, guardian, supplier, outsider, members)
     for i, member in enumerate(members):
-        coop.tx(contracts.registry.functions.addMember(member.address, keccak(text=f"resident-{i}")), operator)
+        coop.tx(contracts.registry.functions.addMember(member.address, keccak(text=f"resident-{i}")), coop.registrar)
     return coop
 
 

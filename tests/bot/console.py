@@ -98,7 +98,7 @@ class Chain:
         chain_dir = data_dir / "chain"
         self.w3 = Web3(Web3.HTTPProvider((chain_dir / URL_FILE).read_text().strip()))
         self.contracts = load_manifest(self.w3, chain_dir / MANIFEST_FILE)
-        self.operator = Account.from_key(json.loads((chain_dir / KEYS_FILE).read_text())["operator"])
+        self.keys = json.loads((chain_dir / KEYS_FILE).read_text())  # the embedded chain's, by role
         self.db = data_dir / "coop.db"
 
     def account(self, handle: str) -> str:
@@ -114,7 +114,8 @@ class Chain:
 
     def certify(self, address: str, batch: str, grams: int) -> None:
         """GRO for a batch of produce (10 GRO a kilogram)."""
-        send(self.w3, self.contracts.gro.functions.certify(address, Web3.keccak(text=batch), grams, 1), self.operator)
+        send(self.w3, self.contracts.gro.functions.certify(address, Web3.keccak(text=batch), grams, 1),
+             Account.from_key(self.keys["certifier"]))
 
     def advance(self, seconds: int) -> None:
         """The chain's clock jumps ahead (a block is mined at the new time)."""

@@ -14,7 +14,7 @@ def test_a_transaction_waiting_at_the_fee_ceiling_is_told_to_the_admins_once(tmp
     try:
         onboard(console, "admin", "es")
         chain = Chain(tmp_path / "data")
-        chain.wait_member(chain.account("admin"))  # registered: nothing of the operator's is in flight
+        chain.wait_member(chain.account("admin"))  # registered: nothing of the registrar's is in flight
         chain.w3.provider.make_request("evm_setAutomine", [False])  # the network does not take our fee
         try:
             console.send(**{"from": "admin", "text": "/deposit admin 5"})

@@ -1,6 +1,6 @@
 """Governance, locks, history and self-custody end to end through `coop console --jsonl`.
 
-GRO comes from certified produce: the test certifies batches itself with the embedded chain's operator key
+GRO comes from certified produce: the test certifies batches itself with the embedded chain's certifier key
 (from the data dir), on the console's own anvil node, and steps that node's clock past the voting delay and
 the timelock; the keepers do the rest.
 """

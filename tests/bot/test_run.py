@@ -15,11 +15,15 @@ import httpx
 import pytest
 
 from bot.cli import main
+from bot.run import refusals
+from bot.settings import Settings
 from tests.bot.console import ROOT
 
 WHATSAPP = {"WHATSAPP_TOKEN": "wa-token", "WHATSAPP_PHONE_NUMBER_ID": "1099", "WHATSAPP_APP_SECRET": "wa-secret",
             "WHATSAPP_VERIFY_TOKEN": "verify-me", "WHATSAPP_API_BASE": "http://127.0.0.1:9"}
 TELEGRAM = {"TELEGRAM_BOT_TOKEN": "123456:TEST-token"}
+ROLE_KEYS = {"COOP_REGISTRAR_KEY": "0x" + "01" * 32, "COOP_CERTIFIER_KEY": "0x" + "02" * 32,
+             "COOP_TREASURER_KEY": "0x" + "03" * 32, "COOP_GAS_PAYER_KEY": "0x" + "04" * 32}
 
 
 def free_port() -> int:
@@ -57,25 +61,45 @@ def test_production_commands_refuse_the_development_chain_and_say_what_to_set(tm
     code, err, out = coop(command, "--data-dir", str(tmp_path), **settings)
     assert code == 2, err
     assert "embedded development chain" in err
-    for name in ("COOP_CHAIN_RPC_URL", "COOP_MASTER_KEY", "COOP_OPERATOR_KEY", "COOP_DATABASE_URL", "COOP_DEV=1"):
+    for name in ("COOP_CHAIN_RPC_URL", "COOP_MASTER_KEY", *ROLE_KEYS, "COOP_DATABASE_URL", "COOP_DEV=1"):
         assert name in err
     assert "Traceback" not in err and not out
     assert not (tmp_path / "chain").exists()  # refused before anything started
 
 
 def test_the_refusal_names_only_what_is_missing(tmp_path, coop):
-    code, err, _ = coop("run", "--data-dir", str(tmp_path), **TELEGRAM, COOP_MASTER_KEY="k" * 32,
+    keys = {k: v for k, v in ROLE_KEYS.items() if k != "COOP_CERTIFIER_KEY"}
+    code, err, _ = coop("run", "--data-dir", str(tmp_path), **TELEGRAM, **keys, COOP_MASTER_KEY="k" * 32,
                         COOP_DATABASE_URL="postgresql+asyncpg://coop@db/coop")
     assert code == 2
-    assert "COOP_CHAIN_RPC_URL" in err and "COOP_OPERATOR_KEY" in err
-    assert "COOP_MASTER_KEY" not in err and "COOP_DATABASE_URL" not in err
+    assert "COOP_CHAIN_RPC_URL" in err and "COOP_CERTIFIER_KEY" in err
+    assert not any(name in err for name in ("COOP_MASTER_KEY", "COOP_DATABASE_URL", *keys))
 
 
 def test_a_node_without_the_production_keys_is_refused(tmp_path, coop):
     code, err, out = coop("telegram", "--data-dir", str(tmp_path), **TELEGRAM,
                           COOP_CHAIN_RPC_URL="http://127.0.0.1:9")
-    assert code == 2 and "COOP_MASTER_KEY" in err and "COOP_OPERATOR_KEY" in err
+    assert code == 2 and "COOP_MASTER_KEY" in err and all(name in err for name in ROLE_KEYS)
     assert "embedded development chain" not in err and "Traceback" not in err and not out
+
+
+def test_the_retired_operator_key_is_refused_naming_the_four_role_keys(tmp_path, coop):
+    code, err, out = coop("run", "--data-dir", str(tmp_path), **TELEGRAM, **ROLE_KEYS, COOP_DEV="1",
+                          COOP_OPERATOR_KEY="0x" + "ab" * 32)
+    assert code == 2 and "COOP_OPERATOR_KEY is no longer read" in err
+    assert all(name in err for name in ROLE_KEYS) and "ab" * 32 not in err and not out
+    assert not (tmp_path / "chain").exists()
+
+
+def test_one_key_for_two_roles_is_refused_on_a_node_unless_developing(tmp_path, coop):
+    shared = {**ROLE_KEYS, "COOP_GAS_PAYER_KEY": ROLE_KEYS["COOP_REGISTRAR_KEY"]}
+    node = {"COOP_CHAIN_RPC_URL": "http://127.0.0.1:9", "COOP_MASTER_KEY": "k" * 32}
+    code, err, _ = coop("telegram", "--data-dir", str(tmp_path), **TELEGRAM, **shared, **node)
+    assert code == 2 and "COOP_REGISTRAR_KEY and COOP_GAS_PAYER_KEY are the same key" in err
+    assert ROLE_KEYS["COOP_REGISTRAR_KEY"][2:] not in err
+    settings = Settings.from_env({**shared, **node, "COOP_DEV": "1"}, data_dir=tmp_path)
+    assert refusals(settings, ["telegram"]) == []  # development may share one key between roles
+    assert settings.role_keys().registrar.address == settings.role_keys().gas_payer.address
 
 
 def test_coop_run_without_a_chat_transport_says_what_to_set(tmp_path, coop):
@@ -154,3 +178,27 @@ def test_coop_run_serves_healthz_until_sigterm(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_role_key_whose_account_lacks_the_role_on_chain_is_refused_at_start(tmp_path, coop):
+    """Keys put in each other's settings are said at start-up, not as every registration failing."""
+    from chain import start_anvil
+    from chain.deploy import deploy
+    from tests.conftest import TEST_PARAMS
+
+    chain = start_anvil()
+    try:
+        deployer, guardian = chain.new_account(), chain.new_account()
+        keys = chain.new_role_keys()
+        deploy(chain.w3, deployer, keys.roles(guardian.address), TEST_PARAMS, tmp_path / "chain-manifest.json")
+        swapped = {"COOP_REGISTRAR_KEY": keys.certifier.key.hex(), "COOP_CERTIFIER_KEY": keys.registrar.key.hex(),
+                   "COOP_TREASURER_KEY": keys.treasurer.key.hex(), "COOP_GAS_PAYER_KEY": keys.gas_payer.key.hex()}
+        code, err, out = coop("telegram", "--data-dir", str(tmp_path), **TELEGRAM, **swapped,
+                              TELEGRAM_API_BASE="http://127.0.0.1:9", COOP_MASTER_KEY="k" * 32,
+                              COOP_CHAIN_RPC_URL=chain.w3.provider.endpoint_uri)
+    finally:
+        chain.close()
+    assert code == 2, err
+    assert f"COOP_REGISTRAR_KEY is the key of {keys.certifier.address}, which does not hold REGISTRAR_ROLE" in err
+    assert f"COOP_CERTIFIER_KEY is the key of {keys.registrar.address}, which does not hold CERTIFIER_ROLE" in err
+    assert "COOP_TREASURER_KEY" not in err and "Traceback" not in err and not out

@@ -5,7 +5,10 @@ from bot.settings import Settings, SettingsError
 
 SECRETS = {
     "COOP_MASTER_KEY": "master-key-0123456789",
-    "COOP_OPERATOR_KEY": "0x" + "ab" * 32,
+    "COOP_REGISTRAR_KEY": "0x" + "a1" * 32,
+    "COOP_CERTIFIER_KEY": "0x" + "a2" * 32,
+    "COOP_TREASURER_KEY": "0x" + "a3" * 32,
+    "COOP_GAS_PAYER_KEY": "0x" + "a4" * 32,
     "TELEGRAM_BOT_TOKEN": "123456:telegram-token-xyz",
     "TELEGRAM_WEBHOOK_SECRET": "webhook-secret-xyz",
     "WHATSAPP_TOKEN": "whatsapp-token-xyz",
@@ -37,3 +40,43 @@ def test_coop_dev_is_a_switch(tmp_path, value, dev):
 def test_a_malformed_coop_dev_is_refused(tmp_path):
     with pytest.raises(SettingsError, match="COOP_DEV"):
         Settings.from_env({"COOP_DEV": "yes please"}, data_dir=tmp_path)
+
+
+ROLE_KEYS = {name: SECRETS[name] for name in ("COOP_REGISTRAR_KEY", "COOP_CERTIFIER_KEY", "COOP_TREASURER_KEY",
+                                              "COOP_GAS_PAYER_KEY")}
+NODE = {"COOP_CHAIN_RPC_URL": "http://node.example", "COOP_MASTER_KEY": "master-key-0123456789"}
+
+
+def test_each_role_key_is_read_into_its_own_account(tmp_path):
+    keys = Settings.from_env({**NODE, **ROLE_KEYS}, data_dir=tmp_path).role_keys()
+    assert len({a.address for a in keys.accounts()}) == 4
+    assert keys.treasurer.key.hex().removeprefix("0x") == "a3" * 32
+
+
+def test_the_retired_operator_key_is_refused_with_the_four_settings_that_replace_it(tmp_path):
+    for env in ({"COOP_OPERATOR_KEY": "0x" + "ab" * 32}, {**NODE, **ROLE_KEYS, "COOP_OPERATOR_KEY": "0x" + "ab" * 32}):
+        with pytest.raises(SettingsError, match="COOP_OPERATOR_KEY is no longer read") as refused:
+            Settings.from_env(env, data_dir=tmp_path)
+        assert all(name in str(refused.value) for name in ROLE_KEYS) and "ab" * 32 not in str(refused.value)
+
+
+@pytest.mark.parametrize("same", [("COOP_REGISTRAR_KEY", "COOP_CERTIFIER_KEY"),
+                                  ("COOP_TREASURER_KEY", "COOP_GAS_PAYER_KEY")])
+def test_one_key_for_two_roles_is_refused_in_production(tmp_path, same):
+    first, second = same
+    env = {**NODE, **ROLE_KEYS, second: ROLE_KEYS[first].removeprefix("0x")}  # the same key, written otherwise
+    with pytest.raises(SettingsError, match=f"{first} and {second} are the same key") as refused:
+        Settings.from_env(env, data_dir=tmp_path).require_production_secrets()
+    assert ROLE_KEYS[first][2:] not in str(refused.value)
+    Settings.from_env({**env, "COOP_DEV": "1"}, data_dir=tmp_path).require_production_secrets()  # development may
+
+
+def test_a_role_key_that_is_not_a_key_is_refused_by_name(tmp_path):
+    env = {**NODE, **ROLE_KEYS, "COOP_CERTIFIER_KEY": "not a key"}
+    with pytest.raises(SettingsError, match="COOP_CERTIFIER_KEY is not a private key") as refused:
+        Settings.from_env(env, data_dir=tmp_path).require_production_secrets()
+    assert "not a key" not in str(refused.value)
+
+
+def test_the_embedded_default_needs_no_role_keys(tmp_path):
+    Settings.from_env({}, data_dir=tmp_path).require_production_secrets()

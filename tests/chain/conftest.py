@@ -70,12 +70,13 @@ def anvil() -> Iterator[DevChain]:
 
 @pytest.fixture(scope="session")
 def anvil_deployed(anvil: DevChain) -> Coop:
-    """The co-op on anvil, with an operator (the backend's account, which pays the gas) and members
+    """The co-op on anvil, with the backend's accounts (one per role, each paying its gas) and members
     who have keys but no ETH and are not registered yet."""
-    deployer, operator, supplier, outsider = (anvil.new_account() for _ in range(4))
+    deployer, guardian, supplier, outsider = (anvil.new_account() for _ in range(4))
+    keys = anvil.new_role_keys()
     members = [anvil.new_account(ether=0) for _ in range(6)]
-    contracts = deploy_system(anvil.w3, deployer, operator.address, TEST_PARAMS)
-    return Coop(anvil, contracts, deployer, operator, supplier, outsider, members)
+    contracts = deploy_system(anvil.w3, deployer, keys.roles(guardian.address), TEST_PARAMS)
+    return Coop(anvil, contracts, deployer, keys, guardian, supplier, outsider, members)
 
 
 @pytest.fixture

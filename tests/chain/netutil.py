@@ -56,7 +56,7 @@ class Forwarder:
 
 
 class StaleReceipts:
-    """A JSON-RPC proxy to a node that, once armed, answers the next batch holding the operator's nonce count
+    """A JSON-RPC proxy to a node that, once armed, answers the next batch holding the sender's nonce count
     as a node answering a batch's requests concurrently may: the count already includes a transaction just
     mined, its receipt not yet (null)."""
 

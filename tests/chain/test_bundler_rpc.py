@@ -24,7 +24,7 @@ class Bundlers:
 
     def __init__(self, coop):
         self.coop = coop
-        # The server's own connection and operator: the test keeps using coop.w3 and coop.operator meanwhile.
+        # The server's own connection and operator: the test keeps using coop.w3 and the co-op's role keys meanwhile.
         self.w3 = Web3(Web3.HTTPProvider(coop.w3.provider.endpoint_uri, request_kwargs={"timeout": 30}))
         self.operator = coop.chain.new_account()
         self.running: list[tuple[web.AppRunner, BundlerClient]] = []
@@ -63,11 +63,11 @@ def member_and_order(coop, deposit: int):
     c = coop.contracts
     signer = coop.chain.new_account(ether=0)
     address = c.account_factory.functions.predictAddress(signer.address, 0).call()
-    coop.tx(c.registry.functions.addMember(address, keccak(text=f"resident-{address}")), coop.operator)
+    coop.tx(c.registry.functions.addMember(address, keccak(text=f"resident-{address}")), coop.registrar)
     if deposit:
-        coop.tx(c.food_usd.functions.recordDeposit(address, deposit, keccak(text=f"cash-{address}")), coop.operator)
+        coop.tx(c.food_usd.functions.recordDeposit(address, deposit, keccak(text=f"cash-{address}")), coop.treasurer)
     coop.tx(c.group_buy.functions.createOrder(coop.supplier.address, keccak(text="eggs"), PRICE, 20, 5, 10, 1,
-                                              coop.chain.now() + 7 * DAY), coop.operator)
+                                              coop.chain.now() + 7 * DAY), coop.treasurer)
     return signer, contract_at(coop.w3, "CoopAccount", address), c.group_buy.functions.orderCount().call()
 
 
@@ -172,7 +172,7 @@ async def test_an_operation_failing_once_mined_has_a_receipt_with_the_reason(bun
     signer, account, order = member_and_order(coop, deposit=10 * PRICE)
     op_hash = await bundler.send_user_operation(join_op(coop, signer, account, order, units=4))
     assert await bundler.get_user_operation_receipt(op_hash) is None  # accepted, not mined yet
-    coop.tx(coop.contracts.group_buy.functions.cancel(order), coop.operator)  # the chain moves on meanwhile
+    coop.tx(coop.contracts.group_buy.functions.cancel(order), coop.treasurer)  # the chain moves on meanwhile
     await servers.server(bundler).bundle_once()
 
     receipt = await bundler.get_user_operation_receipt(op_hash)

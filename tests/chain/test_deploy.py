@@ -12,7 +12,7 @@ from eth_utils import keccak
 
 from chain import DevChain
 from chain.artifacts import load_artifact
-from chain.deploy import IMPLEMENTATION_SLOT, DeploymentError, ManifestMismatch, StepDone, deploy, load_manifest
+from chain.deploy import IMPLEMENTATION_SLOT, DeploymentError, ManifestMismatch, Roles, StepDone, deploy, load_manifest
 from tests.conftest import TEST_PARAMS
 
 STEPS = 16
@@ -30,23 +30,28 @@ def _stop_after(k: int):
     return on_step
 
 
+def _roles(chain: DevChain) -> Roles:
+    """Four fresh addresses: the registrar, certifier, treasurer and guardian."""
+    return Roles(*(chain.new_account(ether=0).address for _ in range(4)))
+
+
 def _nonce(chain: DevChain, account) -> int:
     return chain.w3.eth.get_transaction_count(account.address)
 
 
 @pytest.fixture
 def deployed_manifest(anvil: DevChain, tmp_path: Path) -> Path:
-    deployer, operator = anvil.new_account(), anvil.new_account()
+    deployer, roles = anvil.new_account(), _roles(anvil)
     path = tmp_path / "manifest.json"
-    deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path)
+    deploy(anvil.w3, deployer, roles, TEST_PARAMS, path)
     return path
 
 
 def test_interrupted_deployment_resumes_without_deploying_twice(anvil: DevChain, tmp_path: Path):
-    deployer, operator = anvil.new_account(), anvil.new_account()
+    deployer, roles = anvil.new_account(), _roles(anvil)
     path = tmp_path / "manifest.json"
     with pytest.raises(Interrupted):
-        deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path, _stop_after(5))
+        deploy(anvil.w3, deployer, roles, TEST_PARAMS, path, _stop_after(5))
     first = json.loads(path.read_text())
     assert [s["name"] for s in first["steps"]][-1] == "MemberRegistry proxy" and not first["complete"]
     assert _nonce(anvil, deployer) == 5
@@ -54,7 +59,7 @@ def test_interrupted_deployment_resumes_without_deploying_twice(anvil: DevChain,
         load_manifest(anvil.w3, path)
 
     seen: list[StepDone] = []
-    system = deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path, seen.append)
+    system = deploy(anvil.w3, deployer, roles, TEST_PARAMS, path, seen.append)
 
     assert [s.resumed for s in seen] == [True] * 5 + [False] * (STEPS - 5)
     done = json.loads(path.read_text())
@@ -63,22 +68,22 @@ def test_interrupted_deployment_resumes_without_deploying_twice(anvil: DevChain,
     assert done["complete"] and done["contracts"]["registry"]["address"] == system.registry.address
     assert load_manifest(anvil.w3, path).group_buy.address == system.group_buy.address
     # a finished deployment re-run sends nothing
-    deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path)
+    deploy(anvil.w3, deployer, roles, TEST_PARAMS, path)
     assert _nonce(anvil, deployer) == STEPS
 
 
 def test_step_mined_but_not_recorded_is_recognised_by_the_nonce(anvil: DevChain, tmp_path: Path):
-    deployer, operator = anvil.new_account(), anvil.new_account()
+    deployer, roles = anvil.new_account(), _roles(anvil)
     path = tmp_path / "manifest.json"
     with pytest.raises(Interrupted):
-        deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path, _stop_after(7))
+        deploy(anvil.w3, deployer, roles, TEST_PARAMS, path, _stop_after(7))
     # As if the process died after step 7 was mined but before the manifest was written.
     manifest = json.loads(path.read_text())
     lost = manifest["steps"].pop()
     manifest["next_nonce"] -= 1
     path.write_text(json.dumps(manifest))
 
-    system = deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path)
+    system = deploy(anvil.w3, deployer, roles, TEST_PARAMS, path)
 
     recorded = json.loads(path.read_text())["steps"][6]
     assert recorded == lost
@@ -87,14 +92,14 @@ def test_step_mined_but_not_recorded_is_recognised_by_the_nonce(anvil: DevChain,
 
 
 def test_resuming_with_other_parameters_is_refused(anvil: DevChain, tmp_path: Path):
-    deployer, operator = anvil.new_account(), anvil.new_account()
+    deployer, roles = anvil.new_account(), _roles(anvil)
     path = tmp_path / "manifest.json"
     with pytest.raises(Interrupted):
-        deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path, _stop_after(2))
+        deploy(anvil.w3, deployer, roles, TEST_PARAMS, path, _stop_after(2))
     with pytest.raises(DeploymentError, match="params"):
-        deploy(anvil.w3, deployer, operator.address, type(TEST_PARAMS)(), path)
-    with pytest.raises(DeploymentError, match="operator"):
-        deploy(anvil.w3, deployer, deployer.address, TEST_PARAMS, path)
+        deploy(anvil.w3, deployer, roles, type(TEST_PARAMS)(), path)
+    with pytest.raises(DeploymentError, match="roles"):
+        deploy(anvil.w3, deployer, _roles(anvil), TEST_PARAMS, path)
 
 
 def test_manifest_refused_on_another_chain(anvil: DevChain, deployed_manifest: Path):
@@ -147,10 +152,11 @@ def test_manifest_catches_a_proxy_pointing_at_the_wrong_implementation(anvil: De
         anvil.revert(snapshot)
 
 
-def _coop_deploy(anvil: DevChain, key: str, manifest: Path, operator: str) -> subprocess.CompletedProcess:
+def _coop_deploy(anvil: DevChain, key: str, manifest: Path, roles: Roles) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(COOP), "deploy", "--rpc-url", anvil.w3.provider.endpoint_uri, "--manifest", str(manifest),
-         "--operator", operator, "--params", json.dumps({"voting_delay": 60, "timelock_delay": 3600})],
+         "--registrar", roles.registrar, "--certifier", roles.certifier, "--treasurer", roles.treasurer,
+         "--guardian", roles.guardian, "--params", json.dumps({"voting_delay": 60, "timelock_delay": 3600})],
         env={**os.environ, "COOP_DEPLOYER_KEY": key}, capture_output=True, text=True, timeout=120)
 
 
@@ -160,10 +166,10 @@ def test_coop_deploy_shows_each_step_and_resumes(anvil: DevChain, tmp_path: Path
     funder = anvil.w3.eth.accounts[0]
     anvil.w3.eth.wait_for_transaction_receipt(
         anvil.w3.eth.send_transaction({"from": funder, "to": deployer.address, "value": 10**20}))
-    operator = anvil.new_account(ether=0).address
+    roles = _roles(anvil)
     manifest = tmp_path / "deploy" / "manifest.json"
 
-    result = _coop_deploy(anvil, key.hex(), manifest, operator)
+    result = _coop_deploy(anvil, key.hex(), manifest, roles)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f"[1/{STEPS}] EntryPoint … 0x")
@@ -171,8 +177,19 @@ def test_coop_deploy_shows_each_step_and_resumes(anvil: DevChain, tmp_path: Path
     assert key.hex() not in result.stdout + result.stderr
     system = load_manifest(anvil.w3, manifest)
     assert system.governor.functions.votingDelay().call() == 60
+    assert json.loads(manifest.read_text())["roles"] == {
+        "registrar": roles.registrar, "certifier": roles.certifier, "treasurer": roles.treasurer,
+        "guardian": roles.guardian}
+    holds = lambda contract, role, who: contract.functions.hasRole(  # noqa: E731
+        getattr(contract.functions, role)().call(), who).call()
+    assert holds(system.registry, "REGISTRAR_ROLE", roles.registrar)
+    assert holds(system.gro, "CERTIFIER_ROLE", roles.certifier)
+    assert all(holds(system.food_usd, role, roles.treasurer) for role in ("MINTER_ROLE", "BURNER_ROLE", "PAUSER_ROLE"))
+    assert holds(system.group_buy, "ORDER_MANAGER_ROLE", roles.treasurer)
+    assert not holds(system.registry, "REGISTRAR_ROLE", roles.treasurer)
+    assert not holds(system.food_usd, "MINTER_ROLE", roles.registrar)
 
-    again = _coop_deploy(anvil, key.hex(), manifest, operator)
+    again = _coop_deploy(anvil, key.hex(), manifest, roles)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("Resuming")
     assert all(line.endswith("(done before)") for line in again.stdout.splitlines()[1:STEPS + 1])
@@ -182,6 +199,35 @@ def test_coop_deploy_shows_each_step_and_resumes(anvil: DevChain, tmp_path: Path
 def test_coop_deploy_without_a_key_says_so(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if k != "COOP_DEPLOYER_KEY"}
     result = subprocess.run([str(COOP), "deploy", "--rpc-url", "http://127.0.0.1:9", "--manifest",
-                             str(tmp_path / "m.json"), "--operator", "0x" + "11" * 20],
+                             str(tmp_path / "m.json"), *ROLE_OPTIONS],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "COOP_DEPLOYER_KEY" in result.stderr
+
+
+ROLE_OPTIONS = ("--registrar", "0x" + "11" * 20, "--certifier", "0x" + "22" * 20, "--treasurer", "0x" + "33" * 20,
+                "--guardian", "0x" + "44" * 20)
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"--treasurer": "0x" + "11" * 20}, "four different addresses"),  # the registrar's too
+    ({"--guardian": Account.from_key("0x" + "55" * 32).address}, "none of them the deployer's"),
+    ({"--guardian": "the board"}, "the guardian 'the board' is not an address"),
+])
+def test_coop_deploy_refuses_a_role_shared_or_not_an_address(tmp_path: Path, change, said):
+    options = list(ROLE_OPTIONS)
+    for option, value in change.items():
+        options[options.index(option) + 1] = value
+    result = subprocess.run([str(COOP), "deploy", "--rpc-url", "http://127.0.0.1:9", "--manifest",
+                             str(tmp_path / "m.json"), *options],
+                            env={**os.environ, "COOP_DEPLOYER_KEY": "0x" + "55" * 32}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and said in result.stderr, result.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_coop_deploy_no_longer_takes_one_operator(tmp_path: Path):
+    result = subprocess.run([str(COOP), "deploy", "--rpc-url", "http://127.0.0.1:9", "--manifest",
+                             str(tmp_path / "m.json"), "--operator", "0x" + "11" * 20],
+                            env={**os.environ, "COOP_DEPLOYER_KEY": "0x" + "55" * 32}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "--registrar" in result.stderr

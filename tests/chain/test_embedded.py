@@ -8,22 +8,23 @@ import pytest
 from eth_utils import keccak
 
 from chain.deploy import ManifestMismatch
+from chain.errors import ChainError
 from chain.devchain import _free_port
-from chain.embedded import MANIFEST_FILE, STATE_FILE, _alive, start_embedded
+from chain.embedded import FUNDING_WEI, KEYS_FILE, MANIFEST_FILE, STATE_FILE, _alive, start_embedded
 from chain.transact import send
 from tests.conftest import DAY, FUSD, TEST_PARAMS
 
 
 def _deposit_and_order(embedded) -> dict:
     """A registered member with a deposit, and an open order; returns what should survive a restart."""
-    c, operator = embedded.contracts, embedded.operator
+    c, keys = embedded.contracts, embedded.keys
     member = embedded.new_account(ether=1)
-    send(embedded.w3, c.registry.functions.addMember(member.address, keccak(text="resident-1")), operator)
+    send(embedded.w3, c.registry.functions.addMember(member.address, keccak(text="resident-1")), keys.registrar)
     deposit = send(embedded.w3, c.food_usd.functions.recordDeposit(member.address, 40 * FUSD, keccak(text="cash-1")),
-                   operator)
+                   keys.treasurer)
     supplier = embedded.new_account(ether=0)
     send(embedded.w3, c.group_buy.functions.createOrder(
-        supplier.address, keccak(text="lettuce"), 2 * FUSD, 20, 10, 5, 1, embedded.now() + 3 * DAY), operator)
+        supplier.address, keccak(text="lettuce"), 2 * FUSD, 20, 10, 5, 1, embedded.now() + 3 * DAY), keys.treasurer)
     return {"member": member.address, "deposit_block": deposit["blockNumber"],
             "deposit_block_hash": embedded.w3.eth.get_block(deposit["blockNumber"])["hash"],
             "orders": c.group_buy.functions.orderCount().call()}
@@ -58,14 +59,41 @@ def test_restart_keeps_deposits_orders_and_old_logs(tmp_path: Path):
     try:
         assert not again.deployed_now
         assert again.deployer.address == embedded.deployer.address
+        assert [a.address for a in (*again.keys.accounts(), again.guardian)] == \
+            [a.address for a in (*embedded.keys.accounts(), embedded.guardian)]  # the same keys from the data dir
         assert {k: getattr(again.contracts, k).address for k in addresses} == addresses
         _assert_survived(again, before, historical=True)
         # and the chain goes on from there
         send(again.w3, again.contracts.food_usd.functions.recordDeposit(before["member"], FUSD, keccak(text="cash-2")),
-             again.operator)
+             again.keys.treasurer)
         assert again.w3.eth.block_number > before["deposit_block"]
     finally:
         again.close()
+
+
+def test_each_role_gets_its_own_funded_account_holding_only_its_rights(tmp_path: Path):
+    embedded = start_embedded(tmp_path, params=TEST_PARAMS)
+    try:
+        c, keys, w3 = embedded.contracts, embedded.keys, embedded.w3
+        accounts = {"registrar": keys.registrar, "certifier": keys.certifier, "treasurer": keys.treasurer,
+                    "gas_payer": keys.gas_payer, "guardian": embedded.guardian, "deployer": embedded.deployer}
+        assert len({a.address for a in accounts.values()}) == len(accounts)
+        assert all(w3.eth.get_balance(a.address) >= FUNDING_WEI // 2 for a in accounts.values())  # each pays its gas
+        rights = {(c.registry, "REGISTRAR_ROLE"): "registrar", (c.gro, "CERTIFIER_ROLE"): "certifier",
+                  (c.food_usd, "MINTER_ROLE"): "treasurer", (c.food_usd, "BURNER_ROLE"): "treasurer",
+                  (c.food_usd, "PAUSER_ROLE"): "treasurer", (c.group_buy, "ORDER_MANAGER_ROLE"): "treasurer"}
+        for (contract, role), holder in rights.items():
+            value = getattr(contract.functions, role)().call()
+            held = {who for who, a in accounts.items() if contract.functions.hasRole(value, a.address).call()}
+            assert held == {holder}, role
+    finally:
+        embedded.close()
+
+
+def test_a_data_dir_deployed_with_one_operator_key_is_refused_with_what_to_do(tmp_path: Path):
+    (tmp_path / KEYS_FILE).write_text('{"deployer": "0x%s", "operator": "0x%s"}' % ("11" * 32, "22" * 32))
+    with pytest.raises(ChainError, match="one operator key for every role.*remove the data dir"):
+        start_embedded(tmp_path, params=TEST_PARAMS)
 
 
 def test_periodic_dump_keeps_state_a_crash_would_lose(tmp_path: Path):
@@ -104,7 +132,7 @@ def test_a_node_left_running_by_a_killed_process_is_stopped_before_a_restart(tmp
         assert not _alive(left.chain.pid)
         _assert_survived(again, before)
         send(again.w3, again.contracts.food_usd.functions.recordDeposit(before["member"], FUSD, keccak(text="cash-3")),
-             again.operator)
+             again.keys.treasurer)
         time.sleep(2.5)  # a stale node would have dumped over the state file by now
         assert again.contracts.food_usd.functions.balanceOf(before["member"]).call() == 41 * FUSD
     finally:

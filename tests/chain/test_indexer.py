@@ -24,7 +24,8 @@ def coop(anvil_coop):
     registry = anvil_coop.contracts.registry.functions
     for member in anvil_coop.members[:3]:
         anvil_coop.w3.provider.make_request("anvil_setBalance", [member.address, hex(10**20)])
-        anvil_coop.tx(registry.addMember(member.address, keccak(text=f"resident-{member.address}")), anvil_coop.operator)
+        anvil_coop.tx(registry.addMember(member.address, keccak(text=f"resident-{member.address}")),
+                      anvil_coop.registrar)
     return anvil_coop
 
 
@@ -36,7 +37,7 @@ def indexer(coop, sessions, **kwargs) -> Indexer:
 def open_order(coop, target=4, min_units=2, case_size=1, deadline_in=DAY) -> int:
     group_buy = coop.contracts.group_buy.functions
     coop.tx(group_buy.createOrder(coop.supplier.address, keccak(text="rice"), FUSD, target, min_units, target,
-                                  case_size, coop.chain.now() + deadline_in), coop.operator)
+                                  case_size, coop.chain.now() + deadline_in), coop.treasurer)
     return group_buy.orderCount().call()
 
 
@@ -62,15 +63,15 @@ async def test_every_history_event_names_its_member_and_arguments(coop, sessions
                                             for name in ("food_usd", "group_buy", "gro", "escrow", "governor")}
     coop.deposit(a, 10 * FUSD)
     coop.deposit(b, 10 * FUSD)
-    coop.tx(functions["food_usd"].approve(coop.operator.address, FUSD), a)
-    coop.tx(functions["food_usd"].recordWithdrawal(a.address, FUSD, keccak(text="cash-out-1")), coop.operator)
+    coop.tx(functions["food_usd"].approve(coop.treasurer.address, FUSD), a)
+    coop.tx(functions["food_usd"].recordWithdrawal(a.address, FUSD, keccak(text="cash-out-1")), coop.treasurer)
     executed = open_order(coop)
     join(coop, a, executed, 2)
     coop.tx(functions["group_buy"].setTolerance(executed, 1), a)
     join(coop, b, executed, 2)  # reaches the target: executed at once
     coop.tx(functions["group_buy"].claim(executed, a.address), b)  # anyone may claim for a member
     cancelled = open_order(coop)
-    coop.tx(functions["group_buy"].cancel(cancelled), coop.operator)
+    coop.tx(functions["group_buy"].cancel(cancelled), coop.treasurer)
     refunded = open_order(coop, deadline_in=3600)
     join(coop, b, refunded, 1)
     coop.chain.advance(3601)
@@ -94,7 +95,7 @@ async def test_every_history_event_names_its_member_and_arguments(coop, sessions
     coop.tx(functions["governor"].execute(*proposal), c)
     coop.chain.advance(3 * WEEK)
     coop.tx(functions["escrow"].withdraw(), c)
-    coop.tx(contracts.registry.functions.removeMember(c.address), coop.operator)
+    coop.tx(contracts.registry.functions.removeMember(c.address), coop.registrar)
 
     applied = await watcher.poll_once()
     events = await rows(sessions)

@@ -1,5 +1,6 @@
-"""The outbox: intents written once, bundled into user operations the operator pays for, driven to one
-outcome each, with plain reasons for what cannot be done."""
+"""The outbox: intents written once, bundled into user operations the gas payer pays for, driven to one
+outcome each, with plain reasons for what cannot be done; the backend's own calls each signed by the
+account of its role."""
 import asyncio
 
 import pytest
@@ -14,6 +15,7 @@ from chain.db import Intent, OperatorTransaction, SmartAccount, create_engine, s
 from chain.indexer import Indexer, history
 from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
+from chain.roles import RoleKeys
 from chain.transactions import replacement_fees
 from tests.chain.netutil import Forwarder, StaleReceipts
 from tests.conftest import DAY
@@ -31,7 +33,7 @@ async def gateway(database_url, anvil_coop):
     outbox = Outbox(sessions)
     signers = Keystore(sessions, "test master key", kdf_params=CHEAP_KDF)
     await signers.open()
-    worker = Worker(anvil_coop.w3, anvil_coop.contracts, outbox, signers, anvil_coop.operator,
+    worker = Worker(anvil_coop.w3, anvil_coop.contracts, outbox, signers, anvil_coop.keys,
                     WorkerOptions(window=0))
     yield anvil_coop, outbox, worker, signers, sessions
     await engine.dispose()
@@ -48,15 +50,16 @@ async def member(coop, outbox, worker, signers, sessions, name, deposit=0):
 
 def open_order(coop, target=10):
     coop.tx(coop.contracts.group_buy.functions.createOrder(
-        coop.supplier.address, keccak(text="rice"), PRICE, target, 1, 10, 1, coop.chain.now() + 7 * DAY), coop.operator)
+        coop.supplier.address, keccak(text="rice"), PRICE, target, 1, 10, 1, coop.chain.now() + 7 * DAY),
+        coop.treasurer)
     return coop.contracts.group_buy.functions.orderCount().call()
 
 
-async def test_a_join_goes_through_a_user_operation_the_operator_pays_for(gateway):
+async def test_a_join_goes_through_a_user_operation_the_gas_payer_pays_for(gateway):
     coop, outbox, worker, signers, sessions = gateway
     address = await member(coop, outbox, worker, signers, sessions, "ana", deposit=10 * PRICE)
     order = open_order(coop)
-    operator_eth = coop.w3.eth.get_balance(coop.operator.address)
+    payer_eth = coop.w3.eth.get_balance(coop.gas_payer.address)
     intent = await outbox.submit("ana-join-1", "ana", "join", {"order_id": order, "units": 4})
     await worker.drain()
     intent = await outbox.get(intent.id)
@@ -64,7 +67,7 @@ async def test_a_join_goes_through_a_user_operation_the_operator_pays_for(gatewa
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 4
     assert coop.contracts.food_usd.functions.balanceOf(address).call() == 6 * PRICE
     assert coop.w3.eth.get_balance(address) == 0  # the member holds no ETH
-    assert coop.w3.eth.get_balance(coop.operator.address) < operator_eth  # the operator paid
+    assert coop.w3.eth.get_balance(coop.gas_payer.address) < payer_eth  # the gas payer paid
 
 
 async def test_the_same_key_is_one_intent_even_concurrently(gateway):
@@ -85,7 +88,7 @@ async def test_an_operation_that_would_revert_fails_with_a_reason_and_sends_noth
     coop, outbox, worker, signers, sessions = gateway
     await member(coop, outbox, worker, signers, sessions, "cat", deposit=PRICE)
     order = open_order(coop)
-    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    nonce = coop.w3.eth.get_transaction_count(coop.gas_payer.address)
     told = []
     outbox.subscribe(told.append)
     intent = await outbox.submit("cat-join", "cat", "join", {"order_id": order, "units": 3})
@@ -93,7 +96,7 @@ async def test_an_operation_that_would_revert_fails_with_a_reason_and_sends_noth
     intent = await outbox.get(intent.id)
     assert (intent.state, intent.reason) == ("failed", "insufficient_funds")
     assert intent.tx_hash is None
-    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce
+    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == nonce
     assert [(i.id, i.reason) for i in told] == [(intent.id, "insufficient_funds")]
 
 
@@ -142,8 +145,8 @@ async def test_intents_wait_while_the_node_is_down_then_complete_once(gateway):
     order = open_order(coop)
     with Forwarder(coop.w3.provider.endpoint_uri) as node:
         away = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 2}))
-        worker = Worker(away, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0))
-        nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+        worker = Worker(away, coop.contracts, outbox, signers, coop.keys, WorkerOptions(window=0))
+        nonce = coop.w3.eth.get_transaction_count(coop.gas_payer.address)
         node.up = False
         intents = [await outbox.submit(f"eve-join-{i}", "eve", "join", {"order_id": order, "units": 1})
                    for i in range(3)]
@@ -160,15 +163,15 @@ async def test_intents_wait_while_the_node_is_down_then_complete_once(gateway):
         await running
     assert {(await outbox.get(i.id)).state for i in intents} == {"confirmed"}
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
-    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1  # one bundle, sent once
+    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == nonce + 1  # one bundle, sent once
 
 
 async def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_mined_once(gateway):
     coop, outbox, worker, signers, sessions = gateway
     address = await member(coop, outbox, worker, signers, sessions, "fay", deposit=10 * PRICE)
     order = open_order(coop)
-    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
-    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0, bump_after=0.2))
+    nonce = coop.w3.eth.get_transaction_count(coop.gas_payer.address)
+    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.keys, WorkerOptions(window=0, bump_after=0.2))
     rpc = coop.w3.provider.make_request
     rpc("evm_setAutomine", [False])
     try:
@@ -182,7 +185,8 @@ async def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_mined_once(
         async with sessions() as session:
             from sqlalchemy import select
             rows = (await session.execute(select(OperatorTransaction).where(
-                OperatorTransaction.nonce == nonce).order_by(OperatorTransaction.id))).scalars().all()
+                OperatorTransaction.sender == coop.gas_payer.address, OperatorTransaction.nonce == nonce)
+                .order_by(OperatorTransaction.id))).scalars().all()
         assert [r.tx_hash for r in rows] == [first, second]
         assert rows[1].max_fee > rows[0].max_fee and rows[1].priority_fee > rows[0].priority_fee
         rpc("evm_mine", [])
@@ -192,42 +196,97 @@ async def test_a_stuck_transaction_is_replaced_with_a_higher_fee_and_mined_once(
     intent = await outbox.get(intent.id)
     assert (intent.state, intent.tx_hash) == ("confirmed", second)
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
-    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1
+    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == nonce + 1
 
 
-async def test_fees_stop_rising_at_the_ceiling_and_the_first_transaction_waiting_there_is_reported(gateway):
+async def test_fees_stop_rising_at_the_ceiling_and_each_accounts_first_transaction_waiting_there_is_reported(
+        gateway):
+    """A bundle (the gas payer's) and a deposit (the treasurer's) stuck together: each account has its own
+    nonces and replacements, and each is reported once, by sender."""
     coop, outbox, worker, signers, sessions = gateway
     address = await member(coop, outbox, worker, signers, sessions, "gil", deposit=10 * PRICE)
     order = open_order(coop)
-    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    senders = (coop.gas_payer.address, coop.treasurer.address)
+    nonces = {sender: coop.w3.eth.get_transaction_count(sender) for sender in senders}
     ceiling = 2 * 10**9 + 2 * coop.w3.eth.get_block("latest")["baseFeePerGas"]
     reported = []
 
-    async def fee_ceiling_reached(at_nonce: int, fee: int) -> None:
-        reported.append((at_nonce, fee))
+    async def fee_ceiling_reached(sender: str, at_nonce: int, fee: int) -> None:
+        reported.append((sender, at_nonce, fee))
 
-    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator,
+    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.keys,
                     WorkerOptions(window=0, bump_after=0.05, max_fee=ceiling), fee_ceiling_reached=fee_ceiling_reached)
     rpc = coop.w3.provider.make_request
     rpc("evm_setAutomine", [False])
     try:
         intent = await outbox.submit("gil-join", "gil", "join", {"order_id": order, "units": 2})
+        cash = await outbox.submit("gil-cash", "gil", "deposit", {"amount": PRICE, "ref": "cash-gil-2"})
         for _ in range(12):  # far more chances to bump than the ceiling leaves room for
             await worker.run_once()
             await asyncio.sleep(0.08)
-        async with sessions() as session:
-            rows = (await session.execute(select(OperatorTransaction).where(
-                OperatorTransaction.nonce == nonce).order_by(OperatorTransaction.id))).scalars().all()
-        fees = [r.max_fee for r in rows]
-        assert 2 <= len(rows) < 12 and fees == sorted(set(fees)) and fees[-1] <= ceiling
-        assert max(r.priority_fee for r in rows) <= ceiling
-        assert set(reported) == {(nonce, fees[-1])}
+        last_fees = {}
+        for sender, nonce in nonces.items():
+            async with sessions() as session:
+                rows = (await session.execute(select(OperatorTransaction).where(
+                    OperatorTransaction.sender == sender, OperatorTransaction.nonce == nonce)
+                    .order_by(OperatorTransaction.id))).scalars().all()
+            fees = [r.max_fee for r in rows]
+            assert 2 <= len(rows) < 12 and fees == sorted(set(fees)) and fees[-1] <= ceiling
+            assert max(r.priority_fee for r in rows) <= ceiling
+            last_fees[sender] = fees[-1]
+        assert set(reported) == {(sender, nonce, last_fees[sender]) for sender, nonce in nonces.items()}
         rpc("evm_mine", [])
     finally:
         rpc("evm_setAutomine", [True])
     await worker.drain()
-    assert (await outbox.get(intent.id)).state == "confirmed"
+    assert {(await outbox.get(i.id)).state for i in (intent, cash)} == {"confirmed"}
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
+
+
+async def test_each_operator_intent_is_sent_from_its_roles_account(gateway):
+    """Registering, certifying and recording cash each come from the one account holding that right; the
+    keepers' calls and the members' bundles from the gas payer, which holds none."""
+    coop, outbox, worker, signers, sessions = gateway
+    account = await ensure_account(sessions, signers, coop.contracts, "rae")
+    intents = {kind: await outbox.submit(f"rae-{kind}", "rae", kind, params) for kind, params in (
+        ("register", {"resident_id": "resident-rae"}),
+        ("deposit", {"amount": 2 * PRICE, "ref": "cash-rae"}),
+        ("certify", {"batch_id": "batch-rae", "grams": 1000}),
+        ("create_order", {"supplier": coop.treasurer.address, "product": "rice", "unit_price": PRICE,
+                          "target_units": 10, "min_units": 1, "max_units_per_member": 5,
+                          "deadline": coop.chain.now() + DAY}))}
+    await worker.drain()
+    order = coop.contracts.group_buy.functions.orderCount().call()
+    intents["join"] = await outbox.submit("rae-join", "rae", "join", {"order_id": order, "units": 1})
+    await worker.drain()
+    coop.chain.advance(DAY + 1)
+    intents["finalize"] = await outbox.submit("rae-finalize", None, "finalize", {"order_id": order})
+    await worker.drain()
+
+    def sender(intent) -> str:
+        return coop.w3.eth.get_transaction(intent.tx_hash)["from"]
+
+    done = {kind: await outbox.get(intent.id) for kind, intent in intents.items()}
+    assert {kind: (i.state, i.reason) for kind, i in done.items()} == {kind: ("confirmed", None) for kind in done}
+    assert {kind: sender(i) for kind, i in done.items()} == {
+        "register": coop.registrar.address, "deposit": coop.treasurer.address, "certify": coop.certifier.address,
+        "create_order": coop.treasurer.address, "join": coop.gas_payer.address, "finalize": coop.gas_payer.address}
+    assert coop.contracts.registry.functions.isMember(account.address).call()
+
+
+async def test_a_role_signed_with_another_roles_key_is_refused_on_chain(gateway):
+    """Keys given to the wrong settings do not lend one role's right to another: the registration fails."""
+    coop, outbox, _, signers, sessions = gateway
+    mixed = RoleKeys(registrar=coop.treasurer, certifier=coop.certifier, treasurer=coop.registrar,
+                     gas_payer=coop.gas_payer)
+    worker = Worker(coop.w3, coop.contracts, outbox, signers, mixed, WorkerOptions(window=0))
+    account = await ensure_account(sessions, signers, coop.contracts, "sam")
+    intent = await outbox.submit("sam-register", "sam", "register", {"resident_id": "resident-sam"})
+    await worker.drain()
+    intent = await outbox.get(intent.id)
+    assert (intent.state, intent.reason) == ("failed", "rejected")
+    assert "AccessControlUnauthorizedAccount" in intent.detail and coop.treasurer.address in intent.detail
+    assert not coop.contracts.registry.functions.isMember(account.address).call()
 
 
 def test_a_replacement_raises_fees_a_quarter_but_never_past_the_ceiling():
@@ -281,14 +340,14 @@ async def test_a_restart_sends_an_unmined_transaction_again_harmlessly(gateway):
     coop, outbox, worker, signers, sessions = gateway
     address = await member(coop, outbox, worker, signers, sessions, "kim", deposit=10 * PRICE)
     order = open_order(coop)
-    nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    nonce = coop.w3.eth.get_transaction_count(coop.gas_payer.address)
     rpc = coop.w3.provider.make_request
     rpc("evm_setAutomine", [False])
     try:
         intent = await outbox.submit("kim-join", "kim", "join", {"order_id": order, "units": 2})
         await worker.run_once()
         sent = (await outbox.get(intent.id)).tx_hash
-        restarted = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0))
+        restarted = Worker(coop.w3, coop.contracts, outbox, signers, coop.keys, WorkerOptions(window=0))
         await restarted.run_once()  # sends it again: "already known"
         assert (await outbox.get(intent.id)).tx_hash == sent
         rpc("evm_mine", [])
@@ -297,7 +356,7 @@ async def test_a_restart_sends_an_unmined_transaction_again_harmlessly(gateway):
     await restarted.drain()
     assert (await outbox.get(intent.id)).state == "confirmed"
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
-    assert coop.w3.eth.get_transaction_count(coop.operator.address) == nonce + 1
+    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == nonce + 1
 
 
 async def test_an_intent_waits_for_its_depth_and_survives_a_reorg_before_it(gateway):
@@ -306,7 +365,7 @@ async def test_an_intent_waits_for_its_depth_and_survives_a_reorg_before_it(gate
     coop, outbox, setup_worker, signers, sessions = gateway
     address = await member(coop, outbox, setup_worker, signers, sessions, "lou", deposit=10 * PRICE)
     order = open_order(coop)
-    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.operator, WorkerOptions(window=0, confirmations=2))
+    worker = Worker(coop.w3, coop.contracts, outbox, signers, coop.keys, WorkerOptions(window=0, confirmations=2))
     before = coop.chain.snapshot()
     intent = await outbox.submit("lou-join", "lou", "join", {"order_id": order, "units": 2})
     await worker.run_once()
@@ -367,7 +426,7 @@ async def test_a_members_next_operation_waits_for_the_one_in_flight(gateway):
 
 
 async def test_a_nonce_taken_by_another_transaction_does_the_intent_once(gateway):
-    """The operator's key sent something else with the nonce of our stored transaction (another tool, a
+    """The treasurer's key sent something else with the nonce of our stored transaction (another tool, a
     second process): the intent is sent again and done once — and a transaction of ours that is mined is
     never taken for such a one."""
     coop, outbox, worker, signers, sessions = gateway
@@ -381,9 +440,9 @@ async def test_a_nonce_taken_by_another_transaction_does_the_intent_once(gateway
         async with sessions() as session:
             ours = (await session.execute(select(OperatorTransaction).order_by(OperatorTransaction.id.desc()))
                     ).scalars().first()
-        # Another transaction from the operator's key takes that nonce, with a higher fee.
-        other = coop.operator.sign_transaction({
-            "to": coop.operator.address, "value": 0, "gas": 21_000, "nonce": ours.nonce, "chainId": coop.w3.eth.chain_id,
+        # Another transaction from the treasurer's key takes that nonce, with a higher fee.
+        other = coop.treasurer.sign_transaction({
+            "to": coop.treasurer.address, "value": 0, "gas": 21_000, "nonce": ours.nonce, "chainId": coop.w3.eth.chain_id,
             "maxFeePerGas": ours.max_fee * 3, "maxPriorityFeePerGas": ours.max_fee * 2})
         coop.w3.eth.send_raw_transaction(other.raw_transaction)
         coop.w3.provider.make_request("evm_mine", [])
@@ -404,7 +463,7 @@ async def test_a_receipt_missing_beside_the_nonce_count_is_asked_again_not_taken
     fusd = coop.contracts.food_usd.functions
     before = fusd.balanceOf(address).call()
     with StaleReceipts(coop.w3.provider.endpoint_uri) as node:
-        racing = Worker(Web3(Web3.HTTPProvider(node.url)), coop.contracts, outbox, signers, coop.operator,
+        racing = Worker(Web3(Web3.HTTPProvider(node.url)), coop.contracts, outbox, signers, coop.keys,
                         WorkerOptions(window=0))
         intent = await outbox.submit("joe-cash", "joe", "deposit", {"amount": PRICE, "ref": "cash-joe-2"})
         await racing.run_once()  # sent; the node mines it at once

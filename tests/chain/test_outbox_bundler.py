@@ -29,7 +29,7 @@ class BundlerServer:
     def __init__(self, coop, port: int):
         self.w3 = Web3(Web3.HTTPProvider(coop.w3.provider.endpoint_uri, request_kwargs={"timeout": 30}))
         self.entry_point = contract_at(self.w3, "EntryPoint", coop.contracts.entry_point.address)
-        self.operator = coop.chain.new_account()  # not the worker's operator: each keeps its own nonces
+        self.operator = coop.chain.new_account()  # not the worker's gas payer: each keeps its own nonces
         self.port = port
         self.runner = None
 
@@ -53,7 +53,7 @@ async def setup(database_url, anvil_coop):
     await keystore.open()
     server = BundlerServer(anvil_coop, free_port())
     client = BundlerClient(f"http://127.0.0.1:{server.port}/", anvil_coop.contracts.entry_point.address)
-    worker = Worker(anvil_coop.w3, anvil_coop.contracts, outbox, keystore, anvil_coop.operator,
+    worker = Worker(anvil_coop.w3, anvil_coop.contracts, outbox, keystore, anvil_coop.keys,
                     WorkerOptions(window=0, bump_after=0.2), bundler=client)
     yield anvil_coop, outbox, worker, keystore, sessions, server
     await client.close()
@@ -65,7 +65,7 @@ async def funded_member(coop, outbox, worker, keystore, sessions, name, deposit)
     address = (await ensure_account(sessions, keystore, coop.contracts, name)).address
     await outbox.submit(f"register-{name}", name, "register", {"resident_id": f"resident-{name}"})
     await outbox.submit(f"deposit-{name}", name, "deposit", {"amount": deposit, "ref": f"cash-{name}"})
-    await worker.drain()  # operator intents: the worker's own transactions, no bundler needed
+    await worker.drain()  # operator intents: the role accounts' own transactions, no bundler needed
     return address
 
 
@@ -74,7 +74,7 @@ async def test_joins_go_through_the_external_bundler(setup):
     await server.start()
     address = await funded_member(coop, outbox, worker, keystore, sessions, "gus", 9 * PRICE)
     order = open_order(coop, target=20)
-    operator_nonce = coop.w3.eth.get_transaction_count(coop.operator.address)
+    payer_nonce = coop.w3.eth.get_transaction_count(coop.gas_payer.address)
     joined = await outbox.submit("gus-join", "gus", "join", {"order_id": order, "units": 3})
     # Each alone is affordable; after the first, the second is not (6 × PRICE left for 7 units).
     short = await outbox.submit("gus-join-more", "gus", "join", {"order_id": order, "units": 7})
@@ -83,7 +83,7 @@ async def test_joins_go_through_the_external_bundler(setup):
     assert (joined.state, joined.reason) == ("confirmed", None)
     assert (short.state, short.reason) == ("failed", "insufficient_funds")
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
-    assert coop.w3.eth.get_transaction_count(coop.operator.address) == operator_nonce  # the bundler sent it
+    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == payer_nonce  # the bundler sent it
     assert coop.w3.eth.get_transaction_count(server.operator.address) > 0
 
 

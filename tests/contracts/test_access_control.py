@@ -3,8 +3,10 @@ with the exact custom error and its arguments; who holds which role after deploy
 table below leaves no state-changing function of the co-op's contracts out.
 
 The table names each restricted function once (by ABI signature) with the callers that must be refused:
-`outsider` (no role, not a member), `member` (a registered member, no role), and for admin-only functions
-also `operator` (the backend: day-to-day roles only) and `deployer` (must have kept nothing).
+`outsider` (no role, not a member), `member` (a registered member, no role), the backend's accounts that do
+not hold the function's role (`registrar`, `certifier`, `treasurer`, and `gas_payer`, which holds none), and
+for admin-only functions also every backend account and `deployer` (must have kept nothing): no day-to-day
+key can do another's work or govern.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +36,10 @@ DAY_TO_DAY_ROLES = {
     "MemberRegistry": ("REGISTRAR_ROLE",),
     "GroupBuy": ("ORDER_MANAGER_ROLE",),
 }
+# Which backend account holds each day-to-day role (chain.deploy.Roles); the gas payer holds none.
+HOLDER = {"MINTER_ROLE": "treasurer", "BURNER_ROLE": "treasurer", "PAUSER_ROLE": "treasurer",
+          "ORDER_MANAGER_ROLE": "treasurer", "CERTIFIER_ROLE": "certifier", "REGISTRAR_ROLE": "registrar"}
+BACKEND = ("registrar", "certifier", "treasurer", "gas_payer")
 INIT_ARGS = {"FoodUSD": 2, "GroToken": 6, "MemberRegistry": 2, "GroupBuy": 2}
 
 Ctx = dict[str, Any]
@@ -151,7 +157,7 @@ def _signature(abi_name: str, function: str) -> str:
 def _uups_rows() -> list[Row]:
     """What the four upgradeable contracts share: upgrades, role administration, initialisation."""
     rows = []
-    admins = ("outsider", "member", "operator", "deployer")
+    admins = ("outsider", "member", *BACKEND, "deployer")
     for name, attr in UPGRADEABLE.items():
         first_role = DAY_TO_DAY_ROLES[name][0]
         rows += [
@@ -167,17 +173,17 @@ def _uups_rows() -> list[Row]:
                 "AccessControlUnauthorizedAccount", role("DEFAULT_ADMIN_ROLE"), admins),
             Row(f"{name}.revokeRole", name, "revokeRole(bytes32,address)",
                 lambda coop, caller, ctx, r=first_role: [getattr(ctx["contract"].functions, r)().call(),
-                                                         coop.operator.address],
+                                                         CALLERS[HOLDER[r]](coop).address],
                 "AccessControlUnauthorizedAccount", role("DEFAULT_ADMIN_ROLE"), admins),
             Row(f"{name}.renounceRole(for another)", name, "renounceRole(bytes32,address)",
                 lambda coop, caller, ctx, r=first_role: [getattr(ctx["contract"].functions, r)().call(),
-                                                         coop.operator.address],
+                                                         CALLERS[HOLDER[r]](coop).address],
                 "AccessControlBadConfirmation", callers=("outsider", "member"),
                 note="renouncing is open, but only for yourself"),
         ]
         init_sig = _signature(name, "initialize")
         n = INIT_ARGS[name]
-        def init_args(coop, caller, ctx, n=n):  # (governance, operator[, rate, caps])
+        def init_args(coop, caller, ctx, n=n):  # (governance, role holder[, rate, caps])
             return [caller.address] * 2 + [1] * (n - 2)
 
         rows += [
@@ -198,7 +204,7 @@ def _uups_rows() -> list[Row]:
 
 
 def _governance_rows() -> list[Row]:
-    everyone = ("outsider", "member", "operator", "deployer")
+    everyone = ("outsider", "member", *BACKEND, "deployer")
     only_executor = [
         ("setVotingDelay(uint48)", lambda coop, caller, ctx: [1]),
         ("setVotingPeriod(uint32)", lambda coop, caller, ctx: [3600]),
@@ -216,31 +222,31 @@ def _governance_rows() -> list[Row]:
 
     rows += [
         Row("CoopGovernor.propose", "CoopGovernor", "propose(address[],uint256[],bytes[],string)", proposal_args,
-            "NotAMember", caller_as("account"), ("outsider", "operator", "deployer"), note="members only"),
+            "NotAMember", caller_as("account"), ("outsider", *BACKEND, "deployer"), note="members only"),
         Row("CoopGovernor.cancel", "CoopGovernor", "cancel(address[],uint256[],bytes[],bytes32)",
             lambda coop, caller, ctx: list(ctx["proposal"]), "GovernorUnableToCancel",
             lambda coop, caller, ctx: {"proposalId": ctx["proposal_id"], "account": caller.address},
-            ("outsider", "member", "operator"), setup=pending_proposal, note="the proposer only, while pending"),
+            ("outsider", "member", *BACKEND), setup=pending_proposal, note="the proposer only, while pending"),
         Row("CoopGovernor.castVote", "CoopGovernor", "castVote(uint256,uint8)",
             lambda coop, caller, ctx: [ctx["proposal_id"], 1], "NotAMember", caller_as("account"),
-            ("outsider", "operator"), setup=active_proposal, note="members only"),
+            ("outsider", *BACKEND), setup=active_proposal, note="members only"),
         Row("CoopGovernor.castVoteWithReason", "CoopGovernor", "castVoteWithReason(uint256,uint8,string)",
             lambda coop, caller, ctx: [ctx["proposal_id"], 1, "yes"], "NotAMember", caller_as("account"),
-            ("outsider", "operator"), setup=active_proposal),
+            ("outsider", *BACKEND), setup=active_proposal),
         Row("CoopGovernor.castVoteWithReasonAndParams", "CoopGovernor",
             "castVoteWithReasonAndParams(uint256,uint8,string,bytes)",
             lambda coop, caller, ctx: [ctx["proposal_id"], 1, "", (0).to_bytes(32, "big")], "NotAMember",
-            caller_as("account"), ("outsider", "operator"), setup=active_proposal),
+            caller_as("account"), ("outsider", *BACKEND), setup=active_proposal),
         Row("CoopGovernor.castVoteBySig", "CoopGovernor", "castVoteBySig(uint256,uint8,address,bytes)",
             lambda coop, caller, ctx: [ctx["proposal_id"], 1, caller.address,
                                        ballot_signature(coop, caller, ctx["proposal_id"], 1)],
-            "NotAMember", caller_as("account"), ("outsider", "operator"), setup=active_proposal,
+            "NotAMember", caller_as("account"), ("outsider", *BACKEND), setup=active_proposal,
             sender=lambda coop, caller: coop.supplier, note="signed by the non-member, relayed by another"),
         Row("CoopGovernor.castVoteWithReasonAndParamsBySig", "CoopGovernor",
             "castVoteWithReasonAndParamsBySig(uint256,uint8,address,string,bytes,bytes)",
             lambda coop, caller, ctx: [ctx["proposal_id"], 1, caller.address, "r", b"",
                                        ballot_signature(coop, caller, ctx["proposal_id"], 1, True, "r", b"")],
-            "NotAMember", caller_as("account"), ("outsider", "operator"), setup=active_proposal,
+            "NotAMember", caller_as("account"), ("outsider", *BACKEND), setup=active_proposal,
             sender=lambda coop, caller: coop.supplier),
     ]
 
@@ -307,6 +313,8 @@ def _account_rows() -> list[Row]:
 
 
 def _role_row(name: str, signature: str, args: Callable, needed: str, **kw) -> Row:
+    """Refused to outsiders, members and every backend account but the role's holder."""
+    kw.setdefault("callers", ("outsider", "member", *(who for who in BACKEND if who != HOLDER.get(needed))))
     return Row(f"{name}.{signature.split('(')[0]}", name, signature, args, "AccessControlUnauthorizedAccount",
                role(needed), **kw)
 
@@ -321,10 +329,10 @@ TABLE: list[Row] = [
     _role_row("GroToken", "certify(address,bytes32,uint256,uint8)",
               lambda coop, caller, ctx: [caller.address, keccak(text="batch"), 1000, 1], "CERTIFIER_ROLE"),
     _role_row("GroToken", "setRatePerKg(uint256)", lambda coop, caller, ctx: [10**30], "DEFAULT_ADMIN_ROLE",
-              callers=("outsider", "member", "operator", "deployer")),
+              callers=("outsider", "member", *BACKEND, "deployer")),
     _role_row("GroToken", "setCertificationCaps(uint256,uint256,uint32)",
               lambda coop, caller, ctx: [10**30, 10**30, 1], "DEFAULT_ADMIN_ROLE",
-              callers=("outsider", "member", "operator", "deployer")),
+              callers=("outsider", "member", *BACKEND, "deployer")),
     _role_row("MemberRegistry", "addMember(address,bytes32)",
               lambda coop, caller, ctx: [caller.address, keccak(text="someone")], "REGISTRAR_ROLE"),
     _role_row("MemberRegistry", "removeMember(address)",
@@ -369,7 +377,8 @@ OPEN_TO_ANYONE: dict[str, dict[str, str]] = {
 # EntryPoint is the stock ERC-4337 v0.8 singleton (permissionless by design) and is not covered here.
 
 CALLERS = {"outsider": lambda coop: coop.outsider, "member": lambda coop: coop.members[0],
-           "operator": lambda coop: coop.operator, "deployer": lambda coop: coop.deployer}
+           "deployer": lambda coop: coop.deployer,
+           **{who: lambda coop, who=who: getattr(coop.keys, who) for who in BACKEND}}
 
 CASES = [pytest.param(row, who, id=f"{row.id}-by-{who}") for row in TABLE for who in row.callers]
 
@@ -408,20 +417,20 @@ def test_every_row_has_at_least_one_refused_caller_and_a_unique_id():
     assert all(row.callers for row in TABLE)
 
 
-def test_the_operator_gets_through_its_day_to_day_functions(coop):
-    """The positive control of the table: the same calls succeed for the role holder."""
-    c, op, member = coop.contracts, coop.operator, coop.members[0]
-    coop.tx(c.food_usd.functions.recordDeposit(member.address, 10**6, keccak(text="cash")), op)
-    coop.tx(c.food_usd.functions.approve(op.address, 1), member)
-    coop.tx(c.food_usd.functions.recordWithdrawal(member.address, 1, keccak(text="payout")), op)
-    coop.tx(c.food_usd.functions.pause(), op)
-    coop.tx(c.food_usd.functions.unpause(), op)
-    coop.tx(c.gro.functions.certify(member.address, keccak(text="batch"), 1000, 1), op)
-    coop.tx(c.registry.functions.addMember(coop.outsider.address, keccak(text="someone")), op)
-    coop.tx(c.registry.functions.removeMember(coop.outsider.address), op)
+def test_each_role_holder_gets_through_its_day_to_day_functions(coop):
+    """The positive control of the table: the same calls succeed for the role's holder."""
+    c, member, treasurer = coop.contracts, coop.members[0], coop.treasurer
+    coop.tx(c.food_usd.functions.recordDeposit(member.address, 10**6, keccak(text="cash")), treasurer)
+    coop.tx(c.food_usd.functions.approve(treasurer.address, 1), member)
+    coop.tx(c.food_usd.functions.recordWithdrawal(member.address, 1, keccak(text="payout")), treasurer)
+    coop.tx(c.food_usd.functions.pause(), treasurer)
+    coop.tx(c.food_usd.functions.unpause(), treasurer)
+    coop.tx(c.gro.functions.certify(member.address, keccak(text="batch"), 1000, 1), coop.certifier)
+    coop.tx(c.registry.functions.addMember(coop.outsider.address, keccak(text="someone")), coop.registrar)
+    coop.tx(c.registry.functions.removeMember(coop.outsider.address), coop.registrar)
     coop.tx(c.group_buy.functions.createOrder(coop.supplier.address, keccak(text="rice"), 10**6, 10, 1, 10, 1,
-                                              coop.chain.now() + DAY), op)
-    coop.tx(c.group_buy.functions.cancel(1), op)
+                                              coop.chain.now() + DAY), treasurer)
+    coop.tx(c.group_buy.functions.cancel(1), treasurer)
     assert c.food_usd.functions.balanceOf(member.address).call() == 10**6 - 1
 
 
@@ -444,20 +453,22 @@ def role_holders(contract) -> dict[bytes, set[str]]:
     return {r: m for r, m in holders.items() if m}
 
 
-def test_roles_after_deployment_belong_to_governance_and_the_operator_only(coop):
+def test_roles_after_deployment_belong_to_governance_and_each_to_its_holder_only(coop):
     c = coop.contracts
-    timelock, operator = c.timelock.address, coop.operator.address
+    timelock = c.timelock.address
     for name, attr in UPGRADEABLE.items():
         contract = getattr(c, attr)
         roles = {r: getattr(contract.functions, r)().call() for r in _roles_declared(name)}
         expected = {ADMIN: {timelock}, roles["UPGRADER_ROLE"]: {timelock}}
-        expected |= {roles[r]: {operator} for r in DAY_TO_DAY_ROLES[name]}
+        expected |= {roles[r]: {getattr(coop.keys, HOLDER[r]).address} for r in DAY_TO_DAY_ROLES[name]}
         assert set(roles) == {"DEFAULT_ADMIN_ROLE", "UPGRADER_ROLE", *DAY_TO_DAY_ROLES[name]}, name
         assert role_holders(contract) == expected, name
         for r, value in roles.items():
             assert contract.functions.getRoleAdmin(value).call() == ADMIN, f"{name}.{r}"
             assert contract.functions.hasRole(value, timelock).call() == (value in (ADMIN, roles["UPGRADER_ROLE"]))
-            assert contract.functions.hasRole(value, operator).call() == (r in DAY_TO_DAY_ROLES[name])
+            for who in BACKEND:  # the gas payer holds nothing; the others only their own
+                held = contract.functions.hasRole(value, getattr(coop.keys, who).address).call()
+                assert held == (HOLDER.get(r) == who), f"{name}.{r} by the {who}"
 
     roles = {r: getattr(c.timelock.functions, r)().call() for r in _roles_declared("TimelockController")}
     assert role_holders(c.timelock) == {
@@ -468,13 +479,14 @@ def test_roles_after_deployment_belong_to_governance_and_the_operator_only(coop)
     }
 
 
-def test_deployer_keeps_no_role_anywhere(coop):
-    c = coop.contracts
+@pytest.mark.parametrize("who", ["deployer", "gas_payer", "guardian"])
+def test_the_deployer_gas_payer_and_guardian_hold_no_role_anywhere(coop, who):
+    c, account = coop.contracts, getattr(coop, who)
     for name, attr in {**UPGRADEABLE, "TimelockController": "timelock"}.items():
         contract = getattr(c, attr)
         for r in _roles_declared(name):
             value = getattr(contract.functions, r)().call()
-            assert not contract.functions.hasRole(value, coop.deployer.address).call(), f"{name}.{r}"
-        assert all(coop.deployer.address not in holders for holders in role_holders(contract).values()), name
-    assert not c.registry.functions.isMember(coop.deployer.address).call()
+            assert not contract.functions.hasRole(value, account.address).call(), f"{name}.{r}"
+        assert all(account.address not in holders for holders in role_holders(contract).values()), name
+    assert not c.registry.functions.isMember(account.address).call()
     assert c.governor.functions.timelock().call() == c.timelock.address

@@ -18,7 +18,7 @@ def new_member_account(coop, salt=0):
     """A resident's account: known before it exists, registered and funded at that address."""
     signer = coop.chain.new_account(ether=0)  # the backend's key for this member: it never needs ETH
     address = coop.contracts.account_factory.functions.predictAddress(signer.address, salt).call()
-    coop.tx(coop.contracts.registry.functions.addMember(address, keccak(text=f"resident-{address}")), coop.operator)
+    coop.tx(coop.contracts.registry.functions.addMember(address, keccak(text=f"resident-{address}")), coop.registrar)
     coop.tx(coop.contracts.entry_point.functions.depositTo(address), coop.deployer, value=10**18)
     return signer, contract_at(coop.w3, "CoopAccount", address)
 
@@ -27,10 +27,10 @@ def test_first_user_operation_creates_the_account_and_joins_an_order_in_one_batc
     gb, fusd, ep = coop.contracts.group_buy, coop.contracts.food_usd, coop.contracts.entry_point
     signer, account = new_member_account(coop)
     assert coop.w3.eth.get_code(account.address) == b""
-    coop.tx(fusd.functions.recordDeposit(account.address, 10 * PRICE, keccak(text="cash-1")), coop.operator)
+    coop.tx(fusd.functions.recordDeposit(account.address, 10 * PRICE, keccak(text="cash-1")), coop.treasurer)
     assert fusd.functions.balanceOf(account.address).call() == 10 * PRICE  # money before the account exists
     coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="eggs"), PRICE, 20, 5, 10, 1,
-                                     coop.chain.now() + 7 * DAY), coop.operator)
+                                     coop.chain.now() + 7 * DAY), coop.treasurer)
 
     op = UserOperation(
         sender=account.address,

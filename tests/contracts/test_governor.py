@@ -95,8 +95,8 @@ def test_a_resident_moved_to_another_account_mid_vote_casts_once(coop):
     start_voting(coop)
     vote(coop, a, proposal_id, 1, votes=3)
     resident = registry.residentOf(a.address).call()
-    coop.tx(registry.removeMember(a.address), coop.operator)
-    coop.tx(registry.addMember(coop.outsider.address, resident), coop.operator)
+    coop.tx(registry.removeMember(a.address), coop.registrar)
+    coop.tx(registry.addMember(coop.outsider.address, resident), coop.registrar)
     assert coop.contracts.governor.functions.hasVoted(proposal_id, coop.outsider.address).call()
     with reverts("GovernorAlreadyCastVote", voter=coop.outsider.address):
         vote(coop, coop.outsider, proposal_id, 1, votes=1)

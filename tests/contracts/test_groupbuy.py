@@ -11,7 +11,7 @@ PRICE = 18_500_000  # $18.50
 def open_order(coop, target=10, minimum=4, cap=6, case_size=1, days=7, price=PRICE):
     deadline = coop.chain.now() + days * DAY
     receipt = coop.tx(coop.contracts.group_buy.functions.createOrder(
-        coop.supplier.address, keccak(text="rice"), price, target, minimum, cap, case_size, deadline), coop.operator)
+        coop.supplier.address, keccak(text="rice"), price, target, minimum, cap, case_size, deadline), coop.treasurer)
     return events(receipt, coop.contracts.group_buy, "OrderCreated")[0]["orderId"]
 
 
@@ -115,7 +115,7 @@ def test_cancel_refunds_everyone(coop):
     a, b = coop.members[:2]
     fund_and_join(coop, a, order, 2)
     fund_and_join(coop, b, order, 3)
-    receipt = coop.tx(gb.functions.cancel(order), coop.operator)
+    receipt = coop.tx(gb.functions.cancel(order), coop.treasurer)
     assert events(receipt, gb, "OrderCancelled") == [{"orderId": order}]
     for member, units in ((a, 2), (b, 3)):
         assert gb.functions.claimable(order, member.address).call() == [0, units * PRICE]
@@ -209,7 +209,7 @@ def test_invalid_orders_are_refused(coop):
     for supplier, price, target, minimum, cap, case, when in bad:
         with reverts("InvalidOrder"):
             coop.tx(gb.functions.createOrder(supplier, keccak(text="x"), price, target, minimum, cap, case, when),
-                    coop.operator)
+                    coop.treasurer)
 
 
 def test_non_members_cannot_join_even_holding_food_usd(coop):
@@ -227,7 +227,7 @@ def test_non_members_cannot_join_even_holding_food_usd(coop):
     assert gb.functions.getOrder(order).call()[10] == 0  # members
     # A member the registrar removes can no longer join either.
     member = coop.members[1]
-    coop.tx(coop.contracts.registry.functions.removeMember(member.address), coop.operator)
+    coop.tx(coop.contracts.registry.functions.removeMember(member.address), coop.registrar)
     with reverts("NotAMember", account=member.address):
         fund_and_join(coop, member, order, 1)
 
@@ -239,9 +239,9 @@ def test_deadlines_more_than_ninety_days_ahead_are_refused(coop):
     now = coop.chain.now()
     with reverts("InvalidOrder"):  # the next block comes at least a second later: now + most + 2 is too far
         coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="x"), PRICE, 10, 4, 5, 1, now + most + 100),
-                coop.operator)
+                coop.treasurer)
     coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="x"), PRICE, 10, 4, 5, 1, now + most),
-            coop.operator)
+            coop.treasurer)
 
 
 def test_an_order_stuck_past_its_deadline_is_refunded_by_anyone_after_two_weeks(coop):
@@ -290,7 +290,7 @@ def test_order_created_event_records_the_terms(coop):
     gb = coop.contracts.group_buy
     deadline = coop.chain.now() + DAY
     receipt = coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="oil"), PRICE, 12, 6, 4, 6,
-                                               deadline), coop.operator)
+                                               deadline), coop.treasurer)
     assert events(receipt, gb, "OrderCreated") == [{
         "orderId": 1, "supplier": coop.supplier.address, "productId": keccak(text="oil"), "unitPrice": PRICE,
         "targetUnits": 12, "minUnits": 6, "maxUnitsPerMember": 4, "caseSize": 6, "deadline": deadline}]
@@ -302,7 +302,7 @@ def test_claims_need_a_closed_order_and_a_member_who_joined(coop):
     fund_and_join(coop, coop.members[0], order, 1)
     with reverts("NothingToClaim", orderId=order, status=1):
         coop.tx(gb.functions.claim(order, coop.members[0].address), coop.outsider)
-    coop.tx(gb.functions.cancel(order), coop.operator)
+    coop.tx(gb.functions.cancel(order), coop.treasurer)
     with reverts("NotJoined", orderId=order, member=coop.members[1].address):
         coop.tx(gb.functions.claim(order, coop.members[1].address), coop.outsider)
 
@@ -327,12 +327,12 @@ def test_an_order_takes_at_most_max_members(coop):
     """The bound keeps finalization in one block; members already in may still raise their units."""
     implementation, _ = deploy_contract(coop.w3, "GroupBuy", coop.deployer, coop.contracts.food_usd.address,
                                         coop.contracts.registry.address, 2)
-    init = implementation.encode_abi("initialize", args=[coop.contracts.timelock.address, coop.operator.address])
+    init = implementation.encode_abi("initialize", args=[coop.contracts.timelock.address, coop.treasurer.address])
     proxy, _ = deploy_contract(coop.w3, "ERC1967Proxy", coop.deployer, implementation.address, init)
     gb = contract_at(coop.w3, "GroupBuy", proxy.address)
     deadline = coop.chain.now() + DAY
     coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="oil"), PRICE, 10, 1, 5, 1, deadline),
-            coop.operator)
+            coop.treasurer)
     a, b, c = coop.members[:3]
     for member in (a, b, c):
         coop.deposit(member, 2 * PRICE)

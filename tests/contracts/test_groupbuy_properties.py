@@ -105,7 +105,7 @@ class GroupBuyMachine(RuleBasedStateMachine):
         self.members = [m.address for m in coop.members]  # all registered
         self.joiners = [*self.members, coop.outsider.address]  # the outsider holds Food-USD but is no member
         self.callers = [a.address for a in (*coop.members, coop.outsider, coop.supplier)]
-        self.accounts = {a.address: a for a in (*coop.members, coop.outsider, coop.supplier, coop.operator)}
+        self.accounts = {a.address: a for a in (*coop.members, coop.outsider, coop.supplier, coop.treasurer)}
         self.balance = dict(balances)  # Food-USD of every account that can hold some, at the start
         self.supply = sum(balances.values())
         self.initial_held = self.balance[self.gb.address]
@@ -225,7 +225,7 @@ class GroupBuyMachine(RuleBasedStateMachine):
         deadline = self.now() + hours * 3600
         receipt = self.send(self.gb.functions.createOrder(self.coop.supplier.address, keccak(text="rice"), price,
                                                           target, minimum, cap, case, deadline),
-                            self.coop.operator.address, OK)
+                            self.coop.treasurer.address, OK)
         order_id = self.first_id + len(self.orders)
         assert [e["orderId"] for e in events(receipt, self.gb, "OrderCreated")] == [order_id]
         self.orders.append(OrderModel(order_id, price, target, minimum, cap, case, deadline))
@@ -240,7 +240,7 @@ class GroupBuyMachine(RuleBasedStateMachine):
             (self.gb.functions.join(order_id, 0), member, ("ZeroUnits", {})),
             (self.gb.functions.setTolerance(order_id, 1), member, unknown),
             (self.gb.functions.finalize(order_id, []), member, unknown),
-            (self.gb.functions.cancel(order_id), self.coop.operator.address, unknown),
+            (self.gb.functions.cancel(order_id), self.coop.treasurer.address, unknown),
             (self.gb.functions.claim(order_id, member), member, ("NothingToClaim", {"orderId": order_id, "status": 0})),
         ][call])
 
@@ -397,7 +397,7 @@ class GroupBuyMachine(RuleBasedStateMachine):
     def cancel(self, order: OrderModel, by_manager: bool):
         """The order manager cancels an order (nobody else may)."""
         if by_manager:
-            sender, outcome = self.coop.operator.address, self.open_check(order)
+            sender, outcome = self.coop.treasurer.address, self.open_check(order)
         else:  # nobody else may
             sender = self.coop.outsider.address
             outcome = ("AccessControlUnauthorizedAccount", {"account": sender,
@@ -547,7 +547,7 @@ def test_group_buy_state_machine(deployed):
         for member in [*deployed.members, deployed.outsider]:
             deployed.deposit(member, FUNDS)
             deployed.tx(fusd.functions.approve(gb.address, 2**256 - 1), member)
-        accounts = [*deployed.members, deployed.outsider, deployed.supplier, deployed.operator]
+        accounts = [*deployed.members, deployed.outsider, deployed.supplier, deployed.treasurer]
         balances = {a: fusd.functions.balanceOf(a).call() for a in [*(x.address for x in accounts), gb.address]}
         assert sum(balances.values()) == fusd.functions.totalSupply().call()  # no Food-USD anywhere else
         run_state_machine_as_test(

@@ -14,7 +14,7 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
     a, b, c = coop.members[:3]
     # State before: an open order with a member's money in it.
     coop.tx(gb.functions.createOrder(coop.supplier.address, keccak(text="beans"), PRICE, 10, 2, 5, 1,
-                                     coop.chain.now() + 30 * DAY), coop.operator)
+                                     coop.chain.now() + 30 * DAY), coop.treasurer)
     coop.deposit(a, 3 * PRICE)
     coop.tx(fusd.functions.approve(gb.address, 3 * PRICE), a)
     coop.tx(gb.functions.join(1, 3), a)
@@ -22,8 +22,8 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
 
     v2_impl, _ = deploy_contract(coop.w3, "GroupBuyV2", coop.deployer, fusd.address, coop.contracts.registry.address,
                                  gb.functions.maxMembersPerOrder().call())
-    with reverts("AccessControlUnauthorizedAccount", account=coop.operator.address):
-        coop.tx(gb.functions.upgradeToAndCall(v2_impl.address, b""), coop.operator)
+    with reverts("AccessControlUnauthorizedAccount", account=coop.treasurer.address):
+        coop.tx(gb.functions.upgradeToAndCall(v2_impl.address, b""), coop.treasurer)
 
     for member, gro in ((a, 40 * GRO), (b, 30 * GRO), (c, 30 * GRO)):
         lock_gro(coop, member, gro)
@@ -55,7 +55,7 @@ def _group_buy_governed_by(coop, governor):
     """A fresh GroupBuy proxy on the co-op's Food-USD and registry, with `governor` as its governance."""
     c = coop.contracts
     implementation, _ = deploy_contract(coop.w3, "GroupBuy", coop.deployer, c.food_usd.address, c.registry.address, 300)
-    init = implementation.encode_abi("initialize", args=[governor.address, coop.operator.address])
+    init = implementation.encode_abi("initialize", args=[governor.address, coop.treasurer.address])
     proxy, _ = deploy_contract(coop.w3, "ERC1967Proxy", coop.deployer, implementation.address, init)
     return contract_at(coop.w3, "GroupBuy", proxy.address)
 

@@ -349,7 +349,7 @@ def test_a_smart_account_can_lock(coop):
     escrow, gro, ep = c.escrow, c.gro, c.entry_point
     signer = coop.chain.new_account(ether=0)
     address = c.account_factory.functions.predictAddress(signer.address, 0).call()
-    coop.tx(gro.functions.certify(address, keccak(text="account-batch"), 5_000, 1), coop.operator)  # 50 GRO
+    coop.tx(gro.functions.certify(address, keccak(text="account-batch"), 5_000, 1), coop.certifier)  # 50 GRO
     coop.tx(ep.functions.depositTo(address), coop.deployer, value=10**18)
     week = align(coop)
     end = week + 30 * WEEK
