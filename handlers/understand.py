@@ -4,8 +4,8 @@ other door call `understand` with the names of the open orders' products.
 
 How: the text and the cues of handlers/vocabulary.py are normalised the same way (lower case, accents off
 Latin letters, digits as ASCII, punctuation as spaces); each cue found adds its weight to its request. A word
-we do not know may match a cue with a typo (one edit in words of 4-6 letters, two from 7) or an ending
-(Bengali's case endings, plurals); a word we know matches only itself, so "commandes" stays an order.
+we do not know may match a cue with a typo (one edit or swap in words of 5-7 letters, two from 8) or an
+ending (Bengali's case endings, plurals); a word we know matches only itself, so "commandes" stays an order.
 """
 import functools
 import re
@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from handlers.vocabulary import (CUES, FOODS, LANGUAGE_WORDS, NUMBER_OF, NUMBER_WORDS, ON_WORDS, SUPPORT_EXTRA,
                                  TOPICS)
@@ -71,6 +71,13 @@ def _words(cue: str) -> tuple[str, ...]:
 
 
 @functools.cache
+def _ordered() -> list[tuple[str, tuple[str, ...], float]]:
+    """(request, cue, weight), longer cues first: they take their words before a shorter cue inside them is
+    looked for."""
+    return sorted(((r, c, w) for r, t in _tables()[0].items() for c, w in t.items()), key=lambda rcw: -len(rcw[1]))
+
+
+@functools.cache
 def _tables() -> tuple[dict[str, dict[tuple[str, ...], float]], frozenset[str]]:
     """Every request's cues from all four languages (a resident may write in another), and every word we know."""
     cues: dict[str, dict[tuple[str, ...], float]] = {}
@@ -90,12 +97,14 @@ def _tables() -> tuple[dict[str, dict[tuple[str, ...], float]], frozenset[str]]:
 def _same(typed: str, cue: str, known: frozenset[str]) -> bool:
     if typed == cue:
         return True
-    if typed in known or len(cue) < 4:
+    if typed in known:
         return False
-    if typed.startswith(cue) and len(typed) - len(cue) <= _MAX_ENDING:
+    if len(cue) >= (4 if cue.isascii() else 3) and typed.startswith(cue) and len(typed) - len(cue) <= _MAX_ENDING:
         return True
-    allowed = 1 if len(cue) <= 6 else 2
-    return Levenshtein.distance(typed, cue, score_cutoff=allowed) <= allowed
+    if len(cue) < 5:
+        return False  # "nice" is not a typo of "rice"
+    allowed = 1 if len(cue) <= 7 else 2
+    return OSA.distance(typed, cue, score_cutoff=allowed) <= allowed  # a swap of two letters is one edit
 
 
 class _Sentence:
@@ -132,14 +141,14 @@ def understand(text: str, products: Iterable[str] = ()) -> Understanding:
     sentence = _Sentence(text)
     if not sentence.words:
         return Understanding()
-    cues, _ = _tables()
     named = _products(sentence, products)
     numbers, number_of = _numbers(sentence)
     scores: dict[str, float] = {}
-    # Longer cues first: they take their words before a shorter cue inside them is looked for.
-    for request, cue, weight in sorted(((r, c, w) for r, t in cues.items() for c, w in t.items()),
-                                       key=lambda rcw: -len(rcw[1])):
-        if sentence.find(cue) is not None:
+    counted: dict[str, set[int]] = {}  # each word counts once for a request ("প্রস্তাবে" is one proposal word)
+    for request, cue, weight in _ordered():
+        at = sentence.find(cue)
+        if at is not None and not counted.setdefault(request, set()).intersection(range(at, at + len(cue))):
+            counted[request].update(range(at, at + len(cue)))
             scores[request] = scores.get(request, 0.0) + weight
     candidates: list[Intent] = []
     question = scores.pop("explain", 0.0)
