@@ -171,7 +171,8 @@ def _public(inbound: Inbound) -> bool:
 async def _group_sentence(ctx: Context) -> list[Reply]:
     """A sentence in the group chat is answered only when it mentions the bot, and like its command: in the
     group when the answer is the same for everyone, else in the sender's private chat."""
-    said = phrases.addressed((ctx.inbound.text or "").strip(), ctx.services.telegram_username)
+    said = phrases.addressed((ctx.inbound.text or "").strip(), ctx.services.telegram_username
+                             if ctx.inbound.channel == "telegram" else None)
     if said is None:
         return []  # the group's own conversation is not for the bot
     understanding = await phrases.reading(ctx, said)

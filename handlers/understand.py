@@ -21,6 +21,7 @@ from handlers.vocabulary import (CUES, FOODS, LANGUAGE_WORDS, NUMBER_OF, NUMBER_
 ENOUGH = 1.0  # a request's score needed to act on it
 CLOSE = 0.8  # a runner-up with at least this share of the best score (and enough) makes us ask back
 PRODUCT, NUMBER, SUPPORT, LANGUAGE, SWITCH = 1.0, 0.3, 0.4, 1.0, 0.3  # what a named thing adds to its request
+TOPIC_ALONE = 0.8  # a topic's weight when the sentence asks nothing about it
 _MAX_ENDING = 4  # letters a known stem may carry after it ("অর্ডারে", "propuestas")
 
 
@@ -154,7 +155,9 @@ def understand(text: str, products: Iterable[str] = ()) -> Understanding:
     question = scores.pop("explain", 0.0)
     for request in [r for r in scores if r.startswith("explain:")]:
         topic_score = scores.pop(request)
-        candidates.append(Intent("explain", topic_score + question, (request.split(":", 1)[1],)))
+        # Named without a question ("how much food usd do i have"), a topic is weaker than the request around it.
+        score = topic_score + question if question else topic_score * TOPIC_ALONE
+        candidates.append(Intent("explain", round(score, 2), (request.split(":", 1)[1],)))
     language = sentence.first(LANGUAGE_WORDS)
     switch = sentence.first(ON_WORDS)
     support = sentence.first(SUPPORT_EXTRA)
