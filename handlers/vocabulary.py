@@ -20,8 +20,8 @@ CUES: dict[str, dict[str, dict[str, float]]] = {
                  "buy": 0.4, "units": 0.4, "kg": 0.3},
         "history": {"history": STRONG, "past": 0.6, "transactions": STRONG, "spent": 0.7, "what did i": 0.6,
                     "statement": 0.8, "activity": 0.7, "payments": 0.7, "recent": 0.5, "did": 0.2},
-        "proposals": {"proposals": STRONG, "proposal": STRONG, "decisions": 0.8, "decide": 0.8, "deciding": STRONG, "ideas": 0.5,
-                      "being voted": 0.8, "to vote on": 0.8, "voting": 0.5},
+        "proposals": {"proposals": STRONG, "proposal": STRONG, "decisions": 0.8, "decide": 0.8, "deciding": STRONG,
+                      "ideas": 0.5, "being voted": 0.8, "to vote on": 0.8, "voting": 0.5},
         "vote": {"vote": STRONG, "voting": 0.4, "cast": 0.6},
         "alerts": {"alerts": STRONG, "alert": STRONG, "notifications": STRONG, "notify": 0.8, "warnings": 0.8,
                    "messages about": 0.5},
@@ -43,7 +43,8 @@ CUES: dict[str, dict[str, dict[str, float]]] = {
         "join": {"unirme": STRONG, "unir": 0.8, "apuntarme": STRONG, "apuntame": STRONG, "sumarme": STRONG,
                  "sumame": STRONG, "anotame": STRONG, "anotarme": STRONG, "quiero": 0.5, "quisiera": 0.5,
                  "necesito": 0.5, "comprar": 0.4, "participar": 0.8, "entrar": 0.6, "unidades": 0.4, "kilos": 0.3},
-        "history": {"historial": STRONG, "historia": 0.8, "movimientos": STRONG, "gastos": 0.8, "gaste": 0.8, "en que gaste": STRONG,
+        "history": {"historial": STRONG, "historia": 0.8, "movimientos": STRONG, "gastos": 0.8, "gaste": 0.8,
+                    "en que gaste": STRONG,
                     "transacciones": STRONG, "pagos": 0.7, "que hice": 0.6, "actividad": 0.7},
         "proposals": {"propuestas": STRONG, "propuesta": STRONG, "decisiones": 0.8, "votaciones": 0.8, "ideas": 0.5,
                       "que se vota": 0.8},
@@ -70,7 +71,8 @@ CUES: dict[str, dict[str, dict[str, float]]] = {
                  "je voudrais": 0.5, "voudrais": 0.5, "veux": 0.4, "besoin": 0.4, "acheter": 0.4, "prendre": 0.5,
                  "ajoute moi": 0.8, "mets moi": 0.8, "unites": 0.4, "kilos": 0.3},
         "history": {"historique": STRONG, "histoire": 0.7, "mouvements": STRONG, "operations": STRONG,
-                    "transactions": STRONG, "depenses": 0.8, "mes depenses": STRONG, "depense": 0.6, "paiements": 0.7, "activite": 0.7},
+                    "transactions": STRONG, "depenses": 0.8, "mes depenses": STRONG, "depense": 0.6,
+                    "paiements": 0.7, "activite": 0.7},
         "proposals": {"propositions": STRONG, "proposition": STRONG, "decisions": 0.8, "idees": 0.5, "scrutins": 0.8},
         "vote": {"voter": STRONG, "vote": STRONG, "votez": 0.8},
         "alerts": {"alertes": STRONG, "alerte": STRONG, "notifications": STRONG, "avertissements": 0.8,
@@ -161,7 +163,7 @@ ON_WORDS = {"on": "on", "start": "on", "activate": "on", "enable": "on", "turn o
 # Languages by the names people give them, for "speak English", "en español", "বাংলায়".
 LANGUAGE_WORDS = {"english": "en", "ingles": "en", "anglais": "en", "ইংরেজি": "en", "ইংরেজিতে": "en",
                   "spanish": "es", "espanol": "es", "castellano": "es", "espagnol": "es", "স্প্যানিশ": "es",
-                  "bengali": "bn", "bangla": "bn", "bengali ": "bn", "বাংলা": "bn", "বাংলায়": "bn",
+                  "bengali": "bn", "bangla": "bn", "বাংলা": "bn", "বাংলায়": "bn",
                   "french": "fr", "frances": "fr", "francais": "fr", "ফরাসি": "fr"}
 
 # Common foods in the four languages, so "arroz", "riz" and "চাল" find an order named "rice".
