@@ -40,7 +40,12 @@ def command_of(understanding: Understanding) -> str | None:
 
 async def answer(ctx: Context, understanding: Understanding, run: Run) -> list[Reply]:
     if understanding.choices:
-        return [ctx.reply(ctx.t("Did you mean…?"), [[_choice(ctx, intent)] for intent in understanding.choices])]
+        # Close readings may come to one command (a vote without its details is the list of proposals).
+        buttons = list({b.data: b for b in (_choice(ctx, intent) for intent in understanding.choices)}.values())
+        if len(buttons) > 1:
+            return [ctx.reply(ctx.t("Did you mean…?"), [[button] for button in buttons])]
+        command, *args = buttons[0].data[len("cmd:"):].split()
+        return await run(ctx, command, args)
     intent = understanding.intent
     if intent is None:
         return not_understood(ctx)

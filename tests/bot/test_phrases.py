@@ -103,6 +103,8 @@ def test_close_readings_are_asked_back_and_nonsense_gets_the_hint(console):
     console.send(**{"from": "admin", "text": "balance history"})
     asked = console.expect("admin", "Did you mean")
     assert set(datas(asked)) == {"cmd:balance", "cmd:history"}
+    console.send(**{"from": "admin", "text": "vote proposals"})  # two readings that run the same command
+    assert console.expect("admin")["text"] == EN("There are no proposals yet. To make one: /propose TITLE")
     console.send(**{"from": "admin", "text": "blorp zzz"})
     assert console.expect("admin")["text"] == EN("Sorry, I did not understand. Send /help to see what I can do.")
 
