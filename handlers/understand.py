@@ -67,15 +67,20 @@ def normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", "".join(out)).split())
 
 
+@functools.lru_cache(maxsize=4096)
 def _words(cue: str) -> tuple[str, ...]:
     return tuple(normalise(cue).split())
 
 
 @functools.cache
-def _ordered() -> list[tuple[str, tuple[str, ...], float]]:
-    """(request, cue, weight), longer cues first: they take their words before a shorter cue inside them is
-    looked for."""
-    return sorted(((r, c, w) for r, t in _tables()[0].items() for c, w in t.items()), key=lambda rcw: -len(rcw[1]))
+def _ordered() -> dict[str, list[tuple[int, str, tuple[str, ...], float]]]:
+    """(rank, request, cue, weight) by the cue's first word; rank puts longer cues first: they take their words
+    before a shorter cue inside them is looked for."""
+    ranked = sorted(((r, c, w) for r, t in _tables()[0].items() for c, w in t.items()), key=lambda rcw: -len(rcw[1]))
+    by_first: dict[str, list[tuple[int, str, tuple[str, ...], float]]] = {}
+    for rank, (request, cue, weight) in enumerate(ranked):
+        by_first.setdefault(cue[0], []).append((rank, request, cue, weight))
+    return by_first
 
 
 @functools.cache
@@ -115,14 +120,20 @@ class _Sentence:
         self.words = normalise(text).split()
         self.taken: set[int] = set()
         self.known = _tables()[1]
+        self._same: dict[tuple[int, str], bool] = {}  # (word's place, cue word) → whether it matches
+
+    def same(self, i: int, cue_word: str) -> bool:
+        key = (i, cue_word)
+        if key not in self._same:
+            self._same[key] = _same(self.words[i], cue_word, self.known)
+        return self._same[key]
 
     def find(self, cue: tuple[str, ...], take: bool | None = None) -> int | None:
         """Where the cue's words are in a row, or None; a cue of several words takes its words."""
         n = len(cue)
         for i in range(len(self.words) - n + 1):
             span = range(i, i + n)
-            if not self.taken.intersection(span) and all(
-                    _same(self.words[i + k], cue[k], self.known) for k in range(n)):
+            if not self.taken.intersection(span) and all(self.same(i + k, cue[k]) for k in range(n)):
                 if take or (take is None and n > 1):
                     self.taken.update(span)
                 return i
@@ -146,7 +157,12 @@ def understand(text: str, products: Iterable[str] = ()) -> Understanding:
     numbers, number_of = _numbers(sentence)
     scores: dict[str, float] = {}
     counted: dict[str, set[int]] = {}  # each word counts once for a request ("প্রস্তাবে" is one proposal word)
-    for request, cue, weight in _ordered():
+    # Only the cues whose first word is in the sentence (a known word matches only itself; others are compared).
+    by_first = _ordered()
+    firsts = set()
+    for i, word in enumerate(sentence.words):
+        firsts |= {word} if word in sentence.known else {w for w in by_first if sentence.same(i, w)}
+    for _, request, cue, weight in sorted(c for w in firsts if w in by_first for c in by_first[w]):
         at = sentence.find(cue)
         if at is not None and not counted.setdefault(request, set()).intersection(range(at, at + len(cue))):
             counted[request].update(range(at, at + len(cue)))
