@@ -29,7 +29,11 @@ def addressed(text: str, bot_username: str | None) -> str | None:
 
 
 async def reading(ctx: Context, text: str) -> Understanding:
-    """The sentence read with the products the co-op orders (their open orders are looked up only for a join)."""
+    """The sentence read with the products the co-op orders (their open orders are looked up only for a join).
+    A sentence clear without them ("balance") costs no read of the products."""
+    understanding = understand(text)
+    if understanding.intent is not None and understanding.intent.name != "join":
+        return understanding
     return understand(text, (await product_names(ctx)).values())
 
 
