@@ -97,6 +97,19 @@ def test_a_product_on_two_open_orders_is_asked_back(console):
     console.send(**{"from": "raj", "text": "beans ৩ টা চাই"})
     which = console.expect("raj", BN("Which order do you mean?"))
     assert len(datas(which)) == 2 and all(re.fullmatch(r"cmd:join \d+ 3", d) for d in datas(which))
+    console.send(**{"from": "raj", "text": "আমি beans নিতে চাই"})  # no quantity: the orders, then how many
+    which = console.expect("raj", BN("Which order do you mean?"))
+    assert datas(which) == ["units:2", "units:3"]
+    console.send(**{"from": "raj", "press": "units:3"})
+    assert datas(console.expect("raj", "৩"))[:2] == ["cmd:join 3 1", "cmd:join 3 2"]
+
+
+def test_a_stranger_may_ask_what_things_are_but_nothing_else(console):
+    console.send(**{"from": "stranger", "text": "what is food usd?", "lang": "en"})
+    assert console.expect("stranger")["text"].startswith("Food-USD is the co-op's money")
+    console.send(**{"from": "stranger", "text": "how much do i have", "lang": "en"})
+    assert console.expect("stranger")["text"] == EN(
+        "You are not a member yet. Ask an admin for an invite code and send /start CODE.")
 
 
 def test_close_readings_are_asked_back_and_nonsense_gets_the_hint(console):
