@@ -1,5 +1,6 @@
 """Plain sentences in the chat: what handlers/understand.py reads runs the same handler as its command (so a
 join still ends in its confirmation), and when two readings are close we ask back with buttons."""
+import re
 from collections.abc import Awaitable, Callable
 
 from handlers import explain
@@ -10,7 +11,7 @@ from locales import format_number
 
 UNITS = "units:"  # a button's data: ask how many units of the order whose number follows
 QUICK_UNITS = (1, 2, 3, 4, 5)  # the "how many?" buttons
-GROUP_MENTION = "@bot"  # how the group addresses the bot when the channel gives it no @username (the console)
+GROUP_MENTION = "@bot"  # how a group addresses the bot where it has no Telegram @username (the console)
 
 Run = Callable[[Context, str, list[str]], Awaitable[list[Reply]]]
 
@@ -21,11 +22,11 @@ def not_understood(ctx: Context) -> list[Reply]:
 
 def addressed(text: str, bot_username: str | None) -> str | None:
     """The words said to the bot in a group message that mentions it, else None (the group's own talk)."""
-    mention = f"@{bot_username}" if bot_username else GROUP_MENTION
-    at = text.lower().find(mention.lower())
-    if at < 0:
+    mention = re.escape(f"@{bot_username}" if bot_username else GROUP_MENTION)
+    found = re.search(rf"{mention}(?!\w)", text, re.IGNORECASE)  # "@bot", not "@botanist"
+    if found is None:
         return None
-    return (text[:at] + text[at + len(mention):]).strip(" ,:")
+    return (text[:found.start()] + text[found.end():]).strip(" ,:")
 
 
 async def reading(ctx: Context, text: str) -> Understanding:

@@ -2,6 +2,7 @@
 asks for. bench/phrases.py measures the share understood on other sentences, held out from this table."""
 import pytest
 
+from handlers.phrases import addressed
 from handlers.understand import Understanding, normalise, request_of, understand
 
 PRODUCTS = ("rice", "beans", "lentils", "tomatoes")
@@ -199,3 +200,11 @@ def test_accents_case_digits_and_joiners_are_normalised():
     assert normalise("চাল ২ কেজি") == "চাল 2 কেজি"
     assert normalise("j’ai") == "j ai"
     assert normalise("ব্যা\u200cলেন্স") == "ব্যালেন্স"
+
+
+def test_a_group_message_is_for_the_bot_only_when_it_mentions_it():
+    assert addressed("@coop_bot ¿cuánto tengo?", "coop_bot") == "¿cuánto tengo?"
+    assert addressed("what is gro, @Coop_Bot", "coop_bot") == "what is gro"
+    assert addressed("@bot saldo", None) == "saldo"
+    assert addressed("ask @botanist about the plants", None) is None
+    assert addressed("¿cuánto tengo que llevar?", "coop_bot") is None
