@@ -162,11 +162,20 @@ def understand(text: str, products: Iterable[str] = ()) -> Understanding:
     firsts = set()
     for i, word in enumerate(sentence.words):
         firsts |= {word} if word in sentence.known else {w for w in by_first if sentence.same(i, w)}
+    # A cue of several words takes its words from shorter cues only: "como funciona" counts for help and for
+    # an explainer alike, and "ve gro" leaves no "gro".
+    taking: tuple[int, set[int]] = (0, set())  # (cue length, words taken by cues of that length)
     for _, request, cue, weight in sorted(c for w in firsts if w in by_first for c in by_first[w]):
-        at = sentence.find(cue)
+        if len(cue) != taking[0]:
+            sentence.taken |= taking[1]
+            taking = (len(cue), set())
+        at = sentence.find(cue, take=False)
         if at is not None and not counted.setdefault(request, set()).intersection(range(at, at + len(cue))):
             counted[request].update(range(at, at + len(cue)))
             scores[request] = scores.get(request, 0.0) + weight
+            if len(cue) > 1:
+                taking[1].update(range(at, at + len(cue)))
+    sentence.taken |= taking[1]
     candidates: list[Intent] = []
     question = scores.pop("explain", 0.0)
     for request in [r for r in scores if r.startswith("explain:")]:

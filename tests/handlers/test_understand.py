@@ -93,6 +93,7 @@ ES = [
     ("explicame el voto cuadratico", "explain quadratic"),
     ("que significa vegro", "explain vegro"),
     ("hola", "menu"),
+    ("como funciona el food usd", "explain fusd"),  # "como funciona" is also a call for help: both count
 ]
 
 FR = [
