@@ -96,7 +96,9 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
              ctx.t("/orders – open group orders · /join ORDER UNITS – join one"),
              ctx.t("/proposals – co-op proposals · /vote PROPOSAL yes|no|abstain VOTES"),
              ctx.t("/readings – the grow room's sensors · /alerts on|off – their alerts"),
-             ctx.t("/lang – change language · /menu – buttons for everything")]
+             ctx.t("/explain – Food-USD, GRO, veGRO and quadratic voting in plain words"),
+             ctx.t("/lang – change language · /menu – buttons for everything"),
+             ctx.t("You can also just write, for example: how much do I have?")]
     if ctx.member is None:
         lines.append(ctx.t("To join, ask an admin for an invite code and send /start CODE."))
     return [ctx.reply("\n".join(lines))]
@@ -106,7 +108,8 @@ def menu_reply(ctx: Context) -> Reply:
     rows = [[Button(ctx.t("Balance"), "cmd:balance"), Button(ctx.t("Orders"), "cmd:orders")],
             [Button(ctx.t("History"), "cmd:history"), Button(ctx.t("Proposals"), "cmd:proposals")],
             [Button(ctx.t("Sensors"), "cmd:readings"), Button(ctx.t("Alerts"), "cmd:alerts")],
-            [Button(ctx.t("Language"), "cmd:lang"), Button(ctx.t("Help"), "cmd:help")]]
+            [Button(ctx.t("What is…?"), "cmd:explain"), Button(ctx.t("Language"), "cmd:lang")],
+            [Button(ctx.t("Help"), "cmd:help")]]
     return ctx.reply(ctx.t("What would you like to do?"), rows)
 
 

@@ -1,7 +1,8 @@
 """From an inbound message to the handler that answers it: commands, buttons and plain phrases.
 
-Strangers may read /help and use /start with an invite, nothing else. Admin commands from anyone else
-get a polite refusal and change nothing. Anything not understood gets a short hint, never silence; an
+Strangers may read /help and /explain and use /start with an invite, nothing else. Admin commands from anyone
+else get a polite refusal and change nothing. Sentences (not commands) are read by handlers/phrases.py; in the
+group chat only those that mention the bot are answered. Anything not understood gets a short hint; an
 internal failure gets an apology in the member's language and is logged with a reference.
 """
 import asyncio
@@ -18,8 +19,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.logsafe import who
 from bot.store import Member
 from chain.db import utcnow
-from handlers import (admin, alerts, confirm, custody, escrow, feedback, governance, history, onboarding, orders,
-                      readings, wallet)
+from handlers import (admin, alerts, confirm, custody, escrow, explain, feedback, governance, history, onboarding,
+                      orders, phrases, readings, wallet)
 from handlers.base import Context, Handler, Inbound, Reply, Services
 from locales import match_language
 
@@ -44,27 +45,17 @@ RESIDENT: dict[str, Handler] = {
     "feedback": feedback.feedback,
     "alerts": alerts.alerts,
     "readings": readings.readings,
+    "explain": explain.explain,
 }
 # Commands of docs/interfaces.md §3 that later work builds; until then they say so (to anyone: a resident who
 # tries an admin's command learns no more than that it is not here yet).
 COMING = ("send", "redeem", "claim", "unlock", "digest", "dashboard", "closeorder", "withdraw", "members")
 ADMIN: dict[str, Handler] = admin.COMMANDS
-OPEN_TO_STRANGERS = ("start", "help")
+OPEN_TO_STRANGERS = ("start", "help", "explain")
 # What a command answers in the group chat stays there only when it is the same for everyone; anything else
 # (balances, history, a member's share of an order, invite codes, confirmations) goes to the member's private
 # chat, and the group hears a pointer.
-PUBLIC_IN_GROUP = ("help", "proposals", "readings")
-# Plain phrases for common requests, in each language (lower case, as typed).
-PHRASES = {
-    "balance": "balance", "orders": "orders", "help": "help", "menu": "menu", "vote": "proposals", "join": "orders",
-    "history": "history", "proposals": "proposals",
-    "saldo": "balance", "pedidos": "orders", "ayuda": "help", "menú": "menu", "votar": "proposals",
-    "unirme": "orders", "historial": "history", "propuestas": "proposals",
-    "solde": "balance", "commandes": "orders", "aide": "help", "voter": "proposals", "rejoindre": "orders",
-    "historique": "history", "propositions": "proposals",
-    "ব্যালেন্স": "balance", "অর্ডার": "orders", "সাহায্য": "help", "মেনু": "menu", "ভোট": "proposals",
-    "যোগ দিন": "orders", "ইতিহাস": "history", "প্রস্তাব": "proposals",
-}
+PUBLIC_IN_GROUP = ("help", "proposals", "readings", "explain")
 
 
 class _MemberReads:
@@ -157,6 +148,8 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     ctx = Context(services, inbound, member, (member.lang if member and member.lang else
                                                match_language(inbound.lang_hint)))
     try:
+        if inbound.chat == "group" and inbound.press is None and not (inbound.text or "").strip().startswith("/"):
+            return await _group_sentence(ctx)
         if inbound.chat == "group" and not _public(inbound):
             return await _in_private(ctx)
         if inbound.press is not None:
@@ -171,10 +164,22 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
 def _public(inbound: Inbound) -> bool:
     """Whether the answer to a message in the group chat may be read by the whole group."""
     if inbound.press is not None:
-        return inbound.press.startswith("cmd:") and inbound.press[4:] in PUBLIC_IN_GROUP
-    text = (inbound.text or "").strip()
-    command = _command(text)[0] if text.startswith("/") else PHRASES.get(text.lower())
-    return command is None or command in PUBLIC_IN_GROUP  # None: the group's own talk, which gets no answer
+        return inbound.press.startswith("cmd:") and _command("/" + inbound.press[4:])[0] in PUBLIC_IN_GROUP
+    return _command((inbound.text or "").strip())[0] in PUBLIC_IN_GROUP
+
+
+async def _group_sentence(ctx: Context) -> list[Reply]:
+    """A sentence in the group chat is answered only when it mentions the bot, and like its command: in the
+    group when the answer is the same for everyone, else in the sender's private chat."""
+    said = phrases.addressed((ctx.inbound.text or "").strip(), ctx.services.telegram_username
+                             if ctx.inbound.channel == "telegram" else None)
+    if said is None:
+        return []  # the group's own conversation is not for the bot
+    understanding = await phrases.reading(ctx, said)
+    if phrases.command_of(understanding) in PUBLIC_IN_GROUP or understanding.intent is None \
+            and not understanding.choices:
+        return await phrases.answer(ctx, understanding, _run)
+    return await _in_private(Context(ctx.services, replace(ctx.inbound, text=said), ctx.member, ctx.lang))
 
 
 async def _in_private(ctx: Context) -> list[Reply]:
@@ -199,15 +204,9 @@ def _command(text: str) -> tuple[str, list[str]]:
 
 
 async def _text(ctx: Context, text: str) -> list[Reply]:
-    if text.startswith("/"):
-        command, args = _command(text)
-    else:
-        command, args = PHRASES.get(text.lower()), []
-        if command is None:
-            if ctx.inbound.chat == "group":
-                return []  # the group's own conversation is not for the bot
-            return [ctx.reply(ctx.t("Sorry, I did not understand. Send /help to see what I can do."))]
-    return await _run(ctx, command, args)
+    if not text.startswith("/"):
+        return await phrases.answer(ctx, await phrases.reading(ctx, text), _run)
+    return await _run(ctx, *_command(text))
 
 
 async def _run(ctx: Context, command: str, args: list[str]) -> list[Reply]:
@@ -224,7 +223,7 @@ async def _run(ctx: Context, command: str, args: list[str]) -> list[Reply]:
         return await RESIDENT[command](ctx, args)
     if command in COMING:
         return [ctx.reply(ctx.t("This is coming soon. For now, /menu shows what I can do."))]
-    return [ctx.reply(ctx.t("Sorry, I did not understand. Send /help to see what I can do."))]
+    return phrases.not_understood(ctx)
 
 
 async def _press(ctx: Context, data: str) -> list[Reply]:
@@ -232,6 +231,11 @@ async def _press(ctx: Context, data: str) -> list[Reply]:
         return await onboarding.choose_language(ctx, data[len(onboarding.LANG):], first_time=ctx.member.lang is None)
     if data.startswith(confirm.CONFIRM) or data.startswith(confirm.CANCEL):
         return await confirm.answer(ctx, data[3:], confirmed=data.startswith(confirm.CONFIRM))
-    if data.startswith("cmd:"):
-        return await _run(ctx, data[4:], [])
+    if data.startswith("cmd:"):  # a command with its arguments, as typed after the "/"
+        return await _run(ctx, *_command("/" + data[4:]))
+    if data.startswith(phrases.UNITS) and ctx.member is not None:
+        try:
+            return await phrases.how_many(ctx, int(data[len(phrases.UNITS):]))
+        except ValueError:
+            pass
     return [ctx.reply(ctx.t("That button is no longer valid. Send /menu to start again."))]

@@ -43,7 +43,7 @@ def group_heard(console: Console) -> list[str]:
 
 @pytest.mark.parametrize("message, private", [
     ({"text": "/balance"}, ES("Your Food-USD balance is {amount}.", amount="0,00")[:20]),
-    ({"text": "saldo"}, ES("GroToken: {amount} GRO.", amount="0")[:10]),  # the plain phrase too
+    ({"text": "@bot ¿cuánto tengo?"}, ES("GroToken: {amount} GRO.", amount="0")[:10]),  # a sentence to the bot
     ({"press": "cmd:balance"}, ES("Voting power: {amount}.", amount="0")[:12]),  # a menu button in the group
     ({"text": "/invite 1"}, "/start"),  # an admin's invite code
     ({"text": "/history"}, ES("Nothing has happened on your account yet.")[:15]),
@@ -75,6 +75,7 @@ def test_help_asked_in_the_group_stays_in_the_group(console):
     console.send(**{"from": "ana", "chat": "group", "text": "/help"})
     console.expect("group", "/balance")
     console.send(**{"from": "ana", "chat": "group", "text": "hola a todos"})  # the group's own talk
+    console.send(**{"from": "ana", "chat": "group", "text": "¿cuánto tengo que pagar?"})  # not said to the bot
     console.send(**{"from": "ana", "chat": "group", "text": "/help@coop_test_bot"})
     console.expect("group", "/balance")
     assert POINTER not in [r["text"] for r in console.seen[before:]]
