@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IERC6372} from "@openzeppelin/contracts/interfaces/IERC6372.sol";
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Time} from "@openzeppelin/contracts/utils/types/Time.sol";
 import {CoopUpgradeable} from "./CoopUpgradeable.sol";
 
@@ -24,12 +25,16 @@ contract MemberRegistry is CoopUpgradeable, IERC6372 {
     mapping(bytes32 residentId => address account) public accountOf;
     /// @notice How many members there are now.
     uint256 public memberCount;
-    /// @dev Each account's resident number over time.
+    /// @dev Each account's resident number over time, and its latest checkpoint again: a vote reads
+    /// membership at a snapshot that is nearly always after the account's last change, and one slot is
+    /// then enough (the trace's own lookup reads its length and its last entry, two cold slots).
     mapping(address account => Checkpoints.Trace208) private _membership;
-    /// @dev The resident each number stands for, and back; numbers start at 1.
+    mapping(address account => Checkpoints.Checkpoint208) private _latestMembership;
+    /// @notice The number of each resident ever registered (1, 2, …; zero when never): stable across
+    /// the resident's accounts, so votes can be recorded against it.
+    mapping(bytes32 residentId => uint256 residentNumber) public residentNumberOf;
     mapping(uint256 residentNumber => bytes32 residentId) private _residentIds;
-    mapping(bytes32 residentId => uint208 residentNumber) private _residentNumbers;
-    uint208 private _residentsEver;
+    uint256 private _residentsEver;
 
     /// @notice `account` became the member account of resident `residentId`.
     event MemberAdded(address indexed account, bytes32 indexed residentId);
@@ -60,10 +65,18 @@ contract MemberRegistry is CoopUpgradeable, IERC6372 {
 
     /// @notice The resident behind `account` at past `timepoint` (a timestamp); zero when it was no member then.
     function residentAt(address account, uint256 timepoint) external view returns (bytes32) {
+        uint256 number = residentNumberAt(account, timepoint);
+        return number == 0 ? bytes32(0) : _residentIds[number];
+    }
+
+    /// @notice The number (see `residentNumberOf`) of the resident behind `account` at past `timepoint`;
+    /// zero when it was no member then.
+    function residentNumberAt(address account, uint256 timepoint) public view returns (uint256) {
         uint48 now_ = clock();
         if (timepoint >= now_) revert FutureLookup(timepoint, now_);
-        uint256 number = _membership[account].upperLookupRecent(uint48(timepoint));
-        return number == 0 ? bytes32(0) : _residentIds[number];
+        Checkpoints.Checkpoint208 memory latest = _latestMembership[account];
+        if (latest._key <= timepoint) return latest._value;
+        return _membership[account].upperLookupRecent(uint48(timepoint));
     }
 
     /// @notice The clock membership history is kept on: the block timestamp.
@@ -84,16 +97,16 @@ contract MemberRegistry is CoopUpgradeable, IERC6372 {
         if (residentOf[account] != bytes32(0)) revert AlreadyMember(account);
         address existing = accountOf[residentId];
         if (existing != address(0)) revert ResidentAlreadyRegistered(residentId, existing);
-        uint208 number = _residentNumbers[residentId];
+        uint256 number = residentNumberOf[residentId];
         if (number == 0) {
             number = ++_residentsEver;
-            _residentNumbers[residentId] = number;
+            residentNumberOf[residentId] = number;
             _residentIds[number] = residentId;
         }
         residentOf[account] = residentId;
         accountOf[residentId] = account;
         memberCount += 1;
-        _membership[account].push(clock(), number);
+        _recordMembership(account, number);
         emit MemberAdded(account, residentId);
     }
 
@@ -104,7 +117,14 @@ contract MemberRegistry is CoopUpgradeable, IERC6372 {
         delete residentOf[account];
         delete accountOf[residentId];
         memberCount -= 1;
-        _membership[account].push(clock(), 0);
+        _recordMembership(account, 0);
         emit MemberRemoved(account, residentId);
+    }
+
+    function _recordMembership(address account, uint256 number) private {
+        uint48 now_ = clock();
+        uint208 value = SafeCast.toUint208(number);
+        _membership[account].push(now_, value);
+        _latestMembership[account] = Checkpoints.Checkpoint208(now_, value);
     }
 }
