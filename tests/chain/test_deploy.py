@@ -95,6 +95,17 @@ def test_resuming_with_other_parameters_is_refused(anvil: DevChain, tmp_path: Pa
         deploy(anvil.w3, deployer, operator.address, type(TEST_PARAMS)(), path)
     with pytest.raises(DeploymentError, match="operator"):
         deploy(anvil.w3, deployer, deployer.address, TEST_PARAMS, path)
+    with pytest.raises(DeploymentError, match="guardian"):  # started with the default: the deployer
+        deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path, guardian=operator.address)
+
+
+def test_the_guardian_chosen_at_deployment_may_cancel_proposals(anvil: DevChain, tmp_path: Path):
+    deployer, operator, board = anvil.new_account(), anvil.new_account(), Account.create()
+    path = tmp_path / "manifest.json"
+    system = deploy(anvil.w3, deployer, operator.address, TEST_PARAMS, path, guardian=board.address)
+    assert system.governor.functions.proposalGuardian().call() == board.address
+    assert system.governor.functions.guardianWindow().call() == TEST_PARAMS.guardian_window
+    assert json.loads(path.read_text())["guardian"] == board.address
 
 
 def test_manifest_refused_on_another_chain(anvil: DevChain, deployed_manifest: Path):
