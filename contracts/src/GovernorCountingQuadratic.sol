@@ -116,7 +116,8 @@ abstract contract GovernorCountingQuadratic is Governor {
         }
         _hasVoted[proposalId][voter] = true;
 
-        // Both fit for any real holding; SafeCast turns an absurd one into a revert, never a wrapped count.
+        // The escrow keeps power in 96 bits (under 2^36 credits, 2^18 votes), so both fit; SafeCast makes
+        // that bound enforced here rather than assumed, and the sums below are checked too.
         uint32 votes32 = SafeCast.toUint32(votes);
         uint40 credits40 = SafeCast.toUint40(credits);
         Tally memory t = _tallies[proposalId];

@@ -203,3 +203,4 @@ def test_counting_mode_and_clock(coop):
     governor = coop.contracts.governor.functions
     assert governor.COUNTING_MODE().call() == "support=bravo&quorum=for,abstain&params=votes"
     assert governor.CLOCK_MODE().call() == "mode=timestamp"
+
