@@ -103,7 +103,7 @@ def run() -> Iterator[str]:
         chain.advance(61)
         voters = members[r:] + members[:r]
         for n, m in enumerate(voters):
-            support = n % 2  # against and for in turn, so no super-quorum ends the vote early
+            support = n % 2  # against and for in turn
             votes = (1 + n % 3).to_bytes(32, "big")
             ours = gas(coop.governor.functions.castVoteWithReasonAndParams(ids[0], support, "", votes), m)
             anchor = gas(anchor_gov.functions.castVoteWithReasonAndParams(ids[1], support, "", b""), m)

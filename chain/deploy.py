@@ -41,7 +41,9 @@ class DeployParams:
     voting_period: int = 7 * 24 * 3600
     timelock_delay: int = 2 * 24 * 3600
     quorum_percent: int = 10
-    super_quorum_percent: int = 50
+    # After its deadline, how long a passed proposal with a privileged action (a role, an upgrade, a
+    # governance setting) waits before it can be queued: the guardian's time to cancel it.
+    guardian_window: int = 5 * 24 * 3600
     gro_per_kg: int = 10 * 10**18
     # Certification caps (GRO, 18 decimals), which governance can change: one batch earns at most 500 GRO
     # (50 kg at 10 GRO/kg, more than a grow room's weekly harvest), and all batches of 7 days together at
@@ -176,7 +178,8 @@ def _steps() -> list[_Step]:
         _Step("VotingEscrow", "VotingEscrow", lambda c: c.constructor("VotingEscrow", c.addresses["GroToken proxy"])),
         _Step("CoopGovernor", "CoopGovernor", lambda c: c.constructor(
             "CoopGovernor", c.addresses["VotingEscrow"], timelock(c), c.addresses["MemberRegistry proxy"],
-            c.params.voting_delay, c.params.voting_period, c.params.quorum_percent, c.params.super_quorum_percent)),
+            c.params.voting_delay, c.params.voting_period, c.params.quorum_percent, c.roles.guardian,
+            c.params.guardian_window)),
         *_proxied("GroupBuy", lambda c: [timelock(c), c.roles.treasurer],
                   lambda c: (c.addresses["FoodUSD proxy"], c.addresses["MemberRegistry proxy"],
                              c.params.max_members_per_order)),
@@ -214,7 +217,8 @@ def deploy(
     """Runs the deployment's steps, writing the manifest at `manifest_path` after every one, so that a
     re-run after a crash resumes after the last step done (one mined but not yet recorded is found by
     the deployer's nonce and recorded, never sent again). `roles` says who gets each day-to-day right;
-    the manifest records them. The deployer key must send nothing else until the deployment is complete."""
+    the manifest records them; `roles.guardian` (the co-op board's Safe) may cancel any proposal. The
+    deployer key must send nothing else until the deployment is complete."""
     roles = roles.checked()
     chain_id = w3.eth.chain_id
     if manifest_path is not None and manifest_path.exists():

@@ -20,7 +20,7 @@ WEEK = 7 * DAY
 # Certification caps far above the pilot's: governance tests hand out large holdings; tests of the caps
 # use the pilot's defaults (tests/contracts/test_tokens.py).
 TEST_PARAMS = DeployParams(voting_delay=60, voting_period=3 * DAY, timelock_delay=DAY, quorum_percent=10,
-                           super_quorum_percent=60, gro_max_per_batch=10**9 * GRO, gro_max_per_period=10**12 * GRO)
+                           guardian_window=2 * DAY, gro_max_per_batch=10**9 * GRO, gro_max_per_period=10**12 * GRO)
 
 
 @dataclass

@@ -1,13 +1,22 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {IERC6372} from "@openzeppelin/contracts/interfaces/IERC6372.sol";
+import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Time} from "@openzeppelin/contracts/utils/types/Time.sol";
 import {CoopUpgradeable} from "./CoopUpgradeable.sol";
 
 /// @title The co-op's register of members
-/// @notice One member account per verified resident. Voting and other members-only actions read it.
+/// @notice One member account per verified resident. Voting and other members-only actions read it, and
+/// it remembers who was a member when, so that a vote counts the members of the day the vote opened.
 /// @dev Quadratic voting is only as strong as this one-account-per-resident rule: it is the defence
-/// against a resident splitting their tokens over several accounts.
-contract MemberRegistry is CoopUpgradeable {
+/// against a resident splitting their tokens over several accounts. The history is one checkpoint trace
+/// per account on a timestamp clock (ERC-6372, like the voting escrow), holding a resident number (0: not
+/// a member); each resident gets its number once, the first time it is registered.
+contract MemberRegistry is CoopUpgradeable, IERC6372 {
+    using Checkpoints for Checkpoints.Trace208;
+
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
 
     /// @notice The resident each member account belongs to (zero when not a member).
@@ -16,14 +25,32 @@ contract MemberRegistry is CoopUpgradeable {
     mapping(bytes32 residentId => address account) public accountOf;
     /// @notice How many members there are now.
     uint256 public memberCount;
+    /// @dev Each account's resident number over time, and its latest checkpoint again: a vote reads
+    /// membership at a snapshot that is nearly always after the account's last change, and one slot is
+    /// then enough (the trace's own lookup reads its length and its last entry, two cold slots).
+    mapping(address account => Checkpoints.Trace208) private _membership;
+    mapping(address account => Checkpoints.Checkpoint208) private _latestMembership;
+    /// @notice The number of each resident ever registered (1, 2, …; zero when never): stable across
+    /// the resident's accounts, so votes can be recorded against it.
+    mapping(bytes32 residentId => uint256 residentNumber) public residentNumberOf;
+    mapping(uint256 residentNumber => bytes32 residentId) private _residentIds;
+    uint256 private _residentsEver;
 
+    /// @notice `account` became the member account of resident `residentId`.
     event MemberAdded(address indexed account, bytes32 indexed residentId);
+    /// @notice `account` is no longer a member account; resident `residentId` has none now.
     event MemberRemoved(address indexed account, bytes32 indexed residentId);
 
+    /// @notice `account` already belongs to a member.
     error AlreadyMember(address account);
+    /// @notice Resident `residentId` already has a member account, `account`.
     error ResidentAlreadyRegistered(bytes32 residentId, address account);
+    /// @notice `account` is not a member account.
     error NotAMember(address account);
+    /// @notice A member needs a non-zero account and a non-zero resident id.
     error InvalidMember();
+    /// @notice Membership at `timepoint` is not settled yet: the clock shows `clock`.
+    error FutureLookup(uint256 timepoint, uint48 clock);
 
     /// @dev Called once through the proxy.
     function initialize(address governance, address registrar) external initializer {
@@ -36,6 +63,33 @@ contract MemberRegistry is CoopUpgradeable {
         return residentOf[account] != bytes32(0);
     }
 
+    /// @notice The resident behind `account` at past `timepoint` (a timestamp); zero when it was no member then.
+    function residentAt(address account, uint256 timepoint) external view returns (bytes32) {
+        uint256 number = residentNumberAt(account, timepoint);
+        return number == 0 ? bytes32(0) : _residentIds[number];
+    }
+
+    /// @notice The number (see `residentNumberOf`) of the resident behind `account` at past `timepoint`;
+    /// zero when it was no member then.
+    function residentNumberAt(address account, uint256 timepoint) public view returns (uint256) {
+        uint48 now_ = clock();
+        if (timepoint >= now_) revert FutureLookup(timepoint, now_);
+        Checkpoints.Checkpoint208 memory latest = _latestMembership[account];
+        if (latest._key <= timepoint) return latest._value;
+        return _membership[account].upperLookupRecent(uint48(timepoint));
+    }
+
+    /// @notice The clock membership history is kept on: the block timestamp.
+    function clock() public view returns (uint48) {
+        return Time.timestamp();
+    }
+
+    /// @notice The clock counts seconds (ERC-6372).
+    // forge-lint: disable-next-line(mixed-case-function)
+    function CLOCK_MODE() external pure returns (string memory) {
+        return "mode=timestamp";
+    }
+
     /// @notice Registers `account` as the one member account of resident `residentId`.
     /// @dev `residentId` is an opaque, non-zero id the backend derives for a verified resident.
     function addMember(address account, bytes32 residentId) external onlyRole(REGISTRAR_ROLE) {
@@ -43,19 +97,34 @@ contract MemberRegistry is CoopUpgradeable {
         if (residentOf[account] != bytes32(0)) revert AlreadyMember(account);
         address existing = accountOf[residentId];
         if (existing != address(0)) revert ResidentAlreadyRegistered(residentId, existing);
+        uint256 number = residentNumberOf[residentId];
+        if (number == 0) {
+            number = ++_residentsEver;
+            residentNumberOf[residentId] = number;
+            _residentIds[number] = residentId;
+        }
         residentOf[account] = residentId;
         accountOf[residentId] = account;
         memberCount += 1;
+        _recordMembership(account, number);
         emit MemberAdded(account, residentId);
     }
 
-    /// @notice Removes a member (moved out, or asked to leave).
+    /// @notice Removes a member (moved out, or asked to leave). Votes already open still count them.
     function removeMember(address account) external onlyRole(REGISTRAR_ROLE) {
         bytes32 residentId = residentOf[account];
         if (residentId == bytes32(0)) revert NotAMember(account);
         delete residentOf[account];
         delete accountOf[residentId];
         memberCount -= 1;
+        _recordMembership(account, 0);
         emit MemberRemoved(account, residentId);
+    }
+
+    function _recordMembership(address account, uint256 number) private {
+        uint48 now_ = clock();
+        uint208 value = SafeCast.toUint208(number);
+        _membership[account].push(now_, value);
+        _latestMembership[account] = Checkpoints.Checkpoint208(now_, value);
     }
 }

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,16 @@ def test_resuming_with_other_parameters_is_refused(anvil: DevChain, tmp_path: Pa
         deploy(anvil.w3, deployer, roles, type(TEST_PARAMS)(), path)
     with pytest.raises(DeploymentError, match="roles"):
         deploy(anvil.w3, deployer, _roles(anvil), TEST_PARAMS, path)
+
+
+def test_the_guardian_chosen_at_deployment_may_cancel_proposals(anvil: DevChain, tmp_path: Path):
+    deployer, board = anvil.new_account(), Account.create()
+    roles = replace(_roles(anvil), guardian=board.address)
+    path = tmp_path / "manifest.json"
+    system = deploy(anvil.w3, deployer, roles, TEST_PARAMS, path)
+    assert system.governor.functions.proposalGuardian().call() == board.address
+    assert system.governor.functions.guardianWindow().call() == TEST_PARAMS.guardian_window
+    assert json.loads(path.read_text())["roles"]["guardian"] == board.address
 
 
 def test_manifest_refused_on_another_chain(anvil: DevChain, deployed_manifest: Path):
