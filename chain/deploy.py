@@ -41,7 +41,9 @@ class DeployParams:
     voting_period: int = 7 * 24 * 3600
     timelock_delay: int = 2 * 24 * 3600
     quorum_percent: int = 10
-    super_quorum_percent: int = 50
+    # After its deadline, how long a passed proposal with a privileged action (a role, an upgrade, a
+    # governance setting) waits before it can be queued: the guardian's time to cancel it.
+    guardian_window: int = 5 * 24 * 3600
     gro_per_kg: int = 10 * 10**18
     # A building's households with room to spare; finalizing a full order stays far below a block's gas.
     max_members_per_order: int = 300
@@ -87,6 +89,7 @@ class _Context:
     w3: Web3
     deployer: LocalAccount
     operator: str
+    guardian: str
     params: DeployParams
     addresses: dict[str, str]
 
@@ -146,7 +149,8 @@ def _steps() -> list[_Step]:
         _Step("VotingEscrow", "VotingEscrow", lambda c: c.constructor("VotingEscrow", c.addresses["GroToken proxy"])),
         _Step("CoopGovernor", "CoopGovernor", lambda c: c.constructor(
             "CoopGovernor", c.addresses["VotingEscrow"], timelock(c), c.addresses["MemberRegistry proxy"],
-            c.params.voting_delay, c.params.voting_period, c.params.quorum_percent, c.params.super_quorum_percent)),
+            c.params.voting_delay, c.params.voting_period, c.params.quorum_percent, c.guardian,
+            c.params.guardian_window)),
         *_proxied("GroupBuy", lambda c: [timelock(c), c.operator],
                   lambda c: (c.addresses["FoodUSD proxy"], c.params.max_members_per_order)),
         _Step("Timelock: proposer role to the governor", None,
@@ -179,23 +183,27 @@ def deploy(
     params: DeployParams = DeployParams(),
     manifest_path: Path | None = None,
     on_step: Callable[[StepDone], None] | None = None,
+    guardian: str | None = None,
 ) -> CoopSystem:
     """Runs the deployment's steps, writing the manifest at `manifest_path` after every one, so that a
     re-run after a crash resumes after the last step done (one mined but not yet recorded is found by
     the deployer's nonce and recorded, never sent again). `operator` is the backend's account: it
-    registers members, records deposits, certifies produce and opens orders. The deployer key must send
-    nothing else until the deployment is complete."""
+    registers members, records deposits, certifies produce and opens orders. `guardian` (the co-op board's
+    Safe; the deployer by default) may cancel any proposal. The deployer key must send nothing else until
+    the deployment is complete."""
     operator = Web3.to_checksum_address(operator)
+    guardian = Web3.to_checksum_address(guardian or deployer.address)
     chain_id = w3.eth.chain_id
     if manifest_path is not None and manifest_path.exists():
         manifest = _read(manifest_path)
-        _check_resumable(manifest, chain_id, deployer.address, operator, params)
+        _check_resumable(manifest, chain_id, deployer.address, operator, guardian, params)
     else:
         manifest = {
             "version": MANIFEST_VERSION,
             "chain_id": chain_id,
             "deployer": deployer.address,
             "operator": operator,
+            "guardian": guardian,
             "params": asdict(params),
             "start_block": w3.eth.block_number,
             "next_nonce": w3.eth.get_transaction_count(deployer.address, "latest"),
@@ -204,7 +212,8 @@ def deploy(
         }
     steps = _steps()
     done: list[dict[str, Any]] = manifest["steps"]
-    context = _Context(w3, deployer, operator, params, {s["name"]: s["address"] for s in done if s.get("address")})
+    context = _Context(w3, deployer, operator, guardian, params,
+                       {s["name"]: s["address"] for s in done if s.get("address")})
     for i, step in enumerate(steps):
         resumed = i < len(done)
         if resumed:
@@ -227,10 +236,11 @@ def deploy(
 
 
 def deploy_system(
-    w3: Web3, deployer: LocalAccount, operator: str, params: DeployParams = DeployParams()
+    w3: Web3, deployer: LocalAccount, operator: str, params: DeployParams = DeployParams(),
+    guardian: str | None = None,
 ) -> CoopSystem:
     """Deploys everything in one go, without a manifest (tests, benchmarks, the demo)."""
-    return deploy(w3, deployer, operator, params)
+    return deploy(w3, deployer, operator, params, guardian=guardian)
 
 
 def _run(step: _Step, context: _Context, manifest: dict[str, Any]) -> dict[str, Any]:
@@ -288,13 +298,14 @@ def _find_mined(w3: Web3, sender: str, nonce: int, manifest: dict[str, Any]) -> 
     raise DeploymentError(f"no transaction from {sender} with nonce {nonce} since block {first}")
 
 
-def _check_resumable(manifest: dict[str, Any], chain_id: int, deployer: str, operator: str,
+def _check_resumable(manifest: dict[str, Any], chain_id: int, deployer: str, operator: str, guardian: str,
                      params: DeployParams) -> None:
     if manifest.get("version") != MANIFEST_VERSION:
         raise DeploymentError(f"manifest version {manifest.get('version')!r}, this code writes {MANIFEST_VERSION}")
     if manifest["chain_id"] != chain_id:
         raise ManifestMismatch(f"the manifest is for chain id {manifest['chain_id']}, the node's is {chain_id}")
     for what, ours, theirs in (("deployer", deployer, manifest["deployer"]), ("operator", operator, manifest["operator"]),
+                               ("guardian", guardian, manifest.get("guardian")),
                                ("params", asdict(params), manifest["params"])):
         if ours != theirs:
             raise DeploymentError(f"the manifest was started with {what} {theirs}, not {ours}")

@@ -17,7 +17,7 @@ GRO = 10**18
 DAY = 24 * 3600
 WEEK = 7 * DAY
 TEST_PARAMS = DeployParams(voting_delay=60, voting_period=3 * DAY, timelock_delay=DAY, quorum_percent=10,
-                           super_quorum_percent=60)
+                           guardian_window=2 * DAY)
 
 
 @dataclass

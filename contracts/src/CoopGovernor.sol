@@ -6,34 +6,42 @@ import {GovernorSettings} from "@openzeppelin/contracts/governance/extensions/Go
 import {GovernorVotes} from "@openzeppelin/contracts/governance/extensions/GovernorVotes.sol";
 import {GovernorVotesQuorumFraction} from "@openzeppelin/contracts/governance/extensions/GovernorVotesQuorumFraction.sol";
 import {GovernorTimelockControl} from "@openzeppelin/contracts/governance/extensions/GovernorTimelockControl.sol";
+import {GovernorProposalGuardian} from "@openzeppelin/contracts/governance/extensions/GovernorProposalGuardian.sol";
 import {TimelockController} from "@openzeppelin/contracts/governance/TimelockController.sol";
+import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 import {GovernorCountingQuadratic} from "./GovernorCountingQuadratic.sol";
 import {MemberRegistry} from "./MemberRegistry.sol";
 
 /// @title The co-op's governor
-/// @notice Members propose and vote with quadratic votes bought with their veGRO. A proposal passes with
-/// more votes for than against once enough of all veGRO took part (quorum); it passes early when
-/// members holding a super-quorum of all veGRO voted for it. Passed proposals run through the
-/// timelock, and anyone may queue and execute them.
-/// @dev Only accounts in the MemberRegistry may propose or vote: quadratic voting relies on one
-/// account per resident. A cast is recorded against the resident, not the account, so a resident
-/// whose account is replaced in the registry mid-vote cannot vote again from the new one.
+/// @notice Members propose and vote with quadratic votes bought with their veGRO. A proposal is decided at
+/// its deadline: it passes with more votes for than against once enough of all veGRO took part (quorum).
+/// Passed proposals run through the timelock, and anyone may queue and execute them. A proposal with a
+/// privileged action (anything but the ordinary settings below) waits a guardian window after its
+/// deadline before it can be queued; the guardian (the co-op's board) can cancel any proposal.
+/// @dev Only accounts of members may propose (members now) or vote (members at the proposal's snapshot):
+/// quadratic voting relies on one account per resident, and taking membership at the snapshot means
+/// adding or removing members mid-vote changes nothing. A cast is recorded against the resident, not
+/// the account, so a resident whose account is replaced in the registry casts once.
 contract CoopGovernor is
     Governor,
     GovernorSettings,
     GovernorCountingQuadratic,
     GovernorVotes,
     GovernorVotesQuorumFraction,
-    GovernorTimelockControl
+    GovernorTimelockControl,
+    GovernorProposalGuardian
 {
     /// @notice The register of members who may propose and vote.
     MemberRegistry public immutable registry;
-    /// @notice Share (percent) of all veGRO that, voting for, passes a proposal before its deadline.
-    uint256 public immutable superQuorumPercent;
+    /// @notice Seconds after its deadline before a passed proposal with a privileged action can be queued;
+    /// the guardian's time to cancel it.
+    uint256 public immutable guardianWindow;
 
+    /// @notice `account` is not a member (now, to propose; at the proposal's snapshot, to vote).
     error NotAMember(address account);
-    error SuperQuorumNotAboveQuorum(uint256 superQuorumPercent, uint256 quorumPercent);
+    /// @notice Proposal `proposalId` carries a privileged action: it can be queued from `queueableAt`.
+    error PrivilegedProposalInGuardianWindow(uint256 proposalId, uint256 queueableAt);
 
     constructor(
         IVotes votingEscrow,
@@ -42,7 +50,8 @@ contract CoopGovernor is
         uint48 votingDelaySeconds,
         uint32 votingPeriodSeconds,
         uint256 quorumPercent,
-        uint256 superQuorumPercent_
+        address guardian,
+        uint256 guardianWindowSeconds
     )
         Governor("CoopGovernor")
         GovernorSettings(votingDelaySeconds, votingPeriodSeconds, 0)
@@ -50,11 +59,9 @@ contract CoopGovernor is
         GovernorVotesQuorumFraction(quorumPercent)
         GovernorTimelockControl(timelock)
     {
-        if (superQuorumPercent_ <= quorumPercent || superQuorumPercent_ > 100) {
-            revert SuperQuorumNotAboveQuorum(superQuorumPercent_, quorumPercent);
-        }
         registry = registry_;
-        superQuorumPercent = superQuorumPercent_;
+        guardianWindow = guardianWindowSeconds;
+        _setProposalGuardian(guardian);
     }
 
     /// @notice Proposes actions for the co-op to vote on. Members only.
@@ -67,31 +74,39 @@ contract CoopGovernor is
         return super.propose(targets, values, calldatas, description);
     }
 
-    /// @notice A proposal's state; an active proposal already backed by a super-quorum counts as succeeded.
-    /// @dev Same rule as OpenZeppelin's GovernorSuperQuorum, measured in credits read from the one tally
-    /// slot. An early-succeeded proposal queued before its deadline skips GovernorTimelockControl's check
-    /// for an operation cancelled in the timelock; only this governor may cancel there, and cancelling
-    /// through it marks the proposal cancelled first.
-    function state(uint256 proposalId) public view override(Governor, GovernorTimelockControl) returns (ProposalState) {
-        ProposalState current = super.state(proposalId);
-        if (current != ProposalState.Active || !_superQuorumReached(proposalId)) return current;
-        return proposalEta(proposalId) == 0 ? ProposalState.Succeeded : ProposalState.Queued;
+    /// @notice Whether a proposal with these actions is privileged, and so waits the guardian window.
+    /// @dev An action is ordinary only if it sends no value and calls one of: `memberCount()` (the no-op
+    /// read of a signal proposal), `setRatePerKg(uint256)`, `setCertificationCaps(uint256,uint256,uint32)`
+    /// (GroToken's governance-set settings). Role grants, upgrades, governor and timelock settings, plain
+    /// transfers and anything unknown are privileged.
+    function isPrivileged(address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
+        public
+        pure
+        returns (bool)
+    {
+        for (uint256 i = 0; i < targets.length; ++i) {
+            if (values[i] != 0 || calldatas[i].length < 4) return true;
+            bytes4 selector = bytes4(calldatas[i]);
+            if (
+                selector != bytes4(keccak256("memberCount()"))
+                    && selector != bytes4(keccak256("setRatePerKg(uint256)"))
+                    && selector != bytes4(keccak256("setCertificationCaps(uint256,uint256,uint32)"))
+            ) return true;
+        }
+        return false;
     }
 
-    function _superQuorumReached(uint256 proposalId) private view returns (bool) {
-        Tally memory t = _tally(proposalId);
-        if (t.forVotes <= t.againstVotes) return false;
-        return uint256(t.forCredits) * 100 >= _supplyCredits(proposalId, t) * superQuorumPercent;
-    }
-
-    function _totalPowerAt(uint256 timepoint) internal view override returns (uint256) {
-        return token().getPastTotalSupply(timepoint);
-    }
-
-    /// @notice Changes the quorum (a governance decision); it must stay below the super-quorum.
-    function updateQuorumNumerator(uint256 newQuorumNumerator) public override onlyGovernance {
-        if (newQuorumNumerator >= superQuorumPercent) revert SuperQuorumNotAboveQuorum(superQuorumPercent, newQuorumNumerator);
-        _updateQuorumNumerator(newQuorumNumerator);
+    /// @notice Whether the resident behind `account` (at the proposal's snapshot, or now) has voted on it.
+    function hasVoted(uint256 proposalId, address account)
+        public
+        view
+        override(IGovernor, GovernorCountingQuadratic)
+        returns (bool)
+    {
+        uint256 snapshot = proposalSnapshot(proposalId);
+        if (snapshot >= clock()) return false; // nobody votes before the snapshot
+        return _voted(proposalId, registry.residentAt(account, snapshot))
+            || _voted(proposalId, registry.residentOf(account));
     }
 
     function _countVote(uint256 proposalId, address account, uint8 support, uint256 totalWeight, bytes memory params)
@@ -99,16 +114,41 @@ contract CoopGovernor is
         override(Governor, GovernorCountingQuadratic)
         returns (uint256)
     {
-        bytes32 resident = registry.residentOf(account);
+        bytes32 resident = registry.residentAt(account, proposalSnapshot(proposalId));
         if (resident == bytes32(0)) revert NotAMember(account);
         return _countQuadraticVote(proposalId, resident, account, support, totalWeight, params);
     }
 
-    function _voterOf(address account) internal view override returns (bytes32) {
-        return registry.residentOf(account);
+    /// @dev A privileged proposal is queued only once the guardian window after its deadline has passed.
+    function _queueOperations(
+        uint256 proposalId,
+        address[] memory targets,
+        uint256[] memory values,
+        bytes[] memory calldatas,
+        bytes32 descriptionHash
+    ) internal override(Governor, GovernorTimelockControl) returns (uint48) {
+        if (isPrivileged(targets, values, calldatas)) {
+            uint256 queueableAt = proposalDeadline(proposalId) + guardianWindow;
+            if (clock() < queueableAt) revert PrivilegedProposalInGuardianWindow(proposalId, queueableAt);
+        }
+        return super._queueOperations(proposalId, targets, values, calldatas, descriptionHash);
     }
 
     // ---- plumbing required by Solidity for the bases' overlapping functions ----
+
+    /// @inheritdoc GovernorTimelockControl
+    function state(uint256 proposalId) public view override(Governor, GovernorTimelockControl) returns (ProposalState) {
+        return super.state(proposalId);
+    }
+
+    function _validateCancel(uint256 proposalId, address caller)
+        internal
+        view
+        override(Governor, GovernorProposalGuardian)
+        returns (bool)
+    {
+        return super._validateCancel(proposalId, caller);
+    }
 
     function _quorumReached(uint256 proposalId) internal view override(Governor, GovernorCountingQuadratic) returns (bool) {
         return super._quorumReached(proposalId);
@@ -141,16 +181,6 @@ contract CoopGovernor is
         returns (bool)
     {
         return super.proposalNeedsQueuing(proposalId);
-    }
-
-    function _queueOperations(
-        uint256 proposalId,
-        address[] memory targets,
-        uint256[] memory values,
-        bytes[] memory calldatas,
-        bytes32 descriptionHash
-    ) internal override(Governor, GovernorTimelockControl) returns (uint48) {
-        return super._queueOperations(proposalId, targets, values, calldatas, descriptionHash);
     }
 
     function _executeOperations(

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Governor} from "@openzeppelin/contracts/governance/Governor.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title Quadratic vote counting for an OpenZeppelin Governor
 /// @notice Each member has credits equal to their voting power (whole veGRO) at the proposal's snapshot.
@@ -23,12 +24,12 @@ abstract contract GovernorCountingQuadratic is Governor {
         uint40 againstCredits;
         uint40 forCredits;
         uint40 abstainCredits;
-        uint40 supplyCreditsPlusOne; // all veGRO at the snapshot in credits, plus one; 0 until the first vote
     }
 
     mapping(uint256 proposalId => Tally) private _tallies;
     mapping(uint256 proposalId => mapping(bytes32 voter => bool)) private _hasVoted;
 
+    /// @notice Casting `votes` votes costs `cost` credits, more than the voter's `credits`.
     error QuadraticVotesExceedCredits(uint256 votes, uint256 cost, uint256 credits);
 
     /// @notice How votes are counted, in ERC-6372/Governor's URL-encoded form.
@@ -44,13 +45,12 @@ abstract contract GovernorCountingQuadratic is Governor {
 
     /// @notice Whether `account` (or, where voters are people, the person behind it) has voted on `proposalId`.
     function hasVoted(uint256 proposalId, address account) public view virtual override returns (bool) {
-        return _hasVoted[proposalId][_voterOf(account)];
+        return _voted(proposalId, bytes32(uint256(uint160(account))));
     }
 
-    /// @dev Who casts through `account`: the account itself unless overridden (e.g. by the resident
-    /// behind it, so that moving to another account does not give a second cast).
-    function _voterOf(address account) internal view virtual returns (bytes32) {
-        return bytes32(uint256(uint160(account)));
+    /// @dev Whether `voter` has cast on `proposalId`.
+    function _voted(uint256 proposalId, bytes32 voter) internal view returns (bool) {
+        return _hasVoted[proposalId][voter];
     }
 
     /// @notice Votes cast so far: against, for, abstain.
@@ -74,19 +74,6 @@ abstract contract GovernorCountingQuadratic is Governor {
         return (t.againstCredits, t.forCredits, t.abstainCredits);
     }
 
-    /// @dev All voting power at the proposal's snapshot, in credits.
-    function _supplyCredits(uint256 proposalId, Tally memory t) internal view returns (uint256) {
-        if (t.supplyCreditsPlusOne != 0) return t.supplyCreditsPlusOne - 1;
-        return _totalPowerAt(proposalSnapshot(proposalId)) / CREDIT_UNIT;
-    }
-
-    /// @dev All voting power at past `timepoint` (the votes token's total supply).
-    function _totalPowerAt(uint256 timepoint) internal view virtual returns (uint256);
-
-    function _tally(uint256 proposalId) internal view returns (Tally memory) {
-        return _tallies[proposalId];
-    }
-
     function _quorumReached(uint256 proposalId) internal view virtual override returns (bool) {
         Tally memory t = _tallies[proposalId];
         return quorum(proposalSnapshot(proposalId)) <= (uint256(t.forCredits) + t.abstainCredits) * CREDIT_UNIT;
@@ -103,7 +90,7 @@ abstract contract GovernorCountingQuadratic is Governor {
         override
         returns (uint256)
     {
-        return _countQuadraticVote(proposalId, _voterOf(account), account, support, totalWeight, params);
+        return _countQuadraticVote(proposalId, bytes32(uint256(uint160(account))), account, support, totalWeight, params);
     }
 
     /// @dev Counts `voter`'s one cast, made through `account`.
@@ -129,17 +116,19 @@ abstract contract GovernorCountingQuadratic is Governor {
         }
         _hasVoted[proposalId][voter] = true;
 
+        // Both fit for any real holding; SafeCast turns an absurd one into a revert, never a wrapped count.
+        uint32 votes32 = SafeCast.toUint32(votes);
+        uint40 credits40 = SafeCast.toUint40(credits);
         Tally memory t = _tallies[proposalId];
-        if (t.supplyCreditsPlusOne == 0) t.supplyCreditsPlusOne = uint40(_supplyCredits(proposalId, t) + 1);
         if (support == uint8(VoteType.Against)) {
-            t.againstVotes += uint32(votes);
-            t.againstCredits += uint40(credits);
+            t.againstVotes += votes32;
+            t.againstCredits += credits40;
         } else if (support == uint8(VoteType.For)) {
-            t.forVotes += uint32(votes);
-            t.forCredits += uint40(credits);
+            t.forVotes += votes32;
+            t.forCredits += credits40;
         } else if (support == uint8(VoteType.Abstain)) {
-            t.abstainVotes += uint32(votes);
-            t.abstainCredits += uint40(credits);
+            t.abstainVotes += votes32;
+            t.abstainCredits += credits40;
         } else {
             revert GovernorInvalidVoteType();
         }

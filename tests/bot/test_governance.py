@@ -46,7 +46,7 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "admin", "text": "/deposit bob 50"})
     confirm_offer(console, "admin", console.expect("admin", "bob"))
     console.expect("bob", "$50.00")
-    console.send(**{"from": "admin", "text": "/neworder rice 2.50 10 1 7"})
+    console.send(**{"from": "admin", "text": "/neworder rice 2.50 10 1 14"})
     console.expect("admin", "#1")
     console.send(**{"from": "bob", "text": "/join 1 2"})
     confirm_offer(console, "bob", console.expect("bob", "#1"))
@@ -94,10 +94,12 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "ana", "text": "propuestas"})
     assert "Sí 5" in console.expect("ana", "#1 Paint the lobby green:")["text"]  # 3 + 2 votes for
     console.send(**{"from": "ana", "text": "/vote 1 no 1"})
-    console.expect("ana", "(aprobada)")  # bob's votes made it pass early (super-quorum): voting has ended
+    console.expect("ana", "Ya votaste en la #1")  # one cast per resident
 
-    # It passed early (super-quorum): the group and both voters hear the result once; the keeper queues it
-    # and, after the timelock's two days, executes its action; everyone hears that too.
+    # A proposal is decided at its deadline (a week): the group and both voters hear the result once; the
+    # keeper queues it at once (its action is an ordinary one) and, after the timelock's two days, executes
+    # its action; everyone hears that too.
+    chain.advance(7 * DAY)
     assert "Yes 5 · No 0" in console.heard("group", "Proposal #1 “Paint the lobby green” passed")["text"]
     console.heard("bob", "Proposal #1 “Paint the lobby green” passed")
     console.heard("ana", "La propuesta #1 «Paint the lobby green» fue aprobada")

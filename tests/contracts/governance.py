@@ -43,6 +43,11 @@ def vote(coop, member, proposal_id, support: int, votes: int | None = None):
     return coop.tx(governor.castVoteWithReasonAndParams(proposal_id, support, "", params), member)
 
 
+def wait_guardian_window(coop) -> None:
+    """After end_voting: lets the guardian window pass, so a privileged proposal can be queued."""
+    coop.chain.advance(TEST_PARAMS.guardian_window)
+
+
 def queue_and_execute(coop, proposal, caller):
     governor = coop.contracts.governor.functions
     coop.tx(governor.queue(*proposal), caller)
@@ -52,4 +57,5 @@ def queue_and_execute(coop, proposal, caller):
 
 STATE = {name: i for i, name in enumerate(
     ["Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed"])}
-__all__ = ["FOUR_YEARS", "STATE", "WEEK", "lock_gro", "propose", "queue_and_execute", "start_voting", "end_voting", "vote"]
+__all__ = ["FOUR_YEARS", "STATE", "WEEK", "lock_gro", "propose", "queue_and_execute", "start_voting", "end_voting", "vote",
+           "wait_guardian_window"]

@@ -206,6 +206,7 @@ def _governance_rows() -> list[Row]:
         ("updateQuorumNumerator(uint256)", lambda coop, caller, ctx: [5]),
         ("updateTimelock(address)", lambda coop, caller, ctx: [caller.address]),
         ("relay(address,uint256,bytes)", lambda coop, caller, ctx: [some_call(coop)[0], 0, some_call(coop)[1]]),
+        ("setProposalGuardian(address)", lambda coop, caller, ctx: [caller.address]),
     ]
     rows = [Row(f"CoopGovernor.{sig.split('(')[0]}", "CoopGovernor", sig, args, "GovernorOnlyExecutor",
                 caller_as("account"), everyone) for sig, args in only_executor]
@@ -220,7 +221,8 @@ def _governance_rows() -> list[Row]:
         Row("CoopGovernor.cancel", "CoopGovernor", "cancel(address[],uint256[],bytes[],bytes32)",
             lambda coop, caller, ctx: list(ctx["proposal"]), "GovernorUnableToCancel",
             lambda coop, caller, ctx: {"proposalId": ctx["proposal_id"], "account": caller.address},
-            ("outsider", "member", "operator"), setup=pending_proposal, note="the proposer only, while pending"),
+            ("outsider", "member", "operator"), setup=pending_proposal,
+            note="the guardian (the deployer here) at any stage; the proposer only while pending"),
         Row("CoopGovernor.castVote", "CoopGovernor", "castVote(uint256,uint8)",
             lambda coop, caller, ctx: [ctx["proposal_id"], 1], "NotAMember", caller_as("account"),
             ("outsider", "operator"), setup=active_proposal, note="members only"),

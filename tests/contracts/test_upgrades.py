@@ -8,7 +8,8 @@ from chain.artifacts import load_artifact
 from chain.layout import layout_problems
 from chain.transact import contract_at, deploy_contract
 from tests.conftest import DAY, GRO
-from tests.contracts.governance import end_voting, lock_gro, propose, queue_and_execute, start_voting, vote
+from tests.contracts.governance import (end_voting, lock_gro, propose, queue_and_execute, start_voting, vote,
+                                        wait_guardian_window)
 from tests.helpers import events, reverts
 
 PRICE = 5_000_000
@@ -39,6 +40,7 @@ def test_group_buy_upgrades_through_a_full_quadratic_vote_and_keeps_its_state(co
     vote(coop, a, proposal_id, 1, votes=5)
     vote(coop, b, proposal_id, 1, votes=2)
     end_voting(coop)
+    wait_guardian_window(coop)  # an upgrade is a privileged action
     receipt = queue_and_execute(coop, proposal, coop.outsider)
     assert events(receipt, gb, "Upgraded") == [{"implementation": v2_impl.address}]
 
