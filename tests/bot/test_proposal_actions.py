@@ -6,6 +6,8 @@ The self-custody member is an outside key the test registers and drives itself o
 as the review's attack did.
 """
 import re
+import sqlite3
+import time
 
 from eth_account import Account
 from eth_utils import keccak
@@ -15,18 +17,24 @@ from chain import send
 from locales import Translator
 from tests.bot.console import DAY, Chain, Console, button
 from tests.bot.test_console import onboard
-from tests.bot.test_governance import confirm_offer
+from tests.bot.test_governance import confirm_offer, wait_until
 
 ES = Translator("es").t
+GRO = 10**18
+SUCCEEDED, QUEUED, EXECUTED = 4, 5, 7
 TITLE = "Buy a fan <b>now</b> *today*"  # markup a transport must not render
 
 
 def hidden_grant(chain: Chain, attacker) -> None:
-    """A registered outside key proposes "Buy a fan" whose second action grants it the upgrade right on
-    GroupBuy; the description's further lines and its length would push the real text out of view."""
+    """A registered outside key with GRO locked proposes "Buy a fan" whose second action grants it the upgrade
+    right on GroupBuy; the description's further lines and its length would push the real text out of view."""
     w3, c = chain.w3, chain.contracts
     w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": attacker.address, "value": 10**18})
     send(w3, c.registry.functions.addMember(attacker.address, keccak(text="made-up resident")), chain.operator)
+    chain.certify(attacker.address, "made-up batch", 10_000)  # 100 GRO
+    send(w3, c.gro.functions.approve(c.escrow.address, 100 * GRO), attacker)
+    unlock = w3.eth.get_block("latest")["timestamp"] + 200 * 7 * DAY
+    send(w3, c.escrow.functions.createLock(100 * GRO, unlock), attacker)
     targets = [c.registry.address, c.group_buy.address]
     calldatas = [c.registry.functions.memberCount()._encode_transaction_data(),
                  c.group_buy.functions.grantRole(keccak(text="UPGRADER_ROLE"), attacker.address)
@@ -96,3 +104,32 @@ def test_members_see_what_they_vote_for(console: Console, tmp_path):
     assert "sobre GroupBuy a " + short in offer["text"] and "⚠️" in offer["text"]
     console.send(**{"from": "bob", "press": button(offer, 1)})
     console.expect("bob")
+
+    # The attacker votes its proposal through. Past the deadline it has passed, but the keeper does not queue
+    # it during the guardian window (the governor would refuse): it waits quietly, spends no attempt, raises no
+    # alarm, and the result says from when it can take effect.
+    gov = chain.contracts.governor.functions
+    proposal_id = chain.contracts.governor.events.ProposalCreated().get_logs(from_block=0)[1]["args"]["proposalId"]
+    send(chain.w3, gov.castVoteWithReasonAndParams(proposal_id, 1, "", (5).to_bytes(32, "big")), attacker)
+    chain.advance(7 * DAY)
+    result = console.heard("group", "Proposal #2 “Buy a fan")["text"]
+    assert "passed" in result and "It can take effect after" in result and "guardian can stop it" in result
+    assert f"⚠️ give the upgrade right (UPGRADER_ROLE) on GroupBuy to {short}" in result
+    window = gov.guardianWindow().call()
+    assert window > 0
+    time.sleep(3)  # ten keeper ticks
+    assert gov.state(proposal_id).call() == SUCCEEDED
+    with sqlite3.connect(chain.db) as db:
+        assert db.execute("SELECT count(*) FROM chain_intents WHERE idempotency_key LIKE 'queue:%'").fetchone() == (0,)
+
+    # Once the window is over (the guardian did not stop it) the keeper queues it, and executes it after the
+    # timelock's delay.
+    chain.advance(window)
+    wait_until(lambda: gov.state(proposal_id).call() == QUEUED, "the keeper queues it after the window")
+    chain.advance(2 * DAY + 60)
+    done = console.heard("group", "Proposal #2 “Buy a fan")["text"]
+    assert "has taken effect" in done
+    assert gov.state(proposal_id).call() == EXECUTED
+    assert console.close() == 0
+    told = console.seen + console.rest()
+    assert not [r for r in told if "could not be carried out" in r["text"]]
