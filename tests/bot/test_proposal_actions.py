@@ -25,9 +25,10 @@ SUCCEEDED, QUEUED, EXECUTED = 4, 5, 7
 TITLE = "Buy a fan <b>now</b> *today*"  # markup a transport must not render
 
 
-def hidden_grant(chain: Chain, attacker) -> None:
-    """A registered outside key with GRO locked proposes "Buy a fan" whose second action grants it the upgrade
-    right on GroupBuy; the description's further lines and its length would push the real text out of view."""
+def hidden_grant(chain: Chain, attacker, friend: str) -> None:
+    """A registered outside key with GRO locked proposes "Buy a fan" whose further actions grant it the upgrade
+    right on GroupBuy and `friend` the right to mint Food-USD; the description's further lines and its length
+    would push the real text out of view."""
     w3, c = chain.w3, chain.contracts
     w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": attacker.address, "value": 10**18})
     send(w3, c.registry.functions.addMember(attacker.address, keccak(text="made-up resident")), chain.operator)
@@ -35,12 +36,13 @@ def hidden_grant(chain: Chain, attacker) -> None:
     send(w3, c.gro.functions.approve(c.escrow.address, 100 * GRO), attacker)
     unlock = w3.eth.get_block("latest")["timestamp"] + 200 * 7 * DAY
     send(w3, c.escrow.functions.createLock(100 * GRO, unlock), attacker)
-    targets = [c.registry.address, c.group_buy.address]
+    targets = [c.registry.address, c.group_buy.address, c.food_usd.address]
     calldatas = [c.registry.functions.memberCount()._encode_transaction_data(),
                  c.group_buy.functions.grantRole(keccak(text="UPGRADER_ROLE"), attacker.address)
-                 ._encode_transaction_data()]
+                 ._encode_transaction_data(),
+                 c.food_usd.functions.grantRole(keccak(text="MINTER_ROLE"), friend)._encode_transaction_data()]
     description = TITLE + " " + "very " * 40 + "\nThe fan is for the lobby."
-    send(w3, c.governor.functions.propose(targets, [0, 0], [Web3.to_bytes(hexstr=d) for d in calldatas],
+    send(w3, c.governor.functions.propose(targets, [0, 0, 0], [Web3.to_bytes(hexstr=d) for d in calldatas],
                                           description), attacker)
 
 
@@ -74,10 +76,11 @@ def test_members_see_what_they_vote_for(console: Console, tmp_path):
 
     # The hidden grant: a one-line capped title, its actions in plain words, the warning, in each language.
     attacker = Account.create()
-    hidden_grant(chain, attacker)
+    hidden_grant(chain, attacker, bob)
     short = f"{attacker.address[:6]}…{attacker.address[-4:]}"
     new = console.heard("group", "New proposal #2")["text"]
     assert f"⚠️ give the upgrade right (UPGRADER_ROLE) on GroupBuy to {short}" in new
+    assert f"⚠️ give the right to create Food-USD (MINTER_ROLE) on Food-USD to bob ({bob[:6]}…{bob[-4:]})" in new
     assert "This changes who controls the co-op's contracts" in new and "guardian" in new
     console.send(**{"from": "admin", "text": "/proposals"})
     listed = console.expect("admin", "#2 ")["text"]
