@@ -140,7 +140,8 @@ def describe(ctx: Context, event: HistoryEvent, proposal_numbers: dict[str, int]
         case "Withdrawn":
             return ctx.t("Took back {amount} GRO from your lock.", amount=gro("amount"))
         case "ProposalCreated":
-            return ctx.t("You proposed #{number}: “{title}”.", number=proposal(), title=one_line_title(a["description"]))
+            return ctx.t("You proposed #{number}: “{title}”.", number=proposal(),
+                         title=one_line_title(a["description"]))
         case "VoteCast" | "VoteCastWithParams":
             answer = {0: ctx.t("no"), 1: ctx.t("yes"), 2: ctx.t("abstain")}.get(int(a["support"]), "?")
             return ctx.t("You voted {answer} on #{number}.", answer=answer, number=proposal())
