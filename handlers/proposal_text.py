@@ -121,9 +121,12 @@ def _argument(tr: Translator, value: Any, known: Known) -> str:
 
 
 def _period(tr: Translator, seconds: int) -> str:
+    """A period set by governance, exactly (a cap's period is usually whole days)."""
     if seconds and seconds % 86400 == 0:
         return tr.tn("{count} day", "{count} days", seconds // 86400, count=format_number(seconds // 86400, tr.lang))
-    return tr.tn("{count} hour", "{count} hours", seconds // 3600, count=format_number(seconds // 3600, tr.lang))
+    if seconds and seconds % 3600 == 0:
+        return tr.tn("{count} hour", "{count} hours", seconds // 3600, count=format_number(seconds // 3600, tr.lang))
+    return tr.tn("{count} minute", "{count} minutes", -(-seconds // 60), count=format_number(-(-seconds // 60), tr.lang))
 
 
 def action_text(tr: Translator, action: Action, known: Known) -> str:

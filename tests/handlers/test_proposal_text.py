@@ -1,4 +1,5 @@
 """A proposal's title and actions in plain words, from calldata encoded against the deployed co-op's ABIs."""
+import pytest
 from eth_utils import keccak, to_checksum_address
 
 from chain.proposal_actions import decode_actions, our_contracts
@@ -28,6 +29,14 @@ def test_a_rate_change_compares_with_the_current_rate(deployed):
         "• raise the GRO rate to 20 per kg (now 10)"
     assert words(deployed, "fr", [gro.setRatePerKg(5 * GRO)], rate=10 * GRO) == \
         "• baisser le taux de GRO à 5 par kg (actuellement 10)"
+
+
+def test_certification_caps_are_told_in_gro_and_days(deployed):
+    gro = deployed.contracts.gro.functions
+    if not hasattr(gro, "setCertificationCaps"):
+        pytest.skip("this build's GroToken has no certification caps yet")
+    assert words(deployed, "en", [gro.setCertificationCaps(50 * GRO, 500 * GRO, 7 * 86400)]) == \
+        "• change the certification caps: at most 50 GRO a batch and 500 GRO every 7 days"
 
 
 def test_a_hidden_grant_to_a_member_is_named_and_warned_about_in_each_language(deployed):
