@@ -1,5 +1,6 @@
 """Telling people what happened, in their own language: how a confirmed action ended (from the outbox),
-and what became of a group order (from the indexer's history) — the group chat hears it too.
+what became of a group order (from the indexer's history), and of a proposal (new, decided, done: always
+with what its actions do) — the group chat hears it too.
 
 When an order closes, each member who joined hears their part, and what is theirs to get back is
 claimed for them (an operator intent per member: GroupBuy refunds are pulled, and residents should not
@@ -7,6 +8,7 @@ have to ask).
 """
 import logging
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -18,11 +20,13 @@ from bot.identity import identity_key
 from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
-from handlers.history import accounts_about
+from chain.proposal_actions import decode_actions
+from handlers.history import Proposal, accounts_about, proposals_in_history
 from handlers.outcomes import outcome_text
+from handlers.proposal_text import actions_text, known_for
 from handlers.reasons import reason_text
 from handlers.wallet import balances
-from locales import Translator, format_gro, format_money, format_number
+from locales import Translator, format_clock, format_day, format_gro, format_money, format_number
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -128,6 +132,9 @@ class Announcer:
         if isinstance(event, RolledBack):
             log.warning("history event rolled back by a reorg: %s %s", event.event.event, event.event.tx_hash)
             return
+        if event.contract == "governor" and event.event == "ProposalCreated":
+            await self._proposal_created(int(event.args["proposalId"]))
+            return
         if event.contract != "group_buy" or event.event not in CLOSING_EVENTS:
             return
         order_id = int(event.args["orderId"])
@@ -187,15 +194,44 @@ class Announcer:
             return False
         return True
 
-    async def proposal_result(self, proposal, state: int, tally: tuple[int, int, int]) -> None:
-        """Once, when a proposal's vote has ended: the group and every member who voted hear the result."""
+    async def _actions_of(self, proposal: Proposal):
+        """A function of a translator: what the proposal's actions do, in that language."""
+        actions = decode_actions(self.app.contracts, *proposal.actions)
+        known = await known_for(self.app, actions)
+        return lambda tr: actions_text(tr, actions, known)
+
+    async def _proposal_created(self, proposal_id: int) -> None:
+        """Once: the group hears of a new proposal, with what it would do."""
+        proposal = next((p for p in await proposals_in_history(self.app) if p.proposal_id == proposal_id), None)
+        if proposal is None or not await self._once(f"proposal:{proposal_id}:created"):
+            return
+        actions = await self._actions_of(proposal)
+
+        def text(tr: Translator) -> str:
+            number = format_number(proposal.number, tr.lang)
+            return "\n".join([
+                tr.t("New proposal #{number} “{title}”. If it passes:", number=number, title=proposal.title),
+                actions(tr),
+                tr.t("Send /proposals to see when voting opens, then /vote {number} to vote.", number=number)])
+
+        await self._group(text)
+
+    async def proposal_result(self, proposal: Proposal, state: int, tally: tuple[int, int, int],
+                              queueable_at: int | None = None) -> None:
+        """Once, when a proposal's vote has ended: the group and every member who voted hear the result.
+        `queueable_at`: a passed proposal that waits for the guardian window can take effect from then on."""
         from handlers.governance import DEFEATED, EXECUTED
 
         if not await self._once(f"proposal:{proposal.proposal_id}:result"):
             return
         against, for_, abstain = tally
+        actions = await self._actions_of(proposal)
+        zone = ZoneInfo(self.app.settings.timezone)
 
         def text(tr: Translator) -> str:
+            return result(tr) + "\n" + actions(tr)
+
+        def result(tr: Translator) -> str:
             fields = dict(number=format_number(proposal.number, tr.lang), title=proposal.title,
                           yes=format_number(for_, tr.lang), no=format_number(against, tr.lang),
                           abstain=format_number(abstain, tr.lang))
@@ -204,6 +240,12 @@ class Announcer:
                             **fields)
             if state == EXECUTED:  # first seen already done (its "has taken effect" follows)
                 return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}.", **fields)
+            if queueable_at is not None:
+                moment = datetime.fromtimestamp(queueable_at, zone)
+                return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It can "
+                            "take effect after {day} {time}, then the waiting time; until then the co-op's guardian "
+                            "can stop it.", day=format_day(moment, tr.lang), time=format_clock(moment, tr.lang),
+                            **fields)
             return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It takes "
                         "effect after the waiting time.", **fields)
 
@@ -249,13 +291,14 @@ class Announcer:
         for member in admins.values():
             await self._tell(member, text_of(Translator(member.lang or "en")))
 
-    async def proposal_executed(self, proposal) -> None:
+    async def proposal_executed(self, proposal: Proposal) -> None:
         if not await self._once(f"proposal:{proposal.proposal_id}:executed"):
             return
+        actions = await self._actions_of(proposal)
 
         def text(tr: Translator) -> str:
             return tr.t("Proposal #{number} “{title}” has taken effect.",
-                        number=format_number(proposal.number, tr.lang), title=proposal.title)
+                        number=format_number(proposal.number, tr.lang), title=proposal.title) + "\n" + actions(tr)
 
         await self._group(text)
         await self._tell_voters(proposal, text)

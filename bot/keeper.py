@@ -4,7 +4,9 @@
   refunded. The indexer then tells the group and each member who joined (bot/announce.py).
 - A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
   passed one is queued in the timelock and, once the timelock's delay is over, executed; the group hears
-  when it took effect.
+  when it took effect. A passed proposal with a privileged or unknown action (chain/proposal_actions.py)
+  is queued only once the governor's guardian window after its deadline is over: until then the
+  governor refuses it, so the keeper waits quietly instead of spending attempts on it.
 
 Each step on chain is an operator intent keyed by order or proposal and attempt, so two processes or a
 restart never do it twice. An attempt the chain refuses (a node whose clock is not yet past the
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from chain.db import Intent
+from chain.proposal_actions import decode_actions, waits_for_guardian
 from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED
 from handlers.history import accounts_about, history_reached, proposals_in_history
 from handlers.orders import CASE, DEADLINE, MEMBERS, MINIMUM, OPEN, STATUS, TOLERANCE, UNITS
@@ -46,6 +49,7 @@ class Keeper:
         self._closed: set[int] = set()  # order ids known not to be open (they never reopen)
         self._finished: set[int] = set()  # proposals announced in a final state
         self._given_up: set[str] = set()
+        self._guardian_window: int | None = None  # the governor's (immutable), read once
 
     async def tick(self) -> None:
         latest = await self.app.read(self.app.w3.eth.get_block, "latest")
@@ -95,12 +99,13 @@ class Keeper:
             if proposal.proposal_id in self._finished:
                 continue
             state = await self.app.read(lambda: gov.state(proposal.proposal_id).call(block_identifier=block))
+            queueable_at = await self._queueable_at(proposal) if state == SUCCEEDED else None
             if state in (SUCCEEDED, QUEUED, EXECUTED, DEFEATED):
                 tally = await self.app.read(
                     lambda: gov.proposalVotes(proposal.proposal_id).call(block_identifier=block))
-                await self.app.announcer.proposal_result(proposal, state, tally)
+                await self.app.announcer.proposal_result(proposal, state, tally, queueable_at)
             action = self._action(proposal)
-            if state == SUCCEEDED:
+            if state == SUCCEEDED and (queueable_at is None or now >= queueable_at + GRACE):
                 await self._step(f"queue:{proposal.proposal_id}", "queue", action, proposal.number)
             elif state == QUEUED and now >= await self.app.read(gov.proposalEta(proposal.proposal_id).call) + GRACE:
                 await self._step(f"execute:{proposal.proposal_id}", "execute", action, proposal.number)
@@ -108,6 +113,15 @@ class Keeper:
                 await self.app.announcer.proposal_executed(proposal)
             if state in FINISHED:
                 self._finished.add(proposal.proposal_id)
+
+    async def _queueable_at(self, proposal) -> int | None:
+        """When a proposal that must wait for the guardian window can be queued; None when it need not wait."""
+        if not waits_for_guardian(decode_actions(self.app.contracts, *proposal.actions)):
+            return None
+        gov = self.app.contracts.governor.functions
+        if self._guardian_window is None:
+            self._guardian_window = await self.app.read(gov.guardianWindow().call)
+        return await self.app.read(gov.proposalDeadline(proposal.proposal_id).call) + self._guardian_window
 
     @staticmethod
     def _action(proposal) -> dict:

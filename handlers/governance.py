@@ -3,7 +3,9 @@
 A proposal's number for members ("#1", "#2"…) is its place among the governor's ProposalCreated events
 (handlers/history.py: proposals_in_history).
 A member proposal is a signal: its one action is a harmless read (the timelock calls
-`registry.memberCount()`), so passing it changes nothing on chain; the title is the description.
+`registry.memberCount()`), so passing it changes nothing on chain; the title is the description. An admin
+may give it one ordinary action instead (`/propose rate 20 TITLE`: the GRO rate per kg). Every proposal is
+shown with its actions in plain words (handlers/proposal_text.py), whoever made it and however.
 """
 import math
 
@@ -11,10 +13,12 @@ from eth_utils import keccak
 
 from chain.artifacts import function
 from chain.db import SmartAccount
+from chain.proposal_actions import decode_actions
 from handlers import confirm
 from handlers.base import Context, Reply
 from handlers.history import Proposal, catch_up, proposals_in_history
-from locales import AmountError, format_number, parse_count
+from handlers.proposal_text import TITLE_MAX, actions_text, known_for
+from locales import AmountError, format_number, parse_amount, parse_count
 
 CREDIT = 10**18  # one voting credit is one whole veGRO (GovernorCountingQuadratic.CREDIT_UNIT)
 AGAINST, FOR, ABSTAIN = 0, 1, 2
@@ -27,7 +31,6 @@ SUPPORT_WORDS = {
     "oui": FOR, "non": AGAINST, "abstention": ABSTAIN, "pour": FOR, "contre": AGAINST,
     "হ্যাঁ": FOR, "হ্যা": FOR, "না": AGAINST, "বিরত": ABSTAIN,
 }
-TITLE_MAX = 200  # characters: a title, not an essay
 
 
 # ---- helpers shared with the other governance and escrow commands ----
@@ -90,6 +93,18 @@ def signal_action(ctx: Context) -> tuple[list[str], list[int], list[str]]:
     return [ctx.services.contracts.registry.address], [0], ["0x" + calldata.hex()]
 
 
+def rate_action(ctx: Context, rate_per_kg: int) -> tuple[list[str], list[int], list[str]]:
+    """An admin's proposal action: GroToken's rate becomes `rate_per_kg` (GRO wei a kilogram)."""
+    calldata = function("GroToken", "setRatePerKg").encode(rate_per_kg)
+    return [ctx.services.contracts.gro.address], [0], ["0x" + calldata.hex()]
+
+
+async def described(ctx: Context, targets: list, values: list, calldatas: list) -> str:
+    """A proposal's actions in the member's words."""
+    actions = decode_actions(ctx.services.contracts, targets, values, calldatas)
+    return actions_text(ctx.translator, actions, await known_for(ctx.services, actions))
+
+
 def state_text(ctx: Context, state: int, now: int, snapshot: int, deadline: int) -> str:
     if state == PENDING:
         return ctx.t("voting opens in {time}", time=duration(ctx, snapshot - now + 1))
@@ -112,8 +127,11 @@ async def proposals(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("There are no proposals yet. To make one: /propose TITLE"))]
     gov = ctx.services.contracts.governor.functions
     now = await chain_now(ctx)
+    shown = listed[-10:]
+    actions = [decode_actions(ctx.services.contracts, *p.actions) for p in shown]
+    known = await known_for(ctx.services, [a for each in actions for a in each])
     lines = []
-    for p in listed[-10:]:
+    for p, its_actions in zip(shown, actions):
         state = await ctx.services.read(gov.state(p.proposal_id).call)
         snapshot = await ctx.services.read(gov.proposalSnapshot(p.proposal_id).call)
         deadline = await ctx.services.read(gov.proposalDeadline(p.proposal_id).call)
@@ -123,6 +141,7 @@ async def proposals(ctx: Context, args: list[str]) -> list[Reply]:
                            state=state_text(ctx, state, now, snapshot, deadline),
                            yes=format_number(for_, ctx.lang), no=format_number(against, ctx.lang),
                            abstain=format_number(abstain, ctx.lang)))
+        lines.extend("   " + line for line in actions_text(ctx.translator, its_actions, known).split("\n"))
     lines.append(ctx.t("To vote: /vote NUMBER yes|no|abstain VOTES, for example /vote {example}",
                        example=f"{format_number(listed[-1].number, ctx.lang)} {ctx.t('yes')} "
                                f"{format_number(2, ctx.lang)}"))
@@ -130,18 +149,30 @@ async def proposals(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 async def propose(ctx: Context, args: list[str]) -> list[Reply]:
-    """/propose TITLE: a signal proposal for the members to vote on, after a confirmation."""
+    """/propose TITLE: a signal proposal for the members to vote on, after a confirmation.
+    /propose rate RATE TITLE (admins): a proposal that sets the GRO rate to RATE GRO a kilogram."""
+    targets, values, calldatas = signal_action(ctx)
+    if len(args) >= 2 and args[0].lower() == "rate":
+        if not await ctx.is_admin():
+            return [ctx.reply(ctx.t("Sorry, only the co-op's admins can add an action to a proposal. To ask the "
+                                    "co-op's opinion, send /propose with just the title."))]
+        try:
+            rate = parse_amount(args[1], ctx.lang, decimals=2)
+        except AmountError as e:
+            return [ctx.reply(number_problem(ctx, e, args[1]))]
+        ctx.as_admin = True  # confirmed only by someone who is still an admin
+        targets, values, calldatas = rate_action(ctx, int(rate.scaleb(18)))
+        args = args[2:]
     title = " ".join(args).strip()
     if not title:
         return [ctx.reply(ctx.t("Write what you propose after the command, for example: /propose {example}",
                                 example=ctx.t("Paint the lobby")))]
-    if len(title) > TITLE_MAX:
-        return [ctx.reply(ctx.t("That title is too long: at most {count} characters, please.",
+    if len(title) > TITLE_MAX or len((ctx.inbound.text or "").strip().splitlines()) > 1:
+        return [ctx.reply(ctx.t("A title is one line of at most {count} characters, please.",
                                 count=format_number(TITLE_MAX, ctx.lang)))]
     if await exported(ctx):
         return exported_reply(ctx)
     gov = ctx.services.contracts.governor.functions
-    targets, values, calldatas = signal_action(ctx)
     proposal_id = await ctx.services.read(gov.hashProposal(
         targets, values, [bytes.fromhex(c[2:]) for c in calldatas], keccak(text=title)).call)
     if await ctx.services.read(gov.proposalSnapshot(proposal_id).call):
@@ -150,6 +181,7 @@ async def propose(ctx: Context, args: list[str]) -> list[Reply]:
     period = await ctx.services.read(gov.votingPeriod().call)
     summary = ctx.t("Propose to the co-op: “{title}”. Voting opens in {delay} and stays open for {period}. "
                     "It costs nothing.", title=title, delay=duration(ctx, delay), period=duration(ctx, period))
+    summary += "\n" + await described(ctx, targets, values, calldatas)
     intent = {"targets": targets, "values": values, "calldatas": calldatas, "description": title}
     return await confirm.offer(ctx, "propose", {"intent": intent, "title": title}, summary)
 
@@ -216,6 +248,7 @@ async def vote(ctx: Context, args: list[str]) -> list[Reply]:
                     cost=ctx.tn("{count} vote costs {credits}", "{count} votes cost {credits}", votes,
                                 count=format_number(votes, ctx.lang), credits=_credits(ctx, cost)),
                     credits=_credits(ctx, credits), left=format_number(credits - cost, ctx.lang))
+    summary += "\n" + await described(ctx, *proposal.actions)
     intent = {"proposal_id": str(proposal.proposal_id), "support": support, "votes": votes}
     return await confirm.offer(ctx, "vote", {"intent": intent, "number": number, "title": proposal.title},
                                summary)

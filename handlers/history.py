@@ -11,6 +11,7 @@ from sqlalchemy import select
 from chain.db import Cursor, HistoryEvent
 from chain.indexer import history as history_of
 from handlers.base import Context, Reply, Services
+from handlers.proposal_text import one_line_title
 from locales import format_day, format_gro, format_money, format_number
 
 LIMIT = 10
@@ -49,8 +50,13 @@ async def accounts_about(services: Services, contract: str, events: tuple[str, .
 class Proposal:
     number: int  # what members call it: #1, #2…
     proposal_id: int
-    title: str
+    title: str  # one line, capped (its description's first line)
     created: dict  # the ProposalCreated event's arguments (its actions, for queue and execute)
+
+    @property
+    def actions(self) -> tuple[list, list, list]:
+        """(targets, values, calldatas), as propose took them."""
+        return self.created["targets"], self.created["values"], self.created["calldatas"]
 
 
 async def proposals_in_history(services: Services) -> list[Proposal]:
@@ -60,7 +66,7 @@ async def proposals_in_history(services: Services) -> list[Proposal]:
         rows = (await session.scalars(select(HistoryEvent).where(
             HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
             .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
-    return [Proposal(n, int(row.args["proposalId"]), row.args["description"], row.args)
+    return [Proposal(n, int(row.args["proposalId"]), one_line_title(row.args["description"]), row.args)
             for n, row in enumerate(rows, 1)]
 
 
@@ -134,7 +140,8 @@ def describe(ctx: Context, event: HistoryEvent, proposal_numbers: dict[str, int]
         case "Withdrawn":
             return ctx.t("Took back {amount} GRO from your lock.", amount=gro("amount"))
         case "ProposalCreated":
-            return ctx.t("You proposed #{number}: “{title}”.", number=proposal(), title=a["description"])
+            return ctx.t("You proposed #{number}: “{title}”.", number=proposal(),
+                         title=one_line_title(a["description"]))
         case "VoteCast" | "VoteCastWithParams":
             answer = {0: ctx.t("no"), 1: ctx.t("yes"), 2: ctx.t("abstain")}.get(int(a["support"]), "?")
             return ctx.t("You voted {answer} on #{number}.", answer=answer, number=proposal())

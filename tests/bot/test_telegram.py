@@ -172,6 +172,14 @@ async def test_pushed_replies_reach_the_members_chat_and_the_group(polling, api,
     assert photo.buttons == [{"text": "More", "callback_data": "cmd:readings"}]
 
 
+async def test_text_goes_out_plain_so_a_title_shows_as_typed(polling, api, app):
+    title = "New proposal #2 “Buy a fan <b>now</b> *today* [x](https://e.vil) _y_”"
+    mark = len(api.calls)
+    await app.push("telegram", Reply("group", title))
+    sent = await api.wait_for("sendMessage", GROUP, title, after=mark)
+    assert sent.params["text"] == title and "parse_mode" not in sent.params and "entities" not in sent.params
+
+
 async def test_a_balance_asked_in_the_group_is_answered_in_the_private_chat(polling, api):
     mark = len(api.calls)
     group = {"id": GROUP, "type": "supergroup", "title": "Co-op"}
