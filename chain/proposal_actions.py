@@ -4,7 +4,7 @@ and what the keeper goes by before queueing.
 Each action is a signal (the chat's no-op `MemberRegistry.memberCount()` read), an ordinary setting, a
 privileged change, or unknown (a target that is not one of our contracts, or a call our ABIs do not have).
 Ordinary versus privileged is the governor's own rule (`CoopGovernor.isPrivileged`): ordinary only with no
-value and one of ORDINARY_SIGNATURES, whatever the target.
+value and one of ORDINARY on its contract (the registry's no-op read, GroToken's settings).
 """
 from dataclasses import dataclass
 from functools import cache
@@ -18,8 +18,10 @@ from chain.artifacts import load_artifact, type_string
 from chain.deploy import CoopSystem
 
 SIGNAL, ORDINARY, PRIVILEGED, UNKNOWN = "signal", "ordinary", "privileged", "unknown"
-ORDINARY_SIGNATURES = ("memberCount()", "setRatePerKg(uint256)", "setCertificationCaps(uint256,uint256,uint32)")
 SIGNAL_SIGNATURE = "memberCount()"
+# The governor's ordinary actions, by our contract: everything else waits the guardian window.
+ORDINARY = {("registry", SIGNAL_SIGNATURE), ("gro", "setRatePerKg(uint256)"),
+            ("gro", "setCertificationCaps(uint256,uint256,uint32)")}
 # CoopSystem's contracts and the artifact whose ABI each one answers to (the proxies' implementations).
 ARTIFACTS = {"registry": "MemberRegistry", "food_usd": "FoodUSD", "gro": "GroToken", "escrow": "VotingEscrow",
              "timelock": "TimelockController", "governor": "CoopGovernor", "group_buy": "GroupBuy",
@@ -79,7 +81,7 @@ def decode_action(contracts: CoopSystem, target: str, value: int | str, calldata
     args = {p["name"] or f"arg{i}": _plain(p, v) for i, (p, v) in enumerate(zip(inputs, values))}
     if value == 0 and signature == SIGNAL_SIGNATURE and key == "registry":
         kind = SIGNAL
-    elif value == 0 and signature in ORDINARY_SIGNATURES:
+    elif value == 0 and (key, signature) in ORDINARY:
         kind = ORDINARY
     else:
         kind = PRIVILEGED

@@ -12,6 +12,7 @@ import {IGovernor} from "@openzeppelin/contracts/governance/IGovernor.sol";
 import {IVotes} from "@openzeppelin/contracts/governance/utils/IVotes.sol";
 import {GovernorCountingQuadratic} from "./GovernorCountingQuadratic.sol";
 import {MemberRegistry} from "./MemberRegistry.sol";
+import {VotingEscrow} from "./VotingEscrow.sol";
 
 /// @title The co-op's governor
 /// @notice Members propose and vote with quadratic votes bought with their veGRO. A proposal is decided at
@@ -34,6 +35,8 @@ contract CoopGovernor is
 {
     /// @notice The register of members who may propose and vote.
     MemberRegistry public immutable registry;
+    /// @notice GroToken (the escrow's token), whose rate and certification caps are ordinary settings.
+    address public immutable gro;
     /// @notice Seconds after its deadline before a passed proposal with a privileged action can be queued;
     /// the guardian's time to cancel it.
     uint256 public immutable guardianWindow;
@@ -60,6 +63,7 @@ contract CoopGovernor is
         GovernorTimelockControl(timelock)
     {
         registry = registry_;
+        gro = address(VotingEscrow(address(votingEscrow)).token());
         guardianWindow = guardianWindowSeconds;
         _setProposalGuardian(guardian);
     }
@@ -75,23 +79,25 @@ contract CoopGovernor is
     }
 
     /// @notice Whether a proposal with these actions is privileged, and so waits the guardian window.
-    /// @dev An action is ordinary only if it sends no value and calls one of: `memberCount()` (the no-op
-    /// read of a signal proposal), `setRatePerKg(uint256)`, `setCertificationCaps(uint256,uint256,uint32)`
-    /// (GroToken's governance-set settings). Role grants, upgrades, governor and timelock settings, plain
-    /// transfers and anything unknown are privileged.
+    /// @dev An action is ordinary only if it sends no value and is one of: `memberCount()` on the registry
+    /// (the no-op read of a signal proposal), `setRatePerKg(uint256)` or
+    /// `setCertificationCaps(uint256,uint256,uint32)` on GroToken (its governance-set settings). Role grants,
+    /// upgrades, governor and timelock settings, plain transfers, calls to other contracts and anything
+    /// unknown are privileged: the same rule the chat uses to word and flag a proposal's actions.
     function isPrivileged(address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
         public
-        pure
+        view
         returns (bool)
     {
         for (uint256 i = 0; i < targets.length; ++i) {
             if (values[i] != 0 || calldatas[i].length < 4) return true;
             bytes4 selector = bytes4(calldatas[i]);
-            if (
-                selector != bytes4(keccak256("memberCount()"))
-                    && selector != bytes4(keccak256("setRatePerKg(uint256)"))
-                    && selector != bytes4(keccak256("setCertificationCaps(uint256,uint256,uint32)"))
-            ) return true;
+            bool ordinary = targets[i] == address(registry)
+                ? selector == bytes4(keccak256("memberCount()"))
+                : targets[i] == gro
+                    && (selector == bytes4(keccak256("setRatePerKg(uint256)"))
+                        || selector == bytes4(keccak256("setCertificationCaps(uint256,uint256,uint32)")));
+            if (!ordinary) return true;
         }
         return false;
     }

@@ -165,6 +165,8 @@ def test_only_value_free_ordinary_settings_are_ordinary(coop):
         (gro.address, 1, data(gro, ("setRatePerKg", [NEW_RATE]))),  # an ordinary call, but with value
         (gro.address, 0, b"\x01\x02"),  # too short for a selector
         (gro.address, 0, os.urandom(4)),  # unknown
+        (gb.address, 0, data(registry, ("memberCount", []))),  # an ordinary selector on another contract
+        (coop.outsider.address, 0, data(gro, ("setRatePerKg", [NEW_RATE]))),  # not our GroToken
     ]
 
     def privileged_(*actions):
