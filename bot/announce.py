@@ -194,11 +194,12 @@ class Announcer:
             return False
         return True
 
-    async def _actions_of(self, proposal: Proposal):
-        """A function of a translator: what the proposal's actions do, in that language."""
+    async def _actions_of(self, proposal: Proposal, stoppable: bool = True):
+        """A function of a translator: what the proposal's actions do, in that language. `stoppable`: the
+        guardian can still cancel it (not once it is decided against or done)."""
         actions = decode_actions(self.app.contracts, *proposal.actions)
         known = await known_for(self.app, actions)
-        return lambda tr: actions_text(tr, actions, known)
+        return lambda tr: actions_text(tr, actions, known, stoppable)
 
     async def _proposal_created(self, proposal_id: int) -> None:
         """Once: the group hears of a new proposal, with what it would do."""
@@ -225,8 +226,11 @@ class Announcer:
         if not await self._once(f"proposal:{proposal.proposal_id}:result"):
             return
         against, for_, abstain = tally
-        actions = await self._actions_of(proposal)
+        actions = await self._actions_of(proposal, stoppable=state != DEFEATED)
         zone = ZoneInfo(self.app.settings.timezone)
+        earliest = None  # the guardian's window, then the timelock's delay
+        if queueable_at is not None:
+            earliest = queueable_at + await self.app.read(self.app.contracts.timelock.functions.getMinDelay().call)
 
         def text(tr: Translator) -> str:
             return result(tr) + "\n" + actions(tr)
@@ -240,11 +244,11 @@ class Announcer:
                             **fields)
             if state == EXECUTED:  # first seen already done (its "has taken effect" follows)
                 return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}.", **fields)
-            if queueable_at is not None:
-                moment = datetime.fromtimestamp(queueable_at, zone)
-                return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It can "
-                            "take effect after {day} {time}, then the waiting time; until then the co-op's guardian "
-                            "can stop it.", day=format_day(moment, tr.lang), time=format_clock(moment, tr.lang),
+            if earliest is not None:
+                moment = datetime.fromtimestamp(earliest, zone)
+                return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It takes "
+                            "effect on {day} at {time} at the earliest; until then the co-op's board (its guardian) "
+                            "can still stop it.", day=format_day(moment, tr.lang), time=format_clock(moment, tr.lang),
                             **fields)
             return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It takes "
                         "effect after the waiting time.", **fields)
@@ -294,7 +298,7 @@ class Announcer:
     async def proposal_executed(self, proposal: Proposal) -> None:
         if not await self._once(f"proposal:{proposal.proposal_id}:executed"):
             return
-        actions = await self._actions_of(proposal)
+        actions = await self._actions_of(proposal, stoppable=False)
 
         def text(tr: Translator) -> str:
             return tr.t("Proposal #{number} “{title}” has taken effect.",

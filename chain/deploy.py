@@ -68,10 +68,11 @@ class Roles:
     guardian: str  # may cancel a proposal: the board's Safe, a cold key
 
     def checked(self) -> "Roles":
-        """The same roles with checksummed addresses; a ValueError names a role that is not an address."""
+        """The same roles with checksummed addresses; a ValueError names a role that is not an address (the
+        zero address included: nobody holds its key)."""
         found = {}
         for name, address in asdict(self).items():
-            if not Web3.is_address(address):
+            if not Web3.is_address(address) or int(address, 16) == 0:
                 raise ValueError(f"the {name} {address!r} is not an address")
             found[name] = Web3.to_checksum_address(address)
         return Roles(**found)

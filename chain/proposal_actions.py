@@ -4,7 +4,7 @@ and what the keeper goes by before queueing.
 Each action is a signal (the chat's no-op `MemberRegistry.memberCount()` read), an ordinary setting, a
 privileged change, or unknown (a target that is not one of our contracts, or a call our ABIs do not have).
 Ordinary versus privileged is the governor's own rule (`CoopGovernor.isPrivileged`): ordinary only with no
-value and one of ORDINARY on its contract (the registry's no-op read, GroToken's settings).
+value and one of ORDINARY on its contract (the registry's no-op read, GroToken's rate).
 """
 from dataclasses import dataclass
 from functools import cache
@@ -20,8 +20,7 @@ from chain.deploy import CoopSystem
 SIGNAL, ORDINARY, PRIVILEGED, UNKNOWN = "signal", "ordinary", "privileged", "unknown"
 SIGNAL_SIGNATURE = "memberCount()"
 # The governor's ordinary actions, by our contract: everything else waits the guardian window.
-ORDINARY = {("registry", SIGNAL_SIGNATURE), ("gro", "setRatePerKg(uint256)"),
-            ("gro", "setCertificationCaps(uint256,uint256,uint32)")}
+ORDINARY = {("registry", SIGNAL_SIGNATURE), ("gro", "setRatePerKg(uint256)")}
 # CoopSystem's contracts and the artifact whose ABI each one answers to (the proxies' implementations).
 ARTIFACTS = {"registry": "MemberRegistry", "food_usd": "FoodUSD", "gro": "GroToken", "escrow": "VotingEscrow",
              "timelock": "TimelockController", "governor": "CoopGovernor", "group_buy": "GroupBuy",

@@ -8,6 +8,7 @@ may give it one ordinary action instead (`/propose rate 20 TITLE`: the GRO rate 
 shown with its actions in plain words (handlers/proposal_text.py), whoever made it and however.
 """
 import math
+from decimal import Decimal
 
 from eth_utils import keccak
 
@@ -141,25 +142,33 @@ async def proposals(ctx: Context, args: list[str]) -> list[Reply]:
                            state=state_text(ctx, state, now, snapshot, deadline),
                            yes=format_number(for_, ctx.lang), no=format_number(against, ctx.lang),
                            abstain=format_number(abstain, ctx.lang)))
-        lines.extend("   " + line for line in actions_text(ctx.translator, its_actions, known).split("\n"))
+        stoppable = state not in (CANCELED, DEFEATED, EXECUTED, EXPIRED)
+        lines.extend("   " + line for line in actions_text(ctx.translator, its_actions, known, stoppable).split("\n"))
     lines.append(ctx.t("To vote: /vote NUMBER yes|no|abstain VOTES, for example /vote {example}",
                        example=f"{format_number(listed[-1].number, ctx.lang)} {ctx.t('yes')} "
                                f"{format_number(2, ctx.lang)}"))
     return [ctx.reply("\n".join(lines))]
 
 
+def _rate_asked(args: list[str], lang: str) -> Decimal | None:
+    """The GRO rate of "/propose rate RATE TITLE", or None when the words are a title."""
+    if len(args) < 2 or args[0].lower() != "rate":
+        return None
+    try:
+        return parse_amount(args[1], lang, decimals=2)
+    except AmountError:
+        return None
+
+
 async def propose(ctx: Context, args: list[str]) -> list[Reply]:
     """/propose TITLE: a signal proposal for the members to vote on, after a confirmation.
     /propose rate RATE TITLE (admins): a proposal that sets the GRO rate to RATE GRO a kilogram."""
     targets, values, calldatas = signal_action(ctx)
-    if len(args) >= 2 and args[0].lower() == "rate":
+    rate = _rate_asked(args, ctx.lang)  # "/propose Rate the new fan" is a title
+    if rate is not None:
         if not await ctx.is_admin():
             return [ctx.reply(ctx.t("Sorry, only the co-op's admins can add an action to a proposal. To ask the "
                                     "co-op's opinion, send /propose with just the title."))]
-        try:
-            rate = parse_amount(args[1], ctx.lang, decimals=2)
-        except AmountError as e:
-            return [ctx.reply(number_problem(ctx, e, args[1]))]
         ctx.as_admin = True  # confirmed only by someone who is still an admin
         targets, values, calldatas = rate_action(ctx, int(rate.scaleb(18)))
         args = args[2:]

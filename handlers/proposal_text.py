@@ -17,7 +17,8 @@ from locales import Translator, format_gro, format_number
 
 TITLE_MAX = 120  # characters, one line: what a member reads before voting is the actions, not an essay
 # Control characters and the bidirectional overrides that could make a title read other than it is.
-_HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Control characters, zero-width characters and direction marks: they could hide or reorder a title's text.
+_HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 WARNING = "⚠️"
 
 
@@ -95,7 +96,7 @@ def _right(tr: Translator, role: bytes) -> str:
         "UPGRADER_ROLE": tr.t("upgrade right"),
         "MINTER_ROLE": tr.t("right to create Food-USD"),
         "BURNER_ROLE": tr.t("right to destroy Food-USD"),
-        "PAUSER_ROLE": tr.t("right to pause"),
+        "PAUSER_ROLE": tr.t("right to pause Food-USD"),
         "CERTIFIER_ROLE": tr.t("right to certify produce (it creates GRO)"),
         "REGISTRAR_ROLE": tr.t("right to add and remove members"),
         "ORDER_MANAGER_ROLE": tr.t("right to open and cancel orders"),
@@ -173,16 +174,20 @@ def action_text(tr: Translator, action: Action, known: Known) -> str:
     return text
 
 
-def actions_text(tr: Translator, actions: list[Action], known: Known) -> str:
-    """One line per action, the dangerous ones marked, then what the danger is and who can still stop it."""
+def actions_text(tr: Translator, actions: list[Action], known: Known, stoppable: bool = True) -> str:
+    """One line per action, the dangerous ones marked, then what the danger is and (while the proposal can
+    still be cancelled: `stoppable`) who can still stop it."""
     if all(a.kind == SIGNAL for a in actions):
         return "• " + tr.t("no action: a vote of opinion")
     lines = [f"{WARNING} " if a.kind in (PRIVILEGED, UNKNOWN) else "• " for a in actions]
     lines = [mark + action_text(tr, a, known) for mark, a in zip(lines, actions)]
     if any(a.kind == UNKNOWN for a in actions):
-        lines.append(f"{WARNING} " + tr.t("I cannot read what this proposal would do: vote no unless you know what "
-                                          "it is. The co-op's guardian can still stop it after the vote."))
+        danger = tr.t("I cannot read what this proposal would do: vote no unless you know what it is.")
     elif any(a.kind == PRIVILEGED for a in actions):
-        lines.append(f"{WARNING} " + tr.t("This changes who controls the co-op's contracts or how they work. The "
-                                          "co-op's guardian can still stop it after the vote."))
+        danger = tr.t("This changes who controls the co-op's contracts or how they work.")
+    else:
+        return "\n".join(lines)
+    if stoppable:
+        danger += " " + tr.t("The co-op's board (its guardian) can still stop it until it takes effect.")
+    lines.append(f"{WARNING} {danger}")
     return "\n".join(lines)

@@ -30,8 +30,9 @@ def reason_texts(translator: Translator) -> dict[str, str]:
         "already_member": t("This resident is already a registered member. Nothing more to do."),
         "batch_already_certified": t("This batch of produce was already certified: a batch earns GRO only once. For "
                                      "new produce, use a new batch name."),
-        "over_batch_cap": t("That is more GRO than one batch may earn, a limit the members set by vote. Certify the "
-                            "produce as smaller batches, each with its own name."),
+        "over_batch_cap": t("That is more GRO than one batch may earn, a limit the members set by vote. A batch is "
+                            "one harvest; if this one really weighs more, ask the members to raise the limit with a "
+                            "proposal."),
         "over_period_cap": t("The co-op has certified all the GRO its members allow for now, a limit they set by "
                              "vote. Certify this batch when the limit starts again; /certify says when."),
         "empty_batch": t("This batch would earn no GRO: check its weight and try again."),

@@ -45,6 +45,8 @@ contract CoopGovernor is
     error NotAMember(address account);
     /// @notice Proposal `proposalId` carries a privileged action: it can be queued from `queueableAt`.
     error PrivilegedProposalInGuardianWindow(uint256 proposalId, uint256 queueableAt);
+    /// @notice A deployment without a guardian, or without time for it to act, is refused.
+    error GuardianRequired(address guardian, uint256 guardianWindow);
 
     constructor(
         IVotes votingEscrow,
@@ -62,6 +64,7 @@ contract CoopGovernor is
         GovernorVotesQuorumFraction(quorumPercent)
         GovernorTimelockControl(timelock)
     {
+        if (guardian == address(0) || guardianWindowSeconds == 0) revert GuardianRequired(guardian, guardianWindowSeconds);
         registry = registry_;
         gro = address(VotingEscrow(address(votingEscrow)).token());
         guardianWindow = guardianWindowSeconds;
@@ -79,11 +82,11 @@ contract CoopGovernor is
     }
 
     /// @notice Whether a proposal with these actions is privileged, and so waits the guardian window.
-    /// @dev An action is ordinary only if it sends no value and is one of: `memberCount()` on the registry
-    /// (the no-op read of a signal proposal), `setRatePerKg(uint256)` or
-    /// `setCertificationCaps(uint256,uint256,uint32)` on GroToken (its governance-set settings). Role grants,
-    /// upgrades, governor and timelock settings, plain transfers, calls to other contracts and anything
-    /// unknown are privileged: the same rule the chat uses to word and flag a proposal's actions.
+    /// @dev An action is ordinary only if it sends no value and is `memberCount()` on the registry (the
+    /// no-op read of a signal proposal) or `setRatePerKg(uint256)` on GroToken (the certification caps bound
+    /// what a rate can mint). Certification caps (they bound what the certifier's key can mint), role
+    /// grants, upgrades, governor and timelock settings, plain transfers, calls to other contracts and
+    /// anything unknown are privileged: the same rule the chat uses to word and flag a proposal's actions.
     function isPrivileged(address[] memory targets, uint256[] memory values, bytes[] memory calldatas)
         public
         view
@@ -94,9 +97,7 @@ contract CoopGovernor is
             bytes4 selector = bytes4(calldatas[i]);
             bool ordinary = targets[i] == address(registry)
                 ? selector == bytes4(keccak256("memberCount()"))
-                : targets[i] == gro
-                    && (selector == bytes4(keccak256("setRatePerKg(uint256)"))
-                        || selector == bytes4(keccak256("setCertificationCaps(uint256,uint256,uint32)")));
+                : targets[i] == gro && selector == bytes4(keccak256("setRatePerKg(uint256)"));
             if (!ordinary) return true;
         }
         return false;

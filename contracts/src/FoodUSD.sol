@@ -30,14 +30,14 @@ contract FoodUSD is CoopUpgradeable, ERC20Upgradeable, ERC20PermitUpgradeable, E
     error ZeroAmount();
 
     /// @dev Called once through the proxy.
-    function initialize(address governance, address operator) external initializer {
+    function initialize(address governance, address treasurer) external initializer {
         __CoopUpgradeable_init(governance);
         __ERC20_init("Food-USD", "FUSD");
         __ERC20Permit_init("Food-USD");
         __ERC20Pausable_init();
-        _grantRole(MINTER_ROLE, operator);
-        _grantRole(BURNER_ROLE, operator);
-        _grantRole(PAUSER_ROLE, operator);
+        _grantRole(MINTER_ROLE, treasurer);
+        _grantRole(BURNER_ROLE, treasurer);
+        _grantRole(PAUSER_ROLE, treasurer);
     }
 
     /// @notice Cents to the millionth: 6 decimals, like USDC.

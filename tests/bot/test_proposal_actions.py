@@ -65,6 +65,12 @@ def test_members_see_what_they_vote_for(console: Console, tmp_path):
     console.expect("bob", too_long)
     console.send(**{"from": "bob", "text": "/propose Pintar el vestíbulo\ny regalar las llaves"})
     console.expect("bob", too_long)
+    # A title that starts with the word "rate" is a title: no action, nothing refused.
+    console.send(**{"from": "bob", "text": "/propose Rate the new fan"})
+    offer = console.expect("bob", "Rate the new fan")
+    assert "• " + ES("no action: a vote of opinion") in offer["text"]
+    console.send(**{"from": "bob", "press": button(offer, 1)})  # cancel
+    console.expect("bob")
 
     # An admin's rate proposal says what it changes, before the confirm and to the group.
     console.send(**{"from": "admin", "text": "/propose rate 20 Raise the GRO rate"})
@@ -94,8 +100,8 @@ def test_members_see_what_they_vote_for(console: Console, tmp_path):
     console.send(**{"from": "bob", "text": "/proposals"})
     listed = console.expect("bob", "#2 ")["text"]
     assert f"⚠️ dar el derecho de actualizar el código (UPGRADER_ROLE) sobre GroupBuy a {short}" in listed
-    assert ES("This changes who controls the co-op's contracts or how they work. The co-op's guardian can still "
-              "stop it after the vote.") in listed
+    assert ES("This changes who controls the co-op's contracts or how they work.") + " " + \
+        ES("The co-op's board (its guardian) can still stop it until it takes effect.") in listed
     assert "• " + ES("raise the GRO rate to {rate} per kg (now {now})", rate="20", now="10") in listed
 
     # The vote's confirmation shows the actions too.
@@ -117,7 +123,7 @@ def test_members_see_what_they_vote_for(console: Console, tmp_path):
     send(chain.w3, gov.castVoteWithReasonAndParams(proposal_id, 1, "", (5).to_bytes(32, "big")), attacker)
     chain.advance(7 * DAY)
     result = console.heard("group", "Proposal #2 “Buy a fan")["text"]
-    assert "passed" in result and "It can take effect after" in result and "guardian can stop it" in result
+    assert "passed" in result and "at the earliest" in result and "(its guardian) can still stop it" in result
     assert f"⚠️ give the upgrade right (UPGRADER_ROLE) on GroupBuy to {short}" in result
     window = gov.guardianWindow().call()
     assert window > 0

@@ -223,6 +223,7 @@ ROLE_OPTIONS = ("--registrar", "0x" + "11" * 20, "--certifier", "0x" + "22" * 20
     ({"--treasurer": "0x" + "11" * 20}, "four different addresses"),  # the registrar's too
     ({"--guardian": Account.from_key("0x" + "55" * 32).address}, "none of them the deployer's"),
     ({"--guardian": "the board"}, "the guardian 'the board' is not an address"),
+    ({"--guardian": "0x" + "00" * 20}, "the guardian '0x" + "00" * 20 + "' is not an address"),
 ])
 def test_coop_deploy_refuses_a_role_shared_or_not_an_address(tmp_path: Path, change, said):
     options = list(ROLE_OPTIONS)

@@ -115,7 +115,7 @@ async def test_twenty_joins_go_in_one_bundle(gateway):
     async with sessions() as session:
         from sqlalchemy import select
         joins = list((await session.execute(select(Intent).where(Intent.kind == "join"))).scalars())
-    assert {i.state for i in joins} == {"confirmed"}
+    assert {(i.state, i.reason) for i in joins} == {("confirmed", None)}
     assert len({i.tx_hash for i in joins}) == 1
     assert coop.contracts.group_buy.functions.getOrder(order).call()[8] == 20
 

@@ -4,6 +4,8 @@ import os
 
 from eth_utils import keccak
 
+from chain.deploy import ZERO_ADDRESS
+from chain.transact import deploy_contract
 from tests.conftest import GRO, TEST_PARAMS
 from tests.contracts.governance import (STATE, end_voting, lock_gro, propose, queue_and_execute, start_voting,
                                         vote, wait_guardian_window)
@@ -152,9 +154,9 @@ def test_only_value_free_ordinary_settings_are_ordinary(coop):
     ordinary = [
         (registry.address, 0, data(registry, ("memberCount", []))),
         (gro.address, 0, data(gro, ("setRatePerKg", [NEW_RATE]))),
-        (gro.address, 0, caps),
     ]
     privileged = [
+        (gro.address, 0, caps),  # raising them would let the certifier's key mint a majority
         (gb.address, 0, data(gb, ("grantRole", [gb.functions.UPGRADER_ROLE().call(), coop.outsider.address]))),
         (gb.address, 0, data(gb, ("revokeRole", [gb.functions.UPGRADER_ROLE().call(), timelock.address]))),
         (gb.address, 0, data(gb, ("upgradeToAndCall", [coop.outsider.address, b""]))),
@@ -185,3 +187,13 @@ def test_the_guardian_is_chosen_at_deployment_and_replaced_only_by_governance(co
     assert governor.guardianWindow().call() == TEST_PARAMS.guardian_window
     with reverts("GovernorOnlyExecutor"):
         coop.tx(governor.setProposalGuardian(coop.outsider.address), coop.deployer)
+
+
+def test_a_governor_without_a_guardian_or_its_window_is_refused(coop):
+    """Without a guardian (OpenZeppelin would then let only proposers cancel) or with no window, nothing
+    stands between a passed privileged proposal and the timelock."""
+    c = coop.contracts
+    for guardian, window in ((ZERO_ADDRESS, TEST_PARAMS.guardian_window), (coop.guardian.address, 0)):
+        with reverts("GuardianRequired", guardian=guardian, guardianWindow=window):
+            deploy_contract(coop.w3, "CoopGovernor", coop.deployer, c.escrow.address, c.timelock.address,
+                            c.registry.address, 60, 3600, 10, guardian, window)

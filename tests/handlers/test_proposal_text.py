@@ -33,8 +33,8 @@ def test_a_rate_change_compares_with_the_current_rate(deployed):
 
 def test_certification_caps_are_told_in_gro_and_days(deployed):
     gro = deployed.contracts.gro.functions
-    assert words(deployed, "en", [gro.setCertificationCaps(50 * GRO, 500 * GRO, 7 * 86400)]) == \
-        "• change the certification caps: at most 50 GRO a batch and 500 GRO every 7 days"
+    assert words(deployed, "en", [gro.setCertificationCaps(50 * GRO, 500 * GRO, 7 * 86400)]).splitlines()[0] == \
+        "⚠️ change the certification caps: at most 50 GRO a batch and 500 GRO every 7 days"
 
 
 def test_a_hidden_grant_to_a_member_is_named_and_warned_about_in_each_language(deployed):
@@ -44,8 +44,8 @@ def test_a_hidden_grant_to_a_member_is_named_and_warned_about_in_each_language(d
     assert words(deployed, "en", calls, {member: "@bob"}).splitlines() == [
         "• read the number of members (this changes nothing)",
         f"⚠️ give the right to create Food-USD (MINTER_ROLE) on Food-USD to @bob ({short})",
-        "⚠️ This changes who controls the co-op's contracts or how they work. The co-op's guardian can still stop "
-        "it after the vote."]
+        "⚠️ This changes who controls the co-op's contracts or how they work. The co-op's board (its guardian) can "
+        "still stop it until it takes effect."]
     assert words(deployed, "es", calls, {member: "@bob"}).splitlines()[1] == \
         f"⚠️ dar el derecho de crear Food-USD (MINTER_ROLE) sobre Food-USD a @bob ({short})"
 
@@ -74,8 +74,10 @@ def test_an_unknown_action_is_named_and_warned_about(deployed):
     assert text.splitlines() == [
         "⚠️ an unknown action on the GRO token",
         f"⚠️ an unknown action on {STRANGER[:6]}…{STRANGER[-4:]}",
-        "⚠️ I cannot read what this proposal would do: vote no unless you know what it is. The co-op's guardian "
-        "can still stop it after the vote."]
+        "⚠️ I cannot read what this proposal would do: vote no unless you know what it is. The co-op's board (its "
+        "guardian) can still stop it until it takes effect."]
+    done = actions_text(Translator("en"), actions, Known(our_contracts(c), {}), stoppable=False)
+    assert done.splitlines()[-1] == "⚠️ I cannot read what this proposal would do: vote no unless you know what it is."
 
 
 def test_a_title_is_the_first_line_capped_and_without_hidden_characters():
