@@ -1,9 +1,9 @@
 """A proposal's actions decoded against the co-op's own ABIs, from calldata encoded the way a proposer would
 (web3's contract objects over the deployed contracts), classified by the governor's rule."""
-from eth_utils import keccak, to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
 
-from chain.artifacts import function
-from chain.proposal_actions import (ORDINARY, PRIVILEGED, SIGNAL, UNKNOWN, decode_action, decode_actions,
+from chain.artifacts import function, load_artifact, type_string
+from chain.proposal_actions import (ARTIFACTS, ORDINARY, PRIVILEGED, SIGNAL, UNKNOWN, decode_action, decode_actions,
                                     waits_for_guardian)
 from tests.conftest import GRO
 
@@ -79,3 +79,24 @@ def test_one_hidden_privileged_action_makes_the_whole_proposal_wait(deployed):
     actions = decode_actions(c, [c.registry.address, c.food_usd.address], [0, 0], [signal, grant])
     assert [a.kind for a in actions] == [SIGNAL, PRIVILEGED]
     assert waits_for_guardian(actions)
+
+
+def test_the_chat_flags_exactly_what_the_governor_makes_wait(deployed):
+    """One rule on both sides: every function of every one of our contracts, and the same calls sent to an
+    address that is not ours, with and without value, are 'privileged or unknown' for the chat exactly when
+    the governor's isPrivileged says so (else the keeper could queue early, or members be warned wrongly)."""
+    c = deployed.contracts
+    is_privileged = c.governor.functions.isPrivileged
+    checked = 0
+    for key, artifact in ARTIFACTS.items():
+        for item in load_artifact(artifact).abi:
+            if item["type"] != "function":
+                continue
+            signature = f"{item['name']}({','.join(type_string(p) for p in item['inputs'])})"
+            data = function_signature_to_4byte_selector(signature) + bytes(32 * len(item["inputs"]))
+            for target in (getattr(c, key).address, OUTSIDER):
+                for value in (0, 1):
+                    ours = waits_for_guardian([decode_action(c, target, value, data)])
+                    assert ours == is_privileged([target], [value], [data]).call(), (key, signature, target, value)
+                    checked += 1
+    assert checked > 400
