@@ -24,6 +24,7 @@ from eth_utils import keccak
 
 from chain import DeployParams, deploy_contract, deploy_system, send, start_tester
 
+GRO = 10**18
 DAY = 24 * 3600
 MEMBERS = 8
 ROUNDS = 3  # proposals voted on, each with a different first voter
@@ -92,7 +93,7 @@ def run() -> Iterator[str]:
     # ---- castVoteWithReasonAndParams: quadratic vs a stock governor ----
     anchor_gov, _ = deploy_contract(chain.w3, "AnchorGovernor", deployer, wrapper.address)
     chain.advance(2)
-    target = [gro.address], [0], [gro.encode_abi("setRatePerKg", args=[11 * 10**18])]
+    target = [gro.address], [0], [gro.encode_abi("setRatePerKg", args=[11 * GRO])]
     first, later = ([], []), ([], [])
     for r in range(ROUNDS):
         description = f"bench {r}"
