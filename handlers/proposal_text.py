@@ -122,7 +122,7 @@ def _argument(tr: Translator, value: Any, known: Known) -> str:
 
 
 def _period(tr: Translator, seconds: int) -> str:
-    """A period set by governance, exactly (a cap's period is usually whole days)."""
+    """A period set by governance: in days or hours when it is whole ones, else in minutes (rounded up)."""
     if seconds and seconds % 86400 == 0:
         return tr.tn("{count} day", "{count} days", seconds // 86400, count=format_number(seconds // 86400, tr.lang))
     if seconds and seconds % 3600 == 0:
@@ -158,6 +158,12 @@ def action_text(tr: Translator, action: Action, known: Known) -> str:
         case "revokeRole" | "renounceRole":
             text = tr.t("take the {right} on {contract} away from {account}", right=_right(tr, args[0]),
                         contract=on, account=address_name(tr, args[1], known))
+        case "setProposalGuardian":
+            text = tr.t("replace the co-op's board (its guardian, who can stop proposals) with {account}",
+                        account=address_name(tr, args[0], known))
+        case "updateDelay":
+            text = tr.t("change the waiting time before passed proposals take effect to {period}",
+                        period=_period(tr, args[0]))
         case "upgradeToAndCall":
             text = tr.t("upgrade {contract} to new code at {address}", contract=on, address=short(args[0]))
             if args[1]:

@@ -87,3 +87,13 @@ def test_a_title_is_the_first_line_capped_and_without_hidden_characters():
     long = one_line_title("x" * 500)
     assert len(long) == TITLE_MAX and long.endswith("…")
     assert one_line_title("<b>bold</b> *star*") == "<b>bold</b> *star*"  # shown as typed: no transport parses markup
+
+
+def test_replacing_the_guardian_and_the_timelock_delay_are_said_plainly(deployed):
+    c = deployed.contracts
+    board = to_checksum_address("0x" + "ab" * 20)
+    lines = words(deployed, "en", [c.governor.functions.setProposalGuardian(board),
+                                   c.timelock.functions.updateDelay(3 * 86400)]).splitlines()
+    assert lines[:2] == [f"⚠️ replace the co-op's board (its guardian, who can stop proposals) with "
+                         f"{board[:6]}…{board[-4:]}",
+                         "⚠️ change the waiting time before passed proposals take effect to 3 days"]
