@@ -22,6 +22,7 @@ from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from chain.proposal_actions import decode_actions
 from handlers.history import Proposal, accounts_about, proposals_in_history
+from handlers.orders import CASE, MINIMUM, TOLERANCE, UNITS, whole_cases
 from handlers.outcomes import outcome_text
 from handlers.proposal_text import actions_text, known_for
 from handlers.reasons import reason_text
@@ -138,7 +139,11 @@ class Announcer:
         if event.contract != "group_buy" or event.event not in CLOSING_EVENTS:
             return
         order_id = int(event.args["orderId"])
-        await self._group(lambda tr: self._order_closed_text(tr, event, order_id))
+        stale = False  # refunded although its whole cases reached the minimum: it was not closed in time
+        if event.event == "OrderRefunded":
+            order = await self.app.read(self.app.contracts.group_buy.functions.getOrder(order_id).call)
+            stale = whole_cases(order[UNITS], order[TOLERANCE], order[CASE]) >= order[MINIMUM]
+        await self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
         for member, account in await self._joined(order_id):
             units, refund = await self.app.read(
                 self.app.contracts.group_buy.functions.claimable(order_id, account).call)
@@ -156,11 +161,13 @@ class Announcer:
             await self._tell(member, text)
 
     @staticmethod
-    def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int) -> str:
+    def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int, stale: bool) -> str:
         number = format_number(order_id, tr.lang)
         if event.event == "OrderExecuted":
             return tr.t("Order #{id} reached its goal and was bought: {units} units.", id=number,
                        units=format_number(int(event.args["boughtUnits"]), tr.lang))
+        if event.event == "OrderRefunded" and stale:
+            return tr.t("Order #{id} could not be closed in time; everyone gets their Food-USD back.", id=number)
         if event.event == "OrderRefunded":
             return tr.t("Order #{id} did not reach its minimum; everyone gets their Food-USD back.", id=number)
         return tr.t("Order #{id} was cancelled; everyone gets their Food-USD back.", id=number)

@@ -1,7 +1,7 @@
 """Keepers: what the co-op does by itself once time passes (run on a schedule, bot/scheduler.py).
 
 - An open order past its deadline is finalized: bought when its whole cases reach the minimum, else
-  refunded. The indexer then tells the group and each member who joined (bot/announce.py).
+  refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer then tells the group and each member who joined (bot/announce.py).
 - A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
   passed one is queued in the timelock and, once the timelock's delay is over, executed; the group hears
   when it took effect. A passed proposal with a privileged or unknown action (chain/proposal_actions.py)
@@ -22,7 +22,7 @@ from chain.db import Intent
 from chain.proposal_actions import decode_actions, waits_for_guardian
 from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED
 from handlers.history import accounts_about, history_reached, proposals_in_history
-from handlers.orders import CASE, DEADLINE, MEMBERS, MINIMUM, OPEN, STATUS, TOLERANCE, UNITS
+from handlers.orders import CASE, DEADLINE, MEMBERS, MINIMUM, OPEN, STATUS, TOLERANCE, UNITS, whole_cases
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -34,21 +34,13 @@ ATTEMPTS = 5  # per step; a step refused this often is left to the admins (they 
 FINISHED = (DEFEATED, CANCELED, EXECUTED)  # (a timelocked governor's proposals never expire)
 
 
-def whole_cases(units: int, tolerance: int, case_size: int) -> int:
-    """The units an order really buys: whole cases, the last one completed from tolerance when it can
-    (as GroupBuy._wholeCases)."""
-    cases, rest = divmod(units, case_size)
-    if rest and rest + tolerance >= case_size:
-        cases += 1
-    return cases * case_size
-
-
 class Keeper:
     def __init__(self, app: "App"):
         self.app = app
         self._closed: set[int] = set()  # order ids known not to be open (they never reopen)
         self._finished: set[int] = set()  # proposals announced in a final state
         self._given_up: set[str] = set()
+        self._stale: int | None = None  # seconds past a deadline after which anyone may refund an open order
         self._guardian_window: int | None = None  # the governor's (immutable), read once
 
     async def tick(self) -> None:
@@ -71,8 +63,17 @@ class Keeper:
             order = await self.app.read(gb.getOrder(order_id).call)
             if order[STATUS] != OPEN:
                 self._closed.add(order_id)
+            elif now > order[DEADLINE] + await self._stale_after() + GRACE:
+                # Still open two weeks on (finalizing kept failing, or the co-op was down): its members'
+                # way out is a refund, which anyone may ask for then.
+                await self._step(f"refund_stale:{order_id}", "refund_stale", {"order_id": order_id}, order_id)
             elif now > order[DEADLINE] + GRACE:
                 await self._finalize(order_id, order)
+
+    async def _stale_after(self) -> int:
+        if self._stale is None:  # GroupBuy's constant
+            self._stale = await self.app.read(self.app.contracts.group_buy.functions.STALE_AFTER().call)
+        return self._stale
 
     async def _finalize(self, order_id: int, order: tuple) -> None:
         params: dict = {"order_id": order_id}

@@ -145,6 +145,8 @@ OPERATOR_KINDS: dict[str, OperatorCall] = {
         c.group_buy.address, "GroupBuy", "claim", int(p["order_id"]), account)),
     "finalize": OperatorCall("gas_payer", lambda c, p, account: _call(
         c.group_buy.address, "GroupBuy", "finalize", int(p["order_id"]), p.get("join_order", []))),
+    "refund_stale": OperatorCall("gas_payer", lambda c, p, account: _call(
+        c.group_buy.address, "GroupBuy", "refundStale", int(p["order_id"]))),
     "queue": OperatorCall("gas_payer", lambda c, p, account: _call(
         c.governor.address, "CoopGovernor", "queue", *_proposal(p))),
     "execute": OperatorCall("gas_payer", lambda c, p, account: _call(

@@ -16,6 +16,15 @@ PRICE, DEADLINE, TARGET, MINIMUM, CAP, CASE, STATUS, SUPPLIER, UNITS, TOLERANCE,
 PRODUCT = 13
 
 
+def whole_cases(units: int, tolerance: int, case_size: int) -> int:
+    """The units an order really buys: whole cases, the last one completed from tolerance when it can
+    (as GroupBuy._wholeCases)."""
+    cases, rest = divmod(units, case_size)
+    if rest and rest + tolerance >= case_size:
+        cases += 1
+    return cases * case_size
+
+
 async def product_names(ctx: Context) -> dict[str, str]:
     async with ctx.services.sessions() as session:
         return {p.product_id: p.name for p in (await session.execute(select(Product))).scalars()}

@@ -88,6 +88,27 @@ def test_the_admins_hear_when_an_order_cannot_be_closed_by_itself(console, tmp_p
     assert len(told) == 1
 
 
+def test_an_order_still_open_two_weeks_after_its_deadline_is_refunded(console, tmp_path):
+    """The co-op was down past the deadline and two more weeks (or finalizing kept failing): the keeper
+    takes the members' way out, a refund anyone may ask for by then, and everyone hears it, even though
+    the order had reached its minimum."""
+    onboard(console, "admin", "en")
+    onboard(console, "bob", "es", invite_code(console))
+    console.send(**{"from": "admin", "text": "/deposit bob 50"})
+    confirmed(console, "admin", console.expect("admin", "bob"))
+    console.send(**{"from": "admin", "text": "/neworder rice 2 10 1 1"})
+    console.heard("group", "Order #1 is open")
+    console.send(**{"from": "bob", "text": "/join 1 3"})
+    confirmed(console, "bob", console.expect("bob", "#1"))
+    Chain(tmp_path / "data").advance(15 * DAY + 120)  # one tick sees it past the deadline and stale at once
+    console.heard("group", "Order #1 could not be closed in time; everyone gets their Food-USD back.")
+    assert "6,00" in console.heard("bob", "El pedido #1 no se realizó.")["text"]
+    with sqlite3.connect(tmp_path / "data" / "coop.db") as db:
+        kinds = {k for (k,) in db.execute("SELECT kind FROM chain_intents WHERE params LIKE '%\"order_id\": 1%'")}
+    assert "refund_stale" in kinds and "finalize" not in kinds
+    assert console.close() == 0
+
+
 def test_an_order_runs_at_most_ninety_days(console):
     """The chain refuses a deadline more than 90 days ahead; the admin hears it at once, not a silent failure."""
     onboard(console, "admin", "en")
