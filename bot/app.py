@@ -17,6 +17,7 @@ from bot import store
 from bot.announce import Announcer
 from bot.keeper import Keeper
 from bot.notify import Limits, Notifier
+from bot.prune import PRUNE_EVERY, prune
 from bot.scheduler import Scheduler
 from bot.sensors import Sensors
 from bot.settings import Settings, SettingsError
@@ -107,6 +108,7 @@ class App:
         self.keeper = Keeper(self)
         self.scheduler = Scheduler(s.timezone)
         self.scheduler.every(s.keeper_interval, self.keeper.tick, "keeper")
+        self.scheduler.every(PRUNE_EVERY, self.prune, "prune")
         self.sensors = Sensors(self)
         self.alerts = self.sensors.alerts
         if background:
@@ -154,6 +156,10 @@ class App:
                 return
             await asyncio.sleep(0.1)
         log.warning("exiting with intents still open after %s s", timeout)
+
+    async def prune(self) -> None:
+        """A prune tick (bot/prune.py), on the schedule."""
+        await prune(self.sessions, self.settings.confirm_ttl)
 
     # ---- Services, for the handlers ----
 

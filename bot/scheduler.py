@@ -1,6 +1,7 @@
 """What runs by itself, on a schedule (APScheduler, in the assistant's event loop).
 
-Now the keepers (bot/keeper.py: orders past their deadline, passed proposals). The price and
+Now the keepers (bot/keeper.py: orders past their deadline, passed proposals) and the prune of stale rows
+(bot/prune.py). The price and
 demand-forecast digests join here when they are built, on cron schedules in COOP_TIMEZONE.
 """
 import asyncio
