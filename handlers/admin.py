@@ -196,10 +196,18 @@ async def broadcast(ctx: Context, args: list[str]) -> list[Reply]:
 async def stats(ctx: Context, args: list[str]) -> list[Reply]:
     """/stats: the pilot's metrics (participation, speed, satisfaction)."""
     m = await pilot_metrics(ctx.services)
+
+    def n(value: int) -> str:
+        return format_number(value, ctx.lang)
+
     lines = [
-        ctx.t("Members: {members} of {invited} invited.", members=format_number(m.members, ctx.lang),
-              invited=format_number(m.invited, ctx.lang)),
-        ctx.t("Active this week: {active}.", active=format_number(m.weekly_active, ctx.lang)),
+        ctx.t("Members: {members} (admins: {admins}; joined with an invite: {joined}).", members=n(m.members),
+              admins=n(m.admins), joined=n(m.joined_by_invite)),
+        ctx.t("Invites made: {made} (used: {used}; still open: {open}; expired unused: {expired}).",
+              made=n(m.invites), used=n(m.invites_used), open=n(m.invites_open), expired=n(m.invites_expired)),
+        ctx.t("Members who wrote this week: {active} of {members}.", active=n(m.weekly_active), members=n(m.members)),
+        ctx.t("Members who joined an order or voted: {count} of {members}.", count=n(m.participating),
+              members=n(m.members)),
         ctx.t("Confirm to done: median {p50} s, 95% within {p95} s.",
               p50=format_number(Decimal(m.median_ms) / 1000, ctx.lang, decimals=1),
               p95=format_number(Decimal(m.p95_ms) / 1000, ctx.lang, decimals=1)) if m.median_ms is not None

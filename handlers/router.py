@@ -148,6 +148,8 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     ctx = Context(services, inbound, member, (member.lang if member and member.lang else
                                                match_language(inbound.lang_hint)))
     try:
+        if member is None and inbound.chat == "private" and not _is_start(inbound) and await ctx.is_admin():
+            return await _admin_first_contact(ctx)
         if inbound.chat == "group" and inbound.press is None and not (inbound.text or "").strip().startswith("/"):
             return await _group_sentence(ctx)
         if inbound.chat == "group" and not _public(inbound):
@@ -159,6 +161,23 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
         ref = secrets.token_hex(4)
         log.exception("handling a message failed from=%s reference=%s", who(inbound.user), ref)
         return [ctx.reply(ctx.t("Something went wrong on our side. We are sorry. (reference {ref})", ref=ref))]
+
+
+def _is_start(inbound: Inbound) -> bool:
+    return inbound.press is None and _command((inbound.text or "").strip())[0] == "start"
+
+
+async def _admin_first_contact(ctx: Context) -> list[Reply]:
+    """An admin needs no invite: whatever their first message is, it starts them as /start would (member row,
+    wallet, registration), in their client's language, and is then answered."""
+    await onboarding.start(ctx, [])
+    await onboarding.choose_language(ctx, ctx.lang, first_time=False)
+    ctx.member.lang = ctx.lang
+    greeting = ctx.reply(ctx.t("Welcome! You are an admin of the co-op. I will speak English with you; /lang "
+                               "changes it."))
+    if ctx.inbound.press is not None:
+        return [greeting, *await _press(ctx, ctx.inbound.press)]
+    return [greeting, *await _text(ctx, (ctx.inbound.text or "").strip())]
 
 
 def _public(inbound: Inbound) -> bool:
