@@ -1,8 +1,9 @@
 """From an inbound message to the handler that answers it: commands, buttons and plain phrases.
 
-Strangers may read /help and /explain and use /start with an invite, nothing else. Admin commands from anyone
-else get a polite refusal and change nothing. Sentences (not commands) are read by handlers/phrases.py; in the
-group chat only those that mention the bot are answered. Anything not understood gets a short hint; an
+Strangers may read /help and /explain and use /start with an invite, nothing else; an admin's first private
+message, whatever it is, starts them. Admin commands from anyone else get a polite refusal and change nothing.
+Sentences (not commands) are read by handlers/phrases.py; in the group chat only those that mention the bot
+are answered. Anything not understood gets a short hint; an
 internal failure gets an apology in the member's language and is logged with a reference.
 """
 import asyncio
