@@ -3,8 +3,8 @@
 Strangers may read /help and /explain and use /start with an invite, nothing else; an admin's first private
 message, whatever it is, starts them. Admin commands from anyone else get a polite refusal and change nothing.
 Sentences (not commands) are read by handlers/phrases.py; in the group chat only those that mention the bot
-are answered. Anything not understood gets a short hint; an
-internal failure gets an apology in the member's language and is logged with a reference.
+are answered. Anything not understood gets a short hint; an internal failure gets an apology in the member's
+language and is logged with a reference.
 """
 import asyncio
 import logging
@@ -165,7 +165,8 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
 
 
 def _is_start(inbound: Inbound) -> bool:
-    return inbound.press is None and _command((inbound.text or "").strip())[0] == "start"
+    text = (inbound.text or "").strip()
+    return inbound.press is None and text.startswith("/") and _command(text)[0] == "start"
 
 
 async def _admin_first_contact(ctx: Context) -> list[Reply]:
