@@ -50,6 +50,7 @@ from bot.app import App
 from bot.logsafe import who
 from bot.notify import TELEGRAM, Blocked, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
+from bot.transports.answer import answer_now
 from bot.store import Member, SeenUpdate
 from bot.web.bodies import MAX_WEBHOOK_BYTES, BodyRefused, read_json
 from handlers.base import Button, Inbound, Reply
@@ -314,7 +315,7 @@ class TelegramTransport:
                 except TelegramAPIError as e:  # too old, or already answered: the press is still handled
                     log.info("telegram: answerCallbackQuery failed (%s)", type(e).__name__)
             for reply in await self.app.handle(inbound):
-                await self._answer_with(reply, origin)
+                await answer_now(lambda reply: self.send(reply, origin), reply, CHANNEL, self.app.mark_blocked)
 
     def inbound(self, item: Update) -> tuple[Inbound, _Origin] | None:
         """The Inbound for a message or a button press; None for anything else (edits, joins, stickers)."""
@@ -426,30 +427,6 @@ class TelegramTransport:
             parts.append(lambda chunk=chunk, last=last: self.bot.send_message(
                 chat_id, chunk, reply_markup=markup if last else None))
         return parts
-
-    async def _answer_with(self, reply: Reply, origin: _Origin) -> None:
-        """An answer to a member's message, sent now (not queued behind pushes): a 429 is waited out, a transient
-        failure tried again a few times, a member who blocked the bot marked; anything else logged."""
-        pause = START_PAUSE / 2
-        for attempt in range(1, RETRIES + 1):
-            try:
-                await self.send(reply, origin)
-                return
-            except RetryAfter as e:
-                wait, error = e.seconds, "429"
-            except TransientError as e:
-                wait, pause, error = pause, pause * 2, f"transient {e}"
-            except Blocked:
-                log.info("telegram: %s blocked the bot; marking the member", who(reply.to))
-                await self.app.mark_blocked(CHANNEL, reply.to)
-                return
-            except (TelegramAPIError, PartlySent) as e:
-                log.error("telegram: answer to %s undeliverable: %s", who(reply.to), type(e).__name__)
-                return
-            if attempt < RETRIES:
-                log.info("telegram: answer to %s not sent (%s); again in %.1f s", who(reply.to), error, wait)
-                await asyncio.sleep(wait)
-        log.error("telegram: answer to %s undeliverable after %d attempts: %s", who(reply.to), RETRIES, error)
 
     async def _chat_for(self, to: str, origin: _Origin | None) -> str | None:
         """The chat a reply to `to` goes to; None when there is none; raises Blocked for a member marked so."""
