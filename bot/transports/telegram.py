@@ -50,8 +50,8 @@ from bot.app import App
 from bot.logsafe import who
 from bot.notify import TELEGRAM, Blocked, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
-from bot.transports.answer import answer_now
 from bot.store import Member, SeenUpdate
+from bot.transports.answer import answer_now
 from bot.web.bodies import MAX_WEBHOOK_BYTES, BodyRefused, read_json
 from handlers.base import Button, Inbound, Reply
 from locales import LANGUAGES, Translator
@@ -387,6 +387,8 @@ class TelegramTransport:
                 failure = self._contract(e, private=not chat_id.startswith("-"))
                 if isinstance(failure, RetryAfter):
                     self._paused_until = asyncio.get_running_loop().time() + failure.seconds
+                if failure is e:
+                    raise
                 if i == 0 or isinstance(failure, Blocked):
                     raise failure from e
                 # part of the reply went out: a retry would repeat it, so this is final

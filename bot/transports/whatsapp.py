@@ -15,6 +15,9 @@ Out (`send`, the whole send path in one method, also what the notifier calls for
   is uploaded to /{phone number id}/media and sent by its media id (no public URL needed).
   WhatsApp has no bot group chats: replies to "group" (announcements) are not sent on WhatsApp; the
   transport logs that and skips them.
+  Failures follow bot.notify's delivery contract (docs/interfaces.md §4): rate limits pause the channel, 131026
+  (unreachable) marks the member blocked, 131047 (window closed) goes again as the template, 5xx and refused
+  connections are tried again; a failure Meta reports later by status webhook teaches the same.
 The 24-hour window: WhatsApp accepts free-form messages only within 24 h of the member's last message.
   The last inbound time per member is kept in memory and, after a restart, read from SeenUpdate (whose
   update_id is "<wa_id>:<message id>"). Outside the window a message goes as the approved template named
@@ -44,8 +47,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.logsafe import who
 from bot.notify import WHATSAPP, Blocked, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
-from bot.transports.answer import answer_now
 from bot.store import Member, SeenUpdate
+from bot.transports.answer import answer_now
 from bot.web.bodies import MAX_WEBHOOK_BYTES, BodyRefused, parse_json, read_body
 from chain.db import utcnow
 from handlers.base import Inbound, Reply
@@ -480,5 +483,5 @@ class WhatsAppTransport:
         raise SendError(message, status=response.status_code, code=code)
 
 
-__all__ = ["CHANNEL", "RateLimited", "SendError", "Unreachable", "Unsent", "WhatsAppOptions", "WhatsAppTransport", "parse_webhook",
-           "render"]
+__all__ = ["CHANNEL", "RateLimited", "SendError", "Unreachable", "Unsent", "WhatsAppOptions", "WhatsAppTransport",
+           "parse_webhook", "render"]

@@ -3,6 +3,7 @@ server (tests/bot/telegram_api.py), in polling and in webhook mode."""
 import asyncio
 import dataclasses
 import re
+import socket
 
 import aiohttp
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.cli import build_parser
-from bot.notify import Blocked
+from bot.notify import Blocked, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
 from bot.transports.telegram import (
@@ -210,6 +211,18 @@ async def test_a_push_the_bot_api_refuses_is_logged_and_not_retried(polling, api
         await app.notifier.drain()
     assert [c.status for c in api.calls[mark:]] == [400]
     assert "undeliverable" in caplog.text and api.token not in caplog.text
+
+
+async def test_a_bot_api_that_refuses_the_connection_is_a_transient_failure(app):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = TelegramTransport(app, dataclasses.replace(app.settings, telegram_api_base=f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(TransientError):  # certainly not sent: the notifier may try again
+            await transport.send(Reply("36", "Your order is paid."))
+    finally:
+        await transport.bot.session.close()
 
 
 async def test_pushed_replies_reach_the_members_chat_and_the_group(polling, api, app, tmp_path):
