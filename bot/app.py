@@ -53,7 +53,7 @@ class App:
         self.invite_attempts = InviteAttempts()  # failed /start CODE attempts, throttled (handlers/doorstep.py)
         # Everything pushed (outcomes, announcements, broadcasts) goes through the notifier's queue, at
         # each channel's pace; transports connect their send path to it.
-        self.notifier = Notifier({}, on_blocked=self._mark_blocked)
+        self.notifier = Notifier({}, on_blocked=self.mark_blocked)
         self._embedded = None
         self._bundler: BundlerClient | None = None  # COOP_BUNDLER_URL: member operations go to it
         self.channels: set[str] = set()  # the channels a transport is connected on
@@ -229,8 +229,9 @@ class App:
     def unblocked(self, channel: str, handle: str) -> None:
         self.notifier.unblock(channel, handle)
 
-    async def _mark_blocked(self, channel: str, to: str) -> None:
-        """The member blocked the bot: pushes to them stop until they write again."""
+    async def mark_blocked(self, channel: str, to: str) -> None:
+        """The member blocked the bot: pushes to them stop until they write again (transports and the
+        notifier call this; the mark is in the store, so it outlives a restart)."""
         async with self.sessions() as session, session.begin():
             await session.execute(update(Member).where(Member.channel == channel, Member.handle == to.lstrip("@"))
                                   .values(blocked=True))

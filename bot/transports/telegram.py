@@ -5,17 +5,16 @@ tests); TELEGRAM_WEBHOOK_SECRET (set: webhook mode at POST /webhooks/telegram, c
 X-Telegram-Bot-Api-Secret-Token header; unset: long polling); COOP_GROUP_CHAT_ID (announcements).
 
 Every update is recorded in `SeenUpdate` before it is handled, so a retried webhook or a redelivered update
-is handled once. Every reply, interactive or pushed (the notifier), goes out through `send`: a 429
-waits the `retry_after` the Bot API asks for and tries again; a member who blocked the bot (403) is marked
-`Member.blocked` and skipped until they write again.
+is handled once. Every reply goes out through `send`, aiogram's `Bot` methods, with their failures told as
+bot.notify's delivery contract says: a 429 pauses the whole bot for its `retry_after` (pushed replies wait in the
+notifier; answers wait here), a member who blocked the bot (403) is marked `Member.blocked` and skipped until
+they write again, a 5xx or a refused connection is tried again.
 """
 import asyncio
 import hmac
 import logging
 import re
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any
 
 import aiohttp
 
@@ -31,8 +30,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import AnswerCallbackQuery, SendMessage
-from aiogram.methods.base import Response, TelegramMethod
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     BotCommandScopeDefault,
@@ -45,14 +43,15 @@ from aiogram.types import (
 )
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App
 from bot.logsafe import who
-from bot.notify import TELEGRAM
+from bot.notify import TELEGRAM, Blocked, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
+from bot.transports.answer import answer_now
 from bot.web.bodies import MAX_WEBHOOK_BYTES, BodyRefused, read_json
 from handlers.base import Button, Inbound, Reply
 from locales import LANGUAGES, Translator
@@ -74,6 +73,10 @@ GROUP_TYPES = ("group", "supergroup")
 # weakly, so once collected each call rebuilt its schema (~2 ms a sendMessage). Held here, they are built once.
 _RESPONSE_TYPES = (Response[Message], Response[list[Update]], Response[bool])
 _SEEN = insert(SeenUpdate)  # seen_at is its column default
+
+
+class PartlySent(Exception):
+    """A long reply's first messages went out and a later one failed: final, as a retry would repeat them."""
 
 
 class CallbackDataTooLong(ValueError):
@@ -146,6 +149,7 @@ class TelegramTransport:
         self._waiting = False  # the poller is only waiting (a long poll, a pause): stopping may cancel it
         self._locks: dict[str, asyncio.Lock] = {}  # one update at a time per sender, in order
         self._inflight: set[asyncio.Task] = set()
+        self._paused_until = 0.0  # loop time until which Telegram's last 429 asked the bot to send nothing
 
     # ---- start and stop ----
 
@@ -307,12 +311,11 @@ class TelegramTransport:
         async with self._locks.setdefault(origin.private_chat_id, asyncio.Lock()):
             if item.callback_query is not None:
                 try:
-                    await self._call(lambda: self._post(AnswerCallbackQuery,
-                                                        {"callback_query_id": item.callback_query.id}))
+                    await self._call(lambda: self.bot.answer_callback_query(item.callback_query.id))
                 except TelegramAPIError as e:  # too old, or already answered: the press is still handled
                     log.info("telegram: answerCallbackQuery failed (%s)", type(e).__name__)
             for reply in await self.app.handle(inbound):
-                await self.send(reply, origin)
+                await answer_now(lambda reply: self.send(reply, origin), reply, CHANNEL, self.app.mark_blocked)
 
     def inbound(self, item: Update) -> tuple[Inbound, _Origin] | None:
         """The Inbound for a message or a button press; None for anything else (edits, joins, stickers)."""
@@ -359,8 +362,12 @@ class TelegramTransport:
     # ---- sending ----
 
     async def send(self, reply: Reply, origin: _Origin | None = None) -> None:
-        """Sends one reply: to the group chat, to the chat a message came from, or (pushed) to the member's
-        private chat. Skips members who blocked the bot; never raises for a Bot API refusal."""
+        """Sends one reply, as bot.notify's `Sender`: to the group chat, to the chat a message came from, or
+        (pushed) to the member's private chat.
+
+        Raises bot.notify's RetryAfter (Telegram's 429, or the channel still paused by one), Blocked (the member
+        blocked the bot: now or marked so before) or TransientError (5xx, connection refused: certainly not
+        sent); any other failure is raised as aiogram's exception (undeliverable: a retry would not help)."""
         chat_id = await self._chat_for(reply.to, origin)
         if chat_id is None:
             return
@@ -369,17 +376,62 @@ class TelegramTransport:
         except CallbackDataTooLong as e:
             log.error("telegram: a reply's %s; sent without its buttons", e)
             markup = None
-        try:
-            await self._deliver(chat_id, reply, markup)
-        except TelegramForbiddenError:
-            log.info("telegram: chat_id=%s blocked the bot; marking the member", chat_id)
-            async with self.app.sessions() as session, session.begin():
-                await session.execute(update(Member).where(Member.channel == CHANNEL, Member.chat_id == chat_id)
-                                      .values(blocked=True))
-        except TelegramAPIError as e:
-            log.error("telegram: sending to chat_id=%s failed: %s", chat_id, type(e).__name__)
+        wait = self._paused_until - asyncio.get_running_loop().time()
+        if wait > 0:  # a 429 pauses the whole bot, not only the send that met it
+            raise RetryAfter(wait)
+        parts = self._parts(chat_id, reply, markup)
+        for i, part in enumerate(parts):
+            try:
+                await part()
+            except TelegramAPIError as e:
+                failure = self._contract(e, private=not chat_id.startswith("-"))
+                if isinstance(failure, RetryAfter):
+                    self._paused_until = asyncio.get_running_loop().time() + failure.seconds
+                if failure is e:
+                    raise
+                if i == 0 or isinstance(failure, Blocked):
+                    raise failure from e
+                # part of the reply went out: a retry would repeat it, so this is final
+                raise PartlySent(f"part {i + 1} of {len(parts)} of a reply was not sent: {e}") from e
+
+    @staticmethod
+    def _contract(error: TelegramAPIError, private: bool) -> Exception:
+        """aiogram's failure of a send, as bot.notify's contract names it (the error itself: undeliverable)."""
+        if isinstance(error, TelegramRetryAfter):
+            return RetryAfter(float(error.retry_after))
+        if isinstance(error, TelegramForbiddenError) and private:
+            # "bot was blocked by the user", "user is deactivated", "bot can't initiate conversation with a
+            # user": nothing reaches them until they write again. A 403 in a group (the bot was removed) is
+            # the settings' matter: undeliverable, logged.
+            return Blocked(error.message)
+        if isinstance(error, TelegramServerError):  # the Bot API answered that the method failed
+            return TransientError(error.message)
+        # aiogram raises TelegramNetworkError from aiohttp's error: a connection that was never made sent nothing,
+        # while a timeout or a dropped connection may have sent the message already.
+        if isinstance(error, TelegramNetworkError) and isinstance(error.__cause__, aiohttp.ClientConnectorError):
+            return TransientError(error.message)
+        return error
+
+    def _parts(self, chat_id: str, reply: Reply, markup: InlineKeyboardMarkup | None) -> list:
+        """The Bot API calls that show `reply`, in order: a photo (with the text as its caption when it fits),
+        then the text in 4096-character messages, the buttons under the last."""
+        text = reply.text
+        parts = []
+        if reply.image:
+            caption = text if len(text) <= CAPTION_MAX else None
+            parts.append(lambda: self.bot.send_photo(chat_id, FSInputFile(reply.image), caption=caption,
+                                                     reply_markup=markup if caption is not None else None))
+            if caption is not None:
+                return parts
+        chunks = [text[i:i + TEXT_MAX] for i in range(0, len(text), TEXT_MAX)] or [""]
+        for i, chunk in enumerate(chunks):
+            last = i == len(chunks) - 1
+            parts.append(lambda chunk=chunk, last=last: self.bot.send_message(
+                chat_id, chunk, reply_markup=markup if last else None))
+        return parts
 
     async def _chat_for(self, to: str, origin: _Origin | None) -> str | None:
+        """The chat a reply to `to` goes to; None when there is none; raises Blocked for a member marked so."""
         if to == "group":
             if origin is not None and origin.group:
                 return origin.chat_id
@@ -396,44 +448,13 @@ class TelegramTransport:
                 return to
             log.warning("telegram: no member %s to send to", who(to))
             return None
-        if member.blocked:
-            log.info("telegram: skipping member id=%s, who blocked the bot", member.id)
-            return None
+        if member.blocked:  # the store remembers it across restarts; writing again clears it (handlers/router)
+            raise Blocked(f"member id={member.id} blocked the bot")
         return member.chat_id
 
-    async def _deliver(self, chat_id: str, reply: Reply, markup: InlineKeyboardMarkup | None) -> None:
-        text = reply.text
-        if reply.image:
-            caption = text if len(text) <= CAPTION_MAX else None
-            await self._call(lambda: self.bot.send_photo(
-                chat_id, FSInputFile(reply.image), caption=caption, reply_markup=markup if caption else None))
-            if caption is not None:
-                return
-        chunks = [text[i:i + TEXT_MAX] for i in range(0, len(text), TEXT_MAX)] or [""]
-        for i, chunk in enumerate(chunks):
-            params: dict[str, Any] = {"chat_id": chat_id, "text": chunk}
-            if markup is not None and i == len(chunks) - 1:
-                params["reply_markup"] = markup.model_dump(exclude_none=True)
-            await self._call(lambda params=params: self._post(SendMessage, params))
-
-    async def _post(self, method: type[TelegramMethod], params: dict[str, Any]) -> None:
-        """A Bot API call as a plain JSON POST on the Bot's own HTTP session, for the calls made per update
-        (aiogram's multipart form and pydantic models cost twice the rest of the send). Raises the aiogram
-        exceptions the Bot would; the answer's result is not needed."""
-        session = self.bot.session
-        url = session.api.api_url(token=self.bot.token, method=method.__api_method__)
-        try:
-            async with (await session.create_session()).post(
-                    url, json=params, timeout=aiohttp.ClientTimeout(total=session.timeout)) as response:
-                status, content = response.status, await response.text()
-        except (TimeoutError, aiohttp.ClientError) as e:
-            raise TelegramNetworkError(method=method(**params), message=f"{type(e).__name__}: {e}") from e
-        if status != HTTPStatus.OK:
-            session.check_response(self.bot, method(**params), status, content)  # raises what the error says
-
     async def _call(self, request):
-        """A Bot API call with Telegram's flood control honoured (429: wait retry_after) and short retries
-        on network and server errors; anything else is raised."""
+        """A set-up call (idempotent: commands, webhook) with Telegram's flood control honoured (429: wait
+        retry_after) and short retries on network and server errors; anything else is raised."""
         pause = 0.5
         for attempt in range(1, RETRIES + 1):
             try:

@@ -15,6 +15,9 @@ Out (`send`, the whole send path in one method, also what the notifier calls for
   is uploaded to /{phone number id}/media and sent by its media id (no public URL needed).
   WhatsApp has no bot group chats: replies to "group" (announcements) are not sent on WhatsApp; the
   transport logs that and skips them.
+  Failures follow bot.notify's delivery contract (docs/interfaces.md §4): rate limits pause the channel, 131026
+  (unreachable) marks the member blocked, 131047 (window closed) goes again as the template, 5xx and refused
+  connections are tried again; a failure Meta reports later by status webhook teaches the same.
 The 24-hour window: WhatsApp accepts free-form messages only within 24 h of the member's last message.
   The last inbound time per member is kept in memory and, after a restart, read from SeenUpdate (whose
   update_id is "<wa_id>:<message id>"). Outside the window a message goes as the approved template named
@@ -42,9 +45,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.logsafe import who
-from bot.notify import WHATSAPP, RetryAfter, TransientError
+from bot.notify import WHATSAPP, Blocked, RetryAfter, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
+from bot.transports.answer import answer_now
 from bot.web.bodies import MAX_WEBHOOK_BYTES, BodyRefused, parse_json, read_body
 from chain.db import utcnow
 from handlers.base import Inbound, Reply
@@ -59,7 +63,12 @@ LIST_ROWS, ROW_TITLE, ROW_ID = 10, 24, 200
 BODY, CAPTION, TEXT, TEMPLATE_PARAM = 1024, 1024, 4096, 1024
 LIST_LABEL = "☰"  # the list's open button: language-neutral, as the language choice comes before a language
 BODY_BELOW = "⬇️"  # the body of buttons whose text went ahead as plain messages (too long for a body)
-RATE_LIMITED = {4, 80007, 130429, 131048, 131056}  # Graph error codes worth retrying later
+# What the Graph API's error codes mean for bot.notify's delivery contract (developers.facebook.com/docs/
+# whatsapp/cloud-api/support/error-codes):
+RATE_LIMITED = {4, 80007, 130429, 131048}  # the app's or the number's limits: the whole channel waits
+PAIR_RATE_LIMITED = 131056  # too many to this one member: only their messages wait (a TransientError)
+UNDELIVERABLE = 131026  # not on WhatsApp (any more), blocked the business, or an old app: Blocked till they write
+WINDOW_CLOSED = 131047  # re-engagement: the 24-hour window had closed, only a template gets through
 RATE_LIMIT_WAIT = 5.0  # seconds, when a rate-limited answer does not say (the Graph API rarely does)
 IGNORED_TYPES = {"reaction", "system", "ephemeral"}
 WA_ID = re.compile(r"\d{5,20}")
@@ -94,6 +103,10 @@ class SendError(Exception):
 
 class Unsent(SendError, TransientError):
     """Certainly not delivered, and trying again later may work (bot.notify retries it)."""
+
+
+class Unreachable(SendError, Blocked):
+    """The member cannot be reached (131026): bot.notify marks them blocked until they write again."""
 
 
 class RateLimited(SendError, RetryAfter):
@@ -168,9 +181,19 @@ class _Message:
     profile_name: str | None  # contacts[].profile.name: Inbound has no place for it yet
 
 
-def parse_webhook(payload: Any, phone_number_id: str | None) -> list[_Message]:
-    """The messages of a Cloud API webhook payload addressed to our number; malformed parts are skipped."""
+@dataclass(frozen=True)
+class _Failed:
+    """A message we sent that WhatsApp accepted, then reported failed (a status webhook), with its error codes."""
+
+    wa_id: str
+    codes: tuple[int, ...]
+
+
+def parse_webhook(payload: Any, phone_number_id: str | None) -> tuple[list[_Message], list[_Failed]]:
+    """The messages of a Cloud API webhook payload addressed to our number, and the failures it reports of
+    messages we sent; malformed parts are skipped."""
     out: list[_Message] = []
+    failed: list[_Failed] = []
     if not isinstance(payload, dict):
         raise TypeError("not a JSON object")
     for entry in _list(payload.get("entry")):
@@ -183,15 +206,17 @@ def parse_webhook(payload: Any, phone_number_id: str | None) -> list[_Message]:
             contacts = map(_dict, _list(value.get("contacts")))
             names = {c.get("wa_id"): _dict(c.get("profile")).get("name") for c in contacts}
             for status in map(_dict, _list(value.get("statuses"))):  # e.g. 131047: the window had closed
-                if status.get("status") == "failed":
-                    codes = [e.get("code") for e in map(_dict, _list(status.get("errors")))]
-                    log.warning("whatsapp delivery_failed to=%s codes=%s", who(str(status.get("recipient_id"))),
-                                codes)
+                recipient = status.get("recipient_id")
+                if status.get("status") == "failed" and isinstance(recipient, str) and WA_ID.fullmatch(recipient):
+                    codes = tuple(c for e in map(_dict, _list(status.get("errors")))
+                                  if isinstance(c := e.get("code"), int))
+                    log.warning("whatsapp delivery_failed to=%s codes=%s", who(recipient), list(codes))
+                    failed.append(_Failed(recipient, codes))
             for message in map(_dict, _list(value.get("messages"))):
                 parsed = _parse_message(message, names)
                 if parsed is not None:
                     out.append(parsed)
-    return out
+    return out, failed
 
 
 def _parse_message(message: dict, names: dict) -> _Message | None:
@@ -242,6 +267,7 @@ class WhatsAppTransport:
             base_url=settings.whatsapp_api_base.rstrip("/") + "/", timeout=httpx.Timeout(15.0),
             headers={"Authorization": f"Bearer {settings.whatsapp_token}"})
         self._last_inbound: dict[str, datetime] = {}
+        self._paused_until = 0.0  # loop time until which the Graph API's last rate limit asked us to wait
         self._tails: dict[str, asyncio.Task] = {}  # each sender's last handling task: messages in order
         self._tasks: set[asyncio.Task] = set()
         app.connect(CHANNEL, self.send, WHATSAPP)
@@ -285,10 +311,12 @@ class WhatsAppTransport:
             log.warning("whatsapp webhook=refused reason=%r", e.why)
             return e.response()
         try:
-            messages = parse_webhook(payload, self.settings.whatsapp_phone_number_id)
+            messages, failures = parse_webhook(payload, self.settings.whatsapp_phone_number_id)
         except (ValueError, TypeError) as e:  # signed, so from Meta: a retry would not be better
             log.warning("whatsapp webhook=unreadable error=%s", type(e).__name__)
             return web.Response(status=200)
+        for failure in failures:
+            await self._failed_later(failure)
         for message in messages:
             if await self._first_time(message):
                 self._schedule(message)
@@ -312,6 +340,19 @@ class WhatsAppTransport:
             return False
         self._last_inbound[message.wa_id] = max(now, self._last_inbound.get(message.wa_id, now))
         return True
+
+    async def _failed_later(self, failure: _Failed) -> None:
+        """What a failure reported by webhook teaches: the member is unreachable (marked blocked until they
+        write), or their window had closed (what follows goes as the template)."""
+        if UNDELIVERABLE in failure.codes:
+            await self.app.mark_blocked(CHANNEL, failure.wa_id)
+        if WINDOW_CLOSED in failure.codes:
+            self._close_window(failure.wa_id)
+
+    def _close_window(self, wa_id: str) -> None:
+        """WhatsApp says the window is closed (our record of it was wrong, e.g. a clock off): until the member
+        writes again, messages to them go as the template."""
+        self._last_inbound[wa_id] = datetime.min
 
     def _schedule(self, message: _Message) -> None:
         inbound = Inbound(channel=CHANNEL, user=message.wa_id, chat_id=message.wa_id, text=message.text,
@@ -337,29 +378,28 @@ class WhatsAppTransport:
             log.exception("whatsapp handling_failed from=%s", who(inbound.user))
             return
         for reply in replies:
-            await self.deliver(reply)
+            await answer_now(self.send, reply, CHANNEL, self.app.mark_blocked)
 
     # ---- out ----
-
-    async def deliver(self, reply: Reply) -> None:
-        """`send` for direct replies, with failures logged (pushed replies go through bot.notify, which retries)."""
-        try:
-            await self.send(reply)
-        except SendError as e:
-            log.warning("whatsapp send_failed to=%s status=%s code=%s transient=%s", who(reply.to),
-                        e.status, e.code, e.transient)
 
     async def send(self, reply: Reply) -> None:
         """Sends one reply to a member: free-form inside the 24-hour window, else the template (or not at all).
 
         Raises SendError when the Graph API refuses or cannot be reached: as bot.notify's TransientError
         (`Unsent`) or RetryAfter (`RateLimited`) only when nothing of the reply went out, so a retry never
-        doubles a message. A reply to "group" is skipped: WhatsApp has no bot group chats.
+        doubles a message; as its Blocked (`Unreachable`) for a member who cannot be reached, now or marked so
+        before. A reply to "group" is skipped: WhatsApp has no bot group chats.
         """
         if reply.to == "group":
             log.info("whatsapp skipped=group_announcement reason=no_bot_group_chats_on_whatsapp")
             return
         to = reply.to.lstrip("+")
+        lang, blocked = await self._member(to)
+        if blocked:  # the store remembers it across restarts; writing again clears it (handlers/router)
+            raise Unreachable("the member is marked blocked")
+        wait = self._paused_until - asyncio.get_running_loop().time()
+        if wait > 0:  # a rate limit holds the whole number, not only the send that met it
+            raise RateLimited("the channel is paused by a rate limit", wait)
         if not await self._within_window(to):
             name = self.options.template_notify
             if not name:
@@ -370,15 +410,15 @@ class WhatsAppTransport:
                 log.info("whatsapp template to=%s dropped=buttons_or_image", who(to))
             parameter = shorten(_one_line(reply.text), TEMPLATE_PARAM)
             await self._post_message(to, {"type": "template", "template": {
-                "name": name, "language": {"code": await self._member_lang(to)},
+                "name": name, "language": {"code": lang},
                 "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter}]}]}})
             return
         media_id = await self._upload(reply.image) if reply.image else None
         for i, message in enumerate(render(reply, media_id)):
             try:
                 await self._post_message(to, message)
-            except (Unsent, RateLimited) as e:
-                if i == 0:
+            except (Unsent, RateLimited, Unreachable) as e:
+                if i == 0 or isinstance(e, Unreachable):
                     raise
                 # part of the reply went out: a retry would repeat it, so this is final
                 raise SendError(f"part {i + 1} of a reply was not sent: {e}", status=e.status, code=e.code) from e
@@ -393,11 +433,12 @@ class WhatsAppTransport:
                 self._last_inbound[wa_id] = last
         return last is not None and self._clock() - last < WINDOW
 
-    async def _member_lang(self, wa_id: str) -> str:
+    async def _member(self, wa_id: str) -> tuple[str, bool]:
+        """The member's language ("en" for a stranger) and whether they are marked blocked."""
         async with self.app.sessions() as session:
-            lang = (await session.execute(select(Member.lang).where(
-                Member.channel == CHANNEL, Member.handle == wa_id))).scalar_one_or_none()
-        return lang or "en"
+            found = (await session.execute(select(Member.lang, Member.blocked).where(
+                Member.channel == CHANNEL, Member.handle == wa_id))).one_or_none()
+        return (found.lang or "en", found.blocked) if found is not None else ("en", False)
 
     async def _upload(self, path: str) -> str:
         data = await asyncio.to_thread(Path(path).read_bytes)
@@ -407,8 +448,13 @@ class WhatsAppTransport:
         return str(answer["id"])
 
     async def _post_message(self, to: str, message: dict[str, Any]) -> dict:
-        return await self._post(f"{self.settings.whatsapp_phone_number_id}/messages", json={
-            "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message})
+        try:
+            return await self._post(f"{self.settings.whatsapp_phone_number_id}/messages", json={
+                "messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **message})
+        except Unsent as e:
+            if e.code == WINDOW_CLOSED:  # the retry goes as the template
+                self._close_window(to)
+            raise
 
     async def _post(self, path: str, **kwargs: Any) -> dict:
         try:
@@ -426,13 +472,16 @@ class WhatsAppTransport:
         error = _dict(_dict(answer).get("error"))
         code = error.get("code") if isinstance(error.get("code"), int) else None
         message = f"the Graph API answered {response.status_code} (code {code}): {str(error.get('message', ''))[:200]}"
+        if code == UNDELIVERABLE:
+            raise Unreachable(message, status=response.status_code, code=code)
+        if code in (PAIR_RATE_LIMITED, WINDOW_CLOSED) or response.status_code >= 500:
+            raise Unsent(message, status=response.status_code, code=code, transient=True)
         if response.status_code == 429 or code in RATE_LIMITED:
             seconds = float(response.headers.get("Retry-After", RATE_LIMIT_WAIT))
+            self._paused_until = asyncio.get_running_loop().time() + seconds
             raise RateLimited(message, seconds, status=response.status_code, code=code)
-        if response.status_code >= 500:
-            raise Unsent(message, status=response.status_code, code=code, transient=True)
         raise SendError(message, status=response.status_code, code=code)
 
 
-__all__ = ["CHANNEL", "RateLimited", "SendError", "Unsent", "WhatsAppOptions", "WhatsAppTransport", "parse_webhook",
-           "render"]
+__all__ = ["CHANNEL", "RateLimited", "SendError", "Unreachable", "Unsent", "WhatsAppOptions", "WhatsAppTransport",
+           "parse_webhook", "render"]

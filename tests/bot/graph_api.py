@@ -1,6 +1,7 @@
 """A local stand-in for the Graph API's WhatsApp endpoints (messages, media), recording every call."""
 import asyncio
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,8 @@ class Call:
     body: dict[str, Any] = field(default_factory=dict)  # the JSON of a message, the form fields of an upload
     upload: bytes | None = None
     answer: dict[str, Any] = field(default_factory=dict)  # what the fake answered
+    status: int = 200
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 class GraphAPI:
@@ -26,8 +29,9 @@ class GraphAPI:
     def __init__(self, token: str, phone_number_id: str):
         self.token, self.phone_number_id = token, phone_number_id
         self.calls: list[Call] = []
-        # error answers for the next messages (None: answer that one normally), then success
-        self.failures: list[tuple[int, dict[str, Any]] | None] = []
+        # error answers for the next messages, (status, error) or (status, error, headers) (None: answer that one
+        # normally), then success
+        self.failures: list[tuple | None] = []
         self._ids = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -51,7 +55,11 @@ class GraphAPI:
 
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         """The messages sent so far (to one number), in order."""
-        return [c.body for c in self.calls if c.path.endswith("/messages") and c.authorized
+        return [c.body for c in self.tries(to) if c.status == 200]
+
+    def tries(self, to: str | None = None) -> list[Call]:
+        """The authorized calls to send a message (to one number), refused or not, in order."""
+        return [c for c in self.calls if c.path.endswith("/messages") and c.authorized
                 and (to is None or c.body.get("to") == to)]
 
     async def wait_for(self, to: str, count: int = 1, timeout: float = 60.0) -> list[dict[str, Any]]:
@@ -83,11 +91,14 @@ class GraphAPI:
 
     async def _messages(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self._record(Call(request.path, self._authorized(request), body))
+        call = Call(request.path, self._authorized(request), body)
+        self._record(call)
         if (refused := self._refuse(request)) is not None:
             return refused
         if self.failures and (failure := self.failures.pop(0)) is not None:
-            return web.json_response({"error": failure[1]}, status=failure[0])
+            status, error, *headers = failure
+            call.status = status
+            return web.json_response({"error": error}, status=status, headers=headers[0] if headers else None)
         if body.get("messaging_product") != "whatsapp" or not body.get("to") or body.get("type") not in body:
             return web.json_response({"error": {"message": "Invalid parameter", "code": 100}}, status=400)
         return web.json_response({"messaging_product": "whatsapp",

@@ -3,6 +3,7 @@ server (tests/bot/telegram_api.py), in polling and in webhook mode."""
 import asyncio
 import dataclasses
 import re
+import socket
 
 import aiohttp
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.cli import build_parser
+from bot.notify import Blocked, TransientError
 from bot.settings import Settings, SettingsError
 from bot.store import Member, SeenUpdate
 from bot.transports.telegram import (
@@ -148,7 +150,8 @@ async def test_a_member_who_blocked_the_bot_is_marked_and_skipped(polling, api, 
     assert await blocked(app, "5")
 
     before = len(api.calls)
-    await polling.send(Reply("5", "Your order is paid."))  # a pushed reply
+    with pytest.raises(Blocked):  # a pushed reply: the notifier is told, and skips her
+        await polling.send(Reply("5", "Your order is paid."))
     assert len(api.calls) == before  # not even tried
 
     api._blocked.discard("5")  # she unblocks the bot and writes again
@@ -156,6 +159,70 @@ async def test_a_member_who_blocked_the_bot_is_marked_and_skipped(polling, api, 
     await api.queue(api.message(5, "/help", username="bea"))
     await api.wait_for("sendMessage", 5, after=mark)
     assert not await blocked(app, "5")
+
+
+async def test_a_429_on_a_push_pauses_the_whole_channel_then_it_arrives_once(polling, api, app):
+    api.throttle_next_sends(1, retry_after=2)
+    mark = len(api.calls)
+    await app.push("telegram", Reply("31", "Your order is paid."))
+    while not [c for c in api.calls[mark:] if c.status == 429]:
+        await asyncio.sleep(0.02)
+    await app.push("telegram", Reply("32", "Order #3 is open."))  # another chat, during the pause
+    first = await api.wait_for("sendMessage", 31, "Your order is paid.", after=mark)
+    other = await api.wait_for("sendMessage", 32, "Order #3 is open.", after=mark)
+    await app.notifier.drain()
+    throttled = [c for c in api.calls[mark:] if c.status == 429]
+    assert len(throttled) == 1 and throttled[0].params["chat_id"] == "31"
+    assert first.at - throttled[0].at >= 2.0
+    assert other.at - throttled[0].at >= 1.9  # the other chat waited too: nothing was sent during the pause
+    assert [c.status for c in api.calls[mark:] if c.method == "sendMessage"] == [429, 200, 200]
+
+
+async def test_a_push_to_a_member_who_blocked_the_bot_marks_them_and_stops_further_sends(polling, api, app):
+    await join(api, 33, "hana", "en")
+    api.block(33)
+    mark = len(api.calls)
+    await app.push("telegram", Reply("33", "Your order is paid."))
+    await app.push("telegram", Reply("33", "Order #4 is open."))
+    await app.notifier.drain()
+    assert [c.status for c in api.calls[mark:]] == [403]  # the second was not even tried
+    assert await blocked(app, "33")
+    app.notifier.unblock("telegram", "33")  # as after a restart: the notifier's memory is gone, the store's mark is not
+    await app.push("telegram", Reply("33", "Order #5 is open."))
+    await app.notifier.drain()
+    assert api.calls[mark + 1:] == [] and await blocked(app, "33")
+
+
+async def test_a_5xx_on_a_push_is_retried_and_it_arrives_once(polling, api, app):
+    api.fail_next("sendMessage", 2, status=502)
+    mark = len(api.calls)
+    await app.push("telegram", Reply("34", "Your order is paid."))
+    await api.wait_for("sendMessage", 34, "Your order is paid.", after=mark)
+    await app.notifier.drain()
+    assert [c.status for c in api.calls[mark:]] == [502, 502, 200]
+    assert len(api.sent(34)) == 1
+
+
+async def test_a_push_the_bot_api_refuses_is_logged_and_not_retried(polling, api, app, caplog):
+    api.fail_next("sendMessage", 1, status=400)  # e.g. "chat not found": trying again would not help
+    mark = len(api.calls)
+    with caplog.at_level("ERROR", logger="bot.notify"):
+        await app.push("telegram", Reply("35", "Your order is paid."))
+        await app.notifier.drain()
+    assert [c.status for c in api.calls[mark:]] == [400]
+    assert "undeliverable" in caplog.text and api.token not in caplog.text
+
+
+async def test_a_bot_api_that_refuses_the_connection_is_a_transient_failure(app):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = TelegramTransport(app, dataclasses.replace(app.settings, telegram_api_base=f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(TransientError):  # certainly not sent: the notifier may try again
+            await transport.send(Reply("36", "Your order is paid."))
+    finally:
+        await transport.bot.session.close()
 
 
 async def test_pushed_replies_reach_the_members_chat_and_the_group(polling, api, app, tmp_path):

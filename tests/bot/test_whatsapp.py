@@ -1,5 +1,6 @@
 """The WhatsApp transport end to end: signed webhooks into the real App (embedded defaults), replies out to a
 local Graph API (tests/bot/graph_api.py). One App for the module; each test talks from its own numbers."""
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -21,9 +22,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.notify import WHATSAPP, RetryAfter, TransientError
+from bot.notify import WHATSAPP, Blocked, RetryAfter, TransientError
 from bot.settings import Settings
-from bot.store import SeenUpdate
+from bot.store import Member, SeenUpdate
 from bot.transports.whatsapp import SendError, WhatsAppOptions, WhatsAppTransport, render
 from bot.web.app import make_web_app
 from chain.db import utcnow
@@ -350,16 +351,117 @@ async def test_no_log_line_of_an_exchange_holds_a_whole_phone_number(bot, graph,
 @in_module_loop
 async def test_failures_a_retry_cannot_double_are_told_to_the_notifier_as_retryable(bot, graph):
     graph.failures += [(503, {"message": "Service unavailable", "code": 2}),
-                       (400, {"message": "Rate limit hit", "code": 130429})]
+                       (400, {"message": "Rate limit hit", "code": 130429}, {"Retry-After": "0.2"})]
     with pytest.raises(TransientError):
         await bot.transport.send(Reply(ADMIN, "one"))
     with pytest.raises(RetryAfter) as limited:
         await bot.transport.send(Reply(ADMIN, "two"))
-    assert limited.value.seconds == 5.0
+    assert limited.value.seconds == 0.2
+    await asyncio.sleep(0.2)  # the pause it asked for
     graph.failures += [None, (503, {"message": "Service unavailable", "code": 2})]
     with pytest.raises(SendError) as second_part:  # the first part went out: not retryable
         await bot.transport.send(Reply(ADMIN, "x" * 5000))
     assert not isinstance(second_part.value, TransientError)
+
+
+# ---- the delivery contract (bot.notify) through the Graph API's answers ----
+
+
+async def invited(bot: Bot, graph: GraphAPI, wa_id: str) -> None:
+    await bot.send(ADMIN, "/invite 1")
+    code = re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    await onboard(bot, graph, wa_id, code)
+
+
+async def blocked(bot: Bot, wa_id: str) -> bool:
+    async with bot.app.sessions() as session:
+        return (await session.execute(select(Member.blocked).where(
+            Member.channel == "whatsapp", Member.handle == wa_id))).scalar_one()
+
+
+def status_failed(wa_id: str, code: int) -> bytes:
+    """A status webhook: a message we sent to `wa_id` was accepted, then failed with `code`."""
+    value = {"messaging_product": "whatsapp",
+             "metadata": {"display_phone_number": "15550009999", "phone_number_id": NUMBER_ID},
+             "statuses": [{"id": f"wamid.out{next(_ids)}", "status": "failed", "timestamp": "1700000000",
+                           "recipient_id": wa_id, "errors": [{"code": code, "title": "Message undeliverable."}]}]}
+    return json.dumps({"object": "whatsapp_business_account",
+                       "entry": [{"id": "WABA1", "changes": [{"value": value, "field": "messages"}]}]}).encode()
+
+
+@in_module_loop
+async def test_a_rate_limit_on_a_push_pauses_the_whole_channel_then_it_arrives_once(bot, graph):
+    first, other = "15550000021", "15550000022"
+    await bot.send(first, "/help")  # strangers who wrote: inside their windows
+    await bot.send(other, "/help")
+    mark = len(graph.calls)
+    graph.failures += [(429, {"message": "(#130429) Rate limit hit", "code": 130429}, {"Retry-After": "2"})]
+    await bot.app.push("whatsapp", Reply(first, "Your order was paid."))
+    while not [c for c in graph.calls[mark:] if c.status == 429]:
+        await asyncio.sleep(0.02)
+    await bot.app.push("whatsapp", Reply(other, "Order #3 is open."))  # another member, during the pause
+    await bot.app.notifier.drain()
+    limited, *tries = graph.calls[mark:]
+    assert (limited.body["to"], limited.status) == (first, 429)
+    assert sorted((c.body["to"], c.status) for c in tries) == [(first, 200), (other, 200)]
+    assert all(c.at - limited.at >= 1.9 for c in tries)  # nothing went out during the pause
+    assert [body(m) for m in graph.messages(first)].count("Your order was paid.") == 1
+
+
+@in_module_loop
+async def test_a_member_whatsapp_cannot_reach_is_marked_and_sent_nothing_more(bot, graph):
+    member = "15550000023"
+    await invited(bot, graph, member)
+    mark = len(graph.tries(member))
+    graph.failures += [(400, {"message": "(#131026) Message undeliverable", "code": 131026})]
+    await bot.app.push("whatsapp", Reply(member, "Your order was paid."))
+    await bot.app.push("whatsapp", Reply(member, "Order #4 is open."))
+    await bot.app.notifier.drain()
+    assert [c.status for c in graph.tries(member)[mark:]] == [400]  # the second was not even tried
+    assert await blocked(bot, member)
+    bot.app.notifier.unblock("whatsapp", member)  # as after a restart: the store's mark is what remains
+    await bot.app.push("whatsapp", Reply(member, "Order #5 is open."))
+    await bot.app.notifier.drain()
+    assert len(graph.tries(member)) == mark + 1 and await blocked(bot, member)
+
+    await bot.send(member, "/help")  # she writes again: reachable
+    assert not await blocked(bot, member) and "/balance" in body(graph.messages(member)[-1])
+
+
+@in_module_loop
+async def test_a_failure_reported_later_by_webhook_marks_an_unreachable_member(bot, graph):
+    member = "15550000024"
+    await invited(bot, graph, member)
+    assert await bot.post(status_failed(member, 131026)) == 200
+    assert await blocked(bot, member)
+    mark = len(graph.tries(member))
+    with pytest.raises(Blocked):
+        await bot.transport.send(Reply(member, "Order #6 is open."))
+    assert len(graph.tries(member)) == mark
+
+
+@in_module_loop
+async def test_a_5xx_on_a_push_is_retried_and_it_arrives_once(bot, graph):
+    number = "15550000025"
+    await bot.send(number, "/help")
+    mark = len(graph.tries(number))
+    graph.failures += [(503, {"message": "Service unavailable", "code": 2}),
+                       (500, {"message": "Something went wrong", "code": 131000})]
+    await bot.app.push("whatsapp", Reply(number, "Your order was paid."))
+    await bot.app.notifier.drain()
+    assert [c.status for c in graph.tries(number)[mark:]] == [503, 500, 200]
+    assert [body(m) for m in graph.messages(number)].count("Your order was paid.") == 1
+
+
+@in_module_loop
+async def test_a_window_the_graph_api_says_is_closed_gets_the_template_instead(bot, graph):
+    number = "15550000026"
+    await bot.send(number, "/help")
+    mark = len(graph.tries(number))
+    graph.failures += [(400, {"message": "(#131047) Re-engagement message", "code": 131047})]
+    await bot.app.push("whatsapp", Reply(number, "Your order was paid."))
+    await bot.app.notifier.drain()
+    assert [(c.status, c.body["type"]) for c in graph.tries(number)[mark:]] == [(400, "text"), (200, "template")]
 
 
 def test_rendering_shortens_titles_and_splits_long_lists():
