@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from chain.db import Intent
-from chain.ledger import Order, OrderStatus, order_read
+from chain.ledger import Order, OrderStatus
 from chain.proposal_actions import decode_actions, waits_for_guardian
 from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED
 from handlers.history import accounts_about, history_reached, proposals_in_history
@@ -58,7 +58,7 @@ class Keeper:
         ledger = self.app.ledger
         count = await ledger.order_count()
         unknown = [order_id for order_id in range(1, count + 1) if order_id not in self._closed]
-        for order in await ledger.read(*(order_read(self.app.contracts, i) for i in unknown)) if unknown else []:
+        for order in await ledger.orders(unknown):
             order_id = order.id
             if order.status != OrderStatus.OPEN:
                 self._closed.add(order_id)

@@ -11,6 +11,8 @@ from enum import IntEnum
 from functools import cache, lru_cache
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from chain.artifacts import function, load_artifact
 from chain.deploy import CoopSystem
 from chain.rpc import Read, Request
@@ -64,6 +66,7 @@ class Order:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", OrderStatus(self.status))
+        object.__setattr__(self, "supplier", to_checksum_address(self.supplier))  # as web3 gives addresses
 
     def open_at(self, now: float) -> bool:
         return self.status == OrderStatus.OPEN and self.deadline > now
@@ -215,10 +218,11 @@ class CoopLedger:
         """Order `order_id`; one never created has status NONE."""
         return await self._one(order_read(self.contracts, order_id))
 
-    async def orders(self) -> list[Order]:
-        """Every order, oldest first (two round trips)."""
-        count = await self.order_count()
-        return await self.read(*(order_read(self.contracts, i) for i in range(1, count + 1))) if count else []
+    async def orders(self, order_ids: list[int] | None = None) -> list[Order]:
+        """Orders `order_ids` in one batch; without them every order, oldest first (after the count)."""
+        if order_ids is None:
+            order_ids = list(range(1, await self.order_count() + 1))
+        return await self.read(*(order_read(self.contracts, i) for i in order_ids)) if order_ids else []
 
     async def part(self, order_id: int, account: str) -> Part:
         return await self._one(part_read(self.contracts, order_id, account))
@@ -291,7 +295,12 @@ class CoopLedger:
                 for state, snapshot, deadline, votes, eta in zip(*[iter(results)] * 5)]
 
     async def proposal(self, proposal_id: int, block: int | None = None) -> ProposalStatus:
+        """A proposal the governor knows (its state of an unknown one reverts: see proposal_snapshot)."""
         return (await self.proposals([proposal_id], block))[0]
+
+    async def proposal_snapshot(self, proposal_id: int) -> int:
+        """When voting on a proposal opens; 0 for a proposal never made."""
+        return await self._one(_read(self.contracts.governor.address, "CoopGovernor", "proposalSnapshot", proposal_id))
 
     async def proposal_id(self, targets: list[str], values: list[int], calldatas: list[bytes],
                           description_hash: bytes) -> int:

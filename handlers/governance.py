@@ -181,7 +181,7 @@ async def propose(ctx: Context, args: list[str]) -> list[Reply]:
     ledger = ctx.services.ledger
     proposal_id = await ledger.proposal_id(targets, values, [bytes.fromhex(c[2:]) for c in calldatas],
                                            keccak(text=title))
-    if (await ledger.proposal(proposal_id)).snapshot:
+    if await ledger.proposal_snapshot(proposal_id):
         return [ctx.reply(ctx.t("There is already a proposal with that title. Send /proposals to see it."))]
     terms = await ledger.governor_terms()
     delay, period = terms.voting_delay, terms.voting_period
