@@ -17,6 +17,8 @@ from chain.artifacts import function, load_artifact
 from chain.deploy import CoopSystem
 from chain.rpc import Read, Request
 
+# locales/amounts.py keeps a copy for formatting (it imports nothing of the chain's); tests/chain/test_ledger.py
+# checks the tokens, these and that copy agree.
 FOOD_USD_DECIMALS = 6  # FoodUSD.decimals(): cents to the millionth, like USDC
 GRO_DECIMALS = 18  # GroToken.decimals(), and veGRO's
 FOOD_USD = 10**FOOD_USD_DECIMALS  # one Food-USD in minor units

@@ -64,7 +64,8 @@ class Services(Protocol):
 
     async def wallet(self, member_id: str) -> str: ...  # the member's account address (made on first use)
 
-    async def read(self, fn: Callable[..., Any], *args: Any) -> Any: ...  # a blocking node call (not a contract's), off the loop
+    # A blocking node call off the loop (a block, a receipt); contracts are read through `ledger`.
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
     async def push(self, channel: str, reply: Reply) -> None: ...  # a message outside the current exchange
 

@@ -82,7 +82,8 @@ async def open_order(ctx: Context, typed: str, usage: str) -> tuple[int, Order] 
 
 def over_cap(ctx: Context, order_id: int, order: Order) -> list[Reply]:
     return [ctx.reply(ctx.t("One member may take at most {cap} units of order #{id}.",
-                            cap=format_number(order.max_units_per_member, ctx.lang), id=format_number(order_id, ctx.lang)))]
+                            cap=format_number(order.max_units_per_member, ctx.lang),
+                            id=format_number(order_id, ctx.lang)))]
 
 
 def top_up(ctx: Context, cost: int, fusd: int) -> list[Reply]:
@@ -156,7 +157,8 @@ async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
                                 "fill the last case.", id=shown))]
     if extra >= order.case_size:  # more than a case less one can never be used, yet would be paid until the deadline
         return [ctx.reply(ctx.t("At most {most} extra units can help fill a case of {case}.",
-                                most=format_number(order.case_size - 1, ctx.lang), case=format_number(order.case_size, ctx.lang)))]
+                                most=format_number(order.case_size - 1, ctx.lang),
+                                case=format_number(order.case_size, ctx.lang)))]
     if units + extra > order.max_units_per_member:
         return over_cap(ctx, order_id, order)
     change = (extra - before) * order.unit_price

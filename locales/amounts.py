@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from babel import Locale, dates, numbers
 
-from chain.ledger import FOOD_USD_DECIMALS as FUSD_DECIMALS, GRO_DECIMALS
 from locales.translator import match_language
 
+FUSD_DECIMALS = 6  # Food-USD on chain
+GRO_DECIMALS = 18  # GroToken on chain
 MAX_AMOUNT = Decimal(1_000_000)  # more than the co-op ever moves at once: a typo, not a purchase
 MAX_COUNT = 1_000_000
 

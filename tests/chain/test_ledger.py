@@ -7,6 +7,7 @@ from eth_utils import keccak
 from web3 import HTTPProvider
 
 from chain import rpc
+from locales import amounts
 from chain.ledger import (FOOD_USD_DECIMALS, GRO_DECIMALS, Balances, CoopLedger, Order, OrderStatus, Part,
                           order_read, part_read)
 from tests.conftest import DAY, FUSD, WEEK
@@ -85,7 +86,9 @@ async def test_every_order_in_one_batch_after_the_count(coop, ledger):
 
 
 async def test_decimals_are_the_tokens_own(coop, ledger):
-    assert await ledger.decimals() == (FOOD_USD_DECIMALS, GRO_DECIMALS) == (6, 18)
+    # locales/ formats amounts with its own copy (it imports nothing of the chain's): the three agree.
+    assert await ledger.decimals() == (FOOD_USD_DECIMALS, GRO_DECIMALS) == (amounts.FUSD_DECIMALS,
+                                                                           amounts.GRO_DECIMALS) == (6, 18)
 
 
 async def test_membership_and_governor_terms(coop, ledger):
