@@ -22,7 +22,6 @@ from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from chain.proposal_actions import decode_actions
 from handlers.history import Proposal, accounts_about, proposals_in_history
-from handlers.orders import CASE, MINIMUM, TOLERANCE, UNITS, whole_cases
 from handlers.outcomes import outcome_text
 from handlers.proposal_text import actions_text, known_for
 from handlers.reasons import reason_text
@@ -79,7 +78,7 @@ class Announcer:
         if special is not None:
             await self._tell(member, special)
             return
-        fusd, _, _ = await balances(self.app, member.member_id)
+        fusd = (await balances(self.app, member.member_id)).food_usd
         await self._tell(member, tr.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, tr.lang)))
 
     async def _record_timing(self, intent_id: int) -> None:
@@ -94,7 +93,8 @@ class Announcer:
         async with self.app.sessions() as session:  # on each channel the resident uses (/link)
             members = list((await session.execute(select(Member).where(
                 Member.member_id == action.params["for_member_id"]))).scalars())
-        fusd, gro, _ = await balances(self.app, action.params["for_member_id"])
+        held = await balances(self.app, action.params["for_member_id"])
+        fusd, gro = held.food_usd, held.gro
         for member in members:
             tr = Translator(member.lang or "en")
             if action.kind == "deposit":
@@ -141,12 +141,12 @@ class Announcer:
         order_id = int(event.args["orderId"])
         stale = False  # refunded although its whole cases reached the minimum: it was not closed in time
         if event.event == "OrderRefunded":
-            order = await self.app.read(self.app.contracts.group_buy.functions.getOrder(order_id).call)
-            stale = whole_cases(order[UNITS], order[TOLERANCE], order[CASE]) >= order[MINIMUM]
+            order = await self.app.ledger.order(order_id)
+            stale = order.buys >= order.min_units
         await self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
         for member, account in await self._joined(order_id):
-            units, refund = await self.app.read(
-                self.app.contracts.group_buy.functions.claimable(order_id, account).call)
+            claim = await self.app.ledger.claimable(order_id, account)
+            units, refund = claim.units, claim.refund
             tr = Translator(member.lang or "en")
             if event.event == "OrderExecuted":
                 text = tr.tn("Order #{id} was bought: {count} unit is yours.",
@@ -237,7 +237,7 @@ class Announcer:
         zone = ZoneInfo(self.app.settings.timezone)
         earliest = None  # the guardian's window, then the timelock's delay
         if queueable_at is not None:
-            earliest = queueable_at + await self.app.read(self.app.contracts.timelock.functions.getMinDelay().call)
+            earliest = queueable_at + (await self.app.ledger.governor_terms()).timelock_delay
 
         def text(tr: Translator) -> str:
             return result(tr) + "\n" + actions(tr)

@@ -30,6 +30,7 @@ from chain.db import Intent, create_engine, sessionmaker
 from chain.deploy import load_manifest
 from chain.indexer import Indexer
 from chain.keystore import Keystore, dev_master_key
+from chain.ledger import CoopLedger
 from chain.outbox import Outbox, Worker, WorkerOptions
 from chain.roles import missing_rights
 from handlers import confirm, router
@@ -90,6 +91,7 @@ class App:
             if missing:
                 raise SettingsError("; ".join(missing) + " (docs/chain.md, \"Roles and keys\")")
         self.treasurer_address = keys.treasurer.address
+        self.ledger = CoopLedger(self.contracts, self.batch)
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()
         await self.notifier.start()

@@ -6,9 +6,7 @@ from typing import TextIO
 from eth_utils import keccak
 
 from chain import DeployParams, deploy_system, send, start_tester
-
-FUSD = 10**6
-GRO = 10**18
+from chain.ledger import FOOD_USD as FUSD, GRO
 
 
 def _usd(minor_units: int) -> str:

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from chain.db import Intent
+from chain.ledger import Order, OrderStatus
 from chain.proposal_actions import decode_actions, waits_for_guardian
 from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED
 from handlers.history import accounts_about, history_reached, proposals_in_history
-from handlers.orders import CASE, DEADLINE, MEMBERS, MINIMUM, OPEN, STATUS, TOLERANCE, UNITS, whole_cases
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -55,33 +55,32 @@ class Keeper:
     # ---- orders ----
 
     async def finalize_orders(self, now: int) -> None:
-        gb = self.app.contracts.group_buy.functions
-        count = await self.app.read(gb.orderCount().call)
-        for order_id in range(1, count + 1):
-            if order_id in self._closed:
-                continue
-            order = await self.app.read(gb.getOrder(order_id).call)
-            if order[STATUS] != OPEN:
+        ledger = self.app.ledger
+        count = await ledger.order_count()
+        unknown = [order_id for order_id in range(1, count + 1) if order_id not in self._closed]
+        for order in await ledger.orders(unknown):
+            order_id = order.id
+            if order.status != OrderStatus.OPEN:
                 self._closed.add(order_id)
-            elif now > order[DEADLINE] + await self._stale_after() + GRACE:
+            elif now > order.deadline + await self._stale_after() + GRACE:
                 # Still open two weeks on (finalizing kept failing, or the co-op was down): its members'
                 # way out is a refund, which anyone may ask for then.
                 await self._step(f"refund_stale:{order_id}", "refund_stale", {"order_id": order_id}, order_id)
-            elif now > order[DEADLINE] + GRACE:
+            elif now > order.deadline + GRACE:
                 await self._finalize(order_id, order)
 
     async def _stale_after(self) -> int:
         if self._stale is None:  # GroupBuy's constant
-            self._stale = await self.app.read(self.app.contracts.group_buy.functions.STALE_AFTER().call)
+            self._stale = await self.app.ledger.stale_after()
         return self._stale
 
-    async def _finalize(self, order_id: int, order: tuple) -> None:
+    async def _finalize(self, order_id: int, order: Order) -> None:
         params: dict = {"order_id": order_id}
-        bought = whole_cases(order[UNITS], order[TOLERANCE], order[CASE])
-        if bought >= order[MINIMUM] and bought != order[UNITS]:
+        bought = order.buys
+        if bought >= order.min_units and bought != order.units:
             # Units are shared out first come, first served: the contract needs the members in join order.
             join_order = await self._join_order(order_id)
-            if len(join_order) != order[MEMBERS]:
+            if len(join_order) != order.members:
                 return  # the history has not caught up with every join yet
             params["join_order"] = join_order
         await self._step(f"finalize:{order_id}", "finalize", params, order_id)
@@ -95,20 +94,18 @@ class Keeper:
 
     async def advance_proposals(self, now: int, block: int) -> None:
         """Proposals as of `block`, up to which the history (its votes) has been followed."""
-        gov = self.app.contracts.governor.functions
         for proposal in await proposals_in_history(self.app):
             if proposal.proposal_id in self._finished:
                 continue
-            state = await self.app.read(lambda: gov.state(proposal.proposal_id).call(block_identifier=block))
+            status = await self.app.ledger.proposal(proposal.proposal_id, block=block)
+            state = status.state
             queueable_at = await self._queueable_at(proposal) if state == SUCCEEDED else None
             if state in (SUCCEEDED, QUEUED, EXECUTED, DEFEATED):
-                tally = await self.app.read(
-                    lambda: gov.proposalVotes(proposal.proposal_id).call(block_identifier=block))
-                await self.app.announcer.proposal_result(proposal, state, tally, queueable_at)
+                await self.app.announcer.proposal_result(proposal, state, status.tally, queueable_at)
             action = self._action(proposal)
             if state == SUCCEEDED and (queueable_at is None or now >= queueable_at + GRACE):
                 await self._step(f"queue:{proposal.proposal_id}", "queue", action, proposal.number)
-            elif state == QUEUED and now >= await self.app.read(gov.proposalEta(proposal.proposal_id).call) + GRACE:
+            elif state == QUEUED and now >= status.eta + GRACE:
                 await self._step(f"execute:{proposal.proposal_id}", "execute", action, proposal.number)
             elif state == EXECUTED:
                 await self.app.announcer.proposal_executed(proposal)
@@ -119,10 +116,9 @@ class Keeper:
         """When a proposal that must wait for the guardian window can be queued; None when it need not wait."""
         if not waits_for_guardian(decode_actions(self.app.contracts, *proposal.actions)):
             return None
-        gov = self.app.contracts.governor.functions
         if self._guardian_window is None:
-            self._guardian_window = await self.app.read(gov.guardianWindow().call)
-        return await self.app.read(gov.proposalDeadline(proposal.proposal_id).call) + self._guardian_window
+            self._guardian_window = (await self.app.ledger.governor_terms()).guardian_window
+        return (await self.app.ledger.proposal(proposal.proposal_id)).deadline + self._guardian_window
 
     @staticmethod
     def _action(proposal) -> dict:

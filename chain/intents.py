@@ -14,6 +14,7 @@ from eth_utils import keccak
 from chain.artifacts import function
 from chain.deploy import CoopSystem
 from chain.errors import ContractReverted
+from chain.ledger import order_read, part_read
 from chain.roles import Role
 from chain.rpc import Read
 from chain.userop import Call
@@ -32,7 +33,7 @@ def _bytes32(value: str) -> bytes:
 
 # ---- member intents: the calls the member's account makes ----
 
-Facts = dict[tuple, Any]  # what a kind read from the chain first, by the keys its `reads` gave
+Facts = dict[tuple, Any]  # what a kind read from the chain first (typed: chain/ledger.py), by the keys its `reads` gave
 
 
 @dataclass(frozen=True)
@@ -46,13 +47,12 @@ class MemberKind:
 
 def _order(c: CoopSystem, account: str, p: dict[str, Any]) -> dict[tuple, Read]:
     order_id = int(p["order_id"])
-    return {("order", order_id): Read(c.group_buy.address, function("GroupBuy", "getOrder"), (order_id,))}
+    return {("order", order_id): order_read(c, order_id)}
 
 
 def _order_and_part(c: CoopSystem, account: str, p: dict[str, Any]) -> dict[tuple, Read]:
     order_id = int(p["order_id"])
-    part = Read(c.group_buy.address, function("GroupBuy", "getMember"), (order_id, account))
-    return {**_order(c, account, p), ("part", order_id, account): part}
+    return {**_order(c, account, p), ("part", order_id, account): part_read(c, order_id, account)}
 
 
 def _approve(c: CoopSystem, token: str, spender: str, amount: int) -> Call:
@@ -61,14 +61,14 @@ def _approve(c: CoopSystem, token: str, spender: str, amount: int) -> Call:
 
 def _join(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
     order_id, units = int(p["order_id"]), int(p["units"])
-    cost = units * facts[("order", order_id)][0]  # unitPrice
+    cost = units * facts[("order", order_id)].unit_price
     return [_approve(c, c.food_usd.address, c.group_buy.address, cost),
             _call(c.group_buy.address, "GroupBuy", "join", order_id, units)]
 
 
 def _tolerance(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
     order_id, tolerance = int(p["order_id"]), int(p["tolerance"])
-    extra = max(tolerance - facts[("part", order_id, account)][1], 0) * facts[("order", order_id)][0]
+    extra = max(tolerance - facts[("part", order_id, account)].tolerance, 0) * facts[("order", order_id)].unit_price
     return [_approve(c, c.food_usd.address, c.group_buy.address, extra),
             _call(c.group_buy.address, "GroupBuy", "setTolerance", order_id, tolerance)]
 

@@ -1,5 +1,6 @@
 """Several node calls in one JSON-RPC batch: a bundle's reads and simulations in two round trips, not
 a few per operation (web3's per-call machinery costs more CPU than the node's answer)."""
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +46,13 @@ async def abatch(http, url: str, requests: list[Request]) -> list[dict[str, Any]
 
 @dataclass(frozen=True)
 class Read:
-    """A contract read: `function` of the contract at `to`, with `args`."""
+    """A contract read: `function` of the contract at `to`, with `args`; its result passed through `into`
+    (a typed value, chain/ledger.py) when given."""
 
     to: str
     function: Function
     args: tuple[Any, ...] = ()
+    into: Callable[[Any], Any] | None = None
 
     def request(self, block: str = "latest") -> Request:
         return "eth_call", [{"to": self.to, "data": "0x" + self.function.encode(*self.args).hex()}, block]
@@ -57,7 +60,8 @@ class Read:
     def result(self, response: dict[str, Any]) -> Any:
         if "error" in response:
             raise ValueError(response["error"])
-        return self.function.decode(bytes(HexBytes(response["result"])))
+        value = self.function.decode(bytes(HexBytes(response["result"])))
+        return value if self.into is None else self.into(value)
 
 
 def revert_data(response: dict[str, Any]) -> bytes:

@@ -11,6 +11,7 @@ from eth_utils import keccak
 
 from bot.identity import identity_key
 from bot.store import Invite, Member, Product
+from chain.ledger import FOOD_USD
 from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, new_code, show_code
@@ -21,7 +22,6 @@ from handlers.residents import find_member, link
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
                      parse_amount, parse_count)
 
-FUSD_UNIT = 10**6  # Food-USD has 6 decimals on chain
 MAX_INVITES = 20
 DEFAULT_ORDER_DAYS = 7
 MAX_ORDER_DAYS = 90  # GroupBuy.MAX_ORDER_DURATION: the chain refuses a later deadline
@@ -85,7 +85,7 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
             session.add(Product(product_id=product_id(product), name=product))
     # The co-op's treasurer account is the supplier on chain: the treasurer pays the real supplier.
     params = {"supplier": ctx.services.treasurer_address, "product": product_id(product),
-              "unit_price": int(price * FUSD_UNIT), "target_units": target, "min_units": minimum,
+              "unit_price": int(price * FOOD_USD), "target_units": target, "min_units": minimum,
               "max_units_per_member": target, "case_size": case, "deadline": int(time.time()) + days * 86400,
               # not for the chain: who asked, to tell them and the group when the order is open
               "announce": {"channel": ctx.inbound.channel, "to": ctx.inbound.user, "product": product}}
@@ -93,7 +93,7 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
     await ctx.services.outbox.submit(key, None, "create_order", params)
     text = ctx.t("Opening an order for {product}: {target} units at {price} each, for {days} days.",
                  product=product, target=format_number(target, ctx.lang),
-                 price=format_money(int(price * FUSD_UNIT), ctx.lang), days=format_number(days, ctx.lang))
+                 price=format_money(int(price * FOOD_USD), ctx.lang), days=format_number(days, ctx.lang))
     if case > 1:
         text += " " + ctx.t("Bought in whole cases of {case}.", case=format_number(case, ctx.lang))
     return [ctx.reply(text)]
@@ -112,7 +112,7 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
     member, refusal = await find_member(ctx, args[0])
     if refusal is not None:
         return [refusal]
-    minor = int(amount * FUSD_UNIT)
+    minor = int(amount * FOOD_USD)
     summary = ctx.t("Record a cash deposit of {amount} for {name}? It gives them {amount} in Food-USD.",
                     amount=format_money(minor, ctx.lang), name=member.name)
     ref = f"cash:{ctx.inbound.user}:{secrets.token_hex(8)}"
@@ -137,8 +137,7 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
     if refusal is not None:
         return [refusal]
     batch = args[1]
-    gro = ctx.services.contracts.gro.functions
-    if await ctx.services.read(gro.certified(_batch_id(batch)).call):
+    if await ctx.services.ledger.certified(_batch_id(batch)):
         return [ctx.reply(ctx.t("Batch {batch} was already certified; a batch earns GRO once.", batch=batch))]
     grams = int(kg * 1000)
     refusal = await _over_cap(ctx, grams)
@@ -152,10 +151,8 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
 
 async def _over_cap(ctx: Context, grams: int) -> Reply | None:
     """The certification caps governance set (GroToken), checked before the admin confirms: why not, in words."""
-    gro = ctx.services.contracts.gro.functions
-    rate = await ctx.services.read(gro.ratePerKg().call)
-    per_batch = await ctx.services.read(gro.maxCertifiedPerBatch().call)
-    room, period_ends = await ctx.services.read(gro.certificationRoom().call)
+    terms = await ctx.services.ledger.certification()
+    rate, per_batch, room, period_ends = terms.rate_per_kg, terms.max_per_batch, terms.room, terms.period_ends
     earned = grams * rate // 1000
     if earned == 0:
         return ctx.reply(ctx.t("This batch would earn no GRO: check its weight and try again."))

@@ -14,6 +14,7 @@ from bot.settings import Settings
 from bot.store import Admin, Member
 from chain.indexer import Indexer
 from chain.deploy import CoopSystem
+from chain.ledger import CoopLedger
 from chain.outbox import Outbox
 from handlers.doorstep import InviteAttempts
 from iot.alerts import Alerts
@@ -52,6 +53,7 @@ class Services(Protocol):
     sessions: async_sessionmaker
     outbox: Outbox
     contracts: CoopSystem
+    ledger: CoopLedger  # every contract read (chain/ledger.py)
     admins: frozenset[str]  # identities, "channel:id" (COOP_ADMINS and --admin)
     treasurer_address: str  # the co-op's treasurer account (also the supplier on chain; see docs)
     indexer: Indexer  # follows the contracts' events into the members' history
@@ -62,9 +64,8 @@ class Services(Protocol):
 
     async def wallet(self, member_id: str) -> str: ...  # the member's account address (made on first use)
 
-    async def read(self, fn: Callable[..., Any], *args: Any) -> Any: ...  # a blocking chain read, off the loop
-
-    async def batch(self, requests: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]: ...  # JSON-RPC batch
+    # A blocking node call off the loop (a block, a receipt); contracts are read through `ledger`.
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any: ...
 
     async def push(self, channel: str, reply: Reply) -> None: ...  # a message outside the current exchange
 

@@ -7,6 +7,7 @@ lock is confirmed (it then shrinks week by week as the unlock time nears).
 """
 from decimal import Decimal
 
+from chain.ledger import GRO_DECIMALS
 from handlers import confirm
 from handlers.base import Context, Reply
 from handlers.governance import chain_now, exported, exported_reply, number_problem
@@ -16,7 +17,6 @@ from locales import AmountError, format_gro, format_number, parse_amount, parse_
 WEEK = 7 * 86400
 MAXTIME = 4 * 365 * 86400  # VotingEscrow.MAXTIME
 MAX_WEEKS = MAXTIME // WEEK  # 208: the longest whole-week lock
-GRO = 10**18
 
 
 def voting_power(amount: int, unlock_time: int, now: int) -> int:
@@ -33,7 +33,7 @@ async def lock(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
         return [ctx.reply(usage)]
     try:
-        amount = int(parse_amount(args[0], ctx.lang, decimals=2).scaleb(18))
+        amount = int(parse_amount(args[0], ctx.lang, decimals=2).scaleb(GRO_DECIMALS))
     except AmountError as e:
         return [ctx.reply(number_problem(ctx, e, args[0]) + "\n" + usage)]
     try:
@@ -45,14 +45,14 @@ async def lock(ctx: Context, args: list[str]) -> list[Reply]:
                                 max=format_number(MAX_WEEKS, ctx.lang)) + "\n" + usage)]
     if await exported(ctx):
         return exported_reply(ctx)
-    c = ctx.services.contracts
     account = await ctx.services.wallet(ctx.member.member_id)
-    held = await ctx.services.read(c.gro.functions.balanceOf(account).call)
+    balances = await ctx.services.ledger.balances(account)
+    held = balances.gro
     if amount > held:
         return [ctx.reply(ctx.t("You have {held} GRO, so you cannot lock {amount} GRO. GRO comes from certified "
                                 "produce.", held=format_gro(held, ctx.lang), amount=format_gro(amount, ctx.lang)))]
     now = await chain_now(ctx)
-    locked, end = await ctx.services.read(c.escrow.functions.locked(account).call)
+    locked, end = balances.locked, balances.unlock_time
     if locked and end <= now:
         return [ctx.reply(ctx.t("Your earlier lock ended on {date}. Take that GRO back first; then you can lock "
                                 "again.", date=day(ctx, end)))]

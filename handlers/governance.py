@@ -14,6 +14,7 @@ from eth_utils import keccak
 
 from chain.artifacts import function
 from chain.db import SmartAccount
+from chain.ledger import GRO, GRO_DECIMALS
 from chain.proposal_actions import decode_actions
 from handlers import confirm
 from handlers.base import Context, Reply
@@ -21,7 +22,7 @@ from handlers.history import Proposal, catch_up, proposals_in_history
 from handlers.proposal_text import TITLE_MAX, actions_text, known_for
 from locales import AmountError, format_number, parse_amount, parse_count
 
-CREDIT = 10**18  # one voting credit is one whole veGRO (GovernorCountingQuadratic.CREDIT_UNIT)
+CREDIT = GRO  # one voting credit is one whole veGRO (GovernorCountingQuadratic.CREDIT_UNIT)
 AGAINST, FOR, ABSTAIN = 0, 1, 2
 # Governor.ProposalState
 PENDING, ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXPIRED, EXECUTED = range(8)
@@ -38,7 +39,7 @@ SUPPORT_WORDS = {
 
 async def chain_now(ctx: Context) -> int:
     """The chain's clock (seconds), which the governor and the escrow go by (a dev chain may run ahead)."""
-    return await ctx.services.read(ctx.services.contracts.escrow.functions.clock().call)
+    return await ctx.services.ledger.clock()
 
 
 def duration(ctx: Context, seconds: int) -> str:
@@ -126,23 +127,19 @@ async def proposals(ctx: Context, args: list[str]) -> list[Reply]:
     listed = await proposals_on_chain(ctx)
     if not listed:
         return [ctx.reply(ctx.t("There are no proposals yet. To make one: /propose TITLE"))]
-    gov = ctx.services.contracts.governor.functions
     now = await chain_now(ctx)
     shown = listed[-10:]
+    statuses = await ctx.services.ledger.proposals([p.proposal_id for p in shown])
     actions = [decode_actions(ctx.services.contracts, *p.actions) for p in shown]
     known = await known_for(ctx.services, [a for each in actions for a in each])
     lines = []
-    for p, its_actions in zip(shown, actions):
-        state = await ctx.services.read(gov.state(p.proposal_id).call)
-        snapshot = await ctx.services.read(gov.proposalSnapshot(p.proposal_id).call)
-        deadline = await ctx.services.read(gov.proposalDeadline(p.proposal_id).call)
-        against, for_, abstain = await ctx.services.read(gov.proposalVotes(p.proposal_id).call)
+    for p, its_actions, status in zip(shown, actions, statuses):
         lines.append(ctx.t("#{number} {title}: {state}. Yes {yes} · No {no} · Abstain {abstain}.",
                            number=format_number(p.number, ctx.lang), title=p.title,
-                           state=state_text(ctx, state, now, snapshot, deadline),
-                           yes=format_number(for_, ctx.lang), no=format_number(against, ctx.lang),
-                           abstain=format_number(abstain, ctx.lang)))
-        stoppable = state not in (CANCELED, DEFEATED, EXECUTED, EXPIRED)
+                           state=state_text(ctx, status.state, now, status.snapshot, status.deadline),
+                           yes=format_number(status.for_, ctx.lang), no=format_number(status.against, ctx.lang),
+                           abstain=format_number(status.abstain, ctx.lang)))
+        stoppable = status.state not in (CANCELED, DEFEATED, EXECUTED, EXPIRED)
         lines.extend("   " + line for line in actions_text(ctx.translator, its_actions, known, stoppable).split("\n"))
     lines.append(ctx.t("To vote: /vote NUMBER yes|no|abstain VOTES, for example /vote {example}",
                        example=f"{format_number(listed[-1].number, ctx.lang)} {ctx.t('yes')} "
@@ -170,7 +167,7 @@ async def propose(ctx: Context, args: list[str]) -> list[Reply]:
             return [ctx.reply(ctx.t("Sorry, only the co-op's admins can add an action to a proposal. To ask the "
                                     "co-op's opinion, send /propose with just the title."))]
         ctx.as_admin = True  # confirmed only by someone who is still an admin
-        targets, values, calldatas = rate_action(ctx, int(rate.scaleb(18)))
+        targets, values, calldatas = rate_action(ctx, int(rate.scaleb(GRO_DECIMALS)))
         args = args[2:]
     title = " ".join(args).strip()
     if not title:
@@ -181,13 +178,13 @@ async def propose(ctx: Context, args: list[str]) -> list[Reply]:
                                 count=format_number(TITLE_MAX, ctx.lang)))]
     if await exported(ctx):
         return exported_reply(ctx)
-    gov = ctx.services.contracts.governor.functions
-    proposal_id = await ctx.services.read(gov.hashProposal(
-        targets, values, [bytes.fromhex(c[2:]) for c in calldatas], keccak(text=title)).call)
-    if await ctx.services.read(gov.proposalSnapshot(proposal_id).call):
+    ledger = ctx.services.ledger
+    proposal_id = await ledger.proposal_id(targets, values, [bytes.fromhex(c[2:]) for c in calldatas],
+                                           keccak(text=title))
+    if await ledger.proposal_snapshot(proposal_id):
         return [ctx.reply(ctx.t("There is already a proposal with that title. Send /proposals to see it."))]
-    delay = await ctx.services.read(gov.votingDelay().call)
-    period = await ctx.services.read(gov.votingPeriod().call)
+    terms = await ledger.governor_terms()
+    delay, period = terms.voting_delay, terms.voting_period
     summary = ctx.t("Propose to the co-op: “{title}”. Voting opens in {delay} and stays open for {period}. "
                     "It costs nothing.", title=title, delay=duration(ctx, delay), period=duration(ctx, period))
     summary += "\n" + await described(ctx, targets, values, calldatas)
@@ -224,9 +221,8 @@ async def vote(ctx: Context, args: list[str]) -> list[Reply]:
         return exported_reply(ctx)
     proposal = listed[number - 1]
     shown = format_number(number, ctx.lang)
-    gov = ctx.services.contracts.governor.functions
-    state = await ctx.services.read(gov.state(proposal.proposal_id).call)
-    snapshot = await ctx.services.read(gov.proposalSnapshot(proposal.proposal_id).call)
+    status = await ctx.services.ledger.proposal(proposal.proposal_id)
+    state, snapshot = status.state, status.snapshot
     if state == PENDING:
         now = await chain_now(ctx)
         return [ctx.reply(ctx.t("Voting on #{number} has not opened yet: it opens in {time}.",
@@ -235,9 +231,9 @@ async def vote(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("Voting on #{number} has ended ({state}).", number=shown,
                                 state=state_text(ctx, state, 0, snapshot, 0)))]
     account = await ctx.services.wallet(ctx.member.member_id)
-    if await ctx.services.read(gov.hasVoted(proposal.proposal_id, account).call):
+    if await ctx.services.ledger.has_voted(proposal.proposal_id, account):
         return [ctx.reply(ctx.t("You have already voted on #{number}.", number=shown))]
-    power = await ctx.services.read(ctx.services.contracts.escrow.functions.getPastVotes(account, snapshot).call)
+    power = await ctx.services.ledger.past_votes(account, snapshot)
     credits = power // CREDIT
     most = math.isqrt(credits)
     if most == 0:

@@ -5,25 +5,11 @@ from eth_utils import keccak
 from sqlalchemy import select
 
 from bot.store import Product
+from chain.ledger import Order
 from handlers import confirm
 from handlers.base import Context, Reply
 from handlers.wallet import balances
 from locales import AmountError, format_money, format_number, parse_count
-
-OPEN = 1  # GroupBuy.Status.Open
-# getOrder's fields, by position
-PRICE, DEADLINE, TARGET, MINIMUM, CAP, CASE, STATUS, SUPPLIER, UNITS, TOLERANCE, MEMBERS = range(11)
-PRODUCT = 13
-
-
-def whole_cases(units: int, tolerance: int, case_size: int) -> int:
-    """The units an order really buys: whole cases, the last one completed from tolerance when it can
-    (as GroupBuy._wholeCases)."""
-    cases, rest = divmod(units, case_size)
-    if rest and rest + tolerance >= case_size:
-        cases += 1
-    return cases * case_size
-
 
 async def product_names(ctx: Context) -> dict[str, str]:
     async with ctx.services.sessions() as session:
@@ -34,16 +20,9 @@ def product_id(name: str) -> str:
     return "0x" + keccak(text=name.strip().lower()).hex()
 
 
-async def open_orders(ctx: Context) -> list[tuple[int, tuple]]:
-    gb = ctx.services.contracts.group_buy.functions
-    count = await ctx.services.read(gb.orderCount().call)
-    orders = []
+async def open_orders(ctx: Context) -> list[tuple[int, Order]]:
     now = time.time()
-    for order_id in range(1, count + 1):
-        order = await ctx.services.read(gb.getOrder(order_id).call)
-        if order[STATUS] == OPEN and order[DEADLINE] > now:
-            orders.append((order_id, order))
-    return orders
+    return [(order.id, order) for order in await ctx.services.ledger.orders() if order.open_at(now)]
 
 
 def time_left(ctx: Context, deadline: int) -> str:
@@ -60,51 +39,51 @@ async def orders(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(ctx.t("There are no open orders right now."))]
     names = await product_names(ctx)
     account = await ctx.services.wallet(ctx.member.member_id)
-    gb = ctx.services.contracts.group_buy.functions
+    parts = await ctx.services.ledger.parts([order_id for order_id, _ in listed], account)
     lines = []
-    for order_id, order in listed:
-        mine, extra = (await ctx.services.read(gb.getMember(order_id, account).call))[:2]
+    for (order_id, order), part in zip(listed, parts):
+        mine, extra = part.units, part.tolerance
         line = ctx.t(
             "#{id} {product}: {price} each, {units} of {target} units joined, {left}. You: {mine}.",
             id=format_number(order_id, ctx.lang), product=product_name(names, order),
-            price=format_money(order[PRICE], ctx.lang), units=format_number(order[UNITS], ctx.lang),
-            target=format_number(order[TARGET], ctx.lang), left=time_left(ctx, order[DEADLINE]),
+            price=format_money(order.unit_price, ctx.lang), units=format_number(order.units, ctx.lang),
+            target=format_number(order.target_units, ctx.lang), left=time_left(ctx, order.deadline),
             mine=format_number(mine, ctx.lang))
-        if order[CASE] > 1 and mine:
+        if order.case_size > 1 and mine:
             line += " " + ctx.t("Bought in whole cases of {case}; you would take {extra} more to fill the last one "
-                                "(/tolerance {id} UNITS).", case=format_number(order[CASE], ctx.lang),
+                                "(/tolerance {id} UNITS).", case=format_number(order.case_size, ctx.lang),
                                 extra=format_number(extra, ctx.lang), id=format_number(order_id, ctx.lang))
-        elif order[CASE] > 1:
-            line += " " + ctx.t("Bought in whole cases of {case}.", case=format_number(order[CASE], ctx.lang))
+        elif order.case_size > 1:
+            line += " " + ctx.t("Bought in whole cases of {case}.", case=format_number(order.case_size, ctx.lang))
         lines.append(line)
     lines.append(ctx.t("To join: /join ORDER UNITS, for example /join {example}", example="1 2"))
     return [ctx.reply("\n".join(lines))]
 
 
-def product_name(names: dict[str, str], order: tuple) -> str:
-    return names.get("0x" + order[PRODUCT].hex(), "?")
+def product_name(names: dict[str, str], order: Order) -> str:
+    return names.get("0x" + order.product_id.hex(), "?")
 
 
-async def open_order(ctx: Context, typed: str, usage: str) -> tuple[int, tuple] | list[Reply]:
+async def open_order(ctx: Context, typed: str, usage: str) -> tuple[int, Order] | list[Reply]:
     """The open order whose number the member typed, or the reply that says why there is none."""
     try:
         order_id = parse_count(typed, ctx.lang)
     except AmountError:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
-    gb = ctx.services.contracts.group_buy.functions
-    if order_id > await ctx.services.read(gb.orderCount().call):
+    order = await ctx.services.ledger.order(order_id)
+    if not order.status:  # never created
         return [ctx.reply(ctx.t("There is no order #{id}. Send /orders to see the open ones.",
                                 id=format_number(order_id, ctx.lang)))]
-    order = await ctx.services.read(gb.getOrder(order_id).call)
-    if order[STATUS] != OPEN or order[DEADLINE] <= time.time():
+    if not order.open_at(time.time()):
         return [ctx.reply(ctx.t("Order #{id} is closed. Send /orders to see the open ones.",
                                 id=format_number(order_id, ctx.lang)))]
     return order_id, order
 
 
-def over_cap(ctx: Context, order_id: int, order: tuple) -> list[Reply]:
+def over_cap(ctx: Context, order_id: int, order: Order) -> list[Reply]:
     return [ctx.reply(ctx.t("One member may take at most {cap} units of order #{id}.",
-                            cap=format_number(order[CAP], ctx.lang), id=format_number(order_id, ctx.lang)))]
+                            cap=format_number(order.max_units_per_member, ctx.lang),
+                            id=format_number(order_id, ctx.lang)))]
 
 
 def top_up(ctx: Context, cost: int, fusd: int) -> list[Reply]:
@@ -128,16 +107,16 @@ async def join(ctx: Context, args: list[str]) -> list[Reply]:
         units = parse_count(args[1], ctx.lang)
     except AmountError:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
-    left = order[TARGET] - order[UNITS]
+    left = order.target_units - order.units
     if units > left:
         return [ctx.reply(ctx.t("Only {left} units are left in order #{id}.", left=format_number(left, ctx.lang),
                                 id=format_number(order_id, ctx.lang)))]
     account = await ctx.services.wallet(ctx.member.member_id)
-    part = await ctx.services.read(ctx.services.contracts.group_buy.functions.getMember(order_id, account).call)
-    if part[0] + part[1] + units > order[CAP]:
+    part = await ctx.services.ledger.part(order_id, account)
+    if part.units + part.tolerance + units > order.max_units_per_member:
         return over_cap(ctx, order_id, order)
-    cost = units * order[PRICE]
-    fusd, _, _ = await balances(ctx.services, ctx.member.member_id)
+    cost = units * order.unit_price
+    fusd = (await balances(ctx.services, ctx.member.member_id)).food_usd
     if cost > fusd:
         return top_up(ctx, cost, fusd)
     names = await product_names(ctx)
@@ -145,9 +124,9 @@ async def join(ctx: Context, args: list[str]) -> list[Reply]:
                     id=format_number(order_id, ctx.lang), product=product_name(names, order),
                     units=ctx.tn("{count} unit", "{count} units", units, count=format_number(units, ctx.lang)),
                     cost=format_money(cost, ctx.lang), after=format_money(fusd - cost, ctx.lang))
-    if part[0]:
+    if part.units:
         summary += " " + ctx.t("You will have {total} in all.", total=ctx.tn(
-            "{count} unit", "{count} units", part[0] + units, count=format_number(part[0] + units, ctx.lang)))
+            "{count} unit", "{count} units", part.units + units, count=format_number(part.units + units, ctx.lang)))
     return await confirm.offer(ctx, "join", {"intent": {"order_id": order_id, "units": units}}, summary)
 
 
@@ -168,21 +147,22 @@ async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
         if e.code != "zero":
             return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
         extra = 0
-    if order[CASE] == 1:
+    if order.case_size == 1:
         return [ctx.reply(ctx.t("Order #{id} is bought by the unit, so there is no case to fill.", id=shown))]
     account = await ctx.services.wallet(ctx.member.member_id)
-    units, before = (await ctx.services.read(
-        ctx.services.contracts.group_buy.functions.getMember(order_id, account).call))[:2]
+    part = await ctx.services.ledger.part(order_id, account)
+    units, before = part.units, part.tolerance
     if not units:
         return [ctx.reply(ctx.t("Join order #{id} first (/join {id} UNITS); then you can offer extra units to "
                                 "fill the last case.", id=shown))]
-    if extra >= order[CASE]:  # more than a case less one can never be used, yet would be paid until the deadline
+    if extra >= order.case_size:  # more than a case less one can never be used, yet would be paid until the deadline
         return [ctx.reply(ctx.t("At most {most} extra units can help fill a case of {case}.",
-                                most=format_number(order[CASE] - 1, ctx.lang), case=format_number(order[CASE], ctx.lang)))]
-    if units + extra > order[CAP]:
+                                most=format_number(order.case_size - 1, ctx.lang),
+                                case=format_number(order.case_size, ctx.lang)))]
+    if units + extra > order.max_units_per_member:
         return over_cap(ctx, order_id, order)
-    change = (extra - before) * order[PRICE]
-    fusd, _, _ = await balances(ctx.services, ctx.member.member_id)
+    change = (extra - before) * order.unit_price
+    fusd = (await balances(ctx.services, ctx.member.member_id)).food_usd
     if change > fusd:
         return top_up(ctx, change, fusd)
     if extra == before:
@@ -190,7 +170,7 @@ async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
                                 extra=ctx.tn("{count} extra unit", "{count} extra units", extra,
                                              count=format_number(extra, ctx.lang)), id=shown))]
     summary = ctx.t("Order #{id} is bought in whole cases of {case}. Take up to {extra} if they complete "
-                    "the last case?", id=shown, case=format_number(order[CASE], ctx.lang),
+                    "the last case?", id=shown, case=format_number(order.case_size, ctx.lang),
                     extra=ctx.tn("{count} extra unit", "{count} extra units", extra,
                                  count=format_number(extra, ctx.lang)))
     if change > 0:

@@ -39,7 +39,7 @@ class Known:
 
 
 async def known_for(services, actions: list[Action]) -> Known:
-    """`services`: anything with sessions, contracts and read (the handlers' Services, the App)."""
+    """`services`: anything with sessions, contracts and ledger (the handlers' Services, the App)."""
     addresses = {v for a in actions for v in _flat(a.args.values()) if isinstance(v, str) and v.startswith("0x")}
     members: dict[str, str] = {}
     if addresses:
@@ -51,7 +51,7 @@ async def known_for(services, actions: list[Action]) -> Known:
             members.setdefault(address, member.name)
     rate = None
     if any(a.function == "setRatePerKg" and a.contract == "gro" for a in actions):
-        rate = await services.read(services.contracts.gro.functions.ratePerKg().call)
+        rate = await services.ledger.rate_per_kg()
     return Known(our_contracts(services.contracts), members, rate)
 
 
