@@ -13,6 +13,7 @@ from bot.identity import identity_key
 from bot.settings import Settings
 from bot.store import Admin, Member
 from chain.indexer import Indexer
+from chain.keystore import Keystore
 from chain.deploy import CoopSystem
 from chain.outbox import Outbox
 from handlers.doorstep import InviteAttempts
@@ -51,6 +52,7 @@ class Services(Protocol):
 
     sessions: async_sessionmaker
     outbox: Outbox
+    keystore: Keystore  # members' custodial keys (a new member's is written with them, handlers/onboarding.py)
     contracts: CoopSystem
     admins: frozenset[str]  # identities, "channel:id" (COOP_ADMINS and --admin)
     treasurer_address: str  # the co-op's treasurer account (also the supplier on chain; see docs)
