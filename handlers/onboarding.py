@@ -102,6 +102,7 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
     lines = [ctx.t("I help the co-op buy food together and make decisions."),
              ctx.t("/balance – your Food-USD, GRO and voting power"),
              ctx.t("/orders – open group orders · /join ORDER UNITS – join one"),
+             ctx.t("/claim – get back now what a closed order owes you"),
              ctx.t("/proposals – co-op proposals · /vote PROPOSAL yes|no|abstain VOTES"),
              ctx.t("/readings – the grow room's sensors · /alerts on|off – their alerts"),
              ctx.t("/explain – Food-USD, GRO, veGRO and quadratic voting in plain words"),
