@@ -3,7 +3,7 @@ what became of a group order (from the indexer's history), and of a proposal (ne
 with what its actions do) — the group chat hears it too.
 
 When an order closes, each member who joined hears their part; what is theirs to get back is claimed for
-them by the keeper (bot/keeper.py).
+them at once by the keeper (bot/keeper.py), which retries it until done.
 """
 import logging
 import time
@@ -156,6 +156,7 @@ class Announcer:
             if refund:
                 text += " " + tr.t("{amount} comes back to your Food-USD.", amount=format_money(refund, tr.lang))
             await self._tell(member, text)
+        await self.app.keeper.claim_refunds()  # at once, not at the keeper's next look
 
     @staticmethod
     def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int, stale: bool) -> str:
