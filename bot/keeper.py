@@ -2,6 +2,7 @@
 
 - An open order past its deadline is finalized: bought when its whole cases reach the minimum, else
   refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer then tells the group and each member who joined (bot/announce.py).
+- A member whose registration on chain was never written (a crash, in older versions) is registered.
 - What a closed order owes a member (a refund) is claimed for them, from the history (handlers/claims.py):
   retried until done, the admins told if the chain keeps refusing.
 - A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
@@ -18,8 +19,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
+from bot.store import Member
 from chain.db import Intent, SmartAccount
 from chain.proposal_actions import decode_actions, waits_for_guardian
 from handlers.claims import claims_under_way, refund, unclaimed
@@ -52,10 +54,24 @@ class Keeper:
         # The later of the chain's clock and the wall clock: a dev chain may run ahead, and an idle one
         # mines no blocks (its next block still takes the wall clock's time).
         now = max(int(latest["timestamp"]), int(time.time()))
+        await self.register_missing()
         await self.finalize_orders(now)
         if await history_reached(self.app, latest["number"]):  # so a result reaches every member who voted
             await self.advance_proposals(now, latest["number"])
             await self.claim_refunds()
+
+    # ---- members ----
+
+    async def register_missing(self) -> None:
+        """A member whose registration was never written (a crash between writes, from before /start was
+        one transaction) gets their account and registration now, so every member can vote."""
+        registered = select(Intent.id).where(Intent.idempotency_key == literal("register:") + Member.member_id)
+        async with self.app.sessions() as session:
+            missing = list((await session.scalars(select(Member.member_id).where(~registered.exists()).distinct())))
+        for member_id in missing:
+            log.warning("member %s had no registration: registering them now", member_id)
+            await self.app.wallet(member_id)
+            await self.app.outbox.submit(f"register:{member_id}", member_id, "register", {"resident_id": member_id})
 
     # ---- orders ----
 

@@ -1,5 +1,6 @@
 """Onboarding is one transaction: a failed write or a kill -9 during `/start` never leaves a member who cannot vote."""
 import sqlite3
+import time
 
 from tests.bot.console import Chain, Console, button
 from tests.bot.test_console import invite_code, onboard
@@ -50,3 +51,26 @@ def test_a_crash_during_start_never_leaves_a_member_who_cannot_vote(tmp_path):
         for c in consoles:
             if c.process.poll() is None:
                 c.process.kill()
+
+
+def test_a_member_left_unregistered_by_an_older_crash_is_registered(console, tmp_path):
+    """A member row with no key, account or registration (what a crash between /start's writes left
+    before they were one transaction): the keeper registers them, and they can use their account."""
+    onboard(console, "admin", "en")
+    with sqlite3.connect(tmp_path / "data" / "coop.db") as db:
+        db.execute("INSERT INTO bot_members (channel, handle, chat_id, member_id, lang, invite_code, alerts, "
+                   "blocked, joined_at) VALUES ('console', 'old', 'old', 'r_0123456789abcdef', 'fr', 'admin', 0, 0, "
+                   "'2026-01-01 00:00:00')")
+    chain = Chain(tmp_path / "data")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            address = chain.account("old")
+            break
+        except TypeError:  # no account yet
+            assert time.monotonic() < deadline, "no account was made"
+            time.sleep(0.2)
+    chain.wait_member(address)
+    console.send(**{"from": "old", "text": "/balance"})
+    assert "0,00" in console.expect("old", "Food-USD")["text"]
+    assert console.close() == 0
