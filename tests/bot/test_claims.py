@@ -50,8 +50,8 @@ def test_refunds_are_claimed_for_every_member_even_when_the_first_attempt_fails(
     console.send(**{"from": "raj", "text": "/balance"})
     assert "Food-USD" in console.expect("raj", "৫০.০০")["text"]
     with sqlite3.connect(tmp_path / "data" / "coop.db") as db:
-        states = db.execute("SELECT member_id, state FROM chain_intents WHERE kind = 'claim_for' ORDER BY id").fetchall()
-    assert sorted(state for _, state in states) == ["confirmed", "confirmed", "failed", "failed"]  # one retry each
+        states = db.execute("SELECT state FROM chain_intents WHERE kind = 'claim_for'").fetchall()
+    assert sorted(state for (state,) in states) == ["confirmed", "confirmed", "failed", "failed"]  # one retry each
     assert console.close() == 0
 
 
