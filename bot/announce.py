@@ -2,9 +2,8 @@
 what became of a group order (from the indexer's history), and of a proposal (new, decided, done: always
 with what its actions do) — the group chat hears it too.
 
-When an order closes, each member who joined hears their part, and what is theirs to get back is
-claimed for them (an operator intent per member: GroupBuy refunds are pulled, and residents should not
-have to ask).
+When an order closes, each member who joined hears their part; what is theirs to get back is claimed for
+them at once by the keeper (bot/keeper.py), which retries it until done.
 """
 import logging
 import time
@@ -21,6 +20,7 @@ from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from chain.proposal_actions import decode_actions
+from handlers.claims import CLOSING_EVENTS
 from handlers.history import Proposal, accounts_about, proposals_in_history
 from handlers.outcomes import outcome_text
 from handlers.proposal_text import actions_text, known_for
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CLOSING_EVENTS = ("OrderExecuted", "OrderRefunded", "OrderCancelled")
 
 
 class Announcer:
@@ -156,9 +155,8 @@ class Announcer:
                 text = tr.t("Order #{id} did not go ahead.", id=format_number(order_id, tr.lang))
             if refund:
                 text += " " + tr.t("{amount} comes back to your Food-USD.", amount=format_money(refund, tr.lang))
-                await self.app.outbox.submit(f"claim:{order_id}:{member.member_id}", member.member_id, "claim_for",
-                                             {"order_id": order_id})
             await self._tell(member, text)
+        await self.app.keeper.claim_refunds()  # at once, not at the keeper's next look
 
     @staticmethod
     def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int, stale: bool) -> str:
@@ -263,11 +261,24 @@ class Announcer:
         await self._group(text)
         await self._tell_voters(proposal, text)
 
-    async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None) -> None:
-        """Once: the admins hear that something the co-op does by itself could not be done."""
+    async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None,
+                             member_id: str | None = None) -> None:
+        """Once: the admins hear that something the co-op does by itself could not be done (`member_id`:
+        the member a claim was for)."""
+        member = None
+        if member_id is not None:
+            async with self.app.sessions() as session:
+                member = (await session.execute(select(Member).where(Member.member_id == member_id)
+                                                .order_by(Member.id).limit(1))).scalar_one_or_none()
+
         def text(tr: Translator) -> str:
             fields = dict(number=format_number(number, tr.lang), count=format_number(attempts, tr.lang),
                           reason=reason_text(tr, reason))
+            if kind == "claim_for":
+                return tr.t("What order #{number} owes {member} could not be given back by itself: the chain "
+                            "refused it {count} times ({reason}). The money stays safe in the order; they can "
+                            "send /claim, or ask the developers to look.",
+                            member=(member.alias or member.handle) if member else member_id, **fields)
             if kind == "finalize":
                 return tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "
                             "({reason}). The money stays safe in the order; please ask the developers to look.",

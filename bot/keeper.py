@@ -2,6 +2,9 @@
 
 - An open order past its deadline is finalized: bought when its whole cases reach the minimum, else
   refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer then tells the group and each member who joined (bot/announce.py).
+- A member whose registration on chain was never written (a crash, in older versions) is registered.
+- What a closed order owes a member (a refund) is claimed for them, from the history (handlers/claims.py):
+  retried until done, the admins told if the chain keeps refusing.
 - A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
   passed one is queued in the timelock and, once the timelock's delay is over, executed; the group hears
   when it took effect. A passed proposal with a privileged or unknown action (chain/proposal_actions.py)
@@ -16,11 +19,13 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
-from chain.db import Intent
+from bot.store import Member
+from chain.db import Intent, SmartAccount
 from chain.ledger import Order, OrderStatus
 from chain.proposal_actions import decode_actions, waits_for_guardian
+from handlers.claims import claims_under_way, refund, unclaimed
 from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED
 from handlers.history import accounts_about, history_reached, proposals_in_history
 
@@ -40,6 +45,7 @@ class Keeper:
         self._closed: set[int] = set()  # order ids known not to be open (they never reopen)
         self._finished: set[int] = set()  # proposals announced in a final state
         self._given_up: set[str] = set()
+        self._nothing_owed: set[tuple[int, str]] = set()  # (order, account): a closed order owes them nothing
         self._stale: int | None = None  # seconds past a deadline after which anyone may refund an open order
         self._guardian_window: int | None = None  # the governor's (immutable), read once
 
@@ -48,9 +54,24 @@ class Keeper:
         # The later of the chain's clock and the wall clock: a dev chain may run ahead, and an idle one
         # mines no blocks (its next block still takes the wall clock's time).
         now = max(int(latest["timestamp"]), int(time.time()))
+        await self.register_missing()
         await self.finalize_orders(now)
         if await history_reached(self.app, latest["number"]):  # so a result reaches every member who voted
             await self.advance_proposals(now, latest["number"])
+            await self.claim_refunds()
+
+    # ---- members ----
+
+    async def register_missing(self) -> None:
+        """A member whose registration was never written (a crash between writes, from before /start was
+        one transaction) gets their account and registration now, so every member can vote."""
+        registered = select(Intent.id).where(Intent.idempotency_key == literal("register:") + Member.member_id)
+        async with self.app.sessions() as session:
+            missing = list((await session.scalars(select(Member.member_id).where(~registered.exists()).distinct())))
+        for member_id in missing:
+            log.warning("member %s had no registration: registering them now", member_id)
+            await self.app.wallet(member_id)
+            await self.app.outbox.submit(f"register:{member_id}", member_id, "register", {"resident_id": member_id})
 
     # ---- orders ----
 
@@ -90,6 +111,26 @@ class Keeper:
         by_seq = {int(args["seq"]): account for account, args in joins}  # a member who joined twice: one seq
         return [by_seq[seq] for seq in sorted(by_seq)]
 
+    # ---- what closed orders owe members ----
+
+    async def claim_refunds(self) -> None:
+        """Every member's refund from a closed order is claimed for them (GroupBuy refunds are pulled, and
+        residents should not have to ask): from the history, so an order's close missed by a crash, or a
+        claim that failed, is still done."""
+        under_way = await claims_under_way(self.app)
+        for order_id, account in await unclaimed(self.app):
+            if (order_id, account) in self._nothing_owed:
+                continue
+            async with self.app.sessions() as session:
+                member_id = await session.scalar(select(SmartAccount.member_id).where(SmartAccount.address == account))
+            key = f"claim:{order_id}:{member_id}"
+            if member_id is None or (order_id, member_id) in under_way or key in self._given_up:
+                continue
+            if not await refund(self.app, order_id, account):  # all their units were bought: nothing comes back
+                self._nothing_owed.add((order_id, account))
+                continue
+            await self._step(key, "claim_for", {"order_id": order_id}, order_id, member_id)
+
     # ---- proposals ----
 
     async def advance_proposals(self, now: int, block: int) -> None:
@@ -128,18 +169,18 @@ class Keeper:
 
     # ---- one step on chain ----
 
-    async def _step(self, key: str, kind: str, params: dict, number: int) -> None:
+    async def _step(self, key: str, kind: str, params: dict, number: int, member_id: str | None = None) -> None:
         """Submits attempt n of a step unless one is under way or done; refused attempts are retried, and
         when the chain has refused it ATTEMPTS times the admins are told (`number`: the order's or the
-        proposal's, as members know it)."""
+        proposal's, as members know it; `member_id`: the member a claim is for)."""
         async with self.app.sessions() as session:
             tried = (await session.execute(select(Intent.state, Intent.reason).where(
                 Intent.idempotency_key.like(f"{key}:%")).order_by(Intent.id))).all()
         if any(state != "failed" for state, _ in tried):
             return  # under way, or done
         if len(tried) < ATTEMPTS:
-            await self.app.outbox.submit(f"{key}:{len(tried) + 1}", None, kind, params)
+            await self.app.outbox.submit(f"{key}:{len(tried) + 1}", member_id, kind, params)
         elif key not in self._given_up:
             self._given_up.add(key)
             log.error("keeper gave up on %s after %d refused attempts (last: %s)", key, ATTEMPTS, tried[-1][1])
-            await self.app.announcer.keeper_gave_up(key, kind, number, ATTEMPTS, tried[-1][1])
+            await self.app.announcer.keeper_gave_up(key, kind, number, ATTEMPTS, tried[-1][1], member_id)

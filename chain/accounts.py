@@ -2,14 +2,16 @@
 account exists (the factory's CREATE2 prediction). The account is created inside the member's first
 user operation; balances and history work at the address before that."""
 import asyncio
+from dataclasses import dataclass
 from typing import Protocol
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chain.db import SmartAccount
 from chain.deploy import CoopSystem
+from chain.keystore import Keystore, SealedKey
 
 # EIP-1167 minimal proxy runtime code around the implementation address: what the factory's clone
 # holds, used to simulate an operation of an account that does not exist yet.
@@ -43,6 +45,30 @@ async def ensure_account(sessions: async_sessionmaker, signers: Signers, contrac
     except IntegrityError:  # a concurrent first use recorded it meanwhile
         async with sessions() as session:
             return await session.get(SmartAccount, member_id)
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """A new member's key and account address, made ready outside any transaction (the key's generation
+    and the node's address prediction); `add_to` writes both in the caller's transaction."""
+
+    key: SealedKey
+    address: str
+    salt: int = 0
+
+    async def add_to(self, session: AsyncSession, keystore: Keystore) -> SmartAccount:
+        await keystore.add_key(session, self.key)
+        account = SmartAccount(member_id=self.key.member_id, address=self.address, signer=self.key.address,
+                               salt=self.salt)
+        session.add(account)
+        return account
+
+
+async def new_account(keystore: Keystore, contracts: CoopSystem, member_id: str, salt: int = 0) -> NewAccount:
+    """A key for `member_id` and the address of the account it gives, not yet stored (see NewAccount)."""
+    key = keystore.new_key(member_id)
+    address = await asyncio.to_thread(contracts.account_factory.functions.predictAddress(key.address, salt).call)
+    return NewAccount(key, address, salt)
 
 
 def clone_code(contracts: CoopSystem) -> bytes:

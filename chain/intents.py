@@ -99,7 +99,8 @@ def _propose(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> li
 MEMBER_KINDS: dict[str, MemberKind] = {
     "join": MemberKind(_join, _order),
     "tolerance": MemberKind(_tolerance, _order_and_part),
-    "claim": MemberKind(lambda c, a, p, f: [_call(c.group_buy.address, "GroupBuy", "claim", int(p["order_id"]), a)]),
+    "claim": MemberKind(lambda c, a, p, f: [_call(c.group_buy.address, "GroupBuy", "claim", int(order_id), a)
+                                            for order_id in p.get("order_ids") or [p["order_id"]]]),
     "transfer": MemberKind(lambda c, a, p, f: [_call(c.food_usd.address, "FoodUSD", "transfer", p["to"],
                                                      int(p["amount"]))]),
     "lock": MemberKind(_lock),

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,22 @@ def _missing_master_key() -> MasterKeyError:
         "COOP_MASTER_KEY is not set: it is required to encrypt and decrypt the members' keys. Set it to a long "
         "random secret (for example the output of `python -c 'import secrets; print(secrets.token_urlsafe(32))'`) "
         "and keep it safe: without it the keys in this database cannot be recovered.")
+
+
+@dataclass(frozen=True, repr=False)
+class SealedKey:
+    """A member's key as it is stored: encrypted under its data key, the data key wrapped under the KEK."""
+
+    member_id: str
+    address: str
+    key_id: str
+    wrapped_data_key: bytes
+    wrap_nonce: bytes
+    encrypted_key: bytes
+    key_nonce: bytes
+
+    def __repr__(self) -> str:
+        return f"<SealedKey {self.member_id} {self.address}>"
 
 
 class Keystore:
@@ -195,34 +212,45 @@ class Keystore:
     async def create_key(self, member_id: str) -> str:
         """The member's signing address, generating and storing their key if they have none. Idempotent,
         also across processes: concurrent calls for one member leave one key."""
-        kek, key_id = self._opened()
         existing = await self.address_of(member_id)
         if existing is not None:
             return existing
+        key = self.new_key(member_id)
+        try:
+            async with self._sessions() as session, session.begin():
+                await self.add_key(session, key)
+        except IntegrityError:
+            winner = await self.address_of(member_id)
+            if winner is None:
+                raise
+            return winner
+        return key.address
+
+    def new_key(self, member_id: str) -> "SealedKey":
+        """A new key for `member_id`, already encrypted, not yet stored (`add_key` stores it): made outside
+        any transaction, so one that writes the member too stays short."""
+        kek, key_id = self._opened()
         private_key = self._new_private_key()
         address = Account.from_key(private_key).address
         data_key, key_nonce, wrap_nonce = self._bytes(_KEY_BYTES), self._bytes(_NONCE_BYTES), self._bytes(_NONCE_BYTES)
         encrypted_key = AESGCM(data_key).encrypt(key_nonce, private_key, _aad("member-key", member_id, address))
         wrapped = kek.encrypt(wrap_nonce, data_key, _aad("data-key", key_id, member_id, address))
         del private_key, data_key
-        try:
-            async with self._sessions() as session, session.begin():
-                # The insert comes first so SQLite takes its write lock before the check below; on PostgreSQL
-                # FOR SHARE waits for a rotation in progress, so no key is left under a retired master key.
-                await session.execute(insert(MemberKey).values(
-                    member_id=member_id, address=address, key_id=key_id, wrapped_data_key=wrapped,
-                    wrap_nonce=wrap_nonce, encrypted_key=encrypted_key, key_nonce=key_nonce, created_at=utcnow()))
-                retired = await session.scalar(select(MasterKey.retired_at).where(MasterKey.key_id == key_id)
-                                               .with_for_update(read=True))
-                if retired is not None:
-                    raise MasterKeyError(f"the master key (key id {key_id}) was rotated by another process; "
-                                         "restart with the new COOP_MASTER_KEY")
-        except IntegrityError:
-            winner = await self.address_of(member_id)
-            if winner is None:
-                raise
-            return winner
-        return address
+        return SealedKey(member_id, address, key_id, wrapped, wrap_nonce, encrypted_key, key_nonce)
+
+    async def add_key(self, session: AsyncSession, key: "SealedKey") -> None:
+        """Stores `key` in the caller's transaction (it commits with whatever else the caller writes)."""
+        # The insert comes first so SQLite takes its write lock before the check below; on PostgreSQL
+        # FOR SHARE waits for a rotation in progress, so no key is left under a retired master key.
+        await session.execute(insert(MemberKey).values(
+            member_id=key.member_id, address=key.address, key_id=key.key_id, wrapped_data_key=key.wrapped_data_key,
+            wrap_nonce=key.wrap_nonce, encrypted_key=key.encrypted_key, key_nonce=key.key_nonce,
+            created_at=utcnow()))
+        retired = await session.scalar(select(MasterKey.retired_at).where(MasterKey.key_id == key.key_id)
+                                       .with_for_update(read=True))
+        if retired is not None:
+            raise MasterKeyError(f"the master key (key id {key.key_id}) was rotated by another process; "
+                                 "restart with the new COOP_MASTER_KEY")
 
     async def signer(self, member_id: str) -> LocalAccount:
         """The member's account, decrypted in memory for signing. Do not keep it longer than needed."""

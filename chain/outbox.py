@@ -21,7 +21,7 @@ from eth_abi.exceptions import EncodingError
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import Web3
 
 from chain.accounts import Signers
@@ -55,17 +55,25 @@ class Outbox:
     async def submit(self, idempotency_key: str, member_id: str | None, kind: str, params: dict[str, Any]) -> Intent:
         """Records an intent; the same key always gives the same intent (a double tap or a retried webhook
         changes nothing)."""
-        if kind not in MEMBER_KINDS and kind not in OPERATOR_KINDS:
-            raise ValueError(f"unknown intent kind {kind!r}")
         try:
             async with self.sessions() as session, session.begin():
-                intent = Intent(idempotency_key=idempotency_key, member_id=member_id, kind=kind, params=params)
-                session.add(intent)
+                intent = self.add(session, idempotency_key, member_id, kind, params)
             return intent
         except IntegrityError:
             async with self.sessions() as session:
                 return (await session.execute(
                     select(Intent).where(Intent.idempotency_key == idempotency_key))).scalar_one()
+
+    @staticmethod
+    def add(session: AsyncSession, idempotency_key: str, member_id: str | None, kind: str,
+            params: dict[str, Any]) -> Intent:
+        """Records an intent in the caller's transaction, so it commits with what the caller writes (a new
+        member and their registration); a key already used fails the whole transaction."""
+        if kind not in MEMBER_KINDS and kind not in OPERATOR_KINDS:
+            raise ValueError(f"unknown intent kind {kind!r}")
+        intent = Intent(idempotency_key=idempotency_key, member_id=member_id, kind=kind, params=params)
+        session.add(intent)
+        return intent
 
     async def get(self, intent_id: int) -> Intent | None:
         async with self.sessions() as session:

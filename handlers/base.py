@@ -13,6 +13,7 @@ from bot.identity import identity_key
 from bot.settings import Settings
 from bot.store import Admin, Member
 from chain.indexer import Indexer
+from chain.keystore import Keystore
 from chain.deploy import CoopSystem
 from chain.ledger import CoopLedger
 from chain.outbox import Outbox
@@ -52,6 +53,7 @@ class Services(Protocol):
 
     sessions: async_sessionmaker
     outbox: Outbox
+    keystore: Keystore  # members' custodial keys (a new member's is written with them, handlers/onboarding.py)
     contracts: CoopSystem
     ledger: CoopLedger  # every contract read (chain/ledger.py)
     admins: frozenset[str]  # identities, "channel:id" (COOP_ADMINS and --admin)

@@ -6,6 +6,7 @@ from sqlalchemy import update
 
 from bot.identity import identity_key
 from bot.store import Invite, Member
+from chain.accounts import new_account
 from chain.db import utcnow
 from handlers.base import Button, Context, Reply
 from handlers.doorstep import minutes, read_code
@@ -34,13 +35,19 @@ async def start(ctx: Context, args: list[str]) -> list[Reply]:
     # The resident's own id, made once: their wallet and their one vote hang on it, whatever the channel
     # calls them (a new username, a second channel linked with /link, are still this resident).
     member_id = f"r_{secrets.token_hex(8)}"
+    if code is not None:
+        async with ctx.services.sessions() as session:
+            invite = await session.get(Invite, code)
+        if not _usable(invite):
+            return [_invalid_invite(ctx)]
+        member_id = invite.for_member_id or member_id  # a /link code: this chat is that resident too
+    # A new resident's key and account address are made first (a node call); then the member, the key, the
+    # account and their registration on chain commit in one transaction: a crash or a failed write leaves
+    # all or nothing, never a member who cannot vote (nothing kept: the same invite works again).
+    linked = code is not None and invite.for_member_id is not None  # that resident has their account
+    account = None if linked else await new_account(ctx.services.keystore, ctx.services.contracts, member_id)
     try:
         async with ctx.services.sessions() as session, session.begin():
-            if code is not None:
-                invite = await session.get(Invite, code)
-                if invite is None or invite.used_by is not None or invite.expires_at < utcnow():
-                    raise _InvalidInvite
-                member_id = invite.for_member_id or member_id  # a /link code: this chat is that resident too
             member = Member(channel=ctx.inbound.channel, handle=ctx.inbound.user, alias=ctx.inbound.alias,
                             chat_id=ctx.inbound.chat_id or ctx.inbound.user, member_id=member_id,
                             invite_code=code or "admin")
@@ -51,14 +58,15 @@ async def start(ctx: Context, args: list[str]) -> list[Reply]:
                                                 .values(used_by=member.id, used_at=utcnow()))
                 if claimed.rowcount != 1:  # used a moment ago by someone else: nothing of this is kept
                     raise _InvalidInvite
+            if account is not None:
+                await account.add_to(session, ctx.services.keystore)
+                ctx.services.outbox.add(session, f"register:{member_id}", member_id, "register",
+                                        {"resident_id": member_id})
     except _InvalidInvite:
-        return [ctx.reply(ctx.t("Sorry, that invite code is not valid (it may be used or expired). "
-                                "Please ask an admin for a new one."))]
+        return [_invalid_invite(ctx)]
     if code is not None:
         ctx.services.invite_attempts.give_back(sender)  # only failures count
     ctx.member = member
-    await ctx.services.wallet(member_id)
-    await ctx.services.outbox.submit(f"register:{member_id}", member_id, "register", {"resident_id": member_id})
     return [language_choice(ctx)]
 
 
@@ -94,6 +102,7 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
     lines = [ctx.t("I help the co-op buy food together and make decisions."),
              ctx.t("/balance – your Food-USD, GRO and voting power"),
              ctx.t("/orders – open group orders · /join ORDER UNITS – join one"),
+             ctx.t("/claim – get back now what a closed order owes you"),
              ctx.t("/proposals – co-op proposals · /vote PROPOSAL yes|no|abstain VOTES"),
              ctx.t("/readings – the grow room's sensors · /alerts on|off – their alerts"),
              ctx.t("/explain – Food-USD, GRO, veGRO and quadratic voting in plain words"),
@@ -119,6 +128,15 @@ async def menu(ctx: Context, args: list[str]) -> list[Reply]:
 
 class _InvalidInvite(Exception):
     pass
+
+
+def _usable(invite: Invite | None) -> bool:
+    return invite is not None and invite.used_by is None and invite.expires_at >= utcnow()
+
+
+def _invalid_invite(ctx: Context) -> Reply:
+    return ctx.reply(ctx.t("Sorry, that invite code is not valid (it may be used or expired). "
+                           "Please ask an admin for a new one."))
 
 
 def invite_expiry():

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.logsafe import who
 from bot.store import Member
 from chain.db import utcnow
-from handlers import (admin, alerts, confirm, custody, escrow, explain, feedback, governance, history, onboarding,
-                      orders, phrases, readings, wallet)
+from handlers import (admin, alerts, claims, confirm, custody, escrow, explain, feedback, governance, history,
+                      onboarding, orders, phrases, readings, wallet)
 from handlers.base import Context, Handler, Inbound, Reply, Services
 from locales import match_language
 
@@ -36,6 +36,7 @@ RESIDENT: dict[str, Handler] = {
     "balance": wallet.balance,
     "orders": orders.orders,
     "join": orders.join,
+    "claim": claims.claim,
     "tolerance": orders.tolerance,
     "history": history.history,
     "proposals": governance.proposals,
@@ -50,7 +51,7 @@ RESIDENT: dict[str, Handler] = {
 }
 # Commands of docs/interfaces.md §3 that later work builds; until then they say so (to anyone: a resident who
 # tries an admin's command learns no more than that it is not here yet).
-COMING = ("send", "redeem", "claim", "unlock", "digest", "dashboard", "closeorder", "withdraw", "members")
+COMING = ("send", "redeem", "unlock", "digest", "dashboard", "closeorder", "withdraw", "members")
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help", "explain")
 # What a command answers in the group chat stays there only when it is the same for everyone; anything else
