@@ -2,10 +2,14 @@
 what became of a group order (from the indexer's history), and of a proposal (new, decided, done: always
 with what its actions do) — the group chat hears it too.
 
+Each event's messages are recorded under one key in one transaction and marked told per recipient once
+the channel took them (bot/told.py): seeing an event again (a restart, a retried subscriber) tells nothing twice.
+
 When an order closes, each member who joined hears their part, and what is theirs to get back is
 claimed for them (an operator intent per member: GroupBuy refunds are pulled, and residents should not
 have to ask).
 """
+import hashlib
 import logging
 import time
 from datetime import datetime
@@ -13,11 +17,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from web3.logs import DISCARD
 
 from bot.identity import identity_key
-from bot.store import Admin, Announcement, Member, PendingAction, Timing
+from bot.store import Admin, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from chain.proposal_actions import decode_actions
@@ -31,6 +34,9 @@ from locales import Translator, format_clock, format_day, format_gro, format_mon
 
 if TYPE_CHECKING:
     from bot.app import App
+    from handlers.base import Reply
+
+Messages = list[tuple[str, "Reply"]]  # (channel, reply)
 
 log = logging.getLogger(__name__)
 
@@ -40,47 +46,51 @@ CLOSING_EVENTS = ("OrderExecuted", "OrderRefunded", "OrderCancelled")
 class Announcer:
     def __init__(self, app: "App"):
         self.app = app
-        self._announced: set[str] = set()  # keys this process announced or found announced
 
-    async def _tell(self, member: Member, text: str) -> None:
+    @staticmethod
+    def _to(member: Member, text: str) -> Messages:
         from handlers.base import Reply
 
-        if not member.blocked:
-            await self.app.push(member.channel, Reply(member.handle, text))
+        return [] if member.blocked else [(member.channel, Reply(member.handle, text))]
 
-    async def _group(self, text_of) -> None:
+    def _group(self, text_of) -> Messages:
         """The group chat of each channel members use, in English (the group's shared language)."""
         from handlers.base import Reply
 
-        for channel in sorted(self.app.channels):
-            await self.app.push(channel, Reply("group", text_of(Translator("en"))))
+        return [(channel, Reply("group", text_of(Translator("en")))) for channel in sorted(self.app.channels)]
+
+    async def _tell(self, event: str, messages: Messages) -> None:
+        await self.app.telling.tell(event, messages)
 
     # ---- outcomes of confirmed actions ----
 
     async def intent_finished(self, intent: Intent) -> None:
+        """The outbox's subscriber: told once per intent (the outbox calls again after a crash or a failure)."""
+        event = f"intent:{intent.id}"
+        if await self.app.telling.told_already(event):
+            return
+        await self._tell(event, await self._outcome(intent))
+
+    async def _outcome(self, intent: Intent) -> Messages:
         async with self.app.sessions() as session:
             action = (await session.execute(select(PendingAction).where(
                 PendingAction.intent_id == intent.id))).scalar_one_or_none()
             member = await session.get(Member, action.member) if action else None
         if action is None:
             if intent.kind == "create_order" and intent.state == "confirmed":
-                await self._order_opened(intent)
-            return
+                return await self._order_opened(intent)
+            return []
         await self._record_timing(intent.id)
         tr = Translator(member.lang or "en")
         if intent.state == "failed":
-            await self._tell(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
-            return
+            return self._to(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
         if action.kind in ("deposit", "certify"):
-            await self._tell(member, tr.t("Done. It is recorded."))
-            await self._tell_beneficiary(action)
-            return
+            return self._to(member, tr.t("Done. It is recorded.")) + await self._beneficiary(action)
         special = outcome_text(tr, action.kind, action.params)
         if special is not None:
-            await self._tell(member, special)
-            return
+            return self._to(member, special)
         fusd, _, _ = await balances(self.app, member.member_id)
-        await self._tell(member, tr.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, tr.lang)))
+        return self._to(member, tr.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, tr.lang)))
 
     async def _record_timing(self, intent_id: int) -> None:
         async with self.app.sessions() as session, session.begin():
@@ -89,12 +99,13 @@ class Announcer:
                 row.finished_at = utcnow()
                 row.milliseconds = int((row.finished_at - row.confirmed_at).total_seconds() * 1000)
 
-    async def _tell_beneficiary(self, action: PendingAction) -> None:
+    async def _beneficiary(self, action: PendingAction) -> Messages:
         """The member an admin's deposit or certification was for."""
         async with self.app.sessions() as session:  # on each channel the resident uses (/link)
             members = list((await session.execute(select(Member).where(
                 Member.member_id == action.params["for_member_id"]))).scalars())
         fusd, gro, _ = await balances(self.app, action.params["for_member_id"])
+        messages = []
         for member in members:
             tr = Translator(member.lang or "en")
             if action.kind == "deposit":
@@ -104,15 +115,16 @@ class Announcer:
             else:
                 text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
                            batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
-            await self._tell(member, text)
+            messages += self._to(member, text)
+        return messages
 
-    async def _order_opened(self, intent: Intent) -> None:
+    async def _order_opened(self, intent: Intent) -> Messages:
         """The admin who opened an order and the group hear its number."""
         app = self.app
         receipt = await app.read(app.w3.eth.get_transaction_receipt, intent.tx_hash)
         created = app.contracts.group_buy.events.OrderCreated().process_receipt(receipt, errors=DISCARD)
         if not created:
-            return
+            return []
         order_id, who = created[0]["args"]["orderId"], intent.params["announce"]
         price = int(intent.params["unit_price"])
 
@@ -123,9 +135,8 @@ class Announcer:
         async with app.sessions() as session:
             admin = (await session.execute(select(Member).where(
                 Member.channel == who["channel"], Member.handle == who["to"].lstrip("@")))).scalar_one_or_none()
-        if admin is not None:
-            await self._tell(admin, text(Translator(admin.lang or "en")))
-        await self._group(text)
+        told = self._to(admin, text(Translator(admin.lang or "en"))) if admin is not None else []
+        return told + self._group(text)
 
     # ---- what became of an order ----
 
@@ -139,11 +150,14 @@ class Announcer:
         if event.contract != "group_buy" or event.event not in CLOSING_EVENTS:
             return
         order_id = int(event.args["orderId"])
+        key = f"order:{order_id}:closed"
+        if await self.app.telling.told_already(key):
+            return
         stale = False  # refunded although its whole cases reached the minimum: it was not closed in time
         if event.event == "OrderRefunded":
             order = await self.app.read(self.app.contracts.group_buy.functions.getOrder(order_id).call)
             stale = whole_cases(order[UNITS], order[TOLERANCE], order[CASE]) >= order[MINIMUM]
-        await self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
+        messages = self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
         for member, account in await self._joined(order_id):
             units, refund = await self.app.read(
                 self.app.contracts.group_buy.functions.claimable(order_id, account).call)
@@ -158,7 +172,8 @@ class Announcer:
                 text += " " + tr.t("{amount} comes back to your Food-USD.", amount=format_money(refund, tr.lang))
                 await self.app.outbox.submit(f"claim:{order_id}:{member.member_id}", member.member_id, "claim_for",
                                              {"order_id": order_id})
-            await self._tell(member, text)
+            messages += self._to(member, text)
+        await self._tell(key, messages)
 
     @staticmethod
     def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int, stale: bool) -> str:
@@ -188,19 +203,6 @@ class Announcer:
 
     # ---- what became of a proposal (the keeper reports it, bot/keeper.py) ----
 
-    async def _once(self, key: str) -> bool:
-        """True the first time `key` is announced, in any process (the row is the proof; the set spares the
-        database a refused insert on every keeper tick)."""
-        if key in self._announced:
-            return False
-        self._announced.add(key)
-        try:
-            async with self.app.sessions() as session, session.begin():
-                session.add(Announcement(key=key))
-        except IntegrityError:
-            return False
-        return True
-
     async def _actions_of(self, proposal: Proposal, stoppable: bool = True):
         """A function of a translator: what the proposal's actions do, in that language. `stoppable`: the
         guardian can still cancel it (not once it is decided against or done)."""
@@ -210,8 +212,11 @@ class Announcer:
 
     async def _proposal_created(self, proposal_id: int) -> None:
         """Once: the group hears of a new proposal, with what it would do."""
+        key = f"proposal:{proposal_id}:created"
+        if await self.app.telling.told_already(key):
+            return
         proposal = next((p for p in await proposals_in_history(self.app) if p.proposal_id == proposal_id), None)
-        if proposal is None or not await self._once(f"proposal:{proposal_id}:created"):
+        if proposal is None:
             return
         actions = await self._actions_of(proposal)
 
@@ -222,7 +227,7 @@ class Announcer:
                 actions(tr),
                 tr.t("Send /proposals to see when voting opens, then /vote {number} to vote.", number=number)])
 
-        await self._group(text)
+        await self._tell(key, self._group(text))
 
     async def proposal_result(self, proposal: Proposal, state: int, tally: tuple[int, int, int],
                               queueable_at: int | None = None) -> None:
@@ -230,7 +235,8 @@ class Announcer:
         `queueable_at`: a passed proposal that waits for the guardian window can take effect from then on."""
         from handlers.governance import DEFEATED, EXECUTED
 
-        if not await self._once(f"proposal:{proposal.proposal_id}:result"):
+        key = f"proposal:{proposal.proposal_id}:result"
+        if await self.app.telling.told_already(key):
             return
         against, for_, abstain = tally
         actions = await self._actions_of(proposal, stoppable=state != DEFEATED)
@@ -260,8 +266,7 @@ class Announcer:
             return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It takes "
                         "effect after the waiting time.", **fields)
 
-        await self._group(text)
-        await self._tell_voters(proposal, text)
+        await self._tell(key, self._group(text) + await self._voters(proposal, text))
 
     async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None) -> None:
         """Once: the admins hear that something the co-op does by itself could not be done."""
@@ -291,7 +296,7 @@ class Announcer:
 
     async def tell_admins_once(self, key: str, text_of) -> None:
         """Once per `key`, in any process (bot_announcements): every admin hears `text_of(their translator)`."""
-        if not await self._once(key):
+        if await self.app.telling.told_already(key):
             return
         async with self.app.sessions() as session:
             listed = select(Member).where(Member.handle.in_({a.split(":", 1)[1] for a in self.app.admins}))
@@ -299,11 +304,12 @@ class Announcer:
             admins = {m.id: m for m in (await session.execute(listed)).scalars()
                       if identity_key(m.channel, m.handle) in self.app.admins}
             admins |= {m.id: m for m in (await session.execute(added)).scalars()}
-        for member in admins.values():
-            await self._tell(member, text_of(Translator(member.lang or "en")))
+        await self._tell(key, [m for member in admins.values()
+                               for m in self._to(member, text_of(Translator(member.lang or "en")))])
 
     async def proposal_executed(self, proposal: Proposal) -> None:
-        if not await self._once(f"proposal:{proposal.proposal_id}:executed"):
+        key = f"proposal:{proposal.proposal_id}:executed"
+        if await self.app.telling.told_already(key):
             return
         actions = await self._actions_of(proposal, stoppable=False)
 
@@ -311,15 +317,13 @@ class Announcer:
             return tr.t("Proposal #{number} “{title}” has taken effect.",
                         number=format_number(proposal.number, tr.lang), title=proposal.title) + "\n" + actions(tr)
 
-        await self._group(text)
-        await self._tell_voters(proposal, text)
+        await self._tell(key, self._group(text) + await self._voters(proposal, text))
 
-    async def _tell_voters(self, proposal, text_of) -> None:
+    async def _voters(self, proposal, text_of) -> Messages:
         """Members who voted, in their language (WhatsApp has no group chat: this is how they hear it)."""
         voters = await self._members_of("governor", ("VoteCast", "VoteCastWithParams"), "proposalId",
                                         proposal.proposal_id)
-        for member, _ in voters:
-            await self._tell(member, text_of(Translator(member.lang or "en")))
+        return [m for member, _ in voters for m in self._to(member, text_of(Translator(member.lang or "en")))]
 
     # ---- sensor alerts (iot/alerts.py decides when) ----
 
@@ -332,7 +336,10 @@ class Announcer:
         async with self.app.sessions() as session:
             members = list((await session.execute(select(Member).where(
                 Member.alerts.is_(True), Member.blocked.is_(False)))).scalars())
-        for member in members:
-            await self._tell(member, notice_text(Translator(member.lang or "en"), notice, zone, now))
+        messages = [m for member in members for m in self._to(member, notice_text(Translator(member.lang or "en"),
+                                                                                  notice, zone, now))]
         if notice.severity == CRITICAL:
-            await self._group(lambda tr: notice_text(tr, notice, zone, now))
+            messages += self._group(lambda tr: notice_text(tr, notice, zone, now))
+        # A notice is one event: its site, device, reading, kind and moment name it (hashed: names may be long).
+        name = f"{notice.site}\0{notice.device}\0{notice.key}\0{notice.kind}\0{notice.at!r}"
+        await self._tell(f"alert:{hashlib.sha256(name.encode()).hexdigest()[:40]}", messages)
