@@ -20,7 +20,7 @@ from sqlalchemy import select
 from web3.logs import DISCARD
 
 from bot.identity import identity_key
-from bot.store import Admin, Member, PendingAction, Timing
+from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from chain.proposal_actions import decode_actions
@@ -140,19 +140,43 @@ class Announcer:
 
     # ---- what became of an order ----
 
+    @staticmethod
+    def _event_key(event: HistoryEvent) -> str | None:
+        """The key a history event is told under, if it is told."""
+        if event.contract == "governor" and event.event == "ProposalCreated":
+            return f"proposal:{int(event.args['proposalId'])}:created"
+        if event.contract == "group_buy" and event.event in CLOSING_EVENTS:
+            return f"order:{int(event.args['orderId'])}:closed"
+        return None
+
+    async def catch_up(self) -> None:
+        """At start-up: history the indexer recorded but that was not told (a crash between the two, or a
+        subscriber that failed) is told now, once."""
+        async with self.app.sessions() as session:
+            events = list((await session.execute(select(HistoryEvent).where(
+                ((HistoryEvent.contract == "group_buy") & HistoryEvent.event.in_(CLOSING_EVENTS))
+                | ((HistoryEvent.contract == "governor") & (HistoryEvent.event == "ProposalCreated")))
+                .order_by(HistoryEvent.id))).scalars())
+            told = set((await session.execute(select(Announcement.key).where(
+                Announcement.key.like("order:%") | Announcement.key.like("proposal:%")))).scalars())
+        for event in events:
+            if self._event_key(event) not in told:
+                try:
+                    await self.history_event(event)
+                except Exception:  # the node is away: the next start tries again
+                    log.exception("catching up history event failed: %s %s", event.event, event.tx_hash)
+
     async def history_event(self, event) -> None:
         if isinstance(event, RolledBack):
             log.warning("history event rolled back by a reorg: %s %s", event.event.event, event.event.tx_hash)
             return
-        if event.contract == "governor" and event.event == "ProposalCreated":
-            await self._proposal_created(int(event.args["proposalId"]))
+        key = self._event_key(event)
+        if key is None or await self.app.telling.told_already(key):
             return
-        if event.contract != "group_buy" or event.event not in CLOSING_EVENTS:
+        if event.contract == "governor":
+            await self._proposal_created(int(event.args["proposalId"]), key)
             return
         order_id = int(event.args["orderId"])
-        key = f"order:{order_id}:closed"
-        if await self.app.telling.told_already(key):
-            return
         stale = False  # refunded although its whole cases reached the minimum: it was not closed in time
         if event.event == "OrderRefunded":
             order = await self.app.read(self.app.contracts.group_buy.functions.getOrder(order_id).call)
@@ -210,11 +234,8 @@ class Announcer:
         known = await known_for(self.app, actions)
         return lambda tr: actions_text(tr, actions, known, stoppable)
 
-    async def _proposal_created(self, proposal_id: int) -> None:
+    async def _proposal_created(self, proposal_id: int, key: str) -> None:
         """Once: the group hears of a new proposal, with what it would do."""
-        key = f"proposal:{proposal_id}:created"
-        if await self.app.telling.told_already(key):
-            return
         proposal = next((p for p in await proposals_in_history(self.app) if p.proposal_id == proposal_id), None)
         if proposal is None:
             return

@@ -122,6 +122,7 @@ class App:
         """Starts the outbox worker and the indexer. Transports connect first, so outcomes finished while
         the assistant was down (told again at the worker's start) find their channel."""
         await self.telling.resend(all_untold=True)  # what a crash or an outage left untold
+        await self.announcer.catch_up()  # history recorded but not told before a crash
         await confirm.resume_confirmed(self.sessions, self.outbox)
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
