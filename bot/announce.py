@@ -24,6 +24,7 @@ from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from chain.proposal_actions import decode_actions
+from chain.transactions import crash_point
 from handlers.history import Proposal, accounts_about, proposals_in_history
 from handlers.orders import CASE, MINIMUM, TOLERANCE, UNITS, whole_cases
 from handlers.outcomes import outcome_text
@@ -177,6 +178,7 @@ class Announcer:
             await self._proposal_created(int(event.args["proposalId"]), key)
             return
         order_id = int(event.args["orderId"])
+        crash_point(self.app.settings.crash_at, "before_order_told")  # tests: the history kept, not told
         stale = False  # refunded although its whole cases reached the minimum: it was not closed in time
         if event.event == "OrderRefunded":
             order = await self.app.read(self.app.contracts.group_buy.functions.getOrder(order_id).call)

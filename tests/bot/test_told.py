@@ -142,3 +142,33 @@ def test_killed_between_the_outcome_and_its_message_the_member_hears_it_once_aft
         again.process.kill()
     assert sum(OUTCOME in r["text"] for r in everything if r["to"] == "ken") == 1
     assert sum(DONE in r["text"] for r in everything if r["to"] == "admin") == 1
+
+
+def test_killed_between_an_order_closing_and_its_messages_members_and_group_hear_it_once(tmp_path):
+    """kill -9 once the indexer recorded the order's OrderExecuted, before anyone was told."""
+    data = tmp_path / "data"
+    crashing = Console(data, env={"COOP_TEST_CRASH_AT": "before_order_told"})
+    try:
+        onboard(crashing, "admin", "en")
+        onboard(crashing, "raj", "en", invite_code(crashing))
+        crashing.send(**{"from": "admin", "text": "/deposit raj 10"})
+        crashing.send(**{"from": "admin", "press": button(crashing.expect("admin", "raj"), 0)})
+        crashing.heard("raj", "$10.00")
+        crashing.send(**{"from": "admin", "text": "/neworder beans 2.50 2 2 3"})
+        crashing.heard("group", "Order #1 is open")
+        crashing.send(**{"from": "raj", "text": "/join 1 2"})
+        crashing.send(**{"from": "raj", "press": button(crashing.expect("raj", "$5.00"), 0)})
+        assert crashing.process.wait(timeout=60) == -9
+    finally:
+        crashing.process.kill()
+    assert not [r for r in crashing.seen + crashing.rest() if "was bought" in r["text"]]
+    again = Console(data)
+    try:
+        again.heard("raj", "Order #1 was bought: 2 units are yours.")
+        again.heard("group", "Order #1 reached its goal")
+        assert again.close() == 0
+        everything = again.seen + again.rest()
+    finally:
+        again.process.kill()
+    assert sum("was bought" in r["text"] for r in everything if r["to"] == "raj") == 1
+    assert sum("reached its goal" in r["text"] for r in everything if r["to"] == "group") == 1
