@@ -91,7 +91,8 @@ class Announcer:
         if special is not None:
             return self._to(member, special)
         fusd, _, _ = await balances(self.app, member.member_id)
-        return self._to(member, tr.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, tr.lang)))
+        return self._to(member, tr.t("Done. Your Food-USD balance is now {amount}.",
+                                     amount=format_money(fusd, tr.lang)))
 
     async def _record_timing(self, intent_id: int) -> None:
         async with self.app.sessions() as session, session.begin():

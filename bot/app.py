@@ -52,8 +52,8 @@ class App:
         self.telegram_username: str | None = None  # the bot's @username, once the Telegram transport asked getMe
         self.invite_attempts = InviteAttempts()  # failed /start CODE attempts, throttled (handlers/doorstep.py)
         # Everything pushed (outcomes, announcements, broadcasts) goes through the notifier's queue, at
-        # each channel's pace; transports connect their send path to it.
-        # Events' messages are kept in the database until told (bot/told.py): the notifier reports each.
+        # each channel's pace; transports connect their send path to it. Events' messages are kept in the
+        # database until told (bot/told.py): the notifier reports each one's end.
         self.notifier = Notifier({}, on_blocked=self._mark_blocked, on_done=self._message_done)
         self._embedded = None
         self._bundler: BundlerClient | None = None  # COOP_BUNDLER_URL: member operations go to it

@@ -4,9 +4,9 @@ Outcomes, announcements, alerts, digests and broadcasts all go through `Notifier
 enqueues. A message pushed with a `record` (its durable row, bot/told.py) is reported to `on_done` once
 the channel took it (`on_done(record, None)`) or it was dropped for good (`"blocked"`, `"error"`); one
 that every retry failed, or that no transport could take, is not reported and stays to be told again.
-The same record is never queued twice at once. Each recipient has its own worker, so a recipient whose messages are being retried holds
-up nobody else while their own messages still arrive in order. A channel's `Sender` says how a send
-failed by the exception it raises:
+The same record is never queued twice at once. Each recipient has its own worker, so a recipient whose
+messages are being retried holds up nobody else while their own messages still arrive in order. A
+channel's `Sender` says how a send failed by the exception it raises:
 
 - `RetryAfter(seconds)` — the channel asked us to wait (Telegram's 429 `retry_after`);
 - `TransientError` — not delivered, worth trying again (5xx, connection refused, timeout before send);

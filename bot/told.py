@@ -56,8 +56,7 @@ class Telling:
             async with self.sessions() as session, session.begin():
                 session.add(Announcement(key=event))
                 rows = [OutgoingMessage(event=event, seq=n, channel=channel, recipient=reply.to, text=reply.text,
-                                        buttons=[[{"text": b.text, "data": b.data} for b in row] for row in reply.buttons]
-                                        or None, image=reply.image)
+                                        buttons=buttons_of(reply), image=reply.image)
                         for n, (channel, reply) in enumerate(messages)]
                 session.add_all(rows)
                 await session.flush()
@@ -89,6 +88,10 @@ class Telling:
         values = {"told_at": utcnow()} if dropped is None else {"dropped": dropped}
         async with self.sessions() as session, session.begin():
             await session.execute(update(OutgoingMessage).where(OutgoingMessage.id == record).values(**values))
+
+
+def buttons_of(reply: Reply) -> list[list[dict[str, str]]] | None:
+    return [[{"text": b.text, "data": b.data} for b in line] for line in reply.buttons] or None
 
 
 def reply_of(row: OutgoingMessage) -> Reply:

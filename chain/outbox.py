@@ -102,6 +102,7 @@ class Outbox:
             if ok:
                 told.append(intent.id)
                 self._retry_at.pop(intent.id, None)
+                self._retry_wait.pop(intent.id, None)
             else:  # tried again after a pause that doubles, up to RETRY_MAX (subscribers must be idempotent)
                 self._retry_wait[intent.id] = min(RETRY_MAX, self._retry_wait.get(intent.id, RETRY_FIRST / 2) * 2)
                 self._retry_at[intent.id] = now + self._retry_wait[intent.id]
