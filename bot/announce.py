@@ -2,9 +2,13 @@
 what became of a group order (from the indexer's history), and of a proposal (new, decided, done: always
 with what its actions do) — the group chat hears it too.
 
+Each event's messages are recorded under one key in one transaction and marked told per recipient once
+the channel took them (bot/told.py): seeing an event again (a restart, a retried subscriber) tells nothing twice.
+
 When an order closes, each member who joined hears their part; what is theirs to get back is claimed for
 them at once by the keeper (bot/keeper.py), which retries it until done.
 """
+import hashlib
 import logging
 import time
 from datetime import datetime
@@ -12,7 +16,6 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from web3.logs import DISCARD
 
 from bot.identity import identity_key
@@ -20,6 +23,7 @@ from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
 from chain.proposal_actions import decode_actions
+from chain.transactions import crash_point
 from handlers.claims import CLOSING_EVENTS
 from handlers.history import Proposal, accounts_about, proposals_in_history
 from handlers.outcomes import outcome_text
@@ -30,6 +34,9 @@ from locales import Translator, format_clock, format_day, format_gro, format_mon
 
 if TYPE_CHECKING:
     from bot.app import App
+    from handlers.base import Reply
+
+Messages = list[tuple[str, "Reply"]]  # (channel, reply)
 
 log = logging.getLogger(__name__)
 
@@ -38,47 +45,52 @@ log = logging.getLogger(__name__)
 class Announcer:
     def __init__(self, app: "App"):
         self.app = app
-        self._announced: set[str] = set()  # keys this process announced or found announced
 
-    async def _tell(self, member: Member, text: str) -> None:
+    @staticmethod
+    def _to(member: Member, text: str) -> Messages:
         from handlers.base import Reply
 
-        if not member.blocked:
-            await self.app.push(member.channel, Reply(member.handle, text))
+        return [] if member.blocked else [(member.channel, Reply(member.handle, text))]
 
-    async def _group(self, text_of) -> None:
+    def _group(self, text_of) -> Messages:
         """The group chat of each channel members use, in English (the group's shared language)."""
         from handlers.base import Reply
 
-        for channel in sorted(self.app.channels):
-            await self.app.push(channel, Reply("group", text_of(Translator("en"))))
+        return [(channel, Reply("group", text_of(Translator("en")))) for channel in sorted(self.app.channels)]
+
+    async def _tell(self, event: str, messages: Messages) -> None:
+        await self.app.telling.tell(event, messages)
 
     # ---- outcomes of confirmed actions ----
 
     async def intent_finished(self, intent: Intent) -> None:
+        """The outbox's subscriber: told once per intent (the outbox calls again after a crash or a failure)."""
+        event = f"intent:{intent.id}"
+        if await self.app.telling.told_already(event):
+            return
+        await self._tell(event, await self._outcome(intent))
+
+    async def _outcome(self, intent: Intent) -> Messages:
         async with self.app.sessions() as session:
             action = (await session.execute(select(PendingAction).where(
                 PendingAction.intent_id == intent.id))).scalar_one_or_none()
             member = await session.get(Member, action.member) if action else None
         if action is None:
             if intent.kind == "create_order" and intent.state == "confirmed":
-                await self._order_opened(intent)
-            return
+                return await self._order_opened(intent)
+            return []
         await self._record_timing(intent.id)
         tr = Translator(member.lang or "en")
         if intent.state == "failed":
-            await self._tell(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
-            return
+            return self._to(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
         if action.kind in ("deposit", "certify"):
-            await self._tell(member, tr.t("Done. It is recorded."))
-            await self._tell_beneficiary(action)
-            return
+            return self._to(member, tr.t("Done. It is recorded.")) + await self._beneficiary(action)
         special = outcome_text(tr, action.kind, action.params)
         if special is not None:
-            await self._tell(member, special)
-            return
+            return self._to(member, special)
         fusd = (await balances(self.app, member.member_id)).food_usd
-        await self._tell(member, tr.t("Done. Your Food-USD balance is now {amount}.", amount=format_money(fusd, tr.lang)))
+        return self._to(member, tr.t("Done. Your Food-USD balance is now {amount}.",
+                                     amount=format_money(fusd, tr.lang)))
 
     async def _record_timing(self, intent_id: int) -> None:
         async with self.app.sessions() as session, session.begin():
@@ -87,13 +99,14 @@ class Announcer:
                 row.finished_at = utcnow()
                 row.milliseconds = int((row.finished_at - row.confirmed_at).total_seconds() * 1000)
 
-    async def _tell_beneficiary(self, action: PendingAction) -> None:
+    async def _beneficiary(self, action: PendingAction) -> Messages:
         """The member an admin's deposit or certification was for."""
         async with self.app.sessions() as session:  # on each channel the resident uses (/link)
             members = list((await session.execute(select(Member).where(
                 Member.member_id == action.params["for_member_id"]))).scalars())
         held = await balances(self.app, action.params["for_member_id"])
         fusd, gro = held.food_usd, held.gro
+        messages = []
         for member in members:
             tr = Translator(member.lang or "en")
             if action.kind == "deposit":
@@ -103,15 +116,16 @@ class Announcer:
             else:
                 text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
                            batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
-            await self._tell(member, text)
+            messages += self._to(member, text)
+        return messages
 
-    async def _order_opened(self, intent: Intent) -> None:
+    async def _order_opened(self, intent: Intent) -> Messages:
         """The admin who opened an order and the group hear its number."""
         app = self.app
         receipt = await app.read(app.w3.eth.get_transaction_receipt, intent.tx_hash)
         created = app.contracts.group_buy.events.OrderCreated().process_receipt(receipt, errors=DISCARD)
         if not created:
-            return
+            return []
         order_id, who = created[0]["args"]["orderId"], intent.params["announce"]
         price = int(intent.params["unit_price"])
 
@@ -122,27 +136,54 @@ class Announcer:
         async with app.sessions() as session:
             admin = (await session.execute(select(Member).where(
                 Member.channel == who["channel"], Member.handle == who["to"].lstrip("@")))).scalar_one_or_none()
-        if admin is not None:
-            await self._tell(admin, text(Translator(admin.lang or "en")))
-        await self._group(text)
+        told = self._to(admin, text(Translator(admin.lang or "en"))) if admin is not None else []
+        return told + self._group(text)
 
     # ---- what became of an order ----
+
+    @staticmethod
+    def _event_key(event: HistoryEvent) -> str | None:
+        """The key a history event is told under, if it is told."""
+        if event.contract == "governor" and event.event == "ProposalCreated":
+            return f"proposal:{int(event.args['proposalId'])}:created"
+        if event.contract == "group_buy" and event.event in CLOSING_EVENTS:
+            return f"order:{int(event.args['orderId'])}:closed"
+        return None
+
+    async def catch_up(self) -> None:
+        """At start-up: history the indexer recorded but that was not told (a crash between the two, or a
+        subscriber that failed) is told now, once."""
+        async with self.app.sessions() as session:
+            events = list((await session.execute(select(HistoryEvent).where(
+                ((HistoryEvent.contract == "group_buy") & HistoryEvent.event.in_(CLOSING_EVENTS))
+                | ((HistoryEvent.contract == "governor") & (HistoryEvent.event == "ProposalCreated")))
+                .order_by(HistoryEvent.id))).scalars())
+            told = set((await session.execute(select(Announcement.key).where(
+                Announcement.key.like("order:%") | Announcement.key.like("proposal:%")))).scalars())
+        for event in events:
+            if self._event_key(event) not in told:
+                try:
+                    await self.history_event(event)
+                except Exception:  # the node is away: the next start tries again
+                    log.exception("catching up history event failed: %s %s", event.event, event.tx_hash)
 
     async def history_event(self, event) -> None:
         if isinstance(event, RolledBack):
             log.warning("history event rolled back by a reorg: %s %s", event.event.event, event.event.tx_hash)
             return
-        if event.contract == "governor" and event.event == "ProposalCreated":
-            await self._proposal_created(int(event.args["proposalId"]))
+        key = self._event_key(event)
+        if key is None or await self.app.telling.told_already(key):
             return
-        if event.contract != "group_buy" or event.event not in CLOSING_EVENTS:
+        if event.contract == "governor":
+            await self._proposal_created(int(event.args["proposalId"]), key)
             return
         order_id = int(event.args["orderId"])
+        crash_point(self.app.settings.crash_at, "before_order_told")  # tests: the history kept, not told
         stale = False  # refunded although its whole cases reached the minimum: it was not closed in time
         if event.event == "OrderRefunded":
             order = await self.app.ledger.order(order_id)
             stale = order.buys >= order.min_units
-        await self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
+        messages = self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
         for member, account in await self._joined(order_id):
             claim = await self.app.ledger.claimable(order_id, account)
             units, refund = claim.units, claim.refund
@@ -155,7 +196,8 @@ class Announcer:
                 text = tr.t("Order #{id} did not go ahead.", id=format_number(order_id, tr.lang))
             if refund:
                 text += " " + tr.t("{amount} comes back to your Food-USD.", amount=format_money(refund, tr.lang))
-            await self._tell(member, text)
+            messages += self._to(member, text)
+        await self._tell(key, messages)
         await self.app.keeper.claim_refunds()  # at once, not at the keeper's next look
 
     @staticmethod
@@ -186,19 +228,6 @@ class Announcer:
 
     # ---- what became of a proposal (the keeper reports it, bot/keeper.py) ----
 
-    async def _once(self, key: str) -> bool:
-        """True the first time `key` is announced, in any process (the row is the proof; the set spares the
-        database a refused insert on every keeper tick)."""
-        if key in self._announced:
-            return False
-        self._announced.add(key)
-        try:
-            async with self.app.sessions() as session, session.begin():
-                session.add(Announcement(key=key))
-        except IntegrityError:
-            return False
-        return True
-
     async def _actions_of(self, proposal: Proposal, stoppable: bool = True):
         """A function of a translator: what the proposal's actions do, in that language. `stoppable`: the
         guardian can still cancel it (not once it is decided against or done)."""
@@ -206,10 +235,10 @@ class Announcer:
         known = await known_for(self.app, actions)
         return lambda tr: actions_text(tr, actions, known, stoppable)
 
-    async def _proposal_created(self, proposal_id: int) -> None:
+    async def _proposal_created(self, proposal_id: int, key: str) -> None:
         """Once: the group hears of a new proposal, with what it would do."""
         proposal = next((p for p in await proposals_in_history(self.app) if p.proposal_id == proposal_id), None)
-        if proposal is None or not await self._once(f"proposal:{proposal_id}:created"):
+        if proposal is None:
             return
         actions = await self._actions_of(proposal)
 
@@ -220,7 +249,7 @@ class Announcer:
                 actions(tr),
                 tr.t("Send /proposals to see when voting opens, then /vote {number} to vote.", number=number)])
 
-        await self._group(text)
+        await self._tell(key, self._group(text))
 
     async def proposal_result(self, proposal: Proposal, state: int, tally: tuple[int, int, int],
                               queueable_at: int | None = None) -> None:
@@ -228,7 +257,8 @@ class Announcer:
         `queueable_at`: a passed proposal that waits for the guardian window can take effect from then on."""
         from handlers.governance import DEFEATED, EXECUTED
 
-        if not await self._once(f"proposal:{proposal.proposal_id}:result"):
+        key = f"proposal:{proposal.proposal_id}:result"
+        if await self.app.telling.told_already(key):
             return
         against, for_, abstain = tally
         actions = await self._actions_of(proposal, stoppable=state != DEFEATED)
@@ -258,8 +288,7 @@ class Announcer:
             return tr.t("Proposal #{number} “{title}” passed. Yes {yes} · No {no} · Abstain {abstain}. It takes "
                         "effect after the waiting time.", **fields)
 
-        await self._group(text)
-        await self._tell_voters(proposal, text)
+        await self._tell(key, self._group(text) + await self._voters(proposal, text))
 
     async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None,
                              member_id: str | None = None) -> None:
@@ -302,7 +331,7 @@ class Announcer:
 
     async def tell_admins_once(self, key: str, text_of) -> None:
         """Once per `key`, in any process (bot_announcements): every admin hears `text_of(their translator)`."""
-        if not await self._once(key):
+        if await self.app.telling.told_already(key):
             return
         async with self.app.sessions() as session:
             listed = select(Member).where(Member.handle.in_({a.split(":", 1)[1] for a in self.app.admins}))
@@ -310,11 +339,12 @@ class Announcer:
             admins = {m.id: m for m in (await session.execute(listed)).scalars()
                       if identity_key(m.channel, m.handle) in self.app.admins}
             admins |= {m.id: m for m in (await session.execute(added)).scalars()}
-        for member in admins.values():
-            await self._tell(member, text_of(Translator(member.lang or "en")))
+        await self._tell(key, [m for member in admins.values()
+                               for m in self._to(member, text_of(Translator(member.lang or "en")))])
 
     async def proposal_executed(self, proposal: Proposal) -> None:
-        if not await self._once(f"proposal:{proposal.proposal_id}:executed"):
+        key = f"proposal:{proposal.proposal_id}:executed"
+        if await self.app.telling.told_already(key):
             return
         actions = await self._actions_of(proposal, stoppable=False)
 
@@ -322,15 +352,13 @@ class Announcer:
             return tr.t("Proposal #{number} “{title}” has taken effect.",
                         number=format_number(proposal.number, tr.lang), title=proposal.title) + "\n" + actions(tr)
 
-        await self._group(text)
-        await self._tell_voters(proposal, text)
+        await self._tell(key, self._group(text) + await self._voters(proposal, text))
 
-    async def _tell_voters(self, proposal, text_of) -> None:
+    async def _voters(self, proposal, text_of) -> Messages:
         """Members who voted, in their language (WhatsApp has no group chat: this is how they hear it)."""
         voters = await self._members_of("governor", ("VoteCast", "VoteCastWithParams"), "proposalId",
                                         proposal.proposal_id)
-        for member, _ in voters:
-            await self._tell(member, text_of(Translator(member.lang or "en")))
+        return [m for member, _ in voters for m in self._to(member, text_of(Translator(member.lang or "en")))]
 
     # ---- sensor alerts (iot/alerts.py decides when) ----
 
@@ -343,7 +371,10 @@ class Announcer:
         async with self.app.sessions() as session:
             members = list((await session.execute(select(Member).where(
                 Member.alerts.is_(True), Member.blocked.is_(False)))).scalars())
-        for member in members:
-            await self._tell(member, notice_text(Translator(member.lang or "en"), notice, zone, now))
+        messages = [m for member in members for m in self._to(member, notice_text(Translator(member.lang or "en"),
+                                                                                  notice, zone, now))]
         if notice.severity == CRITICAL:
-            await self._group(lambda tr: notice_text(tr, notice, zone, now))
+            messages += self._group(lambda tr: notice_text(tr, notice, zone, now))
+        # A notice is one event: its site, device, reading, kind and moment name it (hashed: names may be long).
+        name = f"{notice.site}\0{notice.device}\0{notice.key}\0{notice.kind}\0{notice.at!r}"
+        await self._tell(f"alert:{hashlib.sha256(name.encode()).hexdigest()[:40]}", messages)

@@ -22,6 +22,7 @@ from bot.scheduler import Scheduler
 from bot.sensors import Sensors
 from bot.settings import Settings, SettingsError
 from bot.store import Member
+from bot.told import RESEND_EVERY, Telling
 from chain import db as chain_db
 from chain import rpc
 from chain.accounts import ensure_account
@@ -53,8 +54,9 @@ class App:
         self.telegram_username: str | None = None  # the bot's @username, once the Telegram transport asked getMe
         self.invite_attempts = InviteAttempts()  # failed /start CODE attempts, throttled (handlers/doorstep.py)
         # Everything pushed (outcomes, announcements, broadcasts) goes through the notifier's queue, at
-        # each channel's pace; transports connect their send path to it.
-        self.notifier = Notifier({}, on_blocked=self.mark_blocked)
+        # each channel's pace; transports connect their send path to it. Events' messages are kept in the
+        # database until told (bot/told.py): the notifier reports each one's end.
+        self.notifier = Notifier({}, on_blocked=self.mark_blocked, on_done=self._message_done)
         self._embedded = None
         self._bundler: BundlerClient | None = None  # COOP_BUNDLER_URL: member operations go to it
         self.channels: set[str] = set()  # the channels a transport is connected on
@@ -92,6 +94,7 @@ class App:
                 raise SettingsError("; ".join(missing) + " (docs/chain.md, \"Roles and keys\")")
         self.treasurer_address = keys.treasurer.address
         self.ledger = CoopLedger(self.contracts, self.batch)
+        self.telling = Telling(self.sessions, self.notifier, s.crash_at)
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()
         await self.notifier.start()
@@ -101,7 +104,8 @@ class App:
         if s.bundler_url:
             self._bundler = BundlerClient(s.bundler_url, self.contracts.entry_point.address)
         self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, keys,
-                             WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei),
+                             WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei,
+                                           crash_at=s.crash_at),
                              bundler=self._bundler, fee_ceiling_reached=self.announcer.fee_ceiling_reached)
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
@@ -111,6 +115,7 @@ class App:
         self.scheduler = Scheduler(s.timezone)
         self.scheduler.every(s.keeper_interval, self.keeper.tick, "keeper")
         self.scheduler.every(PRUNE_EVERY, self.prune, "prune")
+        self.scheduler.every(RESEND_EVERY, self.telling.resend, "resend untold")
         self.sensors = Sensors(self)
         self.alerts = self.sensors.alerts
         if background:
@@ -120,6 +125,8 @@ class App:
     async def begin(self) -> None:
         """Starts the outbox worker and the indexer. Transports connect first, so outcomes finished while
         the assistant was down (told again at the worker's start) find their channel."""
+        await self.telling.resend(all_untold=True)  # what a crash or an outage left untold
+        await self.announcer.catch_up()  # history recorded but not told before a crash
         await confirm.resume_confirmed(self.sessions, self.outbox)
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
@@ -227,6 +234,9 @@ class App:
         """A transport's send path for pushed replies, paced by `limits`."""
         self.notifier.connect(channel, send, limits)
         self.channels.add(channel)
+
+    async def _message_done(self, record: int, dropped: str | None) -> None:
+        await self.telling.finished(record, dropped)
 
     def unblocked(self, channel: str, handle: str) -> None:
         self.notifier.unblock(channel, handle)

@@ -1,9 +1,12 @@
 """The one queue for everything pushed to members: paced to each channel's limits, retried, never doubled.
 
 Outcomes, announcements, alerts, digests and broadcasts all go through `Notifier.push`, which only
-enqueues. Each recipient has its own worker, so a recipient whose messages are being retried holds
-up nobody else while their own messages still arrive in order. A channel's `Sender` says how a send
-failed by the exception it raises:
+enqueues. A message pushed with a `record` (its durable row, bot/told.py) is reported to `on_done` once
+the channel took it (`on_done(record, None)`) or it was dropped for good (`"blocked"`, `"error"`); one
+that every retry failed, or that no transport could take, is not reported and stays to be told again.
+The same record is never queued twice at once. Each recipient has its own worker, so a recipient whose
+messages are being retried holds up nobody else while their own messages still arrive in order. A
+channel's `Sender` says how a send failed by the exception it raises:
 
 - `RetryAfter(seconds)` — the channel asked us to wait (Telegram's 429 `retry_after`);
 - `TransientError` — not delivered, worth trying again (5xx, connection refused, timeout before send);
@@ -77,6 +80,8 @@ CONSOLE = Limits()
 
 SendFunction = Callable[["Reply"], Awaitable[None]]  # an App sink, `async def write(reply)`, also serves
 OnBlocked = Callable[[str, str], Awaitable[None] | None]
+OnDone = Callable[[int, str | None], Awaitable[None]]
+RECENT = 10_000  # finished records remembered, so a resend racing a told mark does not send twice
 
 
 class _Window:
@@ -107,6 +112,7 @@ class _Message:
     id: str
     channel: str
     reply: "Reply"
+    record: int | None = None  # its durable row (bot/told.py), if any
 
 
 @dataclass
@@ -132,6 +138,7 @@ class Notifier:
     """Delivers pushed replies: per channel limits, retries with backoff, order kept per recipient."""
 
     def __init__(self, senders: dict[str, tuple[Sender | SendFunction, Limits]], *, on_blocked: OnBlocked | None = None,
+                 on_done: OnDone | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  max_attempts: int = 6, base_delay: float = 0.5, max_delay: float = 60.0):
@@ -141,6 +148,9 @@ class Notifier:
         for name, (sender, limits) in senders.items():
             self.connect(name, sender, limits)
         self._on_blocked = on_blocked
+        self._on_done = on_done
+        self._records: set[int] = set()  # records queued or being sent
+        self._finished: dict[int, None] = {}  # records reported done lately, oldest first
         self._clock, self._sleep = clock, sleep
         self.max_attempts, self.base_delay, self.max_delay = max_attempts, base_delay, max_delay
         self._queues: dict[tuple[str, str], deque[_Message]] = {}
@@ -175,6 +185,7 @@ class Notifier:
                 log.warning("notify dropped id=%s channel=%s to=%s reason=stopped",
                             message.id, message.channel, who(message.reply.to))
         self._queues.clear()
+        self._records.clear()  # untold: told again at the next start
         self._pending = 0
         self._idle.set()
 
@@ -186,16 +197,22 @@ class Notifier:
 
     # ---- what the app uses ----
 
-    async def push(self, channel: str, reply: "Reply") -> str:
-        """Queues a reply for delivery and returns its id (for the logs); never waits on the network."""
-        message = _Message(f"{self._run}-{next(self._ids)}", channel, reply)
+    async def push(self, channel: str, reply: "Reply", record: int | None = None) -> str:
+        """Queues a reply for delivery and returns its id (for the logs); never waits on the network.
+        `record`: the reply's durable row, reported to `on_done` (a record already queued is not queued again)."""
+        message = _Message(f"{self._run}-{next(self._ids)}", channel, reply, record)
         key = (channel, reply.to)
-        if channel not in self._channels:
+        if record is not None and (record in self._records or record in self._finished):
+            pass
+        elif channel not in self._channels:
             log.warning("notify dropped id=%s channel=%s to=%s reason=no-transport", message.id, channel,
                         who(reply.to))
         elif key in self._blocked:
             log.info("notify skipped id=%s channel=%s to=%s reason=blocked", message.id, channel, who(reply.to))
+            await self._report(message, "blocked")
         else:
+            if record is not None:
+                self._records.add(record)
             self._queues.setdefault(key, deque()).append(message)
             self._pending += 1
             self._idle.clear()
@@ -226,15 +243,17 @@ class Notifier:
         queue = self._queues[key]
         try:
             while queue:
-                await self._deliver(queue[0])
+                await self._report(queue[0], await self._deliver(queue[0]))
                 queue.popleft()
                 self._done(1)
                 if key in self._blocked:
-                    for message in queue:
+                    skipped = list(queue)
+                    queue.clear()
+                    for message in skipped:
                         log.info("notify skipped id=%s channel=%s to=%s reason=blocked",
                                  message.id, message.channel, who(message.reply.to))
-                    self._done(len(queue))
-                    queue.clear()
+                        await self._report(message, "blocked")
+                    self._done(len(skipped))
         finally:
             # no await between the empty check and this: a push cannot slip in unseen
             del self._workers[key]
@@ -246,14 +265,31 @@ class Notifier:
         if self._pending == 0:
             self._idle.set()
 
-    async def _deliver(self, message: _Message) -> None:
+    async def _report(self, message: _Message, outcome: str | None) -> None:
+        """Tells `on_done` how a recorded message ended: "told", or dropped for good ("blocked", "error");
+        None (every retry failed) is not reported: the row stays untold, to be told again."""
+        if message.record is None:
+            return
+        try:
+            if outcome is not None and self._on_done is not None:
+                await self._on_done(message.record, None if outcome == "told" else outcome)
+                self._finished[message.record] = None
+                if len(self._finished) > RECENT:
+                    del self._finished[next(iter(self._finished))]
+        except Exception:  # the mark is not written: it is told again later, never lost
+            log.exception("notify mark failed id=%s record=%s", message.id, message.record)
+        finally:
+            self._records.discard(message.record)
+
+    async def _deliver(self, message: _Message) -> str | None:
+        """Sends with retries; returns "told", "blocked", "error", or None when every attempt failed."""
         channel = self._channels[message.channel]
         to = message.reply.to
         for attempt in range(1, self.max_attempts + 1):
             await self._wait_turn(channel, to)
             try:
                 await channel.sender.send(message.reply)
-                return
+                return "told"
             except RetryAfter as e:
                 channel.paused_until = max(channel.paused_until, self._clock() + e.seconds)
                 error, delay = f"retry-after {e.seconds}", 0.0  # _wait_turn waits out the pause
@@ -262,17 +298,18 @@ class Notifier:
             except Blocked:
                 await self._blocked_by(message.channel, to)
                 log.info("notify skipped id=%s channel=%s to=%s reason=blocked", message.id, message.channel, who(to))
-                return
+                return "blocked"
             except Exception:  # a bug, not the network: retrying would not help
                 log.exception("notify undeliverable id=%s channel=%s to=%s attempts=%d reason=error",
                               message.id, message.channel, who(to), attempt)
-                return
+                return "error"
             log.info("notify retry id=%s channel=%s to=%s attempt=%d error=%s",
                      message.id, message.channel, who(to), attempt, error)
             if attempt < self.max_attempts and delay:
                 await self._sleep(delay)
         log.error("notify undeliverable id=%s channel=%s to=%s attempts=%d reason=%s",
                   message.id, message.channel, who(to), self.max_attempts, error)
+        return None
 
     async def _wait_turn(self, channel: _Channel, to: str) -> None:
         """Sleeps until this chat and the channel may be sent to, then counts the send against both."""

@@ -61,6 +61,7 @@ class Settings:
     fee_bump_after: float = 30.0  # seconds a sent transaction may wait unmined before its fee is raised
     confirm_ttl: float = 900.0  # seconds an offer's confirm button works
     whatsapp_number: str | None = None  # the business number's digits, for click-to-chat invite links
+    crash_at: str | None = None  # COOP_TEST_CRASH_AT, tests only: SIGKILL at a named stage (chain.transactions)
 
     @property
     def embedded(self) -> bool:
@@ -126,6 +127,7 @@ class Settings:
             fee_bump_after=_seconds(env, "COOP_FEE_BUMP_AFTER", cls.fee_bump_after),
             confirm_ttl=_seconds(env, "COOP_CONFIRM_TTL", cls.confirm_ttl),
             whatsapp_number=number or None,
+            crash_at=env.get("COOP_TEST_CRASH_AT") or None,
         )
 
     @property

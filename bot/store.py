@@ -128,12 +128,35 @@ class Timing(BotBase):
 
 
 class Announcement(BotBase):
-    """Something told once to the group, whichever process saw it first (a proposal's result): the row is
-    written before the message is sent, and a second writer fails on the key."""
+    """Something told once, whichever process saw it first (an outcome, a proposal's result): the row is
+    written with its messages (OutgoingMessage) in one transaction, and a second writer fails on the key.
+    Never pruned while the event could be seen again."""
 
     __tablename__ = "bot_announcements"
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutgoingMessage(BotBase):
+    """One message to one recipient (a member, or a channel's group chat), written in the same transaction as
+    its event's `Announcement` and kept until the channel took it: `told_at` is set only once the sender
+    returned, so a crash or a failed send tells it again (bot/told.py). `dropped` says why it never will be
+    (blocked, error). Rows with `told_at` or `dropped` set may be pruned; untold rows must never be, and the
+    event's `Announcement` row is what keeps it from being told twice."""
+
+    __tablename__ = "bot_outgoing_messages"
+    __table_args__ = (UniqueConstraint("event", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event: Mapped[str] = mapped_column(String(128))  # the Announcement key, e.g. intent:42, order:7:closed
+    seq: Mapped[int] = mapped_column(Integer)  # the message's place among its event's
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(64))  # Reply.to: a handle, or "group"
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[list[dict[str, str]]] | None] = mapped_column(JSON)
+    image: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    told_at: Mapped[datetime | None] = mapped_column(index=True)
+    dropped: Mapped[str | None] = mapped_column(String(16))  # blocked | error
 
 
 def migrate(url: str) -> None:

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 FINAL = ("confirmed", "failed")
 MAX_ATTEMPTS = 3  # bundles an intent may ride in that revert as a whole before it fails
+RETRY_FIRST, RETRY_MAX = 1.0, 300.0  # seconds before a subscriber that raised hears an outcome again
 
 Subscriber = Callable[[Intent], Awaitable[None] | None]
 
@@ -51,6 +52,8 @@ class Outbox:
     def __init__(self, sessions: async_sessionmaker):
         self.sessions = sessions
         self._subscribers: list[Subscriber] = []
+        self._retry_at: dict[int, float] = {}  # intent id -> when a failed subscriber may hear it again
+        self._retry_wait: dict[int, float] = {}
 
     async def submit(self, idempotency_key: str, member_id: str | None, kind: str, params: dict[str, Any]) -> Intent:
         """Records an intent; the same key always gives the same intent (a double tap or a retried webhook
@@ -81,24 +84,39 @@ class Outbox:
 
     def subscribe(self, callback: Subscriber) -> None:
         """`callback(intent)` runs once an intent is confirmed or failed (again after a crash, if the
-        outcome was recorded but not yet told)."""
+        outcome was recorded but not yet told, or after it raised): it must be idempotent."""
         self._subscribers.append(callback)
 
     async def notify(self, intent_ids: list[int]) -> None:
-        if not intent_ids:
+        """Runs the subscribers on each finished intent; an intent is marked told (`notified_at`) only when
+        every subscriber returned, so one that raised (a bug, the database away) hears it again later."""
+        now = time.monotonic()
+        due = [i for i in intent_ids if self._retry_at.get(i, 0.0) <= now]
+        if not due:
             return
         async with self.sessions() as session:
-            intents = (await session.execute(select(Intent).where(Intent.id.in_(intent_ids)).order_by(Intent.id))).scalars()
+            intents = (await session.execute(select(Intent).where(Intent.id.in_(due)).order_by(Intent.id))).scalars()
+        told = []
         for intent in intents:
+            ok = True
             for callback in self._subscribers:
                 try:
                     result = callback(intent)
                     if asyncio.iscoroutine(result):
                         await result
-                except Exception:  # a subscriber's bug must not stop the outbox
+                except Exception:  # a subscriber's failure must not stop the outbox, nor lose the outcome
                     log.exception("intent subscriber failed on intent %s", intent.id)
-        async with self.sessions() as session, session.begin():
-            await session.execute(update(Intent).where(Intent.id.in_(intent_ids)).values(notified_at=utcnow()))
+                    ok = False
+            if ok:
+                told.append(intent.id)
+                self._retry_at.pop(intent.id, None)
+                self._retry_wait.pop(intent.id, None)
+            else:  # tried again after a pause that doubles, up to RETRY_MAX (subscribers must be idempotent)
+                self._retry_wait[intent.id] = min(RETRY_MAX, self._retry_wait.get(intent.id, RETRY_FIRST / 2) * 2)
+                self._retry_at[intent.id] = now + self._retry_wait[intent.id]
+        if told:
+            async with self.sessions() as session, session.begin():
+                await session.execute(update(Intent).where(Intent.id.in_(told)).values(notified_at=utcnow()))
 
 
 @dataclass
@@ -404,6 +422,8 @@ class Worker:
                 else:
                     self._fail(current, reason_of(failure), str(failure))
             finished.append(intent.id)
+        if finished:
+            crash_point(self.options.crash_at, "before_tell")  # the outcome is recorded, not yet told
         await self.outbox.notify(finished)
         return bool(waiting)
 
@@ -440,6 +460,8 @@ class Worker:
                     intent.state, intent.transaction_id = "pending", None
                     continue
                 finished.append(intent.id)
+        if finished:
+            crash_point(self.options.crash_at, "before_tell")
         await self.outbox.notify(finished)
 
     @staticmethod

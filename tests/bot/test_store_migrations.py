@@ -70,3 +70,16 @@ def test_telegram_members_keyed_by_username_become_their_id_with_the_username_as
     run(empty_url, member.format("whatsapp", "15550001111", "15550001111", "telegram:Ana"))
     with pytest.raises(Exception, match="(?i)unique"):
         run(empty_url, "UPDATE bot_members SET alias = 'ana' WHERE handle = '3'")
+
+
+def test_orders_closed_before_told_marks_are_not_told_again(empty_url):
+    migrate(empty_url)  # the chain's tables: the history the indexer kept
+    migrate(empty_url, revision="0003", migrations=MIGRATIONS)
+    event = ("INSERT INTO chain_history (block_number, block_hash, timestamp, tx_hash, log_index, contract, event, "
+             "args) VALUES (1, '0x', 0, '0x{}', 0, '{}', '{}', '{}')")
+    run(empty_url, event.format("a", "group_buy", "OrderExecuted", '{"orderId": 1, "boughtUnits": 3}'),
+        event.format("b", "group_buy", "OrderRefunded", '{"orderId": 2}'),
+        event.format("c", "group_buy", "Joined", '{"orderId": 3, "units": 1}'))
+    migrate(empty_url, migrations=MIGRATIONS)
+    keys, = run(empty_url, "SELECT key FROM bot_announcements ORDER BY key")
+    assert keys == [("order:1:closed",), ("order:2:closed",)]  # the start-up catch-up skips them

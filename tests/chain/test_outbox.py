@@ -14,7 +14,7 @@ from chain.artifacts import load_artifact
 from chain.db import Intent, OperatorTransaction, SmartAccount, create_engine, sessionmaker
 from chain.indexer import Indexer, history
 from chain.keystore import Keystore
-from chain.outbox import Outbox, Worker, WorkerOptions
+from chain.outbox import RETRY_FIRST, Outbox, Worker, WorkerOptions
 from chain.roles import RoleKeys
 from chain.transactions import replacement_fees
 from tests.chain.netutil import Forwarder, StaleReceipts
@@ -471,3 +471,23 @@ async def test_a_receipt_missing_beside_the_nonce_count_is_asked_again_not_taken
         await racing.drain()
     assert (await outbox.get(intent.id)).state == "confirmed"
     assert fusd.balanceOf(address).call() == before + PRICE
+
+
+async def test_an_outcome_a_subscriber_failed_on_is_not_lost_but_told_again(gateway):
+    coop, outbox, worker, signers, sessions = gateway
+    heard: list[int] = []
+
+    def flaky(intent):  # its first try fails (say the database was away)
+        heard.append(intent.id)
+        if len(heard) == 1:
+            raise RuntimeError("database away")
+
+    outbox.subscribe(flaky)
+    await member(coop, outbox, worker, signers, sessions, "ida")
+    intent = await outbox.submit("register-ida", "ida", "register", {})  # the same key: the same intent
+    assert heard == [intent.id] and (await outbox.get(intent.id)).notified_at is None
+    await asyncio.sleep(RETRY_FIRST + 0.1)
+    await worker.run_once()
+    assert heard == [intent.id, intent.id] and (await outbox.get(intent.id)).notified_at is not None
+    await worker.run_once()
+    assert heard == [intent.id, intent.id]  # told, so not again
