@@ -11,6 +11,7 @@ them at once by the keeper (bot/keeper.py), which retries it until done.
 import hashlib
 import logging
 import time
+from dataclasses import astuple
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 Messages = list[tuple[str, "Reply"]]  # (channel, reply)
 
 log = logging.getLogger(__name__)
-
 
 
 class Announcer:
@@ -151,8 +151,8 @@ class Announcer:
         return None
 
     async def catch_up(self) -> None:
-        """At start-up: history the indexer recorded but that was not told (a crash between the two, or a
-        subscriber that failed) is told now, once."""
+        """At start-up, then on a schedule: history the indexer recorded but that was not told (a crash between
+        the two, or a subscriber that failed) is told now, once."""
         async with self.app.sessions() as session:
             events = list((await session.execute(select(HistoryEvent).where(
                 ((HistoryEvent.contract == "group_buy") & HistoryEvent.event.in_(CLOSING_EVENTS))
@@ -179,14 +179,13 @@ class Announcer:
             return
         order_id = int(event.args["orderId"])
         crash_point(self.app.settings.crash_at, "before_order_told")  # tests: the history kept, not told
-        stale = False  # refunded although its whole cases reached the minimum: it was not closed in time
-        if event.event == "OrderRefunded":
-            order = await self.app.ledger.order(order_id)
-            stale = order.buys >= order.min_units
+        order = await self.app.ledger.order(order_id)
+        # Refunded although its whole cases reached the minimum: it was not closed in time.
+        stale = event.event == "OrderRefunded" and order.buys >= order.min_units
         messages = self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
         for member, account in await self._joined(order_id):
-            claim = await self.app.ledger.claimable(order_id, account)
-            units, refund = claim.units, claim.refund
+            # From the member's part, not claimable: told late (a catch-up), the refund may be claimed already.
+            units, refund = astuple(order.outcome_for(await self.app.ledger.part(order_id, account)))
             tr = Translator(member.lang or "en")
             if event.event == "OrderExecuted":
                 text = tr.tn("Order #{id} was bought: {count} unit is yours.",

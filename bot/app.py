@@ -116,6 +116,8 @@ class App:
         self.scheduler.every(s.keeper_interval, self.keeper.tick, "keeper")
         self.scheduler.every(PRUNE_EVERY, self.prune, "prune")
         self.scheduler.every(RESEND_EVERY, self.telling.resend, "resend untold")
+        # History a failed subscriber left untold is told on a later look, not only after a restart.
+        self.scheduler.every(RESEND_EVERY, self.announcer.catch_up, "catch up history")
         self.sensors = Sensors(self)
         self.alerts = self.sensors.alerts
         if background:

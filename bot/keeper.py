@@ -1,7 +1,8 @@
 """Keepers: what the co-op does by itself once time passes (run on a schedule, bot/scheduler.py).
 
 - An open order past its deadline is finalized: bought when its whole cases reach the minimum, else
-  refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer then tells the group and each member who joined (bot/announce.py).
+  refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer
+  then tells the group and each member who joined (bot/announce.py).
 - A member whose registration on chain was never written (a crash, in older versions) is registered.
 - What a closed order owes a member (a refund) is claimed for them, from the history (handlers/claims.py):
   retried until done, the admins told if the chain keeps refusing.
@@ -70,8 +71,12 @@ class Keeper:
             missing = list((await session.scalars(select(Member.member_id).where(~registered.exists()).distinct())))
         for member_id in missing:
             log.warning("member %s had no registration: registering them now", member_id)
-            await self.app.wallet(member_id)
-            await self.app.outbox.submit(f"register:{member_id}", member_id, "register", {"resident_id": member_id})
+            try:
+                await self.app.wallet(member_id)
+                await self.app.outbox.submit(f"register:{member_id}", member_id, "register",
+                                             {"resident_id": member_id})
+            except Exception:  # noqa: BLE001 - one member's trouble must not stop the keepers' other work
+                log.exception("registering member %s failed; trying again on a later tick", member_id)
 
     # ---- orders ----
 

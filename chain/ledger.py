@@ -78,6 +78,16 @@ class Order:
         """The units it would buy if closed now (whole cases)."""
         return whole_cases(self.units, self.tolerance, self.case_size)
 
+    def outcome_for(self, part: "Part") -> "Claim":
+        """What a closed order gave `part`: units bought and Food-USD coming back, whether or not it was
+        claimed yet (as GroupBuy.claimable, which answers nothing once claimed)."""
+        paid = (part.units + part.tolerance) * self.unit_price
+        if self.status == OrderStatus.EXECUTED:
+            units = part.units if self.allocated_in_full else part.allocated
+        else:
+            units = 0
+        return Claim(units, paid - units * self.unit_price)
+
 
 @dataclass(frozen=True)
 class Part:

@@ -159,8 +159,8 @@ async def _over_cap(ctx: Context, grams: int) -> Reply | None:
     if earned > per_batch:
         return ctx.reply(ctx.t("This batch would earn {gro} GRO, more than the {cap} GRO one batch may earn (a limit "
                                "the members set by vote): at most {kg} kg a batch. A batch is one harvest; if this "
-                               "one really weighs more, ask the members to raise the limit with a proposal.", gro=format_gro(earned, ctx.lang),
-                               cap=format_gro(per_batch, ctx.lang),
+                               "one really weighs more, ask the members to raise the limit with a proposal.",
+                               gro=format_gro(earned, ctx.lang), cap=format_gro(per_batch, ctx.lang),
                                kg=format_number(Decimal(per_batch * 1000 // rate) / 1000, ctx.lang)))
     if earned > room:
         when = datetime.fromtimestamp(period_ends, ZoneInfo(ctx.services.settings.timezone))

@@ -2,15 +2,17 @@
 its channel took it; a crash or a failed send tells it again, once."""
 import asyncio
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot import store
 from bot.notify import CONSOLE, Blocked, Notifier, TransientError
+from bot.prune import TOLD_KEPT, prune
 from bot.store import OutgoingMessage
 from bot.told import Telling
-from chain.db import create_engine, sessionmaker
+from chain.db import create_engine, sessionmaker, utcnow
 from handlers.base import Reply
 from tests.bot.console import Console, button
 from tests.bot.test_console import invite_code, onboard
@@ -172,3 +174,17 @@ def test_killed_between_an_order_closing_and_its_messages_members_and_group_hear
         again.process.kill()
     assert sum("was bought" in r["text"] for r in everything if r["to"] == "raj") == 1
     assert sum("reached its goal" in r["text"] for r in everything if r["to"] == "group") == 1
+
+
+async def test_messages_told_or_dropped_long_ago_are_pruned_and_untold_ones_never(sessions):
+    now = utcnow()
+    old, recent = now - TOLD_KEPT - timedelta(hours=1), now - timedelta(days=1)
+    async with sessions() as session, session.begin():
+        for n, (created, told, dropped) in enumerate([(old, old, None), (old, None, "blocked"), (old, None, None),
+                                                      (recent, recent, None)]):
+            session.add(OutgoingMessage(event=f"intent:{n}", seq=0, channel="telegram", recipient="jo", text="t",
+                                        created_at=created, told_at=told, dropped=dropped))
+    assert (await prune(sessions, 900))[2] == 2
+    async with sessions() as session:
+        kept = set((await session.execute(select(OutgoingMessage.event))).scalars())
+    assert kept == {"intent:2", "intent:3"}  # never told (a month offline is no reason to lose it), and recent

@@ -1,5 +1,6 @@
 """CoopLedger against the deployed co-op: typed values, read in one JSON-RPC batch per question."""
 import asyncio
+from dataclasses import astuple
 
 import aiohttp
 import pytest
@@ -103,3 +104,22 @@ async def test_membership_and_governor_terms(coop, ledger):
 
 async def test_an_unknown_proposal_has_no_snapshot(coop, ledger):
     assert await ledger.proposal_snapshot(12345) == 0
+
+
+async def test_what_a_closed_order_gave_a_member_does_not_depend_on_their_claim(coop, ledger):
+    """A close told late (after a restart) may come after the member's refund was claimed: claimable then
+    answers nothing, the order and the member's part still say what happened."""
+    gb = coop.contracts.group_buy
+    order_id = open_order(coop, target=10, minimum=2, cap=5, days=1)  # bought by the unit
+    a, b = coop.members[:2]
+    fund_and_join(coop, a, order_id, 3)
+    fund_and_join(coop, b, order_id, 1)
+    coop.chain.advance(2 * DAY)
+    coop.tx(gb.functions.finalize(order_id, []), coop.outsider)
+    order = await ledger.order(order_id)
+    before = await ledger.part(order_id, a.address)
+    assert astuple(order.outcome_for(before)) == tuple(gb.functions.claimable(order_id, a.address).call())
+    coop.tx(gb.functions.claim(order_id, a.address), a)
+    after = await ledger.part(order_id, a.address)
+    assert gb.functions.claimable(order_id, a.address).call() == [0, 0]
+    assert astuple(order.outcome_for(after)) == (3, 0)
