@@ -13,9 +13,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.store import Member, PendingAction, Timing
-from chain.db import utcnow
+from chain.db import Intent, utcnow
 from chain.outbox import Outbox
 from handlers.base import Button, Context, Reply
 from locales import format_number
@@ -79,17 +80,27 @@ def _expired(ctx: Context) -> Reply:
 
 
 async def submit(sessions, outbox: Outbox, token: str) -> None:
-    """Writes the confirmed action's intent (idempotent: the token is its key) and links it."""
-    async with sessions() as session:
-        action = await session.get(PendingAction, token)
-        member = await session.get(Member, action.member)
-    member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
-    intent = await outbox.submit(token, member_id, action.kind, action.params["intent"])
-    async with sessions() as session, session.begin():
-        current = await session.get(PendingAction, token)
-        if current.intent_id is None:
-            current.intent_id = intent.id
+    """Writes the confirmed action's intent and links it to the offer in one transaction: the worker may finish
+    the intent at once (a quick refusal), and its outcome finds the member through that link. The token is the
+    intent's key, so a second press or a restart writes nothing twice."""
+    try:
+        async with sessions() as session, session.begin():
+            action = await session.get(PendingAction, token)
+            if action.intent_id is not None:
+                return
+            member = await session.get(Member, action.member)
+            member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
+            intent = Outbox.add(session, token, member_id, action.kind, action.params["intent"])
+            await session.flush()
+            action.intent_id = intent.id
             session.add(Timing(intent_id=intent.id))
+    except IntegrityError:  # its intent is there already (another process, or an older version's crash): link it
+        async with sessions() as session, session.begin():
+            action = await session.get(PendingAction, token)
+            if action.intent_id is None:
+                intent = (await session.execute(select(Intent).where(Intent.idempotency_key == token))).scalar_one()
+                action.intent_id = intent.id
+                session.add(Timing(intent_id=intent.id))
 
 
 async def resume_confirmed(sessions, outbox: Outbox) -> int:
