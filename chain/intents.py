@@ -50,6 +50,22 @@ def _order(c: CoopSystem, account: str, p: dict[str, Any]) -> dict[tuple, Read]:
     return {("order", order_id): order_read(c, order_id)}
 
 
+def _claim_orders(p: dict[str, Any]) -> list[int]:
+    return [int(order_id) for order_id in p.get("order_ids") or [p["order_id"]]]
+
+
+def _claim_parts(c: CoopSystem, account: str, p: dict[str, Any]) -> dict[tuple, Read]:
+    return {("part", order_id, account): part_read(c, order_id, account) for order_id in _claim_orders(p)}
+
+
+def _claim(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> list[Call]:
+    """A member's /claim over several orders. Orders the keeper claimed for them meanwhile are left out: one
+    claimed already would revert the whole operation. When all were, the chain's refusal says so."""
+    orders = _claim_orders(p)
+    left = [order_id for order_id in orders if not facts[("part", order_id, account)].claimed] or orders
+    return [_call(c.group_buy.address, "GroupBuy", "claim", order_id, account) for order_id in left]
+
+
 def _order_and_part(c: CoopSystem, account: str, p: dict[str, Any]) -> dict[tuple, Read]:
     order_id = int(p["order_id"])
     return {**_order(c, account, p), ("part", order_id, account): part_read(c, order_id, account)}
@@ -99,8 +115,7 @@ def _propose(c: CoopSystem, account: str, p: dict[str, Any], facts: Facts) -> li
 MEMBER_KINDS: dict[str, MemberKind] = {
     "join": MemberKind(_join, _order),
     "tolerance": MemberKind(_tolerance, _order_and_part),
-    "claim": MemberKind(lambda c, a, p, f: [_call(c.group_buy.address, "GroupBuy", "claim", int(order_id), a)
-                                            for order_id in p.get("order_ids") or [p["order_id"]]]),
+    "claim": MemberKind(_claim, _claim_parts),
     "transfer": MemberKind(lambda c, a, p, f: [_call(c.food_usd.address, "FoodUSD", "transfer", p["to"],
                                                      int(p["amount"]))]),
     "lock": MemberKind(_lock),

@@ -491,3 +491,22 @@ async def test_an_outcome_a_subscriber_failed_on_is_not_lost_but_told_again(gate
     assert heard == [intent.id, intent.id] and (await outbox.get(intent.id)).notified_at is not None
     await worker.run_once()
     assert heard == [intent.id, intent.id]  # told, so not again
+
+
+async def test_a_claim_over_orders_one_of_which_the_keeper_claimed_meanwhile_gives_back_the_rest(gateway):
+    """/claim covers several orders; between the member's confirm and the worker, the keeper claimed one of
+    them. The member's claim leaves that one out instead of failing whole."""
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "eve", deposit=10 * PRICE)
+    gb = coop.contracts.group_buy
+    orders = [open_order(coop), open_order(coop)]
+    for order_id in orders:
+        await outbox.submit(f"eve-join-{order_id}", "eve", "join", {"order_id": order_id, "units": 1})
+        await worker.drain()
+        coop.tx(gb.functions.cancel(order_id), coop.treasurer)  # everyone gets their Food-USD back
+    coop.tx(gb.functions.claim(orders[0], address), coop.gas_payer)  # the keeper's claim_for
+    intent = await outbox.submit("eve-claim", "eve", "claim", {"order_ids": orders})
+    await worker.drain()
+    intent = await outbox.get(intent.id)
+    assert (intent.state, intent.reason) == ("confirmed", None)
+    assert coop.contracts.food_usd.functions.balanceOf(address).call() == 10 * PRICE
