@@ -23,7 +23,7 @@ def console(tmp_path_factory):
     c.expect("ana", ES("What would you like to do?"))  # after the welcome
     yield c
     if c.process.poll() is None:
-        c.process.kill()
+        c.close()  # a clean stop also stops its embedded chain (a kill would leave anvil running)
 
 
 def no_traceback(console: Console) -> None:
