@@ -57,5 +57,37 @@ def queue_and_execute(coop, proposal, caller):
 
 STATE = {name: i for i, name in enumerate(
     ["Pending", "Active", "Canceled", "Defeated", "Succeeded", "Queued", "Expired", "Executed"])}
-__all__ = ["FOUR_YEARS", "STATE", "WEEK", "lock_gro", "propose", "queue_and_execute", "start_voting", "end_voting", "vote",
-           "wait_guardian_window"]
+NEW_RATE = 20 * GRO
+
+
+def rate_proposal(coop, proposer):
+    """An ordinary proposal: raise the GRO rate to NEW_RATE."""
+    gro = coop.contracts.gro
+    return propose(coop, proposer, [(gro, gro.functions.setRatePerKg(NEW_RATE))])
+
+
+def state(coop, proposal_id):
+    return coop.contracts.governor.functions.state(proposal_id).call()
+
+
+def whale_vote(coop, whale_position: int):
+    """One member with two thirds of all locked veGRO (100 credits, 10 votes) votes for; three with 16
+    credits each (4 votes each) vote against; the whale casts at `whale_position` in that order. Returns
+    the state after the deadline and the votes."""
+    whale, *small = coop.members[:4]
+    lock_gro(coop, whale, 101 * GRO)
+    for member in small:
+        lock_gro(coop, member, 17 * GRO)
+    proposal_id, _ = rate_proposal(coop, whale)
+    start_voting(coop)
+    voters = list(small)
+    voters.insert(whale_position, whale)
+    for voter in voters:
+        vote(coop, voter, proposal_id, 1 if voter == whale else 0)
+        assert state(coop, proposal_id) == STATE["Active"]  # nobody's cast ends the vote
+    end_voting(coop)
+    return state(coop, proposal_id), coop.contracts.governor.functions.proposalVotes(proposal_id).call()
+
+
+__all__ = ["FOUR_YEARS", "NEW_RATE", "STATE", "WEEK", "end_voting", "lock_gro", "propose", "queue_and_execute",
+           "rate_proposal", "start_voting", "state", "vote", "wait_guardian_window", "whale_vote"]

@@ -1,24 +1,13 @@
 """CoopGovernor: quadratic votes, members only, quorum, execution through the timelock."""
-from tests.conftest import GRO, TEST_PARAMS
-from tests.contracts.governance import (STATE, end_voting, lock_gro, propose, queue_and_execute, start_voting,
-                                        vote, wait_guardian_window)
+from tests.conftest import GRO
+from tests.contracts.governance import (NEW_RATE, STATE, end_voting, lock_gro, propose, queue_and_execute,
+                                        rate_proposal, start_voting, state, vote, wait_guardian_window, whale_vote)
 from tests.helpers import events, reverts
-
-NEW_RATE = 20 * GRO
-
-
-def rate_proposal(coop, proposer):
-    gro = coop.contracts.gro
-    return propose(coop, proposer, [(gro, gro.functions.setRatePerKg(NEW_RATE))])
 
 
 def credits(coop, member, proposal_id):
     snapshot = coop.contracts.governor.functions.proposalSnapshot(proposal_id).call()
     return coop.contracts.escrow.functions.getPastVotes(member.address, snapshot).call() // GRO
-
-
-def state(coop, proposal_id):
-    return coop.contracts.governor.functions.state(proposal_id).call()
 
 
 def test_three_votes_cost_nine_credits(coop):
@@ -143,19 +132,7 @@ def test_more_votes_against_defeats(coop):
 
 def test_quadratic_votes_let_many_small_holders_outvote_one_large(coop):
     """One member with 100 credits has 10 votes; three with 16 credits have 12 between them."""
-    whale, *small = coop.members[:4]
-    lock_gro(coop, whale, 101 * GRO)
-    for member in small:
-        lock_gro(coop, member, 17 * GRO)
-    proposal_id, _ = rate_proposal(coop, whale)
-    start_voting(coop)
-    for member in small:
-        vote(coop, member, proposal_id, 0)
-    vote(coop, whale, proposal_id, 1)  # two thirds of all veGRO, but fewer votes
-    assert state(coop, proposal_id) == STATE["Active"]
-    assert coop.contracts.governor.functions.proposalVotes(proposal_id).call() == [12, 10, 0]
-    end_voting(coop)
-    assert state(coop, proposal_id) == STATE["Defeated"]
+    assert whale_vote(coop, 3) == (STATE["Defeated"], [12, 10, 0])  # the whale last: two thirds of all veGRO
 
 
 def test_without_quorum_a_proposal_fails(coop):

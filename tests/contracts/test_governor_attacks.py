@@ -7,40 +7,9 @@ from eth_utils import keccak
 from chain.deploy import ZERO_ADDRESS
 from chain.transact import deploy_contract
 from tests.conftest import GRO, TEST_PARAMS
-from tests.contracts.governance import (STATE, end_voting, lock_gro, propose, queue_and_execute, start_voting,
-                                        vote, wait_guardian_window)
+from tests.contracts.governance import (NEW_RATE, STATE, end_voting, lock_gro, propose, queue_and_execute,
+                                        rate_proposal, start_voting, state, vote, wait_guardian_window, whale_vote)
 from tests.helpers import events, reverts
-
-NEW_RATE = 20 * GRO
-
-
-def rate_proposal(coop, proposer):
-    gro = coop.contracts.gro
-    return propose(coop, proposer, [(gro, gro.functions.setRatePerKg(NEW_RATE))])
-
-
-def state(coop, proposal_id):
-    return coop.contracts.governor.functions.state(proposal_id).call()
-
-
-def whale_vote(coop, whale_position: int):
-    """One member with two thirds of all locked veGRO (100 credits, 10 votes) votes for; three with 16
-    credits each (4 votes each) vote against; the whale casts at `whale_position` in that order. Returns
-    the state after the deadline and the votes."""
-    whale, *small = coop.members[:4]
-    lock_gro(coop, whale, 101 * GRO)
-    for member in small:
-        lock_gro(coop, member, 17 * GRO)
-    proposal_id, _ = rate_proposal(coop, whale)
-    start_voting(coop)
-    voters = list(small)
-    voters.insert(whale_position, whale)
-    for voter in voters:
-        vote(coop, voter, proposal_id, 1 if voter == whale else 0)
-        assert state(coop, proposal_id) == STATE["Active"]  # nobody's cast ends the vote
-    end_voting(coop)
-    return state(coop, proposal_id), coop.contracts.governor.functions.proposalVotes(proposal_id).call()
-
 
 def test_a_whale_voting_first_does_not_end_the_vote(coop):
     """Review: with an early pass measured in veGRO, the whale's first cast passed the proposal and every later
