@@ -23,6 +23,7 @@ from bot.identity import identity_key
 from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
+from chain.ledger import part_read
 from chain.proposal_actions import decode_actions
 from chain.transactions import crash_point
 from handlers.claims import CLOSING_EVENTS
@@ -183,9 +184,12 @@ class Announcer:
         # Refunded although its whole cases reached the minimum: it was not closed in time.
         stale = event.event == "OrderRefunded" and order.buys >= order.min_units
         messages = self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
-        for member, account in await self._joined(order_id):
-            # From the member's part, not claimable: told late (a catch-up), the refund may be claimed already.
-            units, refund = astuple(order.outcome_for(await self.app.ledger.part(order_id, account)))
+        joined = await self._joined(order_id)
+        # From each member's part (one batch), not claimable: told late (a catch-up), a refund may be claimed already.
+        reads = [part_read(self.app.contracts, order_id, account) for _, account in joined]
+        parts = await self.app.ledger.read(*reads) if reads else []
+        for (member, _), part in zip(joined, parts):
+            units, refund = astuple(order.outcome_for(part))
             tr = Translator(member.lang or "en")
             if event.event == "OrderExecuted":
                 text = tr.tn("Order #{id} was bought: {count} unit is yours.",
