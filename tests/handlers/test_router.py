@@ -3,6 +3,8 @@ answer goes to the member's private chat while the group hears only a pointer (i
 
 One console process for the module (its start-up is the embedded chain's): the admin, onboarded in Spanish,
 is the member who writes."""
+import time
+
 import pytest
 
 from locales import Translator
@@ -21,9 +23,19 @@ def console(tmp_path_factory):
     assert button(choice, 0) == "lang:es"
     c.send(**{"from": "ana", "press": "lang:es"})
     c.expect("ana", ES("What would you like to do?"))  # after the welcome
+    # Her registration reaches her history in its own time: wait for it, so /history answers the same below.
+    deadline = time.monotonic() + 60
+    while ES("Your recent history:") not in history(c):
+        assert time.monotonic() < deadline, "the registration never reached the history"
+        time.sleep(0.5)
     yield c
     if c.process.poll() is None:
         c.close()  # a clean stop also stops its embedded chain (a kill would leave anvil running)
+
+
+def history(console: Console) -> str:
+    console.send(**{"from": "ana", "text": "/history"})
+    return console.expect("ana", "")["text"]
 
 
 def no_traceback(console: Console) -> None:
@@ -46,7 +58,7 @@ def group_heard(console: Console) -> list[str]:
     ({"text": "@bot ¿cuánto tengo?"}, ES("GroToken: {amount} GRO.", amount="0")[:10]),  # a sentence to the bot
     ({"press": "cmd:balance"}, ES("Voting power: {amount}.", amount="0")[:12]),  # a menu button in the group
     ({"text": "/invite 1"}, "/start"),  # an admin's invite code
-    ({"text": "/history"}, ES("Nothing has happened on your account yet.")[:15]),
+    ({"text": "/history"}, ES("Your recent history:")),
 ], ids=["balance", "phrase", "button", "invite", "history"])
 def test_a_private_answer_asked_in_the_group_goes_to_the_members_private_chat(console, message, private):
     before = len(console.seen)
