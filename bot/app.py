@@ -34,7 +34,9 @@ from chain.keystore import Keystore, dev_master_key
 from chain.ledger import CoopLedger
 from chain.outbox import Outbox, Worker, WorkerOptions
 from chain.roles import missing_rights
-from handlers import confirm, router
+from core import offers
+from core.ports import Ports, SqlUnitOfWork, SystemClock
+from handlers import router
 from handlers.base import Inbound, Reply
 from handlers.doorstep import InviteAttempts
 from iot import store as iot_store
@@ -94,6 +96,7 @@ class App:
                 raise SettingsError("; ".join(missing) + " (docs/chain.md, \"Roles and keys\")")
         self.treasurer_address = keys.treasurer.address
         self.ledger = CoopLedger(self.contracts, self.batch)
+        self.core = Ports(self.ledger, SqlUnitOfWork(self.sessions), SystemClock(), self.wallet)  # for core/
         self.telling = Telling(self.sessions, self.notifier, s.crash_at)
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()
@@ -129,7 +132,7 @@ class App:
         the assistant was down (told again at the worker's start) find their channel."""
         await self.telling.resend(all_untold=True)  # what a crash or an outage left untold
         await self.announcer.catch_up()  # history recorded but not told before a crash
-        await confirm.resume_confirmed(self.sessions, self.outbox)
+        await offers.resume_confirmed(self.core.uow)
         self._tasks.append(asyncio.create_task(self.worker.run(self._stop)))
         self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
         self._tasks.append(self._indexing)

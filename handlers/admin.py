@@ -17,7 +17,7 @@ from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, new_code, show_code
 from handlers.metrics import pilot_metrics
 from handlers.onboarding import invite_expiry
-from handlers.orders import product_id
+from core.orders import product_id
 from handlers.residents import find_member, link
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
                      parse_amount, parse_count)

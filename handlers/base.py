@@ -17,6 +17,7 @@ from chain.keystore import Keystore
 from chain.deploy import CoopSystem
 from chain.ledger import CoopLedger
 from chain.outbox import Outbox
+from core.ports import Ports
 from handlers.doorstep import InviteAttempts
 from iot.alerts import Alerts
 from locales import Translator
@@ -56,6 +57,7 @@ class Services(Protocol):
     keystore: Keystore  # members' custodial keys (a new member's is written with them, handlers/onboarding.py)
     contracts: CoopSystem
     ledger: CoopLedger  # every contract read (chain/ledger.py)
+    core: Ports  # what the use cases (core/) are given: the ledger, the unit of work, the clock, the wallets
     admins: frozenset[str]  # identities, "channel:id" (COOP_ADMINS and --admin)
     treasurer_address: str  # the co-op's treasurer account (also the supplier on chain; see docs)
     indexer: Indexer  # follows the contracts' events into the members' history

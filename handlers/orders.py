@@ -1,32 +1,15 @@
-"""Group orders: the open ones with their progress, and joining one (after a confirmation)."""
-import time
-
-from eth_utils import keccak
-from sqlalchemy import select
-
-from bot.store import Product
-from chain.ledger import Order
+"""/orders, /join and /tolerance in the chat: the numbers read from the member's words, the use cases
+(core/orders.py) called with them, and their results worded in the member's language."""
+from core import orders as use
+from core.orders import open_orders, product_name, product_names
+from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
-from handlers.wallet import balances
 from locales import AmountError, format_money, format_number, parse_count
-
-async def product_names(ctx: Context) -> dict[str, str]:
-    async with ctx.services.sessions() as session:
-        return {p.product_id: p.name for p in (await session.execute(select(Product))).scalars()}
-
-
-def product_id(name: str) -> str:
-    return "0x" + keccak(text=name.strip().lower()).hex()
-
-
-async def open_orders(ctx: Context) -> list[tuple[int, Order]]:
-    now = time.time()
-    return [(order.id, order) for order in await ctx.services.ledger.orders() if order.open_at(now)]
 
 
 def time_left(ctx: Context, deadline: int) -> str:
-    hours = max(int((deadline - time.time()) // 3600), 0)
+    hours = max(int((deadline - ctx.services.core.clock.now()) // 3600), 0)
     if hours >= 48:
         return ctx.tn("{count} day left", "{count} days left", hours // 24, count=format_number(hours // 24, ctx.lang))
     return ctx.tn("{count} hour left", "{count} hours left", hours, count=format_number(hours, ctx.lang))
@@ -34,14 +17,15 @@ def time_left(ctx: Context, deadline: int) -> str:
 
 async def orders(ctx: Context, args: list[str]) -> list[Reply]:
     """/orders: each open order with its progress, time left and the member's share."""
-    listed = await open_orders(ctx)
+    listed = await open_orders(ctx.services.core)
     if not listed:
         return [ctx.reply(ctx.t("There are no open orders right now."))]
-    names = await product_names(ctx)
+    names = await product_names(ctx.services.core)
     account = await ctx.services.wallet(ctx.member.member_id)
-    parts = await ctx.services.ledger.parts([order_id for order_id, _ in listed], account)
+    parts = await ctx.services.ledger.parts([order.id for order in listed], account)
     lines = []
-    for (order_id, order), part in zip(listed, parts):
+    for order, part in zip(listed, parts):
+        order_id = order.id
         mine, extra = part.units, part.tolerance
         line = ctx.t(
             "#{id} {product}: {price} each, {units} of {target} units joined, {left}. You: {mine}.",
@@ -60,74 +44,74 @@ async def orders(ctx: Context, args: list[str]) -> list[Reply]:
     return [ctx.reply("\n".join(lines))]
 
 
-def product_name(names: dict[str, str], order: Order) -> str:
-    return names.get("0x" + order.product_id.hex(), "?")
+def refusal(ctx: Context, refused: Refused) -> list[Reply]:
+    """An order use case's refusal (core/orders.py) in the member's words."""
+    f, n = refused.facts, lambda value: format_number(value, ctx.lang)
+    match refused.reason:
+        case "no_order":
+            text = ctx.t("There is no order #{id}. Send /orders to see the open ones.", id=n(f["id"]))
+        case "order_closed":
+            text = ctx.t("Order #{id} is closed. Send /orders to see the open ones.", id=n(f["id"]))
+        case "units_left":
+            text = ctx.t("Only {left} units are left in order #{id}.", left=n(f["left"]), id=n(f["id"]))
+        case "over_cap":
+            text = ctx.t("One member may take at most {cap} units of order #{id}.", cap=n(f["cap"]), id=n(f["id"]))
+        case "top_up":
+            text = ctx.t("Joining costs {cost} but you have {balance}: {missing} is missing. To top up, give "
+                         "an admin cash and they will record a deposit for you.",
+                         cost=format_money(f["cost"], ctx.lang), balance=format_money(f["balance"], ctx.lang),
+                         missing=format_money(f["cost"] - f["balance"], ctx.lang))
+        case "by_the_unit":
+            text = ctx.t("Order #{id} is bought by the unit, so there is no case to fill.", id=n(f["id"]))
+        case "not_joined":
+            text = ctx.t("Join order #{id} first (/join {id} UNITS); then you can offer extra units to "
+                         "fill the last case.", id=n(f["id"]))
+        case "case_too_small":
+            text = ctx.t("At most {most} extra units can help fill a case of {case}.", most=n(f["most"]),
+                         case=n(f["case"]))
+        case "unchanged":
+            text = ctx.t("You already offer {extra} for order #{id}; nothing to change.",
+                         extra=ctx.tn("{count} extra unit", "{count} extra units", f["extra"], count=n(f["extra"])),
+                         id=n(f["id"]))
+        case _:
+            raise ValueError(f"no wording for the refusal {refused.reason!r}")
+    return [ctx.reply(text)]
 
 
-async def open_order(ctx: Context, typed: str, usage: str) -> tuple[int, Order] | list[Reply]:
-    """The open order whose number the member typed, or the reply that says why there is none."""
+def _numbers(ctx: Context, args: list[str], usage: str, zero_allowed: bool = False) -> tuple[int, int] | list[Reply]:
+    """ORDER and a count, as the member typed them."""
     try:
-        order_id = parse_count(typed, ctx.lang)
+        order_id = parse_count(args[0], ctx.lang)
     except AmountError:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
-    order = await ctx.services.ledger.order(order_id)
-    if not order.status:  # never created
-        return [ctx.reply(ctx.t("There is no order #{id}. Send /orders to see the open ones.",
-                                id=format_number(order_id, ctx.lang)))]
-    if not order.open_at(time.time()):
-        return [ctx.reply(ctx.t("Order #{id} is closed. Send /orders to see the open ones.",
-                                id=format_number(order_id, ctx.lang)))]
-    return order_id, order
-
-
-def over_cap(ctx: Context, order_id: int, order: Order) -> list[Reply]:
-    return [ctx.reply(ctx.t("One member may take at most {cap} units of order #{id}.",
-                            cap=format_number(order.max_units_per_member, ctx.lang),
-                            id=format_number(order_id, ctx.lang)))]
-
-
-def top_up(ctx: Context, cost: int, fusd: int) -> list[Reply]:
-    return [ctx.reply(ctx.t("Joining costs {cost} but you have {balance}: {missing} is missing. To top up, give "
-                            "an admin cash and they will record a deposit for you.",
-                            cost=format_money(cost, ctx.lang), balance=format_money(fusd, ctx.lang),
-                            missing=format_money(cost - fusd, ctx.lang)))]
+    try:
+        return order_id, parse_count(args[1], ctx.lang)
+    except AmountError as e:
+        if zero_allowed and e.code == "zero":
+            return order_id, 0
+        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
 
 
 async def join(ctx: Context, args: list[str]) -> list[Reply]:
-    """/join ORDER UNITS: checks what can be checked now, then offers the join for confirmation. A member
-    who joined already raises their units."""
+    """/join ORDER UNITS: offers the join for confirmation (a member who joined already raises their units)."""
     usage = ctx.t("Send the order number and how many units, for example: /join 1 2")
     if len(args) != 2:
         return [ctx.reply(usage)]
-    found = await open_order(ctx, args[0], usage)
-    if isinstance(found, list):
-        return found
-    order_id, order = found
-    try:
-        units = parse_count(args[1], ctx.lang)
-    except AmountError:
-        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
-    left = order.target_units - order.units
-    if units > left:
-        return [ctx.reply(ctx.t("Only {left} units are left in order #{id}.", left=format_number(left, ctx.lang),
-                                id=format_number(order_id, ctx.lang)))]
-    account = await ctx.services.wallet(ctx.member.member_id)
-    part = await ctx.services.ledger.part(order_id, account)
-    if part.units + part.tolerance + units > order.max_units_per_member:
-        return over_cap(ctx, order_id, order)
-    cost = units * order.unit_price
-    fusd = (await balances(ctx.services, ctx.member.member_id)).food_usd
-    if cost > fusd:
-        return top_up(ctx, cost, fusd)
-    names = await product_names(ctx)
+    numbers = _numbers(ctx, args, usage)
+    if isinstance(numbers, list):
+        return numbers
+    result = await use.join(ctx.services.core, ctx.member.id, ctx.member.member_id, *numbers)
+    if isinstance(result, Refused):
+        return refusal(ctx, result)
+    terms, n = result.terms, lambda value: format_number(value, ctx.lang)
     summary = ctx.t("Join order #{id} ({product}) with {units}, for {cost}. Your Food-USD after: {after}.",
-                    id=format_number(order_id, ctx.lang), product=product_name(names, order),
-                    units=ctx.tn("{count} unit", "{count} units", units, count=format_number(units, ctx.lang)),
-                    cost=format_money(cost, ctx.lang), after=format_money(fusd - cost, ctx.lang))
-    if part.units:
+                    id=n(terms.order_id), product=terms.product,
+                    units=ctx.tn("{count} unit", "{count} units", terms.units, count=n(terms.units)),
+                    cost=format_money(terms.cost, ctx.lang), after=format_money(terms.balance_after, ctx.lang))
+    if terms.total_units != terms.units:
         summary += " " + ctx.t("You will have {total} in all.", total=ctx.tn(
-            "{count} unit", "{count} units", part.units + units, count=format_number(part.units + units, ctx.lang)))
-    return await confirm.offer(ctx, "join", {"intent": {"order_id": order_id, "units": units}}, summary)
+            "{count} unit", "{count} units", terms.total_units, count=n(terms.total_units)))
+    return confirm.buttons(ctx, result.token, summary)
 
 
 async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
@@ -136,48 +120,22 @@ async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
     usage = ctx.t("Send the order number and how many extra units you would take, for example: /tolerance 1 2")
     if len(args) != 2:
         return [ctx.reply(usage)]
-    found = await open_order(ctx, args[0], usage)
-    if isinstance(found, list):
-        return found
-    order_id, order = found
-    shown = format_number(order_id, ctx.lang)
-    try:
-        extra = parse_count(args[1], ctx.lang)
-    except AmountError as e:
-        if e.code != "zero":
-            return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
-        extra = 0
-    if order.case_size == 1:
-        return [ctx.reply(ctx.t("Order #{id} is bought by the unit, so there is no case to fill.", id=shown))]
-    account = await ctx.services.wallet(ctx.member.member_id)
-    part = await ctx.services.ledger.part(order_id, account)
-    units, before = part.units, part.tolerance
-    if not units:
-        return [ctx.reply(ctx.t("Join order #{id} first (/join {id} UNITS); then you can offer extra units to "
-                                "fill the last case.", id=shown))]
-    if extra >= order.case_size:  # more than a case less one can never be used, yet would be paid until the deadline
-        return [ctx.reply(ctx.t("At most {most} extra units can help fill a case of {case}.",
-                                most=format_number(order.case_size - 1, ctx.lang),
-                                case=format_number(order.case_size, ctx.lang)))]
-    if units + extra > order.max_units_per_member:
-        return over_cap(ctx, order_id, order)
-    change = (extra - before) * order.unit_price
-    fusd = (await balances(ctx.services, ctx.member.member_id)).food_usd
-    if change > fusd:
-        return top_up(ctx, change, fusd)
-    if extra == before:
-        return [ctx.reply(ctx.t("You already offer {extra} for order #{id}; nothing to change.",
-                                extra=ctx.tn("{count} extra unit", "{count} extra units", extra,
-                                             count=format_number(extra, ctx.lang)), id=shown))]
+    numbers = _numbers(ctx, args, usage, zero_allowed=True)
+    if isinstance(numbers, list):
+        return numbers
+    result = await use.tolerance(ctx.services.core, ctx.member.id, ctx.member.member_id, *numbers)
+    if isinstance(result, Refused):
+        return refusal(ctx, result)
+    terms, n = result.terms, lambda value: format_number(value, ctx.lang)
     summary = ctx.t("Order #{id} is bought in whole cases of {case}. Take up to {extra} if they complete "
-                    "the last case?", id=shown, case=format_number(order.case_size, ctx.lang),
-                    extra=ctx.tn("{count} extra unit", "{count} extra units", extra,
-                                 count=format_number(extra, ctx.lang)))
-    if change > 0:
+                    "the last case?", id=n(terms.order_id), case=n(terms.case_size),
+                    extra=ctx.tn("{count} extra unit", "{count} extra units", terms.extra, count=n(terms.extra)))
+    if terms.change > 0:
         summary += " " + ctx.t("You pay {cost} now; what is not used comes back after the deadline. "
-                               "Your Food-USD after: {after}.", cost=format_money(change, ctx.lang),
-                               after=format_money(fusd - change, ctx.lang))
+                               "Your Food-USD after: {after}.", cost=format_money(terms.change, ctx.lang),
+                               after=format_money(terms.balance_after, ctx.lang))
     else:
         summary += " " + ctx.t("{amount} comes back to you now. Your Food-USD after: {after}.",
-                               amount=format_money(-change, ctx.lang), after=format_money(fusd - change, ctx.lang))
-    return await confirm.offer(ctx, "tolerance", {"intent": {"order_id": order_id, "tolerance": extra}}, summary)
+                               amount=format_money(-terms.change, ctx.lang),
+                               after=format_money(terms.balance_after, ctx.lang))
+    return confirm.buttons(ctx, result.token, summary)

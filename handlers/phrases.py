@@ -3,9 +3,9 @@ join still ends in its confirmation), and when two readings are close we ask bac
 import re
 from collections.abc import Awaitable, Callable
 
+from core.orders import open_orders, product_name, product_names
 from handlers import explain
 from handlers.base import Button, Context, Reply
-from handlers.orders import open_orders, product_name, product_names
 from handlers.understand import Intent, Understanding, request_of, understand
 from locales import format_number
 
@@ -35,7 +35,7 @@ async def reading(ctx: Context, text: str) -> Understanding:
     understanding = understand(text)
     if understanding.intent is not None and understanding.intent.name != "join":
         return understanding
-    return understand(text, (await product_names(ctx)).values())
+    return understand(text, (await product_names(ctx.services.core)).values())
 
 
 def command_of(understanding: Understanding) -> str | None:
@@ -70,8 +70,8 @@ async def _join(ctx: Context, intent: Intent, run: Run) -> list[Reply]:
         if len(intent.numbers) == 2:  # "join 1 2", as the command has it
             return await run(ctx, "join", [str(n) for n in intent.numbers])
         return await run(ctx, "orders", [])  # which order is missing: the list says how to join
-    names = await product_names(ctx)
-    matching = [(order_id, product_name(names, order)) for order_id, order in await open_orders(ctx)
+    names = await product_names(ctx.services.core)
+    matching = [(order.id, product_name(names, order)) for order in await open_orders(ctx.services.core)
                 if product_name(names, order) in intent.products]
     if not matching:
         return [ctx.reply(ctx.t("There is no open order for {product} right now. Send /orders to see the open ones.",

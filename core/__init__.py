@@ -1,0 +1,12 @@
+"""The co-op's use cases, written once for every door: the chat (handlers/), the web page and the digests.
+
+A use case takes its collaborators (`Ports`: the ledger, a unit of work, a clock, the members' wallets) and
+plain values (ids, amounts in minor units), and returns a typed result: what it offers for confirmation, or
+why it refuses (`Refused`). It never words anything: the chat renders a result as text and buttons in the
+member's language, a web API would render the same result as JSON.
+
+- `ports.py` — what use cases depend on, and the production adapters (SQLAlchemy's unit of work, the clock).
+- `results.py` — `Refused`, `Offered`.
+- `offers.py` — a money-moving action offered for confirmation, confirmed once, its intent written durably.
+- `orders.py` — joining an order, offering extra units to fill a case.
+"""

@@ -1,0 +1,112 @@
+"""Offers: a money-moving action recorded with its parameters, waiting for the member's confirm or cancel.
+
+The first answer wins, decided by one conditional UPDATE (offered → confirmed | cancelled): a second confirm,
+a retried webhook or a confirm after cancel changes nothing and says so. A confirm writes the chain intent
+whose idempotency key is the offer's token, so even a crash between the two is finished on the next start
+(`resume_confirmed`) and never done twice. An offer lasts `ttl` seconds; answered later, it expires. An offer
+an admin made is done only if the one answering is still an admin.
+"""
+import secrets
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.store import Member, PendingAction, Timing
+from chain.db import Intent
+from chain.outbox import Outbox
+from core.ports import Clock, UnitOfWork
+
+
+class Answer(StrEnum):
+    """What answering an offer did."""
+
+    CONFIRMED = "confirmed"  # its intent is written: the outcome is told when the chain has done it
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # no such offer, or not this member's
+    EXPIRED = "expired"
+    ADMINS_ONLY = "admins_only"  # an admin's offer, and the one confirming is no admin (any more)
+    ALREADY_CONFIRMED = "already_confirmed"
+    ALREADY_CANCELLED = "already_cancelled"
+
+
+def _at(clock: Clock) -> datetime:
+    return datetime.fromtimestamp(clock.now(), timezone.utc).replace(tzinfo=None)  # the store keeps naive UTC
+
+
+async def offer(uow: UnitOfWork, clock: Clock, member: int, kind: str, params: dict[str, Any],
+                by_admin: bool = False) -> str:
+    """Records the action offered to `member` (their row in bot_members) and returns its token."""
+    token = secrets.token_urlsafe(12)
+    if by_admin:
+        params = {**params, "by_admin": True}
+    async with uow() as session:
+        session.add(PendingAction(token=token, member=member, kind=kind, params=params, created_at=_at(clock)))
+    return token
+
+
+async def answer(uow: UnitOfWork, clock: Clock, ttl: float, token: str, member: int | None, confirmed: bool,
+                 is_admin: bool) -> Answer:
+    """`member` (their row id, None for a stranger) pressed confirm or cancel on offer `token`."""
+    now = _at(clock)
+    async with uow() as session:
+        action = await session.get(PendingAction, token)
+        if action is None or member is None or action.member != member:
+            return Answer.UNKNOWN
+        expired = action.state == "expired"
+        if action.state == "offered" and now - action.created_at > timedelta(seconds=ttl):
+            expired = (await session.execute(update(PendingAction).where(
+                PendingAction.token == token, PendingAction.state == "offered")
+                .values(state="expired", answered_at=now))).rowcount == 1
+        if expired:
+            return Answer.EXPIRED
+        # An admin's offer (a deposit, a certification: older offers carry only for_member_id) needs an admin now.
+        if confirmed and (action.params.get("by_admin") or "for_member_id" in action.params) and not is_admin:
+            return Answer.ADMINS_ONLY
+        won = (await session.execute(
+            update(PendingAction).where(PendingAction.token == token, PendingAction.state == "offered")
+            .values(state="confirmed" if confirmed else "cancelled", answered_at=now))).rowcount == 1
+        if not won:  # another press answered it since it was read: what that press decided
+            await session.refresh(action)
+            return {"expired": Answer.EXPIRED, "confirmed": Answer.ALREADY_CONFIRMED}.get(
+                action.state, Answer.ALREADY_CANCELLED)
+    if not confirmed:
+        return Answer.CANCELLED
+    await submit(uow, token)
+    return Answer.CONFIRMED
+
+
+async def submit(uow: UnitOfWork, token: str) -> None:
+    """Writes the confirmed action's intent and links it to the offer in one transaction: the worker may finish
+    the intent at once (a quick refusal), and its outcome finds the member through that link. The token is the
+    intent's key, so a second press or a restart writes nothing twice."""
+    try:
+        async with uow() as session:
+            action = await session.get(PendingAction, token)
+            if action.intent_id is not None:
+                return
+            member = await session.get(Member, action.member)
+            member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
+            intent = Outbox.add(session, token, member_id, action.kind, action.params["intent"])
+            await session.flush()
+            action.intent_id = intent.id
+            session.add(Timing(intent_id=intent.id))
+    except IntegrityError:  # its intent is there already (another process, or an older version's crash): link it
+        async with uow() as session:
+            action = await session.get(PendingAction, token)
+            if action.intent_id is None:
+                intent = (await session.execute(select(Intent).where(Intent.idempotency_key == token))).scalar_one()
+                action.intent_id = intent.id
+                session.add(Timing(intent_id=intent.id))
+
+
+async def resume_confirmed(uow: UnitOfWork) -> int:
+    """After a restart: confirmed actions whose intent was not written yet get it now."""
+    async with uow.read() as session:
+        tokens = list((await session.execute(select(PendingAction.token).where(
+            PendingAction.state == "confirmed", PendingAction.intent_id.is_(None)))).scalars())
+    for token in tokens:
+        await submit(uow, token)
+    return len(tokens)

@@ -1,0 +1,125 @@
+"""Group orders: joining one, and offering extra units so its last case is bought whole.
+
+Each checks what can be checked before the chain (the order is open, units are left, the member's cap, their
+Food-USD) and offers the action for confirmation (core/offers.py).
+"""
+import asyncio
+from dataclasses import dataclass
+
+from eth_utils import keccak
+from sqlalchemy import select
+
+from bot.store import Product
+from chain.ledger import Order
+from core import offers
+from core.ports import Ports
+from core.results import Offered, Refused
+
+
+async def product_names(ports: Ports) -> dict[str, str]:
+    """Product names by the id orders carry on chain (0x-hex of keccak of the name)."""
+    async with ports.uow.read() as session:
+        return {p.product_id: p.name for p in (await session.execute(select(Product))).scalars()}
+
+
+def product_id(name: str) -> str:
+    """The id an order carries on chain for a product's name."""
+    return "0x" + keccak(text=name.strip().lower()).hex()
+
+
+def product_name(names: dict[str, str], order: Order) -> str:
+    return names.get("0x" + order.product_id.hex(), "?")
+
+
+async def open_orders(ports: Ports) -> list[Order]:
+    now = ports.clock.now()
+    return [order for order in await ports.ledger.orders() if order.open_at(now)]
+
+
+async def open_order(ports: Ports, order_id: int) -> Order | Refused:
+    """The open order `order_id`; refused `no_order` (never made) or `order_closed`, with the order's `id`."""
+    order = await ports.ledger.order(order_id)
+    if not order.status:
+        return Refused("no_order", {"id": order_id})
+    if not order.open_at(ports.clock.now()):
+        return Refused("order_closed", {"id": order_id})
+    return order
+
+
+def _over_cap(order: Order) -> Refused:
+    return Refused("over_cap", {"id": order.id, "cap": order.max_units_per_member})
+
+
+def _top_up(cost: int, food_usd: int) -> Refused:
+    return Refused("top_up", {"cost": cost, "balance": food_usd})
+
+
+@dataclass(frozen=True)
+class JoinTerms:
+    order_id: int
+    product: str
+    units: int
+    cost: int  # Food-USD, minor units
+    balance_after: int
+    total_units: int  # the member's units in the order once this is done
+
+
+async def join(ports: Ports, member: int, member_id: str, order_id: int, units: int) -> Offered[JoinTerms] | Refused:
+    """`member` (their row id; `member_id` the resident) joins order `order_id` with `units` more units.
+    Refused: no_order, order_closed, units_left (`left`), over_cap (`cap`), top_up (`cost`, `balance`)."""
+    order = await open_order(ports, order_id)
+    if isinstance(order, Refused):
+        return order
+    left = order.target_units - order.units
+    if units > left:
+        return Refused("units_left", {"id": order_id, "left": left})
+    account = await ports.wallet(member_id)
+    part, held = await asyncio.gather(ports.ledger.part(order_id, account), ports.ledger.balances(account))
+    if part.units + part.tolerance + units > order.max_units_per_member:
+        return _over_cap(order)
+    cost = units * order.unit_price
+    if cost > held.food_usd:
+        return _top_up(cost, held.food_usd)
+    terms = JoinTerms(order_id, product_name(await product_names(ports), order), units, cost, held.food_usd - cost,
+                      part.units + units)
+    token = await offers.offer(ports.uow, ports.clock, member, "join",
+                               {"intent": {"order_id": order_id, "units": units}})
+    return Offered(token, terms)
+
+
+@dataclass(frozen=True)
+class ToleranceTerms:
+    order_id: int
+    case_size: int
+    extra: int  # the extra units offered from now on
+    change: int  # Food-USD paid now (> 0) or given back now (< 0), minor units
+    balance_after: int
+
+
+async def tolerance(ports: Ports, member: int, member_id: str, order_id: int,
+                    extra: int) -> Offered[ToleranceTerms] | Refused:
+    """The member would take up to `extra` more units so the order's last case is bought whole (paid now; what
+    is not used comes back after the deadline); 0 takes the offer back. Refused: no_order, order_closed,
+    by_the_unit, not_joined, case_too_small (`most`, `case`), over_cap, top_up, unchanged (`extra`)."""
+    order = await open_order(ports, order_id)
+    if isinstance(order, Refused):
+        return order
+    if order.case_size == 1:
+        return Refused("by_the_unit", {"id": order_id})
+    account = await ports.wallet(member_id)
+    part = await ports.ledger.part(order_id, account)
+    if not part.units:
+        return Refused("not_joined", {"id": order_id})
+    if extra >= order.case_size:  # more than a case less one can never be used, yet would be paid until the deadline
+        return Refused("case_too_small", {"most": order.case_size - 1, "case": order.case_size})
+    if part.units + extra > order.max_units_per_member:
+        return _over_cap(order)
+    change = (extra - part.tolerance) * order.unit_price
+    food_usd = (await ports.ledger.balances(account)).food_usd
+    if change > food_usd:
+        return _top_up(change, food_usd)
+    if extra == part.tolerance:
+        return Refused("unchanged", {"id": order_id, "extra": extra})
+    token = await offers.offer(ports.uow, ports.clock, member, "tolerance",
+                               {"intent": {"order_id": order_id, "tolerance": extra}})
+    return Offered(token, ToleranceTerms(order_id, order.case_size, extra, change, food_usd - change))
