@@ -12,12 +12,12 @@ from eth_utils import keccak
 from bot.identity import identity_key
 from bot.store import Invite, Member, Product
 from chain.ledger import FOOD_USD
+from core.orders import product_id
 from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, new_code, show_code
 from handlers.metrics import pilot_metrics
 from handlers.onboarding import invite_expiry
-from core.orders import product_id
 from handlers.residents import find_member, link
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
                      parse_amount, parse_count)
