@@ -26,8 +26,9 @@ from chain.indexer import RolledBack
 from chain.ledger import part_read
 from chain.proposal_actions import decode_actions
 from chain.transactions import crash_point
-from handlers.claims import CLOSING_EVENTS
-from handlers.history import Proposal, accounts_about, proposals_in_history
+from core.claims import CLOSING_EVENTS
+from core.governance import DEFEATED, EXECUTED, Proposal, in_history
+from handlers.history import accounts_about
 from handlers.outcomes import outcome_text
 from handlers.proposal_text import actions_text, known_for
 from handlers.reasons import reason_text
@@ -240,7 +241,7 @@ class Announcer:
 
     async def _proposal_created(self, proposal_id: int, key: str) -> None:
         """Once: the group hears of a new proposal, with what it would do."""
-        proposal = next((p for p in await proposals_in_history(self.app) if p.proposal_id == proposal_id), None)
+        proposal = next((p for p in await in_history(self.app.core.uow) if p.proposal_id == proposal_id), None)
         if proposal is None:
             return
         actions = await self._actions_of(proposal)
@@ -258,8 +259,6 @@ class Announcer:
                               queueable_at: int | None = None) -> None:
         """Once, when a proposal's vote has ended: the group and every member who voted hear the result.
         `queueable_at`: a passed proposal that waits for the guardian window can take effect from then on."""
-        from handlers.governance import DEFEATED, EXECUTED
-
         key = f"proposal:{proposal.proposal_id}:result"
         if await self.app.telling.told_already(key):
             return

@@ -4,7 +4,7 @@
   refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer
   then tells the group and each member who joined (bot/announce.py).
 - A member whose registration on chain was never written (a crash, in older versions) is registered.
-- What a closed order owes a member (a refund) is claimed for them, from the history (handlers/claims.py):
+- What a closed order owes a member (a refund) is claimed for them, from the history (core/claims.py):
   retried until done, the admins told if the chain keeps refusing.
 - A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
   passed one is queued in the timelock and, once the timelock's delay is over, executed; the group hears
@@ -26,9 +26,9 @@ from bot.store import Member
 from chain.db import Intent, SmartAccount
 from chain.ledger import Order, OrderStatus
 from chain.proposal_actions import decode_actions, waits_for_guardian
-from handlers.claims import claims_under_way, refund, unclaimed
-from handlers.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED
-from handlers.history import accounts_about, history_reached, proposals_in_history
+from core.claims import claims_under_way, refund, unclaimed
+from core.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED, in_history
+from handlers.history import accounts_about, history_reached
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -122,8 +122,8 @@ class Keeper:
         """Every member's refund from a closed order is claimed for them (GroupBuy refunds are pulled, and
         residents should not have to ask): from the history, so an order's close missed by a crash, or a
         claim that failed, is still done."""
-        under_way = await claims_under_way(self.app)
-        for order_id, account in await unclaimed(self.app):
+        under_way = await claims_under_way(self.app.core.uow)
+        for order_id, account in await unclaimed(self.app.core.uow):
             if (order_id, account) in self._nothing_owed:
                 continue
             async with self.app.sessions() as session:
@@ -131,7 +131,7 @@ class Keeper:
             key = f"claim:{order_id}:{member_id}"
             if member_id is None or (order_id, member_id) in under_way or key in self._given_up:
                 continue
-            if not await refund(self.app, order_id, account):  # all their units were bought: nothing comes back
+            if not await refund(self.app.ledger, order_id, account):  # all their units were bought: nothing comes back
                 self._nothing_owed.add((order_id, account))
                 continue
             await self._step(key, "claim_for", {"order_id": order_id}, order_id, member_id)
@@ -140,7 +140,7 @@ class Keeper:
 
     async def advance_proposals(self, now: int, block: int) -> None:
         """Proposals as of `block`, up to which the history (its votes) has been followed."""
-        for proposal in await proposals_in_history(self.app):
+        for proposal in await in_history(self.app.core.uow):
             if proposal.proposal_id in self._finished:
                 continue
             status = await self.app.ledger.proposal(proposal.proposal_id, block=block)

@@ -1,7 +1,6 @@
 """A member's recent history in plain words: deposits, order joins and refunds, produce certified and
 redeemed, locks, proposals and votes, from the indexer's chain_history."""
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,8 +9,8 @@ from sqlalchemy import select
 
 from chain.db import Cursor, HistoryEvent
 from chain.indexer import history as history_of
+from core.governance import in_history, one_line_title
 from handlers.base import Context, Reply, Services
-from handlers.proposal_text import one_line_title
 from locales import format_day, format_gro, format_money, format_number
 
 LIMIT = 10
@@ -46,30 +45,6 @@ async def accounts_about(services: Services, contract: str, events: tuple[str, .
     return [(account, args) for account, args in found if int(args[arg]) == value]
 
 
-@dataclass(frozen=True)
-class Proposal:
-    number: int  # what members call it: #1, #2…
-    proposal_id: int
-    title: str  # one line, capped (its description's first line)
-    created: dict  # the ProposalCreated event's arguments (its actions, for queue and execute)
-
-    @property
-    def actions(self) -> tuple[list, list, list]:
-        """(targets, values, calldatas), as propose took them."""
-        return self.created["targets"], self.created["values"], self.created["calldatas"]
-
-
-async def proposals_in_history(services: Services) -> list[Proposal]:
-    """Every proposal the history has followed so far, numbered in the order the governor created them (so
-    every member and every process sees the same numbers without a table)."""
-    async with services.sessions() as session:
-        rows = (await session.scalars(select(HistoryEvent).where(
-            HistoryEvent.contract == "governor", HistoryEvent.event == "ProposalCreated")
-            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
-    return [Proposal(n, int(row.args["proposalId"]), one_line_title(row.args["description"]), row.args)
-            for n, row in enumerate(rows, 1)]
-
-
 def day(ctx: Context, timestamp: int) -> str:
     """A date as the member's language writes it, in the co-op's time zone."""
     return format_day(datetime.fromtimestamp(timestamp, ZoneInfo(ctx.services.settings.timezone)), ctx.lang)
@@ -81,7 +56,7 @@ async def history(ctx: Context, args: list[str]) -> list[Reply]:
     account = await ctx.services.wallet(ctx.member.member_id)
     async with ctx.services.sessions() as session:
         events = await history_of(session, account, LIMIT)
-    numbers = {str(p.proposal_id): p.number for p in await proposals_in_history(ctx.services)}
+    numbers = {str(p.proposal_id): p.number for p in await in_history(ctx.services.core.uow)}
     lines = [f"{day(ctx, e.timestamp)}: {text}" for e in events if (text := describe(ctx, e, numbers))]
     if not lines:
         return [ctx.reply(ctx.t("Nothing has happened on your account yet."))]

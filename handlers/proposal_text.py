@@ -1,9 +1,9 @@
-"""A proposal in plain words, for /proposals, /vote and the announcements: its title (one line, capped) and
-what each of its actions does (chain/proposal_actions.py decodes them), with a warning for the dangerous ones.
+"""A proposal in plain words, for /proposals, /vote and the announcements: what each of its actions does
+(chain/proposal_actions.py decodes them), with a warning for the dangerous ones. (Its one-line title is
+core/governance.py's `one_line_title`.)
 
 Everything here is plain text: no transport renders markup, so a title is shown exactly as typed.
 """
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,18 +15,7 @@ from chain.db import SmartAccount
 from chain.proposal_actions import PRIVILEGED, ROLES, SIGNAL, UNKNOWN, Action, our_contracts
 from locales import Translator, format_gro, format_number
 
-TITLE_MAX = 120  # characters, one line: what a member reads before voting is the actions, not an essay
-# Control characters and the bidirectional overrides that could make a title read other than it is.
-# Control characters, zero-width characters and direction marks: they could hide or reorder a title's text.
-_HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 WARNING = "⚠️"
-
-
-def one_line_title(description: str) -> str:
-    """A proposal's title: the first line of its description, at most TITLE_MAX characters."""
-    lines = description.strip().splitlines()
-    title = " ".join(_HIDDEN.sub(" ", lines[0] if lines else "").split())
-    return title if len(title) <= TITLE_MAX else title[:TITLE_MAX - 1] + "…"
 
 
 @dataclass(frozen=True)

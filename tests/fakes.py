@@ -5,6 +5,9 @@ it (an order never created has status NONE, an account without money has zero ba
 `read(*reads)` is missing: it takes encoded contract calls, which only a real chain answers.
 """
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
+
+from eth_utils import to_checksum_address
 
 from chain.ledger import (Balances, Certification, Claim, GovernorTerms, Membership, Order, OrderStatus, Part,
                           ProposalStatus)
@@ -13,10 +16,18 @@ NO_ORDER = dict(unit_price=0, deadline=0, target_units=0, min_units=0, max_units
                 status=OrderStatus.NONE, supplier="0x" + "00" * 20, units=0, tolerance=0, members=0, bought_units=0,
                 allocated_in_full=False, product_id=bytes(32))
 
+# The deployed contracts' addresses, as CoopLedger's `contracts` carries them (web3 contracts): what a use case
+# puts in an action it offers (a proposal's target).
+CONTRACTS = SimpleNamespace(**{
+    name: SimpleNamespace(address=to_checksum_address(f"{n:02x}" * 20)) for n, name in enumerate((
+        "registry", "food_usd", "gro", "escrow", "timelock", "governor", "group_buy", "entry_point", "account_factory"),
+        0xC0)})
+
 
 @dataclass
 class InMemoryLedger:
     now: int = 1_800_000_000  # the chain's clock
+    contracts: SimpleNamespace = field(default_factory=lambda: CONTRACTS)
     orders_by_id: dict[int, Order] = field(default_factory=dict)
     parts_by: dict[tuple[int, str], Part] = field(default_factory=dict)
     claims: dict[tuple[int, str], Claim] = field(default_factory=dict)

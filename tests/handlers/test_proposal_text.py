@@ -3,7 +3,8 @@ import pytest
 from eth_utils import keccak, to_checksum_address
 
 from chain.proposal_actions import decode_actions, our_contracts
-from handlers.proposal_text import TITLE_MAX, Known, actions_text, one_line_title
+from core.governance import TITLE_MAX, one_line_title
+from handlers.proposal_text import Known, actions_text
 from locales import Translator
 from tests.conftest import GRO
 
