@@ -9,4 +9,8 @@ member's language, a web API would render the same result as JSON.
 - `results.py` — `Refused`, `Offered`.
 - `offers.py` — a money-moving action offered for confirmation, confirmed once, its intent written durably.
 - `orders.py` — joining an order, offering extra units to fill a case.
+- `governance.py` — the proposals as members follow them, proposing one, voting quadratically (on the chain's
+  clock, `ports.ledger.clock()`).
+- `custody.py` — handing an account to the member's own wallet; whether they did.
+- `claims.py` — what closed orders still owe members (the keeper claims it for them), and a member's own claim.
 """

@@ -10,7 +10,7 @@ from chain.proposal_actions import decode_actions
 from core import custody
 from core import governance as use
 from core.governance import (ABSTAIN, ACTIVE, AGAINST, CANCELED, DEFEATED, EXECUTED, EXPIRED, FOR, PENDING, QUEUED,
-                             SUCCEEDED, TITLE_MAX, Actions)
+                             SUCCEEDED, Actions)
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
