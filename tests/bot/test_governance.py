@@ -132,6 +132,8 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     assert "own custody" in outcome["text"]
     console.send(**{"from": "bob", "text": "/lock 1 10"})
     console.expect("bob", "own custody")
+    console.send(**{"from": "bob", "text": "/claim"})
+    console.expect("bob", "own custody")
     assert console.close() == 0
     told = console.seen + console.rest()
     for who in ("group", "bob", "ana"):  # the keeper looked many times: each told once
