@@ -121,6 +121,8 @@ class InMemoryLedger:
         return (proposal_id, account) in self.voted
 
     async def past_votes(self, account: str, timepoint: int) -> int:
+        if timepoint >= self.now:  # as VotingEscrow's _requirePast
+            raise ValueError(f"ERC5805FutureLookup({timepoint}, {self.now})")
         return self.power.get(account, 0)
 
     async def governor_terms(self) -> GovernorTerms:
