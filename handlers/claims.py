@@ -6,9 +6,9 @@ take it back at once. Both read the same durable state, so neither depends on he
 from sqlalchemy import select
 
 from chain.db import HistoryEvent, Intent
+from core.wallet import balances
 from handlers import confirm
 from handlers.base import Context, Reply, Services
-from handlers.wallet import balances
 from locales import format_money, format_number
 
 CLOSING_EVENTS = ("OrderExecuted", "OrderRefunded", "OrderCancelled")
@@ -56,7 +56,7 @@ async def claim(ctx: Context, args: list[str]) -> list[Reply]:
                                 "to you by itself; /balance shows it."))]
     orders = ", ".join("#" + format_number(order_id, ctx.lang) for order_id, _ in owed)
     total = sum(amount for _, amount in owed)
-    fusd = (await balances(ctx.services, member_id)).food_usd
+    fusd = (await balances(ctx.services.core, member_id)).food_usd
     summary = ctx.tn("Get back {amount} from order {orders}. Your Food-USD after: {after}.",
                      "Get back {amount} from orders {orders}. Your Food-USD after: {after}.", len(owed),
                      amount=format_money(total, ctx.lang), orders=orders, after=format_money(fusd + total, ctx.lang))

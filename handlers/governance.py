@@ -13,9 +13,9 @@ from decimal import Decimal
 from eth_utils import keccak
 
 from chain.artifacts import function
-from chain.db import SmartAccount
 from chain.ledger import GRO, GRO_DECIMALS
 from chain.proposal_actions import decode_actions
+from core import wallet
 from handlers import confirm
 from handlers.base import Context, Reply
 from handlers.history import Proposal, catch_up, proposals_in_history
@@ -72,9 +72,7 @@ def number_problem(ctx: Context, error: AmountError, typed: str) -> str:
 
 async def exported(ctx: Context) -> bool:
     """Whether the member took their account into their own custody (then we can no longer act for it)."""
-    async with ctx.services.sessions() as session:
-        account = await session.get(SmartAccount, ctx.member.member_id)
-    return account is not None and account.exported_to is not None
+    return await wallet.exported(ctx.services.core, ctx.member.member_id)
 
 
 def exported_reply(ctx: Context) -> list[Reply]:
