@@ -9,4 +9,6 @@ member's language, a web API would render the same result as JSON.
 - `results.py` — `Refused`, `Offered`.
 - `offers.py` — a money-moving action offered for confirmation, confirmed once, its intent written durably.
 - `orders.py` — joining an order, offering extra units to fill a case.
+- `wallet.py` — a resident's balances, Food-USD sent to a neighbour, GRO redeemed for produce.
+- `escrow.py` — locking GRO for voting power: a new lock, more GRO, a later end, the GRO taken back.
 """
