@@ -28,11 +28,11 @@ from chain.proposal_actions import decode_actions
 from chain.transactions import crash_point
 from core.claims import CLOSING_EVENTS
 from core.governance import DEFEATED, EXECUTED, Proposal, in_history
+from core.wallet import balances
 from handlers.history import accounts_about
 from handlers.outcomes import outcome_text
 from handlers.proposal_text import actions_text, known_for
 from handlers.reasons import reason_text
-from handlers.wallet import balances
 from locales import Translator, format_clock, format_day, format_gro, format_money, format_number
 
 if TYPE_CHECKING:
@@ -87,12 +87,14 @@ class Announcer:
             return self._to(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
         if action.kind in ("deposit", "certify"):
             return self._to(member, tr.t("Done. It is recorded.")) + await self._beneficiary(action)
-        special = outcome_text(tr, action.kind, action.params)
+        held = await balances(self.app.core, member.member_id)
+        special = outcome_text(tr, action.kind, action.params, held)
+        if action.kind == "transfer":
+            return self._to(member, special) + await self._recipient(action, member)
         if special is not None:
             return self._to(member, special)
-        fusd = (await balances(self.app, member.member_id)).food_usd
         return self._to(member, tr.t("Done. Your Food-USD balance is now {amount}.",
-                                     amount=format_money(fusd, tr.lang)))
+                                     amount=format_money(held.food_usd, tr.lang)))
 
     async def _record_timing(self, intent_id: int) -> None:
         async with self.app.sessions() as session, session.begin():
@@ -106,7 +108,7 @@ class Announcer:
         async with self.app.sessions() as session:  # on each channel the resident uses (/link)
             members = list((await session.execute(select(Member).where(
                 Member.member_id == action.params["for_member_id"]))).scalars())
-        held = await balances(self.app, action.params["for_member_id"])
+        held = await balances(self.app.core, action.params["for_member_id"])
         fusd, gro = held.food_usd, held.gro
         messages = []
         for member in members:
@@ -119,6 +121,23 @@ class Announcer:
                 text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
                            batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
             messages += self._to(member, text)
+        return messages
+
+    async def _recipient(self, action: PendingAction, sender: Member) -> Messages:
+        """Whom a member's /send went to, on each channel they use. Told here, in the sender's outcome event
+        (`intent:ID`), rather than from an indexed Transfer: it is recorded in one transaction with the sender's
+        message, so both are told exactly once, and only once the chain has done it (the outbox retries the
+        outcome until told). FoodUSD transfers are not indexed at all (chain/indexer.py says why)."""
+        recipient = action.params["recipient"]
+        async with self.app.sessions() as session:
+            members = list((await session.execute(select(Member).where(Member.member_id == recipient))).scalars())
+        fusd = (await balances(self.app.core, recipient)).food_usd
+        messages = []
+        for member in members:
+            tr = Translator(member.lang or "en")
+            messages += self._to(member, tr.t("{name} sent you {amount}. Your Food-USD balance is now {balance}.",
+                                              name=sender.name, balance=format_money(fusd, tr.lang),
+                                              amount=format_money(int(action.params["intent"]["amount"]), tr.lang)))
         return messages
 
     async def _order_opened(self, intent: Intent) -> Messages:

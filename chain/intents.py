@@ -210,6 +210,8 @@ REASONS = {
     "UnlockTimeTooSoon": "unlock_too_soon",
     "UnlockTimeTooLate": "unlock_too_late",
     "ZeroAmount": "zero_amount",
+    "EmptyRedemption": "zero_amount",
+    "RedemptionAlreadyRecorded": "already_recorded",
     "UnlockTimeNotLater": "unlock_not_later",
     "EnforcedPause": "paused",
 }

@@ -13,4 +13,6 @@ member's language, a web API would render the same result as JSON.
   clock, `ports.ledger.clock()`).
 - `custody.py` — handing an account to the member's own wallet; whether they did.
 - `claims.py` — what closed orders still owe members (the keeper claims it for them), and a member's own claim.
+- `wallet.py` — a resident's balances, Food-USD sent to a neighbour, GRO redeemed for produce.
+- `escrow.py` — locking GRO for voting power: a new lock, more GRO, a later end, the GRO taken back.
 """

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from chain.db import Cursor, HistoryEvent
 from chain.indexer import history as history_of
 from core.governance import in_history, one_line_title
+from core.wallet import item_text
 from handlers.base import Context, Reply, Services
 from locales import format_day, format_gro, format_money, format_number
 
@@ -107,6 +108,9 @@ def describe(ctx: Context, event: HistoryEvent, proposal_numbers: dict[str, int]
         case "BatchCertified":
             return ctx.t("Produce certified: you received {amount} GRO.", amount=gro("amount"))
         case "Redeemed":
+            item = item_text(bytes.fromhex(str(a.get("item", "0x"))[2:]))
+            if item:
+                return ctx.t("Redeemed {amount} GRO for {item}.", amount=gro("amount"), item=item)
             return ctx.t("Redeemed {amount} GRO for produce.", amount=gro("amount"))
         case "Locked":
             if int(a["added"]) == 0:

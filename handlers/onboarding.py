@@ -103,6 +103,9 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
              ctx.t("/balance – your Food-USD, GRO and voting power"),
              ctx.t("/orders – open group orders · /join ORDER UNITS – join one"),
              ctx.t("/claim – get back now what a closed order owes you"),
+             ctx.t("/send MEMBER AMOUNT – Food-USD to a neighbour · /redeem AMOUNT [ITEM] – spend GRO on produce"),
+             ctx.t("/lock AMOUNT WEEKS – lock GRO for voting power (/lock add, /lock extend) · /unlock – take it "
+                   "back once the lock has ended"),
              ctx.t("/proposals – co-op proposals · /vote PROPOSAL yes|no|abstain VOTES"),
              ctx.t("/readings – the grow room's sensors · /alerts on|off – their alerts"),
              ctx.t("/explain – Food-USD, GRO, veGRO and quadratic voting in plain words"),

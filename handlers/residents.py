@@ -1,4 +1,5 @@
-"""Residents and their channel identities: MEMBER as an admin types it, and /link (one resident, several channels).
+"""Residents and their channel identities: MEMBER as an admin (or a /send) types it, and /link (one
+resident, several channels).
 
 A resident is one `member_id` (their wallet, their one vote); each channel identity they use is a member row
 of its own carrying that id. /link makes a single-use code for a resident: the identity that sends it with
@@ -14,9 +15,9 @@ from handlers.onboarding import invite_expiry
 
 
 async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | None]:
-    """MEMBER in an admin command — `channel:id`, or an id, name, alias (@ana) or +number — as (the member, None),
-    or (None, the reply that says why not): nobody by that name, or several residents by it (then the admin
-    writes `channel:id`; a money summary must not go to a look-alike)."""
+    """MEMBER in an admin command or a resident's /send — `channel:id`, or an id, name, alias (@ana) or +number —
+    as (the member, None), or (None, the reply that says why not): nobody by that name, or several residents by
+    it (then the sender writes `channel:id`; a money summary must not go to a look-alike). Never a display name."""
     bare = typed.strip().lstrip("@")
     try:
         channel, handle = parse_identity(typed.strip())

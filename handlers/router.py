@@ -34,6 +34,8 @@ RESIDENT: dict[str, Handler] = {
     "menu": onboarding.menu,
     "lang": onboarding.lang,
     "balance": wallet.balance,
+    "send": wallet.send,
+    "redeem": wallet.redeem,
     "orders": orders.orders,
     "join": orders.join,
     "claim": claims.claim,
@@ -43,6 +45,7 @@ RESIDENT: dict[str, Handler] = {
     "propose": governance.propose,
     "vote": governance.vote,
     "lock": escrow.lock,
+    "unlock": escrow.unlock,
     "export": custody.export,
     "feedback": feedback.feedback,
     "alerts": alerts.alerts,
@@ -51,7 +54,7 @@ RESIDENT: dict[str, Handler] = {
 }
 # Commands of docs/interfaces.md §3 that later work builds; until then they say so (to anyone: a resident who
 # tries an admin's command learns no more than that it is not here yet).
-COMING = ("send", "redeem", "unlock", "digest", "dashboard", "closeorder", "withdraw", "members")
+COMING = ("digest", "dashboard", "closeorder", "withdraw", "members")
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help", "explain")
 # What a command answers in the group chat stays there only when it is the same for everyone; anything else
