@@ -9,4 +9,7 @@ member's language, a web API would render the same result as JSON.
 - `results.py` — `Refused`, `Offered`.
 - `offers.py` — a money-moving action offered for confirmation, confirmed once, its intent written durably.
 - `orders.py` — joining an order, offering extra units to fill a case.
+- `onboarding.py` — `/start CODE`: a new resident (or one more channel of one), and the throttle on wrong codes.
+- `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce, broadcasts.
+- `metrics.py` — the pilot's figures (/stats), each saying what it counts.
 """
