@@ -54,7 +54,7 @@ class Services(Protocol):
 
     sessions: async_sessionmaker
     outbox: Outbox
-    keystore: Keystore  # members' custodial keys (a new member's is written with them, handlers/onboarding.py)
+    keystore: Keystore  # members' custodial keys (a new member's is written with them, core/onboarding.py)
     contracts: CoopSystem
     ledger: CoopLedger  # every contract read (chain/ledger.py)
     core: Ports  # what the use cases (core/) are given: the ledger, the unit of work, the clock, the wallets
