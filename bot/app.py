@@ -35,10 +35,10 @@ from chain.ledger import CoopLedger
 from chain.outbox import Outbox, Worker, WorkerOptions
 from chain.roles import missing_rights
 from core import offers
+from core.onboarding import InviteAttempts
 from core.ports import Ports, SqlUnitOfWork, SystemClock
 from handlers import router
 from handlers.base import Inbound, Reply
-from handlers.doorstep import InviteAttempts
 from iot import store as iot_store
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class App:
         self.settings = settings
         self.admins = settings.admins
         self.telegram_username: str | None = None  # the bot's @username, once the Telegram transport asked getMe
-        self.invite_attempts = InviteAttempts()  # failed /start CODE attempts, throttled (handlers/doorstep.py)
+        self.invite_attempts = InviteAttempts()  # failed /start CODE attempts, throttled (core/onboarding.py)
         # Everything pushed (outcomes, announcements, broadcasts) goes through the notifier's queue, at
         # each channel's pace; transports connect their send path to it. Events' messages are kept in the
         # database until told (bot/told.py): the notifier reports each one's end.

@@ -15,4 +15,7 @@ member's language, a web API would render the same result as JSON.
 - `claims.py` — what closed orders still owe members (the keeper claims it for them), and a member's own claim.
 - `wallet.py` — a resident's balances, Food-USD sent to a neighbour, GRO redeemed for produce.
 - `escrow.py` — locking GRO for voting power: a new lock, more GRO, a later end, the GRO taken back.
+- `onboarding.py` — `/start CODE`: a new resident (or one more channel of one), and the throttle on wrong codes.
+- `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce, broadcasts.
+- `metrics.py` — the pilot's figures (/stats), each saying what it counts.
 """

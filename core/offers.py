@@ -7,7 +7,7 @@ whose idempotency key is the offer's token, so even a crash between the two is f
 an admin made is done only if the one answering is still an admin.
 """
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.store import Member, PendingAction, Timing
 from chain.db import Intent
 from chain.outbox import Outbox
-from core.ports import Clock, UnitOfWork
+from core.ports import Clock, UnitOfWork, utc
 
 
 class Answer(StrEnum):
@@ -32,10 +32,6 @@ class Answer(StrEnum):
     ALREADY_CANCELLED = "already_cancelled"
 
 
-def _at(clock: Clock) -> datetime:
-    return datetime.fromtimestamp(clock.now(), timezone.utc).replace(tzinfo=None)  # the store keeps naive UTC
-
-
 async def offer(uow: UnitOfWork, clock: Clock, member: int, kind: str, params: dict[str, Any],
                 by_admin: bool = False) -> str:
     """Records the action offered to `member` (their row in bot_members) and returns its token."""
@@ -43,14 +39,14 @@ async def offer(uow: UnitOfWork, clock: Clock, member: int, kind: str, params: d
     if by_admin:
         params = {**params, "by_admin": True}
     async with uow() as session:
-        session.add(PendingAction(token=token, member=member, kind=kind, params=params, created_at=_at(clock)))
+        session.add(PendingAction(token=token, member=member, kind=kind, params=params, created_at=utc(clock)))
     return token
 
 
 async def answer(uow: UnitOfWork, clock: Clock, ttl: float, token: str, member: int | None, confirmed: bool,
                  is_admin: bool) -> Answer:
     """`member` (their row id, None for a stranger) pressed confirm or cancel on offer `token`."""
-    now = _at(clock)
+    now = utc(clock)
     async with uow() as session:
         action = await session.get(PendingAction, token)
         if action is None or member is None or action.member != member:

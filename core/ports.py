@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +32,11 @@ class FixedClock:
 
     def now(self) -> float:
         return self.at
+
+
+def utc(clock: Clock) -> datetime:
+    """The clock's time as the store keeps times: naive UTC."""
+    return datetime.fromtimestamp(clock.now(), timezone.utc).replace(tzinfo=None)
 
 
 class UnitOfWork(Protocol):

@@ -1,30 +1,21 @@
-"""What admins do: invites, new orders, cash deposits, certified produce, broadcasts and the pilot's figures."""
-import secrets
-import time
+"""What admins do, in the chat: invites, new orders, cash deposits, certified produce, broadcasts and the pilot's
+figures. The numbers and names are read from the admin's words, the use cases (core/admin.py, core/metrics.py)
+called with them, and their results worded in the admin's language."""
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
-from eth_utils import keccak
-
 from bot.identity import identity_key
-from bot.store import Invite, Member, Product
 from chain.ledger import FOOD_USD
-from core.orders import product_id
+from core import admin as use
+from core.metrics import ACTIVE_DAYS, pilot_metrics
+from core.results import Refused
 from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
-from handlers.doorstep import invite_links, new_code, show_code
-from handlers.metrics import pilot_metrics
-from handlers.onboarding import invite_expiry
+from handlers.doorstep import invite_links, show_code
 from handlers.residents import find_member, link
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
                      parse_amount, parse_count)
-
-MAX_INVITES = 20
-DEFAULT_ORDER_DAYS = 7
-MAX_ORDER_DAYS = 90  # GroupBuy.MAX_ORDER_DURATION: the chain refuses a later deadline
 
 
 async def invite(ctx: Context, args: list[str]) -> list[Reply]:
@@ -33,18 +24,16 @@ async def invite(ctx: Context, args: list[str]) -> list[Reply]:
         count = parse_count(args[0], ctx.lang) if args else 1
     except AmountError:
         count = 0
-    if not 1 <= count <= MAX_INVITES:
+    made = await use.invite(ctx.services.core, identity_key(ctx.inbound.channel, ctx.inbound.user), count)
+    if isinstance(made, Refused):  # count: the only refusal
         return [ctx.reply(ctx.t("Send how many invites you want, from 1 to {max}, for example: /invite 3",
-                                max=format_number(MAX_INVITES, ctx.lang)))]
-    codes = [new_code() for _ in range(count)]
-    async with ctx.services.sessions() as session, session.begin():
-        for code in codes:
-            session.add(Invite(code=code, created_by=identity_key(ctx.inbound.channel, ctx.inbound.user),
-                               expires_at=invite_expiry()))
+                                max=format_number(made.facts["most"], ctx.lang)))]
+    codes = made.codes
     # A link to tap for each (the chat opens with /start CODE in it), and the plain code beside it.
     links = [invite_links(code, ctx.services.telegram_username, ctx.services.settings.whatsapp_number)
              for code in codes]
     blocks = ["\n".join([show_code(code), *code_links]) for code, code_links in zip(codes, links)]
+    count = len(codes)
     if links[0]:
         heading = ctx.tn("Invite (it works once, for two weeks). The new member taps a link, or sends /start CODE:",
                          "Invites (each works once, for two weeks). Each new member taps their link, or sends "
@@ -62,41 +51,40 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
     if not 3 <= len(args) <= 6:
         return [ctx.reply(usage)]
     try:
-        price = parse_amount(args[1], ctx.lang)
-        target = parse_count(args[2], ctx.lang)
-        minimum = parse_count(args[3], ctx.lang) if len(args) > 3 else target
-        days = parse_count(args[4], ctx.lang) if len(args) > 4 else DEFAULT_ORDER_DAYS
-        case = parse_count(args[5], ctx.lang) if len(args) > 5 else 1
+        price = int(parse_amount(args[1], ctx.lang) * FOOD_USD)
+        counts = [parse_count(arg, ctx.lang) for arg in args[2:]]
     except AmountError:
         return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
-    if price <= 0 or minimum > target:
-        return [ctx.reply(usage)]
-    if not 1 <= days <= MAX_ORDER_DAYS:
-        return [ctx.reply(ctx.t("An order stays open from 1 to {max} days.", max=format_number(MAX_ORDER_DAYS, ctx.lang))
-                          + " " + usage)]
-    if target % case:
-        return [ctx.reply(ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} or "
-                                "{higher}, for example.", case=format_number(case, ctx.lang),
-                                lower=format_number(max(target - target % case, case), ctx.lang),
-                                higher=format_number(max(target - target % case, case) + case, ctx.lang)))]
-    product = args[0]
-    async with ctx.services.sessions() as session, session.begin():
-        if await session.get(Product, product_id(product)) is None:
-            session.add(Product(product_id=product_id(product), name=product))
-    # The co-op's treasurer account is the supplier on chain: the treasurer pays the real supplier.
-    params = {"supplier": ctx.services.treasurer_address, "product": product_id(product),
-              "unit_price": int(price * FOOD_USD), "target_units": target, "min_units": minimum,
-              "max_units_per_member": target, "case_size": case, "deadline": int(time.time()) + days * 86400,
-              # not for the chain: who asked, to tell them and the group when the order is open
-              "announce": {"channel": ctx.inbound.channel, "to": ctx.inbound.user, "product": product}}
-    key = f"neworder:{secrets.token_hex(8)}"
-    await ctx.services.outbox.submit(key, None, "create_order", params)
+    optional = dict(zip(("min_units", "days", "case_size"), counts[1:]))
+    result = await use.new_order(ctx.services.core, ctx.services.treasurer_address,
+                                 (ctx.inbound.channel, ctx.inbound.user), args[0], price, counts[0], **optional)
+
+    def n(value: int) -> str:
+        return format_number(value, ctx.lang)
+
+    if isinstance(result, Refused):
+        f = result.facts
+        match result.reason:
+            case "price" | "units" | "minimum_over_target":
+                text = usage
+            case "days":
+                text = ctx.t("An order stays open from 1 to {max} days.", max=n(f["most"])) + " " + usage
+            case "whole_cases":
+                text = ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} or "
+                             "{higher}, for example.", case=n(f["case"]), lower=n(f["lower"]), higher=n(f["higher"]))
+            case _:
+                raise ValueError(f"no wording for the refusal {result.reason!r}")
+        return [ctx.reply(text)]
     text = ctx.t("Opening an order for {product}: {target} units at {price} each, for {days} days.",
-                 product=product, target=format_number(target, ctx.lang),
-                 price=format_money(int(price * FOOD_USD), ctx.lang), days=format_number(days, ctx.lang))
-    if case > 1:
-        text += " " + ctx.t("Bought in whole cases of {case}.", case=format_number(case, ctx.lang))
+                 product=result.product, target=n(result.target_units),
+                 price=format_money(result.unit_price, ctx.lang), days=n(result.days))
+    if result.case_size > 1:
+        text += " " + ctx.t("Bought in whole cases of {case}.", case=n(result.case_size))
     return [ctx.reply(text)]
+
+
+def _amount_usage(ctx: Context, usage: str, example: str = "") -> list[Reply]:
+    return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({example})" if example else ""))]
 
 
 async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
@@ -106,18 +94,18 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
     if len(args) != 2:
         return [ctx.reply(usage)]
     try:
-        amount = parse_amount(args[1], ctx.lang)
+        amount = int(parse_amount(args[1], ctx.lang) * FOOD_USD)
     except AmountError as e:
-        return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
+        return _amount_usage(ctx, usage, e.example)
     member, refusal = await find_member(ctx, args[0])
     if refusal is not None:
         return [refusal]
-    minor = int(amount * FOOD_USD)
+    result = await use.deposit(ctx.services.core, ctx.member.id, ctx.inbound.user, member.member_id, amount)
+    if isinstance(result, Refused):  # amount: zero, nothing to deposit
+        return _amount_usage(ctx, usage)
     summary = ctx.t("Record a cash deposit of {amount} for {name}? It gives them {amount} in Food-USD.",
-                    amount=format_money(minor, ctx.lang), name=member.name)
-    ref = f"cash:{ctx.inbound.user}:{secrets.token_hex(8)}"
-    return await confirm.offer(ctx, "deposit", {"for_member_id": member.member_id,
-                                                "intent": {"amount": minor, "ref": ref}}, summary)
+                    amount=format_money(result.terms.amount, ctx.lang), name=member.name)
+    return confirm.buttons(ctx, result.token, summary)
 
 
 async def certify(ctx: Context, args: list[str]) -> list[Reply]:
@@ -130,50 +118,42 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
         kg = parse_amount(args[2], ctx.lang, decimals=3)
         grade = parse_count(args[3], ctx.lang) if len(args) > 3 else 1
     except AmountError as e:
-        return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
-    if kg <= 0 or grade > 255:
-        return [ctx.reply(usage)]
+        return _amount_usage(ctx, usage, e.example)
     member, refusal = await find_member(ctx, args[0])
     if refusal is not None:
         return [refusal]
-    batch = args[1]
-    if await ctx.services.ledger.certified(_batch_id(batch)):
-        return [ctx.reply(ctx.t("Batch {batch} was already certified; a batch earns GRO once.", batch=batch))]
-    grams = int(kg * 1000)
-    refusal = await _over_cap(ctx, grams)
-    if refusal is not None:
-        return [refusal]
-    summary = ctx.t("Certify batch {batch}: {kg} kg grown by {name}? They earn GRO for it.",
-                    batch=batch, kg=format_number(kg, ctx.lang), name=member.name)
-    return await confirm.offer(ctx, "certify", {"for_member_id": member.member_id,
-                                                "intent": {"batch_id": batch, "grams": grams, "grade": grade}}, summary)
+    result = await use.certify(ctx.services.core, ctx.member.id, member.member_id, args[1], int(kg * 1000), grade)
+    if isinstance(result, Refused):
+        return [ctx.reply(_certify_refusal(ctx, result) or usage)]
+    summary = ctx.t("Certify batch {batch}: {kg} kg grown by {name}? They earn GRO for it.", batch=result.terms.batch,
+                    kg=format_number(kg, ctx.lang), name=member.name)
+    return confirm.buttons(ctx, result.token, summary)
 
 
-async def _over_cap(ctx: Context, grams: int) -> Reply | None:
-    """The certification caps governance set (GroToken), checked before the admin confirms: why not, in words."""
-    terms = await ctx.services.ledger.certification()
-    rate, per_batch, room, period_ends = terms.rate_per_kg, terms.max_per_batch, terms.room, terms.period_ends
-    earned = grams * rate // 1000
-    if earned == 0:
-        return ctx.reply(ctx.t("This batch would earn no GRO: check its weight and try again."))
-    if earned > per_batch:
-        return ctx.reply(ctx.t("This batch would earn {gro} GRO, more than the {cap} GRO one batch may earn (a limit "
-                               "the members set by vote): at most {kg} kg a batch. A batch is one harvest; if this "
-                               "one really weighs more, ask the members to raise the limit with a proposal.",
-                               gro=format_gro(earned, ctx.lang), cap=format_gro(per_batch, ctx.lang),
-                               kg=format_number(Decimal(per_batch * 1000 // rate) / 1000, ctx.lang)))
-    if earned > room:
-        when = datetime.fromtimestamp(period_ends, ZoneInfo(ctx.services.settings.timezone))
-        return ctx.reply(ctx.t("This batch would earn {gro} GRO, but only {room} GRO more may be certified until "
-                               "{day} at {clock} (a limit the members set by vote). Certify it then, or ask the "
-                               "members to raise the limit with a proposal.", gro=format_gro(earned, ctx.lang),
-                               room=format_gro(room, ctx.lang), day=format_day(when, ctx.lang),
-                               clock=format_clock(when, ctx.lang)))
-    return None
-
-
-def _batch_id(batch: str) -> bytes:
-    return keccak(text=batch)  # as chain.intents hashes a batch id that is not already 0x-hex
+def _certify_refusal(ctx: Context, refused: Refused) -> str | None:
+    """Why not, in words (None: the usage says it); the caps are those governance set (GroToken)."""
+    f = refused.facts
+    match refused.reason:
+        case "weight" | "grade":
+            return None
+        case "already_certified":
+            return ctx.t("Batch {batch} was already certified; a batch earns GRO once.", batch=f["batch"])
+        case "worth_nothing":
+            return ctx.t("This batch would earn no GRO: check its weight and try again.")
+        case "over_batch_cap":
+            return ctx.t("This batch would earn {gro} GRO, more than the {cap} GRO one batch may earn (a limit the "
+                         "members set by vote): at most {kg} kg a batch. A batch is one harvest; if this one really "
+                         "weighs more, ask the members to raise the limit with a proposal.",
+                         gro=format_gro(f["gro"], ctx.lang), cap=format_gro(f["cap"], ctx.lang),
+                         kg=format_number(Decimal(f["most_grams"]) / 1000, ctx.lang))
+        case "over_period_cap":
+            when = datetime.fromtimestamp(f["until"], ZoneInfo(ctx.services.settings.timezone))
+            return ctx.t("This batch would earn {gro} GRO, but only {room} GRO more may be certified until {day} at "
+                         "{clock} (a limit the members set by vote). Certify it then, or ask the members to raise the "
+                         "limit with a proposal.", gro=format_gro(f["gro"], ctx.lang),
+                         room=format_gro(f["room"], ctx.lang), day=format_day(when, ctx.lang),
+                         clock=format_clock(when, ctx.lang))
+    raise ValueError(f"no wording for the refusal {refused.reason!r}")
 
 
 async def broadcast(ctx: Context, args: list[str]) -> list[Reply]:
@@ -181,33 +161,34 @@ async def broadcast(ctx: Context, args: list[str]) -> list[Reply]:
     text = " ".join(args).strip()
     if not text:
         return [ctx.reply(ctx.t("Send: /broadcast TEXT"))]
-    async with ctx.services.sessions() as session:
-        members = list((await session.execute(select(Member).where(Member.blocked.is_(False)))).scalars())
-    for member in members:
+    audience = await use.broadcast_audience(ctx.services.core)
+    for member in audience.channels:
         intro = Translator(member.lang or "en").t("Message from the co-op: {text}", text=text)
         await ctx.services.push(member.channel, Reply(member.handle, intro))
-    return [ctx.reply(ctx.tn("Sent to {count} member.", "Sent to {count} members.", len(members),
-                             count=format_number(len(members), ctx.lang)))]
+    return [ctx.reply(ctx.tn("Sent to {count} member.", "Sent to {count} members.", audience.members,
+                             count=format_number(audience.members, ctx.lang)))]
 
 
 async def stats(ctx: Context, args: list[str]) -> list[Reply]:
-    """/stats: the pilot's metrics (participation, speed, satisfaction)."""
-    m = await pilot_metrics(ctx.services)
+    """/stats: the pilot's figures (participation, speed, satisfaction), each saying what it counts."""
+    m = await pilot_metrics(ctx.services.core, ctx.services.admins)
 
     def n(value: int) -> str:
         return format_number(value, ctx.lang)
 
     lines = [
-        ctx.t("Members: {members} (admins: {admins}; joined with an invite: {joined}).", members=n(m.members),
+        ctx.t("Members: {members} (admins: {admins}; joined with an invite code: {joined}).", members=n(m.members),
               admins=n(m.admins), joined=n(m.joined_by_invite)),
-        ctx.t("Invites made: {made} (used: {used}; still open: {open}; expired unused: {expired}).",
+        ctx.t("Invites made with /invite: {made} (used: {used}; still open: {open}; expired unused: {expired}).",
               made=n(m.invites), used=n(m.invites_used), open=n(m.invites_open), expired=n(m.invites_expired)),
-        ctx.t("Members who wrote this week: {active} of {members}.", active=n(m.weekly_active), members=n(m.members)),
-        ctx.t("Members who joined an order or voted: {count} of {members}.", count=n(m.participating),
+        ctx.t("Members who wrote in the last {days} days: {active} of {members}.", days=n(ACTIVE_DAYS),
+              active=n(m.active), members=n(m.members)),
+        ctx.t("Members who ever joined an order or voted: {count} of {members}.", count=n(m.participating),
               members=n(m.members)),
-        ctx.t("Confirm to done: median {p50} s, 95% within {p95} s.",
-              p50=format_number(Decimal(m.median_ms) / 1000, ctx.lang, decimals=1),
-              p95=format_number(Decimal(m.p95_ms) / 1000, ctx.lang, decimals=1)) if m.median_ms is not None
+        ctx.tn("Confirm to done, over {count} confirmed action: median {p50} s, 95% within {p95} s.",
+               "Confirm to done, over {count} confirmed actions: median {p50} s, 95% within {p95} s.", m.timed,
+               count=n(m.timed), p50=format_number(Decimal(m.median_ms) / 1000, ctx.lang, decimals=1),
+               p95=format_number(Decimal(m.p95_ms) / 1000, ctx.lang, decimals=1)) if m.timed
         else ctx.t("No confirmed actions yet."),
         ctx.t("Satisfaction: {score} of 5 from {count} answers.",
               score=format_number(Decimal(m.satisfaction).quantize(Decimal("0.1")), ctx.lang, decimals=1),

@@ -17,8 +17,8 @@ from chain.keystore import Keystore
 from chain.deploy import CoopSystem
 from chain.ledger import CoopLedger
 from chain.outbox import Outbox
+from core.onboarding import InviteAttempts
 from core.ports import Ports
-from handlers.doorstep import InviteAttempts
 from iot.alerts import Alerts
 from locales import Translator
 
@@ -54,7 +54,7 @@ class Services(Protocol):
 
     sessions: async_sessionmaker
     outbox: Outbox
-    keystore: Keystore  # members' custodial keys (a new member's is written with them, handlers/onboarding.py)
+    keystore: Keystore  # members' custodial keys (a new member's is written with them, core/onboarding.py)
     contracts: CoopSystem
     ledger: CoopLedger  # every contract read (chain/ledger.py)
     core: Ports  # what the use cases (core/) are given: the ledger, the unit of work, the clock, the wallets
@@ -64,7 +64,7 @@ class Services(Protocol):
     settings: Settings
     alerts: Alerts  # sensor rules and alerts (iot/alerts.py)
     telegram_username: str | None  # the bot's own @username (getMe), for invite links; None without Telegram
-    invite_attempts: InviteAttempts  # failed /start CODE attempts, throttled (handlers/doorstep.py)
+    invite_attempts: InviteAttempts  # failed /start CODE attempts, throttled (core/onboarding.py)
 
     async def wallet(self, member_id: str) -> str: ...  # the member's account address (made on first use)
 

@@ -1,73 +1,46 @@
-"""Joining with an invite, choosing a language, help and the menu."""
-import secrets
-from datetime import timedelta
-
+"""Joining with an invite (core/onboarding.py decides it), choosing a language, help and the menu."""
 from sqlalchemy import update
 
-from bot.identity import identity_key
-from bot.store import Invite, Member
-from chain.accounts import new_account
-from chain.db import utcnow
+from bot.store import Member
+from core import onboarding as use
+from core.onboarding import CustodialAccounts, Newcomer
+from core.results import Refused
 from handlers.base import Button, Context, Reply
 from handlers.doorstep import minutes, read_code
 from locales import LANGUAGES, format_number, match_language
 
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "bn": "বাংলা", "fr": "Français"}
 LANG = "lang:"
-INVITE_DAYS = 14
 
 
 async def start(ctx: Context, args: list[str]) -> list[Reply]:
     """/start [INVITE]: a stranger with a valid invite becomes a member (a new resident) and picks a language."""
-    if ctx.member is not None:
-        return [ctx.reply(ctx.t("Welcome back! Send /menu to see what you can do."))]
-    if not args and not await ctx.is_admin():  # admins (COOP_ADMINS) need no invite
-        return [ctx.reply(ctx.t("Welcome! To join the co-op's assistant you need an invite code from an admin. "
-                                "Send it like this: /start CODE"))]
-    code = read_code(args) if args else None
-    sender = identity_key(ctx.inbound.channel, ctx.inbound.user)
-    if code is not None and (wait := ctx.services.invite_attempts.take(sender)):
-        n = minutes(wait)
-        return [ctx.reply(ctx.tn("Too many invite codes were tried that did not work. For everyone's safety, please "
-                                 "wait {minutes} minute and try again.",
-                                 "Too many invite codes were tried that did not work. For everyone's safety, please "
-                                 "wait {minutes} minutes and try again.", n, minutes=format_number(n, ctx.lang)))]
-    # The resident's own id, made once: their wallet and their one vote hang on it, whatever the channel
-    # calls them (a new username, a second channel linked with /link, are still this resident).
-    member_id = f"r_{secrets.token_hex(8)}"
-    if code is not None:
-        async with ctx.services.sessions() as session:
-            invite = await session.get(Invite, code)
-        if not _usable(invite):
-            return [_invalid_invite(ctx)]
-        member_id = invite.for_member_id or member_id  # a /link code: this chat is that resident too
-    # A new resident's key and account address are made first (a node call); then the member, the key, the
-    # account and their registration on chain commit in one transaction: a crash or a failed write leaves
-    # all or nothing, never a member who cannot vote (nothing kept: the same invite works again).
-    linked = code is not None and invite.for_member_id is not None  # that resident has their account
-    account = None if linked else await new_account(ctx.services.keystore, ctx.services.contracts, member_id)
-    try:
-        async with ctx.services.sessions() as session, session.begin():
-            member = Member(channel=ctx.inbound.channel, handle=ctx.inbound.user, alias=ctx.inbound.alias,
-                            chat_id=ctx.inbound.chat_id or ctx.inbound.user, member_id=member_id,
-                            invite_code=code or "admin")
-            session.add(member)
-            await session.flush()
-            if code is not None:
-                claimed = await session.execute(update(Invite).where(Invite.code == code, Invite.used_by.is_(None))
-                                                .values(used_by=member.id, used_at=utcnow()))
-                if claimed.rowcount != 1:  # used a moment ago by someone else: nothing of this is kept
-                    raise _InvalidInvite
-            if account is not None:
-                await account.add_to(session, ctx.services.keystore)
-                ctx.services.outbox.add(session, f"register:{member_id}", member_id, "register",
-                                        {"resident_id": member_id})
-    except _InvalidInvite:
-        return [_invalid_invite(ctx)]
-    if code is not None:
-        ctx.services.invite_attempts.give_back(sender)  # only failures count
-    ctx.member = member
-    return [language_choice(ctx)]
+    inbound = ctx.inbound
+    result = await use.start(ctx.services.core, CustodialAccounts(ctx.services.keystore, ctx.services.contracts),
+                             ctx.services.invite_attempts,
+                             Newcomer(inbound.channel, inbound.user, inbound.chat_id or inbound.user, inbound.alias),
+                             read_code(args) if args else None, admin=await ctx.is_admin())
+    if not isinstance(result, Refused):
+        ctx.member = result.member
+        return [language_choice(ctx)]
+    match result.reason:
+        case "already_member":
+            text = ctx.t("Welcome back! Send /menu to see what you can do.")
+        case "invite_needed":
+            text = ctx.t("Welcome! To join the co-op's assistant you need an invite code from an admin. "
+                         "Send it like this: /start CODE")
+        case "throttled":
+            n = minutes(result.facts["wait"])
+            text = ctx.tn("Too many invite codes were tried that did not work. For everyone's safety, please wait "
+                          "{minutes} minute and try again.",
+                          "Too many invite codes were tried that did not work. For everyone's safety, please wait "
+                          "{minutes} minutes and try again.", n, minutes=format_number(n, ctx.lang))
+        case "invalid_invite":
+            text = ctx.t("Sorry, that invite code is not valid (it may be used or expired). "
+                         "Please ask an admin for a new one.")
+        case _:
+            raise ValueError(f"no wording for the refusal {result.reason!r}")
+    return [ctx.reply(text)]
 
 
 def language_choice(ctx: Context) -> Reply:
@@ -127,20 +100,3 @@ def menu_reply(ctx: Context) -> Reply:
 
 async def menu(ctx: Context, args: list[str]) -> list[Reply]:
     return [menu_reply(ctx)]
-
-
-class _InvalidInvite(Exception):
-    pass
-
-
-def _usable(invite: Invite | None) -> bool:
-    return invite is not None and invite.used_by is None and invite.expires_at >= utcnow()
-
-
-def _invalid_invite(ctx: Context) -> Reply:
-    return ctx.reply(ctx.t("Sorry, that invite code is not valid (it may be used or expired). "
-                           "Please ask an admin for a new one."))
-
-
-def invite_expiry():
-    return utcnow() + timedelta(days=INVITE_DAYS)

@@ -8,10 +8,10 @@ of its own carrying that id. /link makes a single-use code for a resident: the i
 from sqlalchemy import or_, select
 
 from bot.identity import IdentityError, identity_key, parse_identity, show_identity
-from bot.store import Invite, Member
+from bot.store import Member
+from core.admin import link_code
 from handlers.base import Context, Reply
-from handlers.doorstep import invite_links, new_code, show_code
-from handlers.onboarding import invite_expiry
+from handlers.doorstep import invite_links, show_code
 
 
 async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | None]:
@@ -55,10 +55,8 @@ async def link(ctx: Context, args: list[str]) -> list[Reply]:
     member, refusal = await find_member(ctx, args[0])
     if refusal is not None:
         return [refusal]
-    code = new_code()
-    async with ctx.services.sessions() as session, session.begin():
-        session.add(Invite(code=code, created_by=identity_key(ctx.inbound.channel, ctx.inbound.user),
-                           for_member_id=member.member_id, expires_at=invite_expiry()))
+    code = (await link_code(ctx.services.core, identity_key(ctx.inbound.channel, ctx.inbound.user),
+                            member.member_id)).codes[0]
     links = invite_links(code, ctx.services.telegram_username, ctx.services.settings.whatsapp_number)
     return [ctx.reply("\n".join([ctx.t("A link code for {name} (it works once, for two weeks). Give it to {name} "
                                        "only: when they send /start CODE from their other phone or app, that chat "

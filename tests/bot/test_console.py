@@ -3,6 +3,7 @@ import re
 
 
 from handlers import admin
+from locales import Translator
 from tests.bot.console import Console, button
 
 
@@ -86,6 +87,9 @@ def test_spanish_amounts_are_read_the_spanish_way(console):
     assert "12,50" in console.expect("admin", "")["text"]  # too many decimals: an example in her format
     console.send(**{"from": "admin", "text": "/deposit eva -5"})
     console.expect("admin", "")
+    console.send(**{"from": "admin", "text": "/deposit eva 0"})  # nothing to record: no confirmation offered
+    refusal = console.expect("admin", "")
+    assert "buttons" not in refusal and refusal["text"].startswith(Translator("es").t("That amount is not valid."))
     assert console.close() == 0
 
 

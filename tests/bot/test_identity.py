@@ -20,8 +20,9 @@ from bot.transports.telegram import TelegramTransport
 from bot.transports.whatsapp import WhatsAppTransport
 from bot.web.app import make_web_app
 from chain.db import Intent, SmartAccount
+from core.admin import new_code
+from core.onboarding import PER_SENDER, InviteAttempts
 from handlers.base import Inbound
-from handlers.doorstep import PER_SENDER, InviteAttempts, new_code
 from locales import Translator
 from tests.bot.graph_api import GraphAPI
 from tests.bot.telegram_api import BOT_USER, TelegramAPI

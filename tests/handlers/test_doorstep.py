@@ -1,5 +1,6 @@
 """Invite codes as people type them."""
-from handlers.doorstep import new_code, read_code, show_code
+from core.admin import new_code
+from handlers.doorstep import read_code, show_code
 
 
 def test_a_code_is_read_whatever_the_case_dashes_spaces_and_look_alike_digits():
