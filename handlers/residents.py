@@ -17,7 +17,8 @@ from handlers.doorstep import invite_links, show_code
 async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | None]:
     """MEMBER in an admin command or a resident's /send — `channel:id`, or an id, name, alias (@ana) or +number —
     as (the member, None), or (None, the reply that says why not): nobody by that name, or several residents by
-    it (then the sender writes `channel:id`; a money summary must not go to a look-alike). Never a display name."""
+    it (then an admin is shown their identities and writes `channel:id`; a resident is shown nobody's number and
+    asks again): a money summary must not go to a look-alike. Never a display name."""
     bare = typed.strip().lstrip("@")
     try:
         channel, handle = parse_identity(typed.strip())
@@ -37,6 +38,9 @@ async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | 
                 or_(Member.handle == bare, Member.alias == bare.lower())))).scalars())
     if not rows:
         return None, ctx.reply(ctx.t("There is no member called {name}.", name=typed))
+    if len({m.member_id for m in rows}) > 1 and not ctx.as_admin:  # a resident's /send: nobody's number shown
+        return None, ctx.reply(ctx.t("More than one member goes by {name}. Ask your neighbour for their @username "
+                                     "or the number they use with me, and send it again.", name=typed))
     if len({m.member_id for m in rows}) > 1:
         found = ", ".join(sorted(show_identity(m.channel, m.handle) for m in rows))
         return None, ctx.reply(ctx.t("More than one member goes by {name} ({found}). Write the one you mean with "
