@@ -17,5 +17,6 @@ member's language, a web API would render the same result as JSON.
 - `escrow.py` — locking GRO for voting power: a new lock, more GRO, a later end, the GRO taken back.
 - `onboarding.py` — `/start CODE`: a new resident (or one more channel of one), and the throttle on wrong codes.
 - `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce, broadcasts.
+- `members.py` — what a member sets for themselves and says: their language, sensor alerts, feedback.
 - `metrics.py` — the pilot's figures (/stats), each saying what it counts.
 """

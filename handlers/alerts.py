@@ -4,9 +4,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-
-from bot.store import Member
+from core.members import set_alerts
 from handlers.base import Context, Reply
 from iot.alerts import EASED, ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
 from iot.rules import ANY_SITE, CRITICAL, HIGH, WARNING, Rule
@@ -111,8 +109,7 @@ async def alerts(ctx: Context, args: list[str]) -> list[Reply]:
     if on is None:
         state = ctx.t("on") if ctx.member.alerts else ctx.t("off")
         return [ctx.reply(ctx.t("Sensor alerts are {state} for you. Send /alerts on or /alerts off.", state=state))]
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(update(Member).where(Member.id == ctx.member.id).values(alerts=on))
+    await set_alerts(ctx.services.core.uow, ctx.member.id, on)
     if on:
         return [ctx.reply(ctx.t("Sensor alerts are on: I will tell you when the grow room needs attention."))]
     return [ctx.reply(ctx.t("Sensor alerts are off. Send /alerts on to get them again."))]

@@ -1,9 +1,7 @@
 """/feedback SCORE [TEXT]: how satisfied a member is (1-5), with words if they like."""
-from bot.store import Feedback
+from core.members import leave_feedback
 from handlers.base import Context, Reply
 from locales import AmountError, format_number, parse_count
-
-MAX_TEXT = 1000
 
 
 async def feedback(ctx: Context, args: list[str]) -> list[Reply]:
@@ -13,9 +11,6 @@ async def feedback(ctx: Context, args: list[str]) -> list[Reply]:
         score = parse_count(args[0], ctx.lang) if args else 0
     except AmountError:
         score = 0
-    if not 1 <= score <= 5:
+    if await leave_feedback(ctx.services.core.uow, ctx.member.id, score, " ".join(args[1:])) is not None:
         return [ctx.reply(usage)]
-    text = " ".join(args[1:]).strip()[:MAX_TEXT] or None
-    async with ctx.services.sessions() as session, session.begin():
-        session.add(Feedback(member=ctx.member.id, score=score, text=text))
     return [ctx.reply(ctx.t("Thank you! The co-op reads every answer."))]

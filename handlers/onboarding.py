@@ -1,8 +1,6 @@
 """Joining with an invite (core/onboarding.py decides it), choosing a language, help and the menu."""
-from sqlalchemy import update
-
-from bot.store import Member
 from core import onboarding as use
+from core.members import set_language
 from core.onboarding import CustodialAccounts, Newcomer
 from core.results import Refused
 from handlers.base import Button, Context, Reply
@@ -54,8 +52,7 @@ def language_choice(ctx: Context) -> Reply:
 async def choose_language(ctx: Context, lang: str, first_time: bool) -> list[Reply]:
     if lang not in LANGUAGES:
         return [language_choice(ctx)]
-    async with ctx.services.sessions() as session, session.begin():
-        await session.execute(update(Member).where(Member.id == ctx.member.id).values(lang=lang))
+    await set_language(ctx.services.core.uow, ctx.member.id, lang)
     ctx.lang = lang
     if first_time:
         return [ctx.reply(ctx.t("Welcome to the co-op! Food-USD is money for group food orders: one Food-USD is one "
