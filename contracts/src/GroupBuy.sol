@@ -109,6 +109,8 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     event OrderRefunded(uint256 indexed orderId);
     /// @notice The order manager cancelled the order; each member claims back what they paid.
     event OrderCancelled(uint256 indexed orderId);
+    /// @notice The order manager closed the order before its deadline; `OrderExecuted` or `OrderRefunded` follows.
+    event ClosedEarly(uint256 indexed orderId);
     /// @notice `member` was paid `refund` from the closed order, in which `allocatedUnits` were bought for them.
     event Claimed(uint256 indexed orderId, address indexed member, uint256 allocatedUnits, uint256 refund);
 
@@ -271,15 +273,21 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     function finalize(uint256 orderId, address[] calldata joinOrder) external nonReentrant {
         Order storage o = _openOrder(orderId);
         if (block.timestamp <= o.deadline) revert DeadlineNotReached(orderId, o.deadline);
-        // The minimum applies to what would really be bought: whole cases, tolerance included.
-        uint256 bought = _wholeCases(o.units, o.tolerance, o.caseSize);
-        if (bought < o.minUnits) {
-            o.status = Status.Refunded;
-            emit OrderRefunded(orderId);
-            return;
-        }
-        if (bought != o.units) _allocate(orderId, o, bought, joinOrder);
-        _execute(orderId, o, bought);
+        _close(orderId, o, joinOrder);
+    }
+
+    /// @notice Ends an open order now, before its deadline: bought if the whole cases it can buy reach its
+    /// minimum, otherwise everyone is refunded — as at the deadline.
+    /// @dev For when the co-op cannot wait (the supplier's stock, a price that changes). Tolerance counts as
+    /// it would at the deadline, so a member's extra units may be used. `joinOrder` as for `finalize`.
+    function closeEarly(uint256 orderId, address[] calldata joinOrder)
+        external
+        onlyRole(ORDER_MANAGER_ROLE)
+        nonReentrant
+    {
+        Order storage o = _openOrder(orderId);
+        emit ClosedEarly(orderId);
+        _close(orderId, o, joinOrder);
     }
 
     /// @notice Refunds an order still open `STALE_AFTER` past its deadline (its finalization keeps failing):
@@ -356,6 +364,19 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
             m.allocated += uint32(take);
             left -= take;
         }
+    }
+
+    /// @dev Buys the order if the whole cases it can buy reach its minimum, else refunds it.
+    function _close(uint256 orderId, Order storage o, address[] calldata joinOrder) private {
+        // The minimum applies to what would really be bought: whole cases, tolerance included.
+        uint256 bought = _wholeCases(o.units, o.tolerance, o.caseSize);
+        if (bought < o.minUnits) {
+            o.status = Status.Refunded;
+            emit OrderRefunded(orderId);
+            return;
+        }
+        if (bought != o.units) _allocate(orderId, o, bought, joinOrder);
+        _execute(orderId, o, bought);
     }
 
     function _execute(uint256 orderId, Order storage o, uint256 bought) private {

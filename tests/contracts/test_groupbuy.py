@@ -126,6 +126,54 @@ def test_cancel_refunds_everyone(coop):
         fund_and_join(coop, a, order, 1)
 
 
+def test_closing_early_with_the_minimum_buys_whole_cases_and_pays_the_supplier(coop):
+    """Cases of 5: 4 + 3 units and 3 tolerance, two days before the deadline: one case, allocated in join order."""
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=20, minimum=5, cap=8, case_size=5)
+    a, b = coop.members[:2]
+    fund_and_join(coop, a, order, 4)
+    fund_and_join(coop, b, order, 3)
+    with reverts("JoinOrderRequired"):
+        coop.tx(gb.functions.closeEarly(order, []), coop.treasurer)
+    receipt = coop.tx(gb.functions.closeEarly(order, [a.address, b.address]), coop.treasurer)
+    assert events(receipt, gb, "ClosedEarly") == [{"orderId": order}]
+    assert events(receipt, gb, "OrderExecuted") == [{"orderId": order, "boughtUnits": 5, "paidToSupplier": 5 * PRICE}]
+    assert balance(coop, coop.supplier) == 5 * PRICE
+    assert gb.functions.claimable(order, a.address).call() == [4, 0]
+    assert gb.functions.claimable(order, b.address).call() == [1, 2 * PRICE]
+    with reverts("OrderNotOpen"):
+        fund_and_join(coop, a, order, 1)
+
+
+def test_closing_early_below_the_minimum_refunds_and_members_claim(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=10, minimum=6)
+    a, b = coop.members[:2]
+    fund_and_join(coop, a, order, 2)
+    fund_and_join(coop, b, order, 3)
+    receipt = coop.tx(gb.functions.closeEarly(order, []), coop.treasurer)
+    assert events(receipt, gb, "OrderRefunded") == [{"orderId": order}]
+    assert balance(coop, coop.supplier) == 0
+    for member, units in ((a, 2), (b, 3)):
+        coop.tx(gb.functions.claim(order, member.address), coop.outsider)
+        assert balance(coop, member) == units * PRICE
+
+
+def test_only_the_order_manager_closes_early_and_only_an_open_order(coop):
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=10, minimum=2)
+    member = coop.members[0]
+    fund_and_join(coop, member, order, 2)
+    for caller in (member, coop.outsider):
+        with reverts("AccessControlUnauthorizedAccount"):
+            coop.tx(gb.functions.closeEarly(order, []), caller)
+    coop.tx(gb.functions.cancel(order), coop.treasurer)
+    with reverts("OrderNotOpen"):
+        coop.tx(gb.functions.closeEarly(order, []), coop.treasurer)
+    with reverts("UnknownOrder"):
+        coop.tx(gb.functions.closeEarly(order + 1, []), coop.treasurer)
+
+
 def set_tolerance(coop, member, order, tolerance, price=PRICE):
     coop.deposit(member, tolerance * price)
     coop.tx(coop.contracts.food_usd.functions.approve(coop.contracts.group_buy.address, tolerance * price), member)
