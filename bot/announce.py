@@ -87,6 +87,8 @@ class Announcer:
             return self._to(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
         if action.kind in ("deposit", "certify"):
             return self._to(member, tr.t("Done. It is recorded.")) + await self._beneficiary(action)
+        if action.kind == "withdraw":
+            return await self._beneficiary(action, admin=member)
         held = await balances(self.app.core, member.member_id)
         special = outcome_text(tr, action.kind, action.params, held)
         if action.kind == "transfer":
@@ -103,20 +105,28 @@ class Announcer:
                 row.finished_at = utcnow()
                 row.milliseconds = int((row.finished_at - row.confirmed_at).total_seconds() * 1000)
 
-    async def _beneficiary(self, action: PendingAction) -> Messages:
-        """The member an admin's deposit or certification was for."""
+    async def _beneficiary(self, action: PendingAction, admin: Member | None = None) -> Messages:
+        """The member an admin's deposit, withdrawal or certification was for; and for a withdrawal the
+        `admin` who paid the cash, with the member's balance now."""
         async with self.app.sessions() as session:  # on each channel the resident uses (/link)
             members = list((await session.execute(select(Member).where(
-                Member.member_id == action.params["for_member_id"]))).scalars())
+                Member.member_id == action.params["for_member_id"]).order_by(Member.id))).scalars())
         held = await balances(self.app.core, action.params["for_member_id"])
         fusd, gro = held.food_usd, held.gro
         messages = []
+        if admin is not None:
+            tr = Translator(admin.lang or "en")
+            messages += self._to(admin, tr.t("Done. {name} now has {balance} in Food-USD.", name=members[0].name,
+                                             balance=format_money(fusd, tr.lang)))
         for member in members:
             tr = Translator(member.lang or "en")
+            amount = format_money(int(action.params["intent"].get("amount", 0)), tr.lang)
             if action.kind == "deposit":
                 text = tr.t("A cash deposit of {amount} was recorded for you. Your Food-USD balance is now {balance}.",
-                           amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
-                           balance=format_money(fusd, tr.lang))
+                           amount=amount, balance=format_money(fusd, tr.lang))
+            elif action.kind == "withdraw":
+                text = tr.t("You were paid {amount} in cash from your Food-USD. Your Food-USD balance is now "
+                            "{balance}.", amount=amount, balance=format_money(fusd, tr.lang))
             else:
                 text = tr.t("Your produce batch {batch} is certified. You now have {gro} GRO.",
                            batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))

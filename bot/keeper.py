@@ -26,9 +26,10 @@ from bot.store import Member
 from chain.db import Intent, SmartAccount
 from chain.ledger import Order, OrderStatus
 from chain.proposal_actions import decode_actions, waits_for_guardian
+from core import orders
 from core.claims import claims_under_way, refund, unclaimed
 from core.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED, in_history
-from handlers.history import accounts_about, history_reached
+from handlers.history import history_reached
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -105,16 +106,11 @@ class Keeper:
         bought = order.buys
         if bought >= order.min_units and bought != order.units:
             # Units are shared out first come, first served: the contract needs the members in join order.
-            join_order = await self._join_order(order_id)
+            join_order = await orders.join_order(self.app.core, order_id)
             if len(join_order) != order.members:
                 return  # the history has not caught up with every join yet
             params["join_order"] = join_order
         await self._step(f"finalize:{order_id}", "finalize", params, order_id)
-
-    async def _join_order(self, order_id: int) -> list[str]:
-        joins = await accounts_about(self.app, "group_buy", ("Joined",), "orderId", order_id)
-        by_seq = {int(args["seq"]): account for account, args in joins}  # a member who joined twice: one seq
-        return [by_seq[seq] for seq in sorted(by_seq)]
 
     # ---- what closed orders owe members ----
 

@@ -128,6 +128,10 @@ MEMBER_KINDS: dict[str, MemberKind] = {
     "vote": MemberKind(_vote),
     "propose": MemberKind(_propose),
     "export": MemberKind(lambda c, a, p, f: [_call(a, "CoopAccount", "rotateSigner", p["new_signer"])]),
+    # Cash paid out: the member's account lets the treasurer burn that much (FoodUSD burns only what members
+    # approved); the `withdraw` operator intent written with it spends the allowance.
+    "approve_withdrawal": MemberKind(lambda c, a, p, f: [_call(c.food_usd.address, "FoodUSD", "approve",
+                                                                p["burner"], int(p["amount"]))]),
 }
 
 
@@ -140,6 +144,8 @@ class OperatorCall:
 
     role: Role
     build: Callable[[CoopSystem, dict[str, Any], str | None], Call]
+    # Sent only once the member's earlier operations are settled: it spends what one of them allowed.
+    after_member: bool = False
 
 
 OPERATOR_KINDS: dict[str, OperatorCall] = {
@@ -147,10 +153,16 @@ OPERATOR_KINDS: dict[str, OperatorCall] = {
         c.registry.address, "MemberRegistry", "addMember", account, _bytes32(p["resident_id"]))),
     "deposit": OperatorCall("treasurer", lambda c, p, account: _call(
         c.food_usd.address, "FoodUSD", "recordDeposit", account, int(p["amount"]), _bytes32(p["ref"]))),
+    "withdraw": OperatorCall("treasurer", lambda c, p, account: _call(
+        c.food_usd.address, "FoodUSD", "recordWithdrawal", account, int(p["amount"]), _bytes32(p["ref"])),
+        after_member=True),
     "create_order": OperatorCall("treasurer", lambda c, p, account: _call(
         c.group_buy.address, "GroupBuy", "createOrder", p["supplier"], _bytes32(p["product"]), int(p["unit_price"]),
         int(p["target_units"]), int(p["min_units"]), int(p["max_units_per_member"]), int(p.get("case_size", 1)),
         int(p["deadline"]))),
+    # An admin's /closeorder: bought or refunded now, as at the deadline (`join_order` as for finalize).
+    "close_order": OperatorCall("treasurer", lambda c, p, account: _call(
+        c.group_buy.address, "GroupBuy", "closeEarly", int(p["order_id"]), p.get("join_order", []))),
     "certify": OperatorCall("certifier", lambda c, p, account: _call(
         c.gro.address, "GroToken", "certify", account, _bytes32(p["batch_id"]), int(p["grams"]),
         int(p.get("grade", 1)))),
@@ -188,6 +200,8 @@ REASONS = {
     "InvalidOrder": "invalid_order",
     "MemberCapExceeded": "over_member_cap",
     "NotJoined": "not_joined",
+    "JoinOrderRequired": "order_changed",  # a member joined between the admin's /closeorder and its confirm
+    "BadJoinOrder": "order_changed",
     "BatchAlreadyCertified": "batch_already_certified",
     "BatchCapExceeded": "over_batch_cap",
     "PeriodCapExceeded": "over_period_cap",

@@ -227,6 +227,8 @@ class Worker:
     async def _send_pending(self) -> bool:
         member = await self._ready_member_intents()
         operator = [i for i in await self._pending(limit=self.options.max_ops) if i.kind in OPERATOR_KINDS]
+        waiting = await self._members_busy([i for i in operator if OPERATOR_KINDS[i.kind].after_member])
+        operator = [i for i in operator if i.id not in waiting]
         if not member and not operator:
             return False
         failed: list[int] = []
@@ -241,6 +243,17 @@ class Worker:
         finally:
             await self.outbox.notify(failed)
         return True
+
+    async def _members_busy(self, intents: list[Intent]) -> set[int]:
+        """Of these operator intents, those whose member still has an earlier member intent pending or submitted
+        (a withdrawal waits for the approval written before it)."""
+        if not intents:
+            return set()
+        async with self.sessions() as session:
+            busy = list((await session.execute(select(Intent.member_id, Intent.id).where(
+                Intent.state.in_(("pending", "submitted")), Intent.kind.in_(MEMBER_KINDS),
+                Intent.member_id.in_({i.member_id for i in intents})))).all())
+        return {i.id for i in intents if any(m == i.member_id and earlier < i.id for m, earlier in busy)}
 
     async def _ready_member_intents(self) -> list[Intent]:
         """Pending member intents, oldest first, of members with no operation in flight: an operation's

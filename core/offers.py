@@ -32,10 +32,15 @@ class Answer(StrEnum):
     ALREADY_CANCELLED = "already_cancelled"
 
 
+def new_token() -> str:
+    return secrets.token_urlsafe(12)
+
+
 async def offer(uow: UnitOfWork, clock: Clock, member: int, kind: str, params: dict[str, Any],
-                by_admin: bool = False) -> str:
-    """Records the action offered to `member` (their row in bot_members) and returns its token."""
-    token = secrets.token_urlsafe(12)
+                by_admin: bool = False, token: str | None = None) -> str:
+    """Records the action offered to `member` (their row in bot_members) and returns its token (`token` when
+    the parameters name it already: a withdrawal's reference)."""
+    token = token or new_token()
     if by_admin:
         params = {**params, "by_admin": True}
     async with uow() as session:
@@ -75,9 +80,10 @@ async def answer(uow: UnitOfWork, clock: Clock, ttl: float, token: str, member: 
 
 
 async def submit(uow: UnitOfWork, token: str) -> None:
-    """Writes the confirmed action's intent and links it to the offer in one transaction: the worker may finish
-    the intent at once (a quick refusal), and its outcome finds the member through that link. The token is the
-    intent's key, so a second press or a restart writes nothing twice."""
+    """Writes the confirmed action's intent, after the intents it needs first (`before`), and links it to the
+    offer in one transaction: the worker may finish the intent at once (a quick refusal), and its outcome finds
+    the member through that link. The token is the intent's key, so a second press or a restart writes nothing
+    twice."""
     try:
         async with uow() as session:
             action = await session.get(PendingAction, token)
@@ -85,6 +91,8 @@ async def submit(uow: UnitOfWork, token: str) -> None:
                 return
             member = await session.get(Member, action.member)
             member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
+            for n, (kind, params) in enumerate(action.params.get("before", [])):  # a withdrawal's approval
+                Outbox.add(session, f"{token}:{n}", member_id, kind, params)
             intent = Outbox.add(session, token, member_id, action.kind, action.params["intent"])
             await session.flush()
             action.intent_id = intent.id

@@ -1,4 +1,4 @@
-"""Group orders: joining one, and offering extra units so its last case is bought whole.
+"""Group orders: joining one, offering extra units so its last case is bought whole, and who joined in which order.
 
 Each checks what can be checked before the chain (the order is open, units are left, the member's cap, their
 Food-USD) and offers the action for confirmation (core/offers.py).
@@ -10,6 +10,7 @@ from eth_utils import keccak
 from sqlalchemy import select
 
 from bot.store import Product
+from chain.db import HistoryEvent
 from chain.ledger import Order
 from core import offers
 from core.ports import Ports
@@ -29,6 +30,17 @@ def product_id(name: str) -> str:
 
 def product_name(names: dict[str, str], order: Order) -> str:
     return names.get("0x" + order.product_id.hex(), "?")
+
+
+async def join_order(ports: Ports, order_id: int) -> list[str]:
+    """The accounts that joined `order_id`, in the order they first joined (from the indexed Joined events), as
+    GroupBuy takes them when it must share out units. Shorter than the order's members while the history lags."""
+    async with ports.uow.read() as session:
+        joins = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
+            HistoryEvent.contract == "group_buy", HistoryEvent.event == "Joined"))).all()
+    # (The order id sits in JSON, compared here rather than in each database's JSON syntax.)
+    by_seq = {int(args["seq"]): account for account, args in joins if int(args["orderId"]) == order_id}
+    return [by_seq[seq] for seq in sorted(by_seq)]
 
 
 async def open_orders(ports: Ports) -> list[Order]:

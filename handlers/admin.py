@@ -14,6 +14,7 @@ from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
 from handlers.residents import find_member, link
+from handlers.treasury import COMMANDS as TREASURY
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
                      parse_amount, parse_count)
 
@@ -207,4 +208,5 @@ COMMANDS = {
     "threshold": alerts.threshold,
     "device": devices.device,
     "link": link,
+    **TREASURY,  # /closeorder, /withdraw, /members
 }

@@ -1,4 +1,5 @@
-"""How a confirmed governance, escrow or custody action ended, in the member's words (the App tells it).
+"""How a confirmed governance, escrow, custody, money or order-closing action ended, in the member's words
+(the App tells it).
 
 `params` are the confirmed offer's parameters (PendingAction.params): the intent's and what the handler
 kept for this message (a proposal's number and title, a lock's end, whom Food-USD was sent to); `held` the
@@ -39,6 +40,9 @@ def outcome_text(translator: Translator, kind: str, params: dict[str, Any], held
     if kind == "redeem":
         return t("Done: {amount} GRO redeemed. You have {gro} GRO left.",
                  amount=format_gro(int(intent.get("amount", 0)), lang), gro=format_gro(held.gro, lang))
+    if kind == "close_order":
+        return t("Done: order #{id} is closed. Its members and the group hear whether it was bought.",
+                 id=format_number(int(intent.get("order_id", 0)), lang))
     if kind == "export":
         return t("Done. Your account now belongs to your own wallet; the co-op can no longer act for it.")
     return None

@@ -54,7 +54,7 @@ RESIDENT: dict[str, Handler] = {
 }
 # Commands of docs/interfaces.md §3 that later work builds; until then they say so (to anyone: a resident who
 # tries an admin's command learns no more than that it is not here yet).
-COMING = ("digest", "dashboard", "closeorder", "withdraw", "members")
+COMING = ("digest", "dashboard")
 ADMIN: dict[str, Handler] = admin.COMMANDS
 OPEN_TO_STRANGERS = ("start", "help", "explain")
 # What a command answers in the group chat stays there only when it is the same for everyone; anything else

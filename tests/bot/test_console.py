@@ -95,7 +95,7 @@ def test_spanish_amounts_are_read_the_spanish_way(console):
 
 ADMIN_COMMANDS = ["/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
                   "/broadcast hello", "/stats", "/threshold temp_c 18 27", "/device add hq esp32-a1",
-                  "/link tom"]
+                  "/link tom", "/closeorder 1", "/withdraw admin 1", "/members"]
 
 
 def test_a_non_admin_gets_a_polite_refusal_for_every_admin_command(console):
