@@ -8,7 +8,7 @@ member's language, a web API would render the same result as JSON.
 - `ports.py` — what use cases depend on, and the production adapters (SQLAlchemy's unit of work, the clock).
 - `results.py` — `Refused`, `Offered`.
 - `offers.py` — a money-moving action offered for confirmation, confirmed once, its intent written durably.
-- `orders.py` — joining an order, offering extra units to fill a case.
+- `orders.py` — joining an order, offering extra units to fill a case, who joined in which order.
 - `governance.py` — the proposals as members follow them, proposing one, voting quadratically (on the chain's
   clock, `ports.ledger.clock()`).
 - `custody.py` — handing an account to the member's own wallet; whether they did.
@@ -19,4 +19,5 @@ member's language, a web API would render the same result as JSON.
 - `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce, broadcasts.
 - `members.py` — what a member sets for themselves and says: their language, sensor alerts, feedback.
 - `metrics.py` — the pilot's figures (/stats), each saying what it counts.
+- `treasury.py` — an admin closing an order early, paying cash out, listing the members.
 """

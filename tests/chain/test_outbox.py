@@ -510,3 +510,18 @@ async def test_a_claim_over_orders_one_of_which_the_keeper_claimed_meanwhile_giv
     intent = await outbox.get(intent.id)
     assert (intent.state, intent.reason) == ("confirmed", None)
     assert coop.contracts.food_usd.functions.balanceOf(address).call() == 10 * PRICE
+
+
+async def test_a_withdrawal_waits_for_the_approval_written_before_it(gateway):
+    """Cash paid out: the member's account allows the treasurer to burn, then the treasurer burns. Sent side
+    by side, the burn would be estimated before the allowance it spends is mined."""
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "eve", deposit=10 * PRICE)
+    approval = await outbox.submit("eve-out:0", "eve", "approve_withdrawal",
+                                   {"burner": coop.treasurer.address, "amount": 4 * PRICE})
+    withdrawal = await outbox.submit("eve-out", "eve", "withdraw", {"amount": 4 * PRICE, "ref": "eve-out"})
+    await worker.run_once()
+    assert [(await outbox.get(i.id)).state for i in (approval, withdrawal)] == ["submitted", "pending"]
+    await worker.drain()
+    assert [(await outbox.get(i.id)).state for i in (approval, withdrawal)] == ["confirmed", "confirmed"]
+    assert coop.contracts.food_usd.functions.balanceOf(address).call() == 6 * PRICE
