@@ -58,7 +58,8 @@ class WithdrawTerms:
     balance_after: int
 
 
-async def withdraw(ports: Ports, admin: int, member_id: str, amount: int, burner: str) -> Offered[WithdrawTerms] | Refused:
+async def withdraw(ports: Ports, admin: int, member_id: str, amount: int,
+                   burner: str) -> Offered[WithdrawTerms] | Refused:
     """The admin (their row id) pays resident `member_id` `amount` in cash: that much of their Food-USD is burned
     by `burner` (the treasurer's account), which the member's account allows first. Refused: zero_amount;
     exported (their account is in their own custody, so the co-op cannot allow it for them); over_balance

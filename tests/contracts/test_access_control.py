@@ -343,6 +343,7 @@ TABLE: list[Row] = [
               lambda coop, caller, ctx: [caller.address, keccak(text="rice"), 10**6, 10, 1, 10, 1,
                                          coop.chain.now() + DAY], "ORDER_MANAGER_ROLE"),
     _role_row("GroupBuy", "cancel(uint256)", lambda coop, caller, ctx: [1], "ORDER_MANAGER_ROLE"),
+    _role_row("GroupBuy", "closeEarly(uint256,address[])", lambda coop, caller, ctx: [1, []], "ORDER_MANAGER_ROLE"),
     *_uups_rows(),
     *_governance_rows(),
     *_account_rows(),
@@ -433,6 +434,9 @@ def test_each_role_holder_gets_through_its_day_to_day_functions(coop):
     coop.tx(c.group_buy.functions.createOrder(coop.supplier.address, keccak(text="rice"), 10**6, 10, 1, 10, 1,
                                               coop.chain.now() + DAY), treasurer)
     coop.tx(c.group_buy.functions.cancel(1), treasurer)
+    coop.tx(c.group_buy.functions.createOrder(coop.supplier.address, keccak(text="rice"), 10**6, 10, 1, 10, 1,
+                                              coop.chain.now() + DAY), treasurer)
+    coop.tx(c.group_buy.functions.closeEarly(2, []), treasurer)
     assert c.food_usd.functions.balanceOf(member.address).call() == 10**6 - 1
 
 

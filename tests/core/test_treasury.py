@@ -44,7 +44,8 @@ async def test_closing_an_order_that_reaches_its_minimum_offers_to_buy_its_whole
     result = await treasury.close_order(world.ports, admin.id, order.id)
     assert result == Offered(result.token, CloseTerms(order_id=1, product="?", units=7, members=2, bought=True,
                                                       buys=5, min_units=5, paid=10 * USD, refunded=4 * USD))
-    assert await offers.answer(world.ports.uow, world.clock, 900, result.token, admin.id, True, True) == Answer.CONFIRMED
+    confirmed = await offers.answer(world.ports.uow, world.clock, 900, result.token, admin.id, True, True)
+    assert confirmed == Answer.CONFIRMED
     assert await intents(world) == [(result.token, "close_order", "r_admin", {"order_id": 1, "join_order": [a, b]})]
 
 
