@@ -104,10 +104,12 @@ async def members(ctx: Context, args: list[str]) -> list[Reply]:
         language = LANGUAGE_NAMES[resident.lang] if resident.lang in LANGUAGE_NAMES else ctx.t("no language yet")
         lines.append(ctx.t("{channels} · {language} · joined {day}", channels=channels, language=language,
                            day=format_day(resident.joined_at, ctx.lang)))
-    if result.pages > 1:
-        lines.append(ctx.t("Page {page} of {pages}: /members {next} shows the next.",
-                           page=format_number(result.page, ctx.lang), pages=format_number(result.pages, ctx.lang),
-                           next=result.page % result.pages + 1))
+    page, pages = format_number(result.page, ctx.lang), format_number(result.pages, ctx.lang)
+    if result.page < result.pages:
+        lines.append(ctx.t("Page {page} of {pages}: /members {next} shows the next.", page=page, pages=pages,
+                           next=result.page + 1))
+    elif result.pages > 1:
+        lines.append(ctx.t("Page {page} of {pages}.", page=page, pages=pages))
     return [ctx.reply("\n".join(lines))]
 
 

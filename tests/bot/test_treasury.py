@@ -1,6 +1,7 @@
 """An admin's /closeorder, /withdraw and /members through `coop console --jsonl`: an order closed before its
 deadline is bought or refunded and everyone hears it; cash paid out is burned from the member's Food-USD and
 both hear it, each in their language; the members listed in the admin's language."""
+import sqlite3
 import time
 
 from tests.bot.console import Console
@@ -100,6 +101,24 @@ def test_cash_paid_out_is_told_to_the_admin_and_the_member_and_members_are_liste
         console.send(**{"from": "luz", "text": "/members", "lang": "en"})
         lines = console.expect("luz", "members:")["text"].splitlines()
         assert lines[0] == "3 members:" and lines[3].startswith("luz (console) · English · joined ")
+
+        # Ana on Telegram too (where she blocked the bot), and twenty residents more: two pages.
+        with sqlite3.connect(tmp_path / "data" / "coop.db") as db:
+            (ana,) = db.execute("SELECT member_id FROM bot_members WHERE handle = 'ana'").fetchone()
+            rows = [("telegram", "111", "ana_t", ana, None, True)]
+            rows += [("console", f"m{n:02}", None, f"r_m{n:02}", "bn", False) for n in range(20)]
+            db.executemany("INSERT INTO bot_members (channel, handle, alias, chat_id, member_id, lang, invite_code, "
+                           "alerts, blocked, joined_at) VALUES (?, ?, ?, ?, ?, ?, 'test', 0, ?, '2099-01-01')",
+                           [(c, h, a, h, m, lang, b) for c, h, a, m, lang, b in rows])
+        console.send(**{"from": "admin", "text": "/members"})
+        lines = console.expect("admin", "miembros:")["text"].splitlines()
+        assert lines[0] == "23 miembros:" and len(lines) == 22
+        assert lines[2].startswith("ana (console), @ana_t (Telegram, nos bloqueó) · English · se unió el ")
+        assert lines[-1] == "Página 1 de 2: /members 2 muestra la siguiente."
+        console.send(**{"from": "admin", "text": "/members 2"})
+        lines = console.expect("admin", "miembros:")["text"].splitlines()
+        assert [line.split(" ·")[0] for line in lines[1:-1]] == ["m17 (console)", "m18 (console)", "m19 (console)"]
+        assert lines[1].startswith("m17 (console) · বাংলা · se unió el ") and lines[-1] == "Página 2 de 2."
         assert console.close() == 0
     finally:
         if console.process.poll() is None:
