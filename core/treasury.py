@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.store import Member
-from chain.db import SmartAccount
 from core import offers
+from core.custody import exported
 from core.orders import join_order, open_order, product_name, product_names
 from core.ports import Ports
 from core.results import Offered, Refused
@@ -66,9 +66,7 @@ async def withdraw(ports: Ports, admin: int, member_id: str, amount: int,
     (`amount`, `balance`)."""
     if amount <= 0:
         return Refused("zero_amount")
-    async with ports.uow.read() as session:
-        account = await session.get(SmartAccount, member_id)
-    if account is not None and account.exported_to is not None:
+    if await exported(ports.uow, member_id):
         return Refused("exported", {"member_id": member_id})
     balance = (await ports.ledger.balances(await ports.wallet(member_id))).food_usd
     if amount > balance:
