@@ -8,26 +8,34 @@ the channel took them (bot/told.py): seeing an event again (a restart, a retried
 When an order closes, each member who joined hears their part; what is theirs to get back is claimed for
 them at once by the keeper (bot/keeper.py), which retries it until done.
 """
+import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import astuple
+from collections.abc import Awaitable, Callable
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from web3 import Web3
 from web3.logs import DISCARD
 
 from bot.identity import identity_key
+from bot.settings import Settings
 from bot.store import Admin, Announcement, Member, PendingAction, Timing
+from bot.told import Telling
 from chain.db import HistoryEvent, Intent, SmartAccount, utcnow
 from chain.indexer import RolledBack
-from chain.ledger import part_read
+from chain.deploy import CoopSystem
+from chain.ledger import CoopLedger, part_read
 from chain.proposal_actions import decode_actions
 from chain.transactions import crash_point
 from core.claims import CLOSING_EVENTS
 from core.governance import DEFEATED, EXECUTED, Proposal, in_history
+from core.ports import Ports
 from core.wallet import balances
 from handlers.history import accounts_about
 from handlers.outcomes import outcome_text
@@ -36,7 +44,6 @@ from handlers.reasons import reason_text
 from locales import Translator, format_clock, format_day, format_gro, format_money, format_number
 
 if TYPE_CHECKING:
-    from bot.app import App
     from handlers.base import Reply
 
 Messages = list[tuple[str, "Reply"]]  # (channel, reply)
@@ -44,9 +51,29 @@ Messages = list[tuple[str, "Reply"]]  # (channel, reply)
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class AnnouncerDeps:
+    """What the Announcer reads and tells through (bot/app.py wires it)."""
+
+    sessions: async_sessionmaker
+    telling: Telling
+    ledger: CoopLedger
+    contracts: CoopSystem
+    core: Ports  # for the use cases' reads (balances, proposals)
+    w3: Web3  # an opened order's receipt
+    settings: Settings  # the time zone, the fee ceiling, crash points in tests
+    admins: frozenset[str]  # identities, "channel:id"
+    channels: set[str]  # the channels connected so far, each with a group chat (the App's set: it grows)
+
+
 class Announcer:
-    def __init__(self, app: "App"):
-        self.app = app
+    def __init__(self, deps: AnnouncerDeps):
+        self.deps = deps
+        self._order_closed: list[Callable[[], Awaitable[None]]] = []
+
+    def after_order_closed(self, then: Callable[[], Awaitable[None]]) -> None:
+        """`then()` runs after an order's close is told (the keeper claims what it owes members)."""
+        self._order_closed.append(then)
 
     @staticmethod
     def _to(member: Member, text: str) -> Messages:
@@ -58,22 +85,22 @@ class Announcer:
         """The group chat of each channel members use, in English (the group's shared language)."""
         from handlers.base import Reply
 
-        return [(channel, Reply("group", text_of(Translator("en")))) for channel in sorted(self.app.channels)]
+        return [(channel, Reply("group", text_of(Translator("en")))) for channel in sorted(self.deps.channels)]
 
     async def _tell(self, event: str, messages: Messages) -> None:
-        await self.app.telling.tell(event, messages)
+        await self.deps.telling.tell(event, messages)
 
     # ---- outcomes of confirmed actions ----
 
     async def intent_finished(self, intent: Intent) -> None:
         """The outbox's subscriber: told once per intent (the outbox calls again after a crash or a failure)."""
         event = f"intent:{intent.id}"
-        if await self.app.telling.told_already(event):
+        if await self.deps.telling.told_already(event):
             return
         await self._tell(event, await self._outcome(intent))
 
     async def _outcome(self, intent: Intent) -> Messages:
-        async with self.app.sessions() as session:
+        async with self.deps.sessions() as session:
             action = (await session.execute(select(PendingAction).where(
                 PendingAction.intent_id == intent.id))).scalar_one_or_none()
             member = await session.get(Member, action.member) if action else None
@@ -89,7 +116,7 @@ class Announcer:
             return self._to(member, tr.t("Done. It is recorded.")) + await self._beneficiary(action)
         if action.kind == "withdraw":
             return await self._beneficiary(action, admin=member)
-        held = await balances(self.app.core, member.member_id)
+        held = await balances(self.deps.core, member.member_id)
         special = outcome_text(tr, action.kind, action.params, held)
         if action.kind == "transfer":
             return self._to(member, special) + await self._recipient(action, member)
@@ -99,7 +126,7 @@ class Announcer:
                                      amount=format_money(held.food_usd, tr.lang)))
 
     async def _record_timing(self, intent_id: int) -> None:
-        async with self.app.sessions() as session, session.begin():
+        async with self.deps.sessions() as session, session.begin():
             row = (await session.execute(select(Timing).where(Timing.intent_id == intent_id))).scalar_one_or_none()
             if row is not None and row.finished_at is None:
                 row.finished_at = utcnow()
@@ -108,10 +135,10 @@ class Announcer:
     async def _beneficiary(self, action: PendingAction, admin: Member | None = None) -> Messages:
         """The member an admin's deposit, withdrawal or certification was for; and for a withdrawal the
         `admin` who paid the cash, with the member's balance now."""
-        async with self.app.sessions() as session:  # on each channel the resident uses (/link)
+        async with self.deps.sessions() as session:  # on each channel the resident uses (/link)
             members = list((await session.execute(select(Member).where(
                 Member.member_id == action.params["for_member_id"]).order_by(Member.id))).scalars())
-        held = await balances(self.app.core, action.params["for_member_id"])
+        held = await balances(self.deps.core, action.params["for_member_id"])
         fusd, gro = held.food_usd, held.gro
         messages = []
         if admin is not None:
@@ -139,9 +166,9 @@ class Announcer:
         message, so both are told exactly once, and only once the chain has done it (the outbox retries the
         outcome until told). FoodUSD transfers are not indexed at all (chain/indexer.py says why)."""
         recipient = action.params["recipient"]
-        async with self.app.sessions() as session:
+        async with self.deps.sessions() as session:
             members = list((await session.execute(select(Member).where(Member.member_id == recipient))).scalars())
-        fusd = (await balances(self.app.core, recipient)).food_usd
+        fusd = (await balances(self.deps.core, recipient)).food_usd
         messages = []
         for member in members:
             tr = Translator(member.lang or "en")
@@ -152,9 +179,9 @@ class Announcer:
 
     async def _order_opened(self, intent: Intent) -> Messages:
         """The admin who opened an order and the group hear its number."""
-        app = self.app
-        receipt = await app.read(app.w3.eth.get_transaction_receipt, intent.tx_hash)
-        created = app.contracts.group_buy.events.OrderCreated().process_receipt(receipt, errors=DISCARD)
+        deps = self.deps
+        receipt = await asyncio.to_thread(deps.w3.eth.get_transaction_receipt, intent.tx_hash)
+        created = deps.contracts.group_buy.events.OrderCreated().process_receipt(receipt, errors=DISCARD)
         if not created:
             return []
         order_id, who = created[0]["args"]["orderId"], intent.params["announce"]
@@ -164,7 +191,7 @@ class Announcer:
             return tr.t("Order #{id} is open: {product}, {price} each. Members join with /join {id} UNITS.",
                        id=format_number(order_id, tr.lang), product=who["product"], price=format_money(price, tr.lang))
 
-        async with app.sessions() as session:
+        async with deps.sessions() as session:
             admin = (await session.execute(select(Member).where(
                 Member.channel == who["channel"], Member.handle == who["to"].lstrip("@")))).scalar_one_or_none()
         told = self._to(admin, text(Translator(admin.lang or "en"))) if admin is not None else []
@@ -184,7 +211,7 @@ class Announcer:
     async def catch_up(self) -> None:
         """At start-up, then on a schedule: history the indexer recorded but that was not told (a crash between
         the two, or a subscriber that failed) is told now, once."""
-        async with self.app.sessions() as session:
+        async with self.deps.sessions() as session:
             events = list((await session.execute(select(HistoryEvent).where(
                 ((HistoryEvent.contract == "group_buy") & HistoryEvent.event.in_(CLOSING_EVENTS))
                 | ((HistoryEvent.contract == "governor") & (HistoryEvent.event == "ProposalCreated")))
@@ -203,21 +230,21 @@ class Announcer:
             log.warning("history event rolled back by a reorg: %s %s", event.event.event, event.event.tx_hash)
             return
         key = self._event_key(event)
-        if key is None or await self.app.telling.told_already(key):
+        if key is None or await self.deps.telling.told_already(key):
             return
         if event.contract == "governor":
             await self._proposal_created(int(event.args["proposalId"]), key)
             return
         order_id = int(event.args["orderId"])
-        crash_point(self.app.settings.crash_at, "before_order_told")  # tests: the history kept, not told
-        order = await self.app.ledger.order(order_id)
+        crash_point(self.deps.settings.crash_at, "before_order_told")  # tests: the history kept, not told
+        order = await self.deps.ledger.order(order_id)
         # Refunded although its whole cases reached the minimum: it was not closed in time.
         stale = event.event == "OrderRefunded" and order.buys >= order.min_units
         messages = self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
         joined = await self._joined(order_id)
         # From each member's part (one batch), not claimable: told late (a catch-up), a refund may be claimed already.
-        reads = [part_read(self.app.contracts, order_id, account) for _, account in joined]
-        parts = await self.app.ledger.read(*reads) if reads else []
+        reads = [part_read(self.deps.contracts, order_id, account) for _, account in joined]
+        parts = await self.deps.ledger.read(*reads) if reads else []
         for (member, _), part in zip(joined, parts):
             units, refund = astuple(order.outcome_for(part))
             tr = Translator(member.lang or "en")
@@ -231,7 +258,8 @@ class Announcer:
                 text += " " + tr.t("{amount} comes back to your Food-USD.", amount=format_money(refund, tr.lang))
             messages += self._to(member, text)
         await self._tell(key, messages)
-        await self.app.keeper.claim_refunds()  # at once, not at the keeper's next look
+        for then in self._order_closed:  # the keeper claims refunds at once, not at its next look
+            await then()
 
     @staticmethod
     def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int, stale: bool) -> str:
@@ -252,8 +280,8 @@ class Announcer:
     async def _members_of(self, contract: str, events: tuple[str, ...], arg: str, value: int
                           ) -> list[tuple[Member, str]]:
         """The members (with their accounts) whose accounts emitted one of `events` about `value`."""
-        accounts = {account for account, _ in await accounts_about(self.app, contract, events, arg, value)}
-        async with self.app.sessions() as session:
+        accounts = {account for account, _ in await accounts_about(self.deps, contract, events, arg, value)}
+        async with self.deps.sessions() as session:
             rows = (await session.execute(
                 select(Member, SmartAccount.address).join(SmartAccount, SmartAccount.member_id == Member.member_id)
                 .where(SmartAccount.address.in_(accounts)))).all()
@@ -264,13 +292,13 @@ class Announcer:
     async def _actions_of(self, proposal: Proposal, stoppable: bool = True):
         """A function of a translator: what the proposal's actions do, in that language. `stoppable`: the
         guardian can still cancel it (not once it is decided against or done)."""
-        actions = decode_actions(self.app.contracts, *proposal.actions)
-        known = await known_for(self.app, actions)
+        actions = decode_actions(self.deps.contracts, *proposal.actions)
+        known = await known_for(self.deps, actions)
         return lambda tr: actions_text(tr, actions, known, stoppable)
 
     async def _proposal_created(self, proposal_id: int, key: str) -> None:
         """Once: the group hears of a new proposal, with what it would do."""
-        proposal = next((p for p in await in_history(self.app.core.uow) if p.proposal_id == proposal_id), None)
+        proposal = next((p for p in await in_history(self.deps.core.uow) if p.proposal_id == proposal_id), None)
         if proposal is None:
             return
         actions = await self._actions_of(proposal)
@@ -289,14 +317,14 @@ class Announcer:
         """Once, when a proposal's vote has ended: the group and every member who voted hear the result.
         `queueable_at`: a passed proposal that waits for the guardian window can take effect from then on."""
         key = f"proposal:{proposal.proposal_id}:result"
-        if await self.app.telling.told_already(key):
+        if await self.deps.telling.told_already(key):
             return
         against, for_, abstain = tally
         actions = await self._actions_of(proposal, stoppable=state != DEFEATED)
-        zone = ZoneInfo(self.app.settings.timezone)
+        zone = ZoneInfo(self.deps.settings.timezone)
         earliest = None  # the guardian's window, then the timelock's delay
         if queueable_at is not None:
-            earliest = queueable_at + (await self.app.ledger.governor_terms()).timelock_delay
+            earliest = queueable_at + (await self.deps.ledger.governor_terms()).timelock_delay
 
         def text(tr: Translator) -> str:
             return result(tr) + "\n" + actions(tr)
@@ -327,7 +355,7 @@ class Announcer:
         the member a claim was for)."""
         member = None
         if member_id is not None:
-            async with self.app.sessions() as session:
+            async with self.deps.sessions() as session:
                 member = (await session.execute(select(Member).where(Member.member_id == member_id)
                                                 .order_by(Member.id).limit(1))).scalar_one_or_none()
 
@@ -356,26 +384,26 @@ class Announcer:
                         "({fee} gwei a unit of gas, the setting COOP_MAX_FEE_GWEI), so I stopped raising my offer. "
                         "They go through by themselves when fees fall, and members' money stays safe meanwhile. To "
                         "pay more now, raise COOP_MAX_FEE_GWEI and restart me.",
-                        fee=format_number(self.app.settings.max_fee_gwei, tr.lang))
+                        fee=format_number(self.deps.settings.max_fee_gwei, tr.lang))
 
         await self.tell_admins_once(f"fee-ceiling:{sender}:{nonce}", text)
 
     async def tell_admins_once(self, key: str, text_of) -> None:
         """Once per `key`, in any process (bot_announcements): every admin hears `text_of(their translator)`."""
-        if await self.app.telling.told_already(key):
+        if await self.deps.telling.told_already(key):
             return
-        async with self.app.sessions() as session:
-            listed = select(Member).where(Member.handle.in_({a.split(":", 1)[1] for a in self.app.admins}))
+        async with self.deps.sessions() as session:
+            listed = select(Member).where(Member.handle.in_({a.split(":", 1)[1] for a in self.deps.admins}))
             added = select(Member).join(Admin, (Admin.channel == Member.channel) & (Admin.handle == Member.handle))
             admins = {m.id: m for m in (await session.execute(listed)).scalars()
-                      if identity_key(m.channel, m.handle) in self.app.admins}
+                      if identity_key(m.channel, m.handle) in self.deps.admins}
             admins |= {m.id: m for m in (await session.execute(added)).scalars()}
         await self._tell(key, [m for member in admins.values()
                                for m in self._to(member, text_of(Translator(member.lang or "en")))])
 
     async def proposal_executed(self, proposal: Proposal) -> None:
         key = f"proposal:{proposal.proposal_id}:executed"
-        if await self.app.telling.told_already(key):
+        if await self.deps.telling.told_already(key):
             return
         actions = await self._actions_of(proposal, stoppable=False)
 
@@ -398,8 +426,8 @@ class Announcer:
         from handlers.alerts import notice_text
         from iot.rules import CRITICAL
 
-        zone, now = ZoneInfo(self.app.settings.timezone), time.time()
-        async with self.app.sessions() as session:
+        zone, now = ZoneInfo(self.deps.settings.timezone), time.time()
+        async with self.deps.sessions() as session:
             members = list((await session.execute(select(Member).where(
                 Member.alerts.is_(True), Member.blocked.is_(False)))).scalars())
         messages = [m for member in members for m in self._to(member, notice_text(Translator(member.lang or "en"),

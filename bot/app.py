@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from web3 import HTTPProvider, Web3
 
 from bot import store
-from bot.announce import Announcer
-from bot.keeper import Keeper
+from bot.announce import Announcer, AnnouncerDeps
+from bot.keeper import Keeper, KeeperDeps
 from bot.notify import Limits, Notifier
 from bot.prune import PRUNE_EVERY, prune
 from bot.scheduler import Scheduler
@@ -102,7 +102,9 @@ class App:
         await self.keystore.open()
         await self.notifier.start()
         self.outbox = Outbox(self.sessions)
-        self.announcer = Announcer(self)
+        self.announcer = Announcer(AnnouncerDeps(
+            sessions=self.sessions, telling=self.telling, ledger=self.ledger, contracts=self.contracts,
+            core=self.core, w3=self.w3, settings=s, admins=self.admins, channels=self.channels))
         self.outbox.subscribe(self.announcer.intent_finished)
         if s.bundler_url:
             self._bundler = BundlerClient(s.bundler_url, self.contracts.entry_point.address)
@@ -114,14 +116,17 @@ class App:
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
         self._indexer_stop = asyncio.Event()
-        self.keeper = Keeper(self)
+        self.keeper = Keeper(KeeperDeps(
+            sessions=self.sessions, ledger=self.ledger, contracts=self.contracts, core=self.core, w3=self.w3,
+            indexer=self.indexer, outbox=self.outbox, announcer=self.announcer))
+        self.announcer.after_order_closed(self.keeper.claim_refunds)
         self.scheduler = Scheduler(s.timezone)
         self.scheduler.every(s.keeper_interval, self.keeper.tick, "keeper")
         self.scheduler.every(PRUNE_EVERY, self.prune, "prune")
         self.scheduler.every(RESEND_EVERY, self.telling.resend, "resend untold")
         # History a failed subscriber left untold is told on a later look, not only after a restart.
         self.scheduler.every(RESEND_EVERY, self.announcer.catch_up, "catch up history")
-        self.sensors = Sensors(self)
+        self.sensors = Sensors(s, self.sessions, self.scheduler, self.announcer.alert)
         self.alerts = self.sensors.alerts
         if background:
             await self.begin()

@@ -16,23 +16,28 @@ Each step on chain is an operator intent keyed by order or proposal and attempt,
 restart never do it twice. An attempt the chain refuses (a node whose clock is not yet past the
 deadline) fails without being sent and is tried again on a later tick, a few times at most.
 """
+import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from sqlalchemy import literal, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from web3 import Web3
 
+from bot.announce import Announcer
 from bot.store import Member
 from chain.db import Intent, SmartAccount
-from chain.ledger import Order, OrderStatus
+from chain.deploy import CoopSystem
+from chain.indexer import Indexer
+from chain.ledger import CoopLedger, Order, OrderStatus
+from chain.outbox import Outbox
 from chain.proposal_actions import decode_actions, waits_for_guardian
 from core import orders
 from core.claims import claims_under_way, refund, unclaimed
 from core.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED, in_history
+from core.ports import Ports
 from handlers.history import history_reached
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +46,23 @@ ATTEMPTS = 5  # per step; a step refused this often is left to the admins (they 
 FINISHED = (DEFEATED, CANCELED, EXECUTED)  # (a timelocked governor's proposals never expire)
 
 
+@dataclass(frozen=True)
+class KeeperDeps:
+    """What the keeper reads and acts through (bot/app.py wires it)."""
+
+    sessions: async_sessionmaker
+    ledger: CoopLedger
+    contracts: CoopSystem
+    core: Ports  # the use cases' reads (claims, proposals) and members' accounts (made on first use)
+    w3: Web3  # the latest block: the chain's clock
+    indexer: Indexer  # how far the history has followed the chain
+    outbox: Outbox  # each step is an intent
+    announcer: Announcer  # proposals' results, and what the keeper gave up on
+
+
 class Keeper:
-    def __init__(self, app: "App"):
-        self.app = app
+    def __init__(self, deps: KeeperDeps):
+        self.deps = deps
         self._closed: set[int] = set()  # order ids known not to be open (they never reopen)
         self._finished: set[int] = set()  # proposals announced in a final state
         self._given_up: set[str] = set()
@@ -52,13 +71,13 @@ class Keeper:
         self._guardian_window: int | None = None  # the governor's (immutable), read once
 
     async def tick(self) -> None:
-        latest = await self.app.read(self.app.w3.eth.get_block, "latest")
+        latest = await asyncio.to_thread(self.deps.w3.eth.get_block, "latest")
         # The later of the chain's clock and the wall clock: a dev chain may run ahead, and an idle one
         # mines no blocks (its next block still takes the wall clock's time).
         now = max(int(latest["timestamp"]), int(time.time()))
         await self.register_missing()
         await self.finalize_orders(now)
-        if await history_reached(self.app, latest["number"]):  # so a result reaches every member who voted
+        if await history_reached(self.deps, latest["number"]):  # so a result reaches every member who voted
             await self.advance_proposals(now, latest["number"])
             await self.claim_refunds()
 
@@ -68,13 +87,13 @@ class Keeper:
         """A member whose registration was never written (a crash between writes, from before /start was
         one transaction) gets their account and registration now, so every member can vote."""
         registered = select(Intent.id).where(Intent.idempotency_key == literal("register:") + Member.member_id)
-        async with self.app.sessions() as session:
+        async with self.deps.sessions() as session:
             missing = list((await session.scalars(select(Member.member_id).where(~registered.exists()).distinct())))
         for member_id in missing:
             log.warning("member %s had no registration: registering them now", member_id)
             try:
-                await self.app.wallet(member_id)
-                await self.app.outbox.submit(f"register:{member_id}", member_id, "register",
+                await self.deps.core.wallet(member_id)
+                await self.deps.outbox.submit(f"register:{member_id}", member_id, "register",
                                              {"resident_id": member_id})
             except Exception:  # noqa: BLE001 - one member's trouble must not stop the keepers' other work
                 log.exception("registering member %s failed; trying again on a later tick", member_id)
@@ -82,7 +101,7 @@ class Keeper:
     # ---- orders ----
 
     async def finalize_orders(self, now: int) -> None:
-        ledger = self.app.ledger
+        ledger = self.deps.ledger
         count = await ledger.order_count()
         unknown = [order_id for order_id in range(1, count + 1) if order_id not in self._closed]
         for order in await ledger.orders(unknown):
@@ -98,7 +117,7 @@ class Keeper:
 
     async def _stale_after(self) -> int:
         if self._stale is None:  # GroupBuy's constant
-            self._stale = await self.app.ledger.stale_after()
+            self._stale = await self.deps.ledger.stale_after()
         return self._stale
 
     async def _finalize(self, order_id: int, order: Order) -> None:
@@ -106,7 +125,7 @@ class Keeper:
         bought = order.buys
         if bought >= order.min_units and bought != order.units:
             # Units are shared out first come, first served: the contract needs the members in join order.
-            join_order = await orders.join_order(self.app.core, order_id)
+            join_order = await orders.join_order(self.deps.core, order_id)
             if len(join_order) != order.members:
                 return  # the history has not caught up with every join yet
             params["join_order"] = join_order
@@ -118,16 +137,16 @@ class Keeper:
         """Every member's refund from a closed order is claimed for them (GroupBuy refunds are pulled, and
         residents should not have to ask): from the history, so an order's close missed by a crash, or a
         claim that failed, is still done."""
-        under_way = await claims_under_way(self.app.core.uow)
-        for order_id, account in await unclaimed(self.app.core.uow):
+        under_way = await claims_under_way(self.deps.core.uow)
+        for order_id, account in await unclaimed(self.deps.core.uow):
             if (order_id, account) in self._nothing_owed:
                 continue
-            async with self.app.sessions() as session:
+            async with self.deps.sessions() as session:
                 member_id = await session.scalar(select(SmartAccount.member_id).where(SmartAccount.address == account))
             key = f"claim:{order_id}:{member_id}"
             if member_id is None or (order_id, member_id) in under_way or key in self._given_up:
                 continue
-            if not await refund(self.app.ledger, order_id, account):  # all their units were bought: nothing comes back
+            if not await refund(self.deps.ledger, order_id, account):  # all their units were bought: nothing comes back
                 self._nothing_owed.add((order_id, account))
                 continue
             await self._step(key, "claim_for", {"order_id": order_id}, order_id, member_id)
@@ -136,31 +155,31 @@ class Keeper:
 
     async def advance_proposals(self, now: int, block: int) -> None:
         """Proposals as of `block`, up to which the history (its votes) has been followed."""
-        for proposal in await in_history(self.app.core.uow):
+        for proposal in await in_history(self.deps.core.uow):
             if proposal.proposal_id in self._finished:
                 continue
-            status = await self.app.ledger.proposal(proposal.proposal_id, block=block)
+            status = await self.deps.ledger.proposal(proposal.proposal_id, block=block)
             state = status.state
             queueable_at = await self._queueable_at(proposal) if state == SUCCEEDED else None
             if state in (SUCCEEDED, QUEUED, EXECUTED, DEFEATED):
-                await self.app.announcer.proposal_result(proposal, state, status.tally, queueable_at)
+                await self.deps.announcer.proposal_result(proposal, state, status.tally, queueable_at)
             action = self._action(proposal)
             if state == SUCCEEDED and (queueable_at is None or now >= queueable_at + GRACE):
                 await self._step(f"queue:{proposal.proposal_id}", "queue", action, proposal.number)
             elif state == QUEUED and now >= status.eta + GRACE:
                 await self._step(f"execute:{proposal.proposal_id}", "execute", action, proposal.number)
             elif state == EXECUTED:
-                await self.app.announcer.proposal_executed(proposal)
+                await self.deps.announcer.proposal_executed(proposal)
             if state in FINISHED:
                 self._finished.add(proposal.proposal_id)
 
     async def _queueable_at(self, proposal) -> int | None:
         """When a proposal that must wait for the guardian window can be queued; None when it need not wait."""
-        if not waits_for_guardian(decode_actions(self.app.contracts, *proposal.actions)):
+        if not waits_for_guardian(decode_actions(self.deps.contracts, *proposal.actions)):
             return None
         if self._guardian_window is None:
-            self._guardian_window = (await self.app.ledger.governor_terms()).guardian_window
-        return (await self.app.ledger.proposal(proposal.proposal_id)).deadline + self._guardian_window
+            self._guardian_window = (await self.deps.ledger.governor_terms()).guardian_window
+        return (await self.deps.ledger.proposal(proposal.proposal_id)).deadline + self._guardian_window
 
     @staticmethod
     def _action(proposal) -> dict:
@@ -174,14 +193,14 @@ class Keeper:
         """Submits attempt n of a step unless one is under way or done; refused attempts are retried, and
         when the chain has refused it ATTEMPTS times the admins are told (`number`: the order's or the
         proposal's, as members know it; `member_id`: the member a claim is for)."""
-        async with self.app.sessions() as session:
+        async with self.deps.sessions() as session:
             tried = (await session.execute(select(Intent.state, Intent.reason).where(
                 Intent.idempotency_key.like(f"{key}:%")).order_by(Intent.id))).all()
         if any(state != "failed" for state, _ in tried):
             return  # under way, or done
         if len(tried) < ATTEMPTS:
-            await self.app.outbox.submit(f"{key}:{len(tried) + 1}", member_id, kind, params)
+            await self.deps.outbox.submit(f"{key}:{len(tried) + 1}", member_id, kind, params)
         elif key not in self._given_up:
             self._given_up.add(key)
             log.error("keeper gave up on %s after %d refused attempts (last: %s)", key, ATTEMPTS, tried[-1][1])
-            await self.app.announcer.keeper_gave_up(key, kind, number, ATTEMPTS, tried[-1][1], member_id)
+            await self.deps.announcer.keeper_gave_up(key, kind, number, ATTEMPTS, tried[-1][1], member_id)

@@ -2,18 +2,19 @@
 into the database, and alerts delivered through the Announcer (and so the notifier)."""
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bot.scheduler import Scheduler
+from bot.settings import Settings
 from handlers.readings import CHARTS_DIR
 from iot import store as iot_store
-from iot.alerts import Alerts, QuietHours
+from iot.alerts import Alerts, Notice, QuietHours
 from iot.broker import EmbeddedBroker
 from iot.ingest import Ingestor
 from iot.schema import Telemetry
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -23,19 +24,21 @@ TIDY_SECONDS = 3600.0
 
 
 class Sensors:
-    def __init__(self, app: "App"):
-        s = app.settings
-        self.app = app
+    def __init__(self, settings: Settings, sessions: async_sessionmaker, scheduler: Scheduler,
+                 tell: Callable[[Notice], Awaitable[None]]):
+        """`tell`: delivers an alert's notice to the members who hear it (the Announcer)."""
+        s = settings
+        self.settings, self.sessions, self.scheduler = settings, sessions, scheduler
         self.broker: EmbeddedBroker | None = None
-        self.alerts = Alerts(app.sessions, app.announcer.alert, zone=s.timezone,
+        self.alerts = Alerts(sessions, tell, zone=s.timezone,
                              quiet=QuietHours.parse(s.quiet_hours) if s.quiet_hours else None,
                              offline_after=s.sensor_offline_after, remind_seconds=s.alert_remind_after)
         self.ingestor: Ingestor | None = None
 
     async def start(self) -> None:
-        s = self.app.settings
+        s = self.settings
         await self.alerts.load()
-        if unheard := await iot_store.heard_but_unregistered(self.app.sessions):
+        if unheard := await iot_store.heard_but_unregistered(self.sessions):
             log.warning("sensors: boards that published before are not registered, so not heard: %s; an admin "
                         "registers each real one with /device add SITE DEVICE",
                         ", ".join(repr(f"{site}/{device}") for site, device in unheard))
@@ -46,11 +49,11 @@ class Sensors:
             (s.data_dir / MQTT_URL_FILE).write_text(url + "\n")
         # One persistent MQTT session per database: what arrives while the assistant is down waits for it.
         client_id = "coop-ingest-" + hashlib.sha256(s.database_url.encode()).hexdigest()[:12]
-        self.ingestor = Ingestor(self.app.sessions, url, client_id=client_id, on_telemetry=self._telemetry,
+        self.ingestor = Ingestor(self.sessions, url, client_id=client_id, on_telemetry=self._telemetry,
                                  on_status=self.alerts.status)
         await self.ingestor.start()
-        self.app.scheduler.every(ALERT_CHECK_SECONDS, self.alerts.check, "alerts")
-        self.app.scheduler.every(TIDY_SECONDS, self._tidy, "tidy")
+        self.scheduler.every(ALERT_CHECK_SECONDS, self.alerts.check, "alerts")
+        self.scheduler.every(TIDY_SECONDS, self._tidy, "tidy")
 
     async def _telemetry(self, t: Telemetry) -> None:
         await self.alerts.reading(t.site, t.device, t.readings, t.ts)
@@ -59,11 +62,11 @@ class Sensors:
         """Hourly: old raw readings into per-minute aggregates, and /readings charts older than an hour
         (sent long since) deleted."""
         cutoff = datetime.now().timestamp() - 3600
-        for chart in (self.app.settings.data_dir / CHARTS_DIR).glob("*.png"):
+        for chart in (self.settings.data_dir / CHARTS_DIR).glob("*.png"):
             if chart.stat().st_mtime < cutoff:
                 chart.unlink(missing_ok=True)
-        days = self.app.settings.readings_raw_days
-        moved = await iot_store.downsample(self.app.sessions, days, datetime.now(timezone.utc).replace(tzinfo=None))
+        days = self.settings.readings_raw_days
+        moved = await iot_store.downsample(self.sessions, days, datetime.now(timezone.utc).replace(tzinfo=None))
         if moved:
             log.info("sensors: %d raw readings older than %s days kept as per-minute aggregates", moved, days)
 
