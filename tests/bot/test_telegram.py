@@ -58,13 +58,18 @@ async def app(api, tmp_path_factory):
 async def polling(app, api):
     """The transport in polling mode, with the admin onboarded (in English)."""
     transport = await TelegramTransport(app, app.settings).start()
-    mark = len(api.calls)
-    await api.queue(api.message(ADMIN_ID, "/start", username="admin", lang="en"))
-    choice = await api.wait_for("sendMessage", ADMIN_ID, "·", after=mark)
-    await api.queue(api.press(ADMIN_ID, choice.buttons[0]["callback_data"], username="admin", lang="en"))
-    await api.wait_for("sendMessage", ADMIN_ID, "What would you like to do?", after=mark)  # after the welcome
+    await onboard_admin(api)
     yield transport
     await transport.stop()
+
+
+async def onboard_admin(api: TelegramAPI, timeout: float = 30.0) -> None:
+    """The admin (ADMIN_ID) starts the bot and chooses English."""
+    mark = len(api.calls)
+    await api.queue(api.message(ADMIN_ID, "/start", username="admin", lang="en"))
+    choice = await api.wait_for("sendMessage", ADMIN_ID, "·", after=mark, timeout=timeout)
+    await api.queue(api.press(ADMIN_ID, choice.buttons[0]["callback_data"], username="admin", lang="en"))
+    await api.wait_for("sendMessage", ADMIN_ID, "What would you like to do?", after=mark)  # after the welcome
 
 
 async def invite_code(api: TelegramAPI) -> str:
