@@ -20,31 +20,9 @@ _CLONE_SUFFIX = bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
 
 
 class Signers(Protocol):
-    """Where members' keys live (chain.keystore.Keystore)."""
-
-    async def create_key(self, member_id: str) -> str: ...
+    """Where members' keys live (chain.keystore.Keystore), for signing their operations."""
 
     async def signers(self, member_ids: list[str]) -> dict[str, LocalAccount]: ...
-
-
-async def ensure_account(sessions: async_sessionmaker, signers: Signers, contracts: CoopSystem,
-                         member_id: str, salt: int = 0) -> SmartAccount:
-    """The member's account, creating their key and recording the account's address on first use."""
-    async with sessions() as session:
-        account = await session.get(SmartAccount, member_id)
-        if account is not None:
-            return account
-    signer = await signers.create_key(member_id)
-    # A blocking node call: off the event loop, so other members' messages go on meanwhile.
-    address = await asyncio.to_thread(contracts.account_factory.functions.predictAddress(signer, salt).call)
-    try:
-        async with sessions() as session, session.begin():
-            account = SmartAccount(member_id=member_id, address=address, signer=signer, salt=salt)
-            session.add(account)
-        return account
-    except IntegrityError:  # a concurrent first use recorded it meanwhile
-        async with sessions() as session:
-            return await session.get(SmartAccount, member_id)
 
 
 @dataclass(frozen=True)
@@ -67,8 +45,26 @@ class NewAccount:
 async def new_account(keystore: Keystore, contracts: CoopSystem, member_id: str, salt: int = 0) -> NewAccount:
     """A key for `member_id` and the address of the account it gives, not yet stored (see NewAccount)."""
     key = keystore.new_key(member_id)
+    # A blocking node call: off the event loop, so other members' messages go on meanwhile.
     address = await asyncio.to_thread(contracts.account_factory.functions.predictAddress(key.address, salt).call)
     return NewAccount(key, address, salt)
+
+
+async def ensure_account(sessions: async_sessionmaker, keystore: Keystore, contracts: CoopSystem,
+                         member_id: str, salt: int = 0) -> SmartAccount:
+    """The member's account, made on first use: their key and its account's address written together (a node
+    away while the address is predicted leaves nothing behind)."""
+    async with sessions() as session:
+        account = await session.get(SmartAccount, member_id)
+        if account is not None:
+            return account
+    made = await new_account(keystore, contracts, member_id, salt)
+    try:
+        async with sessions() as session, session.begin():
+            return await made.add_to(session, keystore)
+    except IntegrityError:  # a concurrent first use recorded it meanwhile
+        async with sessions() as session:
+            return await session.get(SmartAccount, member_id)
 
 
 def clone_code(contracts: CoopSystem) -> bytes:
