@@ -352,7 +352,7 @@ class Announcer:
     async def keeper_gave_up(self, key: str, kind: str, number: int, attempts: int, reason: str | None,
                              member_id: str | None = None) -> None:
         """Once: the admins hear that something the co-op does by itself could not be done (`member_id`:
-        the member a claim was for)."""
+        the member a claim or a registration was for)."""
         member = None
         if member_id is not None:
             async with self.deps.sessions() as session:
@@ -366,6 +366,10 @@ class Announcer:
                 return tr.t("What order #{number} owes {member} could not be given back by itself: the chain "
                             "refused it {count} times ({reason}). The money stays safe in the order; they can "
                             "send /claim, or ask the developers to look.",
+                            member=(member.alias or member.handle) if member else member_id, **fields)
+            if kind == "register":
+                return tr.t("{member} could not be registered on the chain by itself: the chain refused it {count} "
+                            "times ({reason}). Until it is done they cannot vote; please ask the developers to look.",
                             member=(member.alias or member.handle) if member else member_id, **fields)
             if kind == "finalize":
                 return tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "

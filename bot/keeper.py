@@ -3,7 +3,8 @@
 - An open order past its deadline is finalized: bought when its whole cases reach the minimum, else
   refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer
   then tells the group and each member who joined (bot/announce.py).
-- A member whose registration on chain was never written (a crash, in older versions) is registered.
+- A member whose registration on chain was never written (a crash, in older versions), or was refused by
+  the chain, is registered: retried until done, the admins told if the chain keeps refusing.
 - What a closed order owes a member (a refund) is claimed for them, from the history (core/claims.py):
   retried until done, the admins told if the chain keeps refusing.
 - A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
@@ -21,7 +22,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import literal, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from web3 import Web3
 
@@ -84,17 +85,19 @@ class Keeper:
     # ---- members ----
 
     async def register_missing(self) -> None:
-        """A member whose registration was never written (a crash between writes, from before /start was
-        one transaction) gets their account and registration now, so every member can vote."""
-        registered = select(Intent.id).where(Intent.idempotency_key == literal("register:") + Member.member_id)
+        """A member with no registration done or under way is registered now, so every member can vote: one
+        whose registration was never written (a crash between writes, from before /start was one transaction),
+        or one the chain refused (retried like any step, then left to the admins)."""
+        alive = select(Intent.id).where(Intent.kind == "register", Intent.member_id == Member.member_id,
+                                        Intent.state != "failed")
         async with self.deps.sessions() as session:
-            missing = list((await session.scalars(select(Member.member_id).where(~registered.exists()).distinct())))
+            missing = list((await session.scalars(select(Member.member_id).where(~alive.exists()).distinct())))
         for member_id in missing:
-            log.warning("member %s had no registration: registering them now", member_id)
             try:
-                await self.deps.core.wallet(member_id)
-                await self.deps.outbox.submit(f"register:{member_id}", member_id, "register",
-                                             {"resident_id": member_id})
+                await self.deps.core.wallet(member_id)  # one whose registration was never written may lack an account
+                # Attempts are keyed register:ID:n, apart from the one /start wrote (register:ID).
+                if await self._step(f"register:{member_id}", "register", {"resident_id": member_id}, 0, member_id):
+                    log.warning("member %s is not registered: registering them now", member_id)
             except Exception:  # noqa: BLE001 - one member's trouble must not stop the keepers' other work
                 log.exception("registering member %s failed; trying again on a later tick", member_id)
 
@@ -189,18 +192,21 @@ class Keeper:
 
     # ---- one step on chain ----
 
-    async def _step(self, key: str, kind: str, params: dict, number: int, member_id: str | None = None) -> None:
+    async def _step(self, key: str, kind: str, params: dict, number: int, member_id: str | None = None) -> bool:
         """Submits attempt n of a step unless one is under way or done; refused attempts are retried, and
         when the chain has refused it ATTEMPTS times the admins are told (`number`: the order's or the
-        proposal's, as members know it; `member_id`: the member a claim is for)."""
+        proposal's, as members know it; `member_id`: the member a claim or a registration is for). True when
+        it submitted an attempt."""
         async with self.deps.sessions() as session:
             tried = (await session.execute(select(Intent.state, Intent.reason).where(
                 Intent.idempotency_key.like(f"{key}:%")).order_by(Intent.id))).all()
         if any(state != "failed" for state, _ in tried):
-            return  # under way, or done
+            return False  # under way, or done
         if len(tried) < ATTEMPTS:
             await self.deps.outbox.submit(f"{key}:{len(tried) + 1}", member_id, kind, params)
-        elif key not in self._given_up:
+            return True
+        if key not in self._given_up:
             self._given_up.add(key)
             log.error("keeper gave up on %s after %d refused attempts (last: %s)", key, ATTEMPTS, tried[-1][1])
             await self.deps.announcer.keeper_gave_up(key, kind, number, ATTEMPTS, tried[-1][1], member_id)
+        return False

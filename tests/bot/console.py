@@ -117,6 +117,17 @@ class Chain:
         send(self.w3, self.contracts.gro.functions.certify(address, Web3.keccak(text=batch), grams, 1),
              Account.from_key(self.keys["certifier"]))
 
+    def registrar_may_register(self, allowed: bool) -> None:
+        """The co-op's governance (the timelock, impersonated) grants or revokes the registrar's role."""
+        registry, timelock = self.contracts.registry, self.contracts.timelock.address
+        role = registry.functions.REGISTRAR_ROLE().call()
+        registrar = Account.from_key(self.keys["registrar"]).address
+        call = (registry.functions.grantRole if allowed else registry.functions.revokeRole)(role, registrar)
+        self.w3.provider.make_request("anvil_impersonateAccount", [timelock])
+        self.w3.provider.make_request("anvil_setBalance", [timelock, hex(10**18)])
+        self.w3.eth.wait_for_transaction_receipt(call.transact({"from": timelock}))
+        self.w3.provider.make_request("anvil_stopImpersonatingAccount", [timelock])
+
     def advance(self, seconds: int) -> None:
         """The chain's clock jumps ahead (a block is mined at the new time)."""
         self.w3.provider.make_request("evm_increaseTime", [seconds])

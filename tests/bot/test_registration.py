@@ -1,0 +1,51 @@
+"""A member's registration on chain (what lets them vote): one the chain refused is tried again by the keeper
+until it is done; one it keeps refusing is told to the admins, once."""
+import sqlite3
+import time
+
+from bot.keeper import ATTEMPTS
+from tests.bot.console import Chain, Console
+from tests.bot.test_console import invite_code, onboard
+
+
+def registrations(chain: Chain, handle: str) -> list[tuple[str, str]]:
+    """(key, state) of each registration intent of the member `handle`, in order."""
+    with sqlite3.connect(chain.db) as db:
+        return [(key.rsplit(":", 1)[-1] if key.count(":") == 2 else "", state) for key, state in db.execute(
+            "SELECT i.idempotency_key, i.state FROM chain_intents i JOIN bot_members m ON m.member_id = i.member_id "
+            "WHERE m.handle = ? AND i.kind = 'register' ORDER BY i.id", (handle,))]
+
+
+def wait_for(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_refused_registration_is_retried_until_done_and_one_that_keeps_failing_is_told_once(tmp_path):
+    # The keeper looks every second: the test grants the role back between two of its looks.
+    console = Console(tmp_path / "data", env={"COOP_KEEPER_INTERVAL": "1"})
+    try:
+        onboard(console, "admin", "en")
+        chain = Chain(tmp_path / "data")
+        chain.registrar_may_register(False)
+        onboard(console, "bea", "en", invite_code(console))
+        wait_for(lambda: registrations(chain, "bea") == [("", "failed")])  # /start's own, refused
+        chain.registrar_may_register(True)
+        chain.wait_member(chain.account("bea"))
+        assert registrations(chain, "bea")[-1] == ("1", "confirmed")  # a new key for the new attempt
+
+        chain.registrar_may_register(False)
+        onboard(console, "cy", "en", invite_code(console))
+        console.heard("admin", "cy could not be registered on the chain by itself: the chain refused it 5 times")
+        assert registrations(chain, "cy") == [("", "failed")] + [(str(n), "failed") for n in range(1, ATTEMPTS + 1)]
+        time.sleep(3)  # the keeper's later looks neither try again nor tell the admins again
+        console.send(**{"from": "admin", "text": "/help"})
+        console.expect("admin", "/balance")
+        assert len(registrations(chain, "cy")) == ATTEMPTS + 1
+        assert sum("could not be registered" in reply["text"] for reply in console.seen) == 1
+        assert console.close() == 0
+    finally:
+        if console.process.poll() is None:
+            console.process.kill()
