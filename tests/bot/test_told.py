@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot import store
 from bot.notify import CONSOLE, Blocked, Notifier, TransientError
 from bot.prune import TOLD_KEPT, prune
-from bot.store import OutgoingMessage
+from bot.store import Announcement, OutgoingMessage
 from bot.told import Telling
 from chain.db import create_engine, sessionmaker, utcnow
 from handlers.base import Reply
@@ -188,3 +188,22 @@ async def test_messages_told_or_dropped_long_ago_are_pruned_and_untold_ones_neve
     async with sessions() as session:
         kept = set((await session.execute(select(OutgoingMessage.event))).scalars())
     assert kept == {"intent:2", "intent:3"}  # never told (a month offline is no reason to lose it), and recent
+
+
+async def test_the_marks_of_events_told_long_ago_are_pruned_unless_they_could_be_told_again(sessions):
+    now = utcnow()
+    old, recent = now - TOLD_KEPT - timedelta(hours=1), now - timedelta(days=1)
+    # Seen again after a restart (catch_up reads the whole recorded history; the keeper every proposal and
+    # every refused step): their marks stay, however old.
+    again = ["order:1:closed", "proposal:7:created", "proposal:7:result", "proposal:7:executed",
+             "gave-up:finalize:1", "fee-ceiling:0xabc:3"]
+    async with sessions() as session, session.begin():
+        for key in again + ["intent:1", "alert:ab12"]:
+            session.add(Announcement(key=key, at=old))
+        session.add_all([Announcement(key="intent:2", at=recent), Announcement(key="intent:3", at=old)])
+        session.add(OutgoingMessage(event="intent:3", seq=0, channel="telegram", recipient="jo", text="t",
+                                    created_at=old))  # not told yet
+    assert (await prune(sessions, 900))[3] == 2
+    async with sessions() as session:
+        kept = set((await session.execute(select(Announcement.key))).scalars())
+    assert kept == {*again, "intent:2", "intent:3"}
