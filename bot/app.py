@@ -245,8 +245,17 @@ class App:
         self.notifier.connect(channel, send, limits)
         self.channels.add(channel)
 
-    async def _message_done(self, record: int, dropped: str | None) -> None:
-        await self.telling.finished(record, dropped)
+    async def _message_done(self, record: int, dropped: str | None, sent_id: str | None) -> None:
+        await self.telling.finished(record, dropped, sent_id)
+
+    async def not_delivered(self, channel: str, sent_id: str) -> None:
+        """The channel took a message, then reported it undelivered because the member's 24-hour window had
+        closed (WhatsApp): it is told again when they write (`wrote`)."""
+        await self.telling.hold(channel, sent_id)
+
+    async def wrote(self, channel: str, handle: str) -> None:
+        """The member wrote (their window is open): what was held for them is told now."""
+        await self.telling.release(channel, handle)
 
     def unblocked(self, channel: str, handle: str) -> None:
         self.notifier.unblock(channel, handle)

@@ -2,7 +2,8 @@
 
 Outcomes, announcements, alerts, digests and broadcasts all go through `Notifier.push`, which only
 enqueues. A message pushed with a `record` (its durable row, bot/told.py) is reported to `on_done` once
-the channel took it (`on_done(record, None)`) or it was dropped for good (`"blocked"`, `"error"`); one
+the channel took it (`on_done(record, None, sent_id)`: the channel's id for it, when its send returns one) or
+it was dropped for good (`"blocked"`, `"error"`); one
 that every retry failed, or that no transport could take, is not reported and stays to be told again.
 The same record is never queued twice at once. Each recipient has its own worker, so a recipient whose
 messages are being retried holds up nobody else while their own messages still arrive in order. A
@@ -54,7 +55,9 @@ class TransientError(Exception):
 
 
 class Sender(Protocol):
-    async def send(self, reply: "Reply") -> None: ...  # raises RetryAfter, Blocked or TransientError
+    # Raises RetryAfter, Blocked or TransientError; may return the channel's id for the message it took
+    # (WhatsApp's, whose failures are reported later by that id).
+    async def send(self, reply: "Reply") -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ CONSOLE = Limits()
 
 SendFunction = Callable[["Reply"], Awaitable[None]]  # an App sink, `async def write(reply)`, also serves
 OnBlocked = Callable[[str, str], Awaitable[None] | None]
-OnDone = Callable[[int, str | None], Awaitable[None]]
+OnDone = Callable[[int, str | None, str | None], Awaitable[None]]  # (record, dropped, sent id)
 RECENT = 10_000  # finished records remembered, so a resend racing a told mark does not send twice
 
 
@@ -113,6 +116,7 @@ class _Message:
     channel: str
     reply: "Reply"
     record: int | None = None  # its durable row (bot/told.py), if any
+    sent: str | None = None  # the channel's id for it, once taken (when the channel gives one)
 
 
 @dataclass
@@ -197,6 +201,10 @@ class Notifier:
 
     # ---- what the app uses ----
 
+    def forget(self, record: int) -> None:
+        """`record`, reported done, is to be told again (its channel reported it undelivered after all)."""
+        self._finished.pop(record, None)
+
     async def push(self, channel: str, reply: "Reply", record: int | None = None) -> str:
         """Queues a reply for delivery and returns its id (for the logs); never waits on the network.
         `record`: the reply's durable row, reported to `on_done` (a record already queued is not queued again)."""
@@ -272,7 +280,7 @@ class Notifier:
             return
         try:
             if outcome is not None and self._on_done is not None:
-                await self._on_done(message.record, None if outcome == "told" else outcome)
+                await self._on_done(message.record, None if outcome == "told" else outcome, message.sent)
                 self._finished[message.record] = None
                 if len(self._finished) > RECENT:
                     del self._finished[next(iter(self._finished))]
@@ -288,7 +296,7 @@ class Notifier:
         for attempt in range(1, self.max_attempts + 1):
             await self._wait_turn(channel, to)
             try:
-                await channel.sender.send(message.reply)
+                message.sent = await channel.sender.send(message.reply)
                 return "told"
             except RetryAfter as e:
                 channel.paused_until = max(channel.paused_until, self._clock() + e.seconds)

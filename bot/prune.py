@@ -7,6 +7,7 @@ from sqlalchemy import delete, exists, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.store import Announcement, OutgoingMessage, PendingAction, SeenUpdate
+from bot.told import HELD
 from chain.db import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,11 @@ async def prune(sessions: async_sessionmaker, confirm_ttl: float, now: datetime 
             PendingAction.state != "confirmed",
             PendingAction.created_at < now - timedelta(seconds=confirm_ttl) - OFFER_KEPT))).rowcount
         told = (await session.execute(delete(OutgoingMessage).where(
-            (OutgoingMessage.told_at.is_not(None) | OutgoingMessage.dropped.is_not(None)),
+            # (a NULL `dropped` is not `!= HELD` in SQL: untold rows stay)
+            OutgoingMessage.told_at.is_not(None) | (OutgoingMessage.dropped != HELD),
             OutgoingMessage.created_at < now - TOLD_KEPT))).rowcount
         untold = exists().where(OutgoingMessage.event == Announcement.key, OutgoingMessage.told_at.is_(None),
-                                OutgoingMessage.dropped.is_(None))
+                                OutgoingMessage.dropped.is_(None) | (OutgoingMessage.dropped == HELD))
         marks = (await session.execute(delete(Announcement).where(
             or_(*(Announcement.key.like(kind) for kind in PRUNED_MARKS)),
             Announcement.at < now - TOLD_KEPT, ~untold))).rowcount

@@ -141,8 +141,8 @@ class OutgoingMessage(BotBase):
     """One message to one recipient (a member, or a channel's group chat), written in the same transaction as
     its event's `Announcement` and kept until the channel took it: `told_at` is set only once the sender
     returned, so a crash or a failed send tells it again (bot/told.py). `dropped` says why it never will be
-    (blocked, error). Rows with `told_at` or `dropped` set may be pruned; untold rows must never be, and the
-    event's `Announcement` row is what keeps it from being told twice."""
+    (blocked, error), or that it is held till the member writes. Rows told or dropped may be pruned; untold and
+    held rows must never be, and the event's `Announcement` row is what keeps it from being told twice."""
 
     __tablename__ = "bot_outgoing_messages"
     __table_args__ = (UniqueConstraint("event", "seq"),)
@@ -156,7 +156,10 @@ class OutgoingMessage(BotBase):
     image: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     told_at: Mapped[datetime | None] = mapped_column(index=True)
-    dropped: Mapped[str | None] = mapped_column(String(16))  # blocked | error
+    # blocked | error; or held: the channel took it, then could not deliver it (WhatsApp's 24-hour window had
+    # closed): untold, it waits for the member to write (bot/told.py)
+    dropped: Mapped[str | None] = mapped_column(String(16))
+    sent_id: Mapped[str | None] = mapped_column(String(128), index=True)  # the channel's id for it (WhatsApp's)
 
 
 def migrate(url: str) -> None:

@@ -7,6 +7,10 @@ writes nothing. Its messages are `OutgoingMessage` rows, one per recipient. A me
 take (the process died, the channel was away, every retry failed) stays untold and is queued again at
 start-up and every `RESEND_EVERY` seconds. The one double left is a crash between the channel taking a
 message and its told mark: at most once more, never lost.
+
+A channel may report later that a message it took was not delivered: WhatsApp's status webhook, with error
+131047 when the member's 24-hour window had closed. Its told mark is cleared and it is held (`dropped` HELD,
+found by the channel's id for it, `sent_id`) until the member writes again, then told again.
 """
 import logging
 from datetime import timedelta
@@ -25,6 +29,7 @@ log = logging.getLogger(__name__)
 
 RESEND_EVERY = 300.0  # seconds between looks for messages left untold
 RESEND_AFTER = timedelta(minutes=2)  # a message younger than this is still in the notifier's hands
+HELD = "held"  # `dropped` of a message waiting for its member to write (untold: never pruned)
 
 
 class Telling:
@@ -83,11 +88,35 @@ class Telling:
             await self.notifier.push(row.channel, reply_of(row), record=row.id)
         return len(rows)
 
-    async def finished(self, record: int, dropped: str | None) -> None:
-        """The notifier is done with a message: told (the channel took it), or dropped for good."""
-        values = {"told_at": utcnow()} if dropped is None else {"dropped": dropped}
+    async def finished(self, record: int, dropped: str | None, sent_id: str | None = None) -> None:
+        """The notifier is done with a message: told (the channel took it, calling it `sent_id`), or dropped
+        for good."""
+        values = {"told_at": utcnow(), "sent_id": sent_id} if dropped is None else {"dropped": dropped}
         async with self.sessions() as session, session.begin():
             await session.execute(update(OutgoingMessage).where(OutgoingMessage.id == record).values(**values))
+
+    async def hold(self, channel: str, sent_id: str) -> None:
+        """The message the channel calls `sent_id` was not delivered after all: untold, held for `release`."""
+        async with self.sessions() as session, session.begin():
+            held = (await session.execute(update(OutgoingMessage).where(
+                OutgoingMessage.channel == channel, OutgoingMessage.sent_id == sent_id,
+                OutgoingMessage.told_at.is_not(None)).values(told_at=None, dropped=HELD))).rowcount
+        if held:
+            log.info("told held channel=%s sent_id=%s reason=not_delivered", channel, sent_id[-12:])
+
+    async def release(self, channel: str, to: str) -> int:
+        """The member `to` wrote: the messages held for them are queued again. Returns how many."""
+        async with self.sessions() as session, session.begin():
+            rows = list((await session.execute(select(OutgoingMessage).where(
+                OutgoingMessage.told_at.is_(None), OutgoingMessage.dropped == HELD,
+                OutgoingMessage.channel == channel, OutgoingMessage.recipient.in_((to, "+" + to)))
+                .order_by(OutgoingMessage.id))).scalars())
+            for row in rows:
+                row.dropped = None
+        for row in rows:
+            self.notifier.forget(row.id)
+            await self.notifier.push(row.channel, reply_of(row), record=row.id)
+        return len(rows)
 
 
 def buttons_of(reply: Reply) -> list[list[dict[str, str]]] | None:
@@ -99,4 +128,4 @@ def reply_of(row: OutgoingMessage) -> Reply:
     return Reply(row.recipient, row.text, buttons, row.image)
 
 
-__all__ = ["RESEND_EVERY", "Telling"]
+__all__ = ["HELD", "RESEND_EVERY", "Telling"]

@@ -17,7 +17,9 @@ Out (`send`, the whole send path in one method, also what the notifier calls for
   transport logs that and skips them.
   Failures follow bot.notify's delivery contract (docs/interfaces.md §4): rate limits pause the channel, 131026
   (unreachable) marks the member blocked, 131047 (window closed) goes again as the template, 5xx and refused
-  connections are tried again; a failure Meta reports later by status webhook teaches the same.
+  connections are tried again; a failure Meta reports later by status webhook teaches the same. `send` returns
+  the id the Graph API gave the (first) message, kept with the told record: a message accepted and then
+  reported failed with 131047 is held, untold, and told again when the member next writes (bot/told.py).
 The 24-hour window: WhatsApp accepts free-form messages only within 24 h of the member's last message.
   The last inbound time per member is kept in memory and, after a restart, read from SeenUpdate (whose
   update_id is "<wa_id>:<message id>"). Outside the window a message goes as the approved template named
@@ -187,6 +189,7 @@ class _Failed:
 
     wa_id: str
     codes: tuple[int, ...]
+    message_id: str | None  # the id the Graph API gave it when it accepted it
 
 
 def parse_webhook(payload: Any, phone_number_id: str | None) -> tuple[list[_Message], list[_Failed]]:
@@ -211,7 +214,8 @@ def parse_webhook(payload: Any, phone_number_id: str | None) -> tuple[list[_Mess
                     codes = tuple(c for e in map(_dict, _list(status.get("errors")))
                                   if isinstance(c := e.get("code"), int))
                     log.warning("whatsapp delivery_failed to=%s codes=%s", who(recipient), list(codes))
-                    failed.append(_Failed(recipient, codes))
+                    message_id = status.get("id")
+                    failed.append(_Failed(recipient, codes, message_id if isinstance(message_id, str) else None))
             for message in map(_dict, _list(value.get("messages"))):
                 parsed = _parse_message(message, names)
                 if parsed is not None:
@@ -239,6 +243,12 @@ def _parse_message(message: dict, names: dict) -> _Message | None:
         text, press = "", None  # media, location…: the router answers with a hint, never silence
     return _Message(wa_id, message_id, text if isinstance(text, str) else None,
                     press if isinstance(press, str) else None, names.get(wa_id))
+
+
+def _message_id(answer: dict) -> str | None:
+    """The id in the Graph API's answer to a message it accepted ({"messages": [{"id": "wamid…"}]})."""
+    found = _dict((_list(answer.get("messages")) or [None])[0]).get("id")
+    return found if isinstance(found, str) else None
 
 
 def _list(value: Any) -> list:
@@ -320,6 +330,7 @@ class WhatsAppTransport:
         for message in messages:
             if await self._first_time(message):
                 self._schedule(message)
+                await self.app.wrote(CHANNEL, message.wa_id)  # their window is open: what was held goes now
         return web.Response(status=200)
 
     def _signed(self, body: bytes, header: str) -> bool:
@@ -343,11 +354,14 @@ class WhatsAppTransport:
 
     async def _failed_later(self, failure: _Failed) -> None:
         """What a failure reported by webhook teaches: the member is unreachable (marked blocked until they
-        write), or their window had closed (what follows goes as the template)."""
+        write), or their window had closed (what follows goes as the template, and the failed message is told
+        again when they write)."""
         if UNDELIVERABLE in failure.codes:
             await self.app.mark_blocked(CHANNEL, failure.wa_id)
         if WINDOW_CLOSED in failure.codes:
             self._close_window(failure.wa_id)
+            if failure.message_id is not None:
+                await self.app.not_delivered(CHANNEL, failure.message_id)
 
     def _close_window(self, wa_id: str) -> None:
         """WhatsApp says the window is closed (our record of it was wrong, e.g. a clock off): until the member
@@ -382,8 +396,9 @@ class WhatsAppTransport:
 
     # ---- out ----
 
-    async def send(self, reply: Reply) -> None:
+    async def send(self, reply: Reply) -> str | None:
         """Sends one reply to a member: free-form inside the 24-hour window, else the template (or not at all).
+        Returns the id the Graph API gave its first message (None when nothing was sent).
 
         Raises SendError when the Graph API refuses or cannot be reached: as bot.notify's TransientError
         (`Unsent`) or RetryAfter (`RateLimited`) only when nothing of the reply went out, so a retry never
@@ -392,7 +407,7 @@ class WhatsAppTransport:
         """
         if reply.to == "group":
             log.info("whatsapp skipped=group_announcement reason=no_bot_group_chats_on_whatsapp")
-            return
+            return None
         to = reply.to.lstrip("+")
         lang, blocked = await self._member(to)
         if blocked:  # the store remembers it across restarts; writing again clears it (handlers/router)
@@ -405,23 +420,25 @@ class WhatsAppTransport:
             if not name:
                 log.warning("whatsapp not_sent to=%s reason=outside_24h_window_and_no_template "
                             "(set WHATSAPP_TEMPLATE_NOTIFY to an approved template)", who(to))
-                return
+                return None
             if reply.buttons or reply.image:
                 log.info("whatsapp template to=%s dropped=buttons_or_image", who(to))
             parameter = shorten(_one_line(reply.text), TEMPLATE_PARAM)
-            await self._post_message(to, {"type": "template", "template": {
+            return _message_id(await self._post_message(to, {"type": "template", "template": {
                 "name": name, "language": {"code": lang},
-                "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter}]}]}})
-            return
+                "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter}]}]}}))
         media_id = await self._upload(reply.image) if reply.image else None
+        first = None
         for i, message in enumerate(render(reply, media_id)):
             try:
-                await self._post_message(to, message)
+                answer = await self._post_message(to, message)
+                first = first or _message_id(answer)
             except (Unsent, RateLimited, Unreachable) as e:
                 if i == 0 or isinstance(e, Unreachable):
                     raise
                 # part of the reply went out: a retry would repeat it, so this is final
                 raise SendError(f"part {i + 1} of a reply was not sent: {e}", status=e.status, code=e.code) from e
+        return first
 
     async def _within_window(self, wa_id: str) -> bool:
         last = self._last_inbound.get(wa_id)

@@ -101,9 +101,9 @@ class GraphAPI:
             return web.json_response({"error": error}, status=status, headers=headers[0] if headers else None)
         if body.get("messaging_product") != "whatsapp" or not body.get("to") or body.get("type") not in body:
             return web.json_response({"error": {"message": "Invalid parameter", "code": 100}}, status=400)
-        return web.json_response({"messaging_product": "whatsapp",
-                                  "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-                                  "messages": [{"id": f"wamid.out{next(self._ids)}"}]})
+        call.answer = {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                       "messages": [{"id": f"wamid.out{next(self._ids)}"}]}
+        return web.json_response(call.answer)
 
     async def _media(self, request: web.Request) -> web.Response:
         fields, upload = {}, None

@@ -11,7 +11,7 @@ from bot import store
 from bot.notify import CONSOLE, Blocked, Notifier, TransientError
 from bot.prune import TOLD_KEPT, prune
 from bot.store import Announcement, OutgoingMessage
-from bot.told import Telling
+from bot.told import HELD, Telling
 from chain.db import create_engine, sessionmaker, utcnow
 from handlers.base import Reply
 from tests.bot.console import Console, button
@@ -50,7 +50,7 @@ class Channel:
 def started(sessions, channel: Channel) -> tuple[Telling, Notifier]:
     """A notifier and its durable side, as the app builds them (a fresh pair is a restarted process)."""
     telling: Telling | None = None
-    notifier = Notifier({"telegram": (channel, CONSOLE)}, on_done=lambda r, d: telling.finished(r, d),
+    notifier = Notifier({"telegram": (channel, CONSOLE)}, on_done=lambda r, d, s: telling.finished(r, d, s),
                         max_attempts=2, base_delay=0)
     telling = Telling(sessions, notifier)
     return telling, notifier
@@ -181,13 +181,14 @@ async def test_messages_told_or_dropped_long_ago_are_pruned_and_untold_ones_neve
     old, recent = now - TOLD_KEPT - timedelta(hours=1), now - timedelta(days=1)
     async with sessions() as session, session.begin():
         for n, (created, told, dropped) in enumerate([(old, old, None), (old, None, "blocked"), (old, None, None),
-                                                      (recent, recent, None)]):
+                                                      (recent, recent, None), (old, None, HELD)]):
             session.add(OutgoingMessage(event=f"intent:{n}", seq=0, channel="telegram", recipient="jo", text="t",
                                         created_at=created, told_at=told, dropped=dropped))
     assert (await prune(sessions, 900))[2] == 2
     async with sessions() as session:
         kept = set((await session.execute(select(OutgoingMessage.event))).scalars())
-    assert kept == {"intent:2", "intent:3"}  # never told (a month offline is no reason to lose it), and recent
+    # never told (a month offline is no reason to lose it), recent, and held for the member's next message
+    assert kept == {"intent:2", "intent:3", "intent:4"}
 
 
 async def test_the_marks_of_events_told_long_ago_are_pruned_unless_they_could_be_told_again(sessions):

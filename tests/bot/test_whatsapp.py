@@ -379,11 +379,12 @@ async def blocked(bot: Bot, wa_id: str) -> bool:
             Member.channel == "whatsapp", Member.handle == wa_id))).scalar_one()
 
 
-def status_failed(wa_id: str, code: int) -> bytes:
-    """A status webhook: a message we sent to `wa_id` was accepted, then failed with `code`."""
+def status_failed(wa_id: str, code: int, message_id: str | None = None) -> bytes:
+    """A status webhook: a message we sent to `wa_id` (the Graph API called it `message_id`) was accepted, then
+    failed with `code`."""
     value = {"messaging_product": "whatsapp",
              "metadata": {"display_phone_number": "15550009999", "phone_number_id": NUMBER_ID},
-             "statuses": [{"id": f"wamid.out{next(_ids)}", "status": "failed", "timestamp": "1700000000",
+             "statuses": [{"id": message_id or f"wamid.out{next(_ids)}", "status": "failed", "timestamp": "1700000000",
                            "recipient_id": wa_id, "errors": [{"code": code, "title": "Message undeliverable."}]}]}
     return json.dumps({"object": "whatsapp_business_account",
                        "entry": [{"id": "WABA1", "changes": [{"value": value, "field": "messages"}]}]}).encode()
@@ -462,6 +463,26 @@ async def test_a_window_the_graph_api_says_is_closed_gets_the_template_instead(b
     await bot.app.push("whatsapp", Reply(number, "Your order was paid."))
     await bot.app.notifier.drain()
     assert [(c.status, c.body["type"]) for c in graph.tries(number)[mark:]] == [(400, "text"), (200, "template")]
+
+
+@in_module_loop
+async def test_a_message_accepted_then_failed_for_a_closed_window_is_told_again_when_the_member_writes(bot, graph):
+    member = "15550000027"
+    await invited(bot, graph, member)
+    await bot.app.telling.tell("test:window-closed", [("whatsapp", Reply(member, "Order #8 was bought."))])
+    await bot.app.notifier.drain()
+    [accepted] = [c for c in graph.tries(member) if c.status == 200 and body(c.body) == "Order #8 was bought."]
+    assert await bot.post(status_failed(member, 131047, accepted.answer["messages"][0]["id"])) == 200
+
+    await bot.app.telling.resend(all_untold=True)  # held for her: not sent again into the closed window
+    await bot.app.notifier.drain()
+    assert [body(m) for m in graph.messages(member)].count("Order #8 was bought.") == 1
+    await bot.send(member, "/help")  # she writes: her window is open again
+    await bot.app.notifier.drain()
+    await bot.app.telling.resend(all_untold=True)  # told now, so not again
+    await bot.app.notifier.drain()
+    told = [m for m in graph.messages(member) if body(m) == "Order #8 was bought."]
+    assert len(told) == 2 and told[-1]["type"] == "text"
 
 
 def test_rendering_shortens_titles_and_splits_long_lists():
