@@ -35,9 +35,9 @@ from chain.proposal_actions import decode_actions
 from chain.transactions import crash_point
 from core.claims import CLOSING_EVENTS
 from core.governance import DEFEATED, EXECUTED, Proposal, in_history
+from core.history import accounts_about
 from core.ports import Ports
 from core.wallet import balances
-from handlers.history import accounts_about
 from handlers.outcomes import outcome_text
 from handlers.proposal_text import actions_text, known_for
 from handlers.reasons import reason_text
@@ -280,7 +280,7 @@ class Announcer:
     async def _members_of(self, contract: str, events: tuple[str, ...], arg: str, value: int
                           ) -> list[tuple[Member, str]]:
         """The members (with their accounts) whose accounts emitted one of `events` about `value`."""
-        accounts = {account for account, _ in await accounts_about(self.deps, contract, events, arg, value)}
+        accounts = {account for account, _ in await accounts_about(self.deps.core.uow, contract, events, arg, value)}
         async with self.deps.sessions() as session:
             rows = (await session.execute(
                 select(Member, SmartAccount.address).join(SmartAccount, SmartAccount.member_id == Member.member_id)

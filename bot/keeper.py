@@ -38,7 +38,6 @@ from core import orders
 from core.claims import claims_under_way, refund, unclaimed
 from core.governance import CANCELED, DEFEATED, EXECUTED, QUEUED, SUCCEEDED, in_history
 from core.ports import Ports
-from handlers.history import history_reached
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class Keeper:
         now = max(int(latest["timestamp"]), int(time.time()))
         await self.register_missing()
         await self.finalize_orders(now)
-        if await history_reached(self.deps, latest["number"]):  # so a result reaches every member who voted
+        if await self.deps.indexer.reached(latest["number"]):  # so a result reaches every member who voted
             await self.advance_proposals(now, latest["number"])
             await self.claim_refunds()
 

@@ -205,6 +205,12 @@ class Indexer:
             except TimeoutError:
                 pass
 
+    async def reached(self, block: int) -> bool:
+        """Whether the history has followed the chain up to `block` (as far as the confirmation depth allows)."""
+        async with self.sessions() as session:
+            cursor = await session.get(Cursor, self.cursor_name)
+        return cursor is not None and cursor.block_number >= block - self.confirmations
+
     async def poll_once(self) -> int:
         """Applies every block that is `confirmations` deep and not applied yet, batch by batch (one
         transaction each), rolling back first if a reorg replaced applied blocks. Returns the number of

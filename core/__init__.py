@@ -17,6 +17,7 @@ member's language, a web API would render the same result as JSON.
 - `escrow.py` — locking GRO for voting power: a new lock, more GRO, a later end, the GRO taken back.
 - `onboarding.py` — `/start CODE`: a new resident (or one more channel of one), and the throttle on wrong codes.
 - `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce, broadcasts.
+- `history.py` — a member's recent events, and who took part in an order or a proposal (the indexed history).
 - `members.py` — what a member sets for themselves and says: their language, sensor alerts, feedback.
 - `metrics.py` — the pilot's figures (/stats), each saying what it counts.
 - `treasury.py` — an admin closing an order early, paying cash out, listing the members.

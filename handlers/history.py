@@ -2,14 +2,11 @@
 redeemed, locks, proposals and votes, from the indexer's chain_history."""
 import asyncio
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
-from chain.db import Cursor, HistoryEvent
-from chain.indexer import history as history_of
-from core.governance import in_history, one_line_title
+from chain.db import HistoryEvent
+from core import history as use
+from core.governance import one_line_title
 from core.wallet import item_text
 from handlers.base import Context, Reply, Services
 from locales import format_day, format_gro, format_money, format_number
@@ -17,33 +14,13 @@ from locales import format_day, format_gro, format_money, format_number
 LIMIT = 10
 
 
-async def history_reached(services: Services, block: int) -> bool:
-    """Whether the indexer has followed the chain up to `block` (as far as its confirmation depth allows)."""
-    indexer = services.indexer
-    async with services.sessions() as session:
-        cursor = await session.get(Cursor, indexer.cursor_name)
-    return cursor is not None and cursor.block_number >= block - indexer.confirmations
-
-
 async def catch_up(services: Services, wait: float = 3.0) -> None:
     """Waits (up to `wait` seconds) for the assistant's indexer to reach the chain's head before the
     history is read, so an action confirmed a moment ago shows."""
     head = await services.read(lambda: services.indexer.w3.eth.block_number)
     deadline = asyncio.get_running_loop().time() + wait
-    while asyncio.get_running_loop().time() < deadline and not await history_reached(services, head):
+    while asyncio.get_running_loop().time() < deadline and not await services.indexer.reached(head):
         await asyncio.sleep(0.1)
-
-
-async def accounts_about(services: Services, contract: str, events: tuple[str, ...], arg: str, value: int
-                         ) -> list[tuple[str, dict[str, Any]]]:
-    """(account, arguments) of the indexed `events` whose argument `arg` is `value`, oldest first: who joined an
-    order, who voted on a proposal. (The argument sits in JSON, compared here rather than in each database's
-    JSON syntax.)"""
-    async with services.sessions() as session:
-        found = (await session.execute(select(HistoryEvent.account, HistoryEvent.args).where(
-            HistoryEvent.contract == contract, HistoryEvent.event.in_(events))
-            .order_by(HistoryEvent.block_number, HistoryEvent.log_index))).all()
-    return [(account, args) for account, args in found if int(args[arg]) == value]
 
 
 def day(ctx: Context, timestamp: int) -> str:
@@ -54,10 +31,8 @@ def day(ctx: Context, timestamp: int) -> str:
 async def history(ctx: Context, args: list[str]) -> list[Reply]:
     """/history: the member's newest events, newest first."""
     await catch_up(ctx.services)
-    account = await ctx.services.wallet(ctx.member.member_id)
-    async with ctx.services.sessions() as session:
-        events = await history_of(session, account, LIMIT)
-    numbers = {str(p.proposal_id): p.number for p in await in_history(ctx.services.core.uow)}
+    recent = await use.recent(ctx.services.core, ctx.member.member_id, LIMIT)
+    events, numbers = recent.events, recent.proposal_numbers
     lines = [f"{day(ctx, e.timestamp)}: {text}" for e in events if (text := describe(ctx, e, numbers))]
     if not lines:
         return [ctx.reply(ctx.t("Nothing has happened on your account yet."))]
