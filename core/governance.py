@@ -179,9 +179,11 @@ class VoteTerms:
 async def vote(ports: Ports, member: int, member_id: str, number: int, support: int,
                votes: int | None = None) -> Offered[VoteTerms] | Refused:
     """`member` casts `votes` (n votes cost n² credits; None: the most they can afford) on proposal #`number`.
-    Refused: no_proposal (`number`), exported, not_open (`number`, `opens_in` seconds), ended (`number`,
+    Refused: invalid (votes below 1, an unknown answer), no_proposal (`number`), exported, not_open (`number`, `opens_in` seconds), ended (`number`,
     `state`), voted (`number`), no_credits (`number`), too_many (`number`, `votes`, `cost`, `credits`, `most`,
     `most_cost`)."""
+    if (votes is not None and votes < 1) or support not in (AGAINST, FOR, ABSTAIN):  # what another door may send
+        return Refused("invalid", {"votes": votes, "support": support})
     listed = await in_history(ports.uow)
     if not 1 <= number <= len(listed):
         return Refused("no_proposal", {"number": number})

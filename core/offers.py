@@ -1,9 +1,9 @@
 """Offers: a money-moving action recorded with its parameters, waiting for the member's confirm or cancel.
 
 The first answer wins, decided by one conditional UPDATE (offered → confirmed | cancelled): a second confirm,
-a retried webhook or a confirm after cancel changes nothing and says so. A confirm writes the chain intent
-whose idempotency key is the offer's token, so even a crash between the two is finished on the next start
-(`resume_confirmed`) and never done twice. An offer lasts `ttl` seconds; answered later, it expires. An offer
+a retried webhook or a confirm after cancel changes nothing and says so. The confirm and the chain intent
+(whose idempotency key is the offer's token) are written in one transaction: a confirmed offer always has its
+intent, and the intent is never written twice. An offer lasts `ttl` seconds; answered later, it expires. An offer
 an admin made is done only if the one answering is still an admin.
 """
 import secrets
@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import Member, PendingAction, Timing
 from chain.db import Intent
@@ -73,44 +73,36 @@ async def answer(uow: UnitOfWork, clock: Clock, ttl: float, token: str, member: 
             await session.refresh(action)
             return {"expired": Answer.EXPIRED, "confirmed": Answer.ALREADY_CONFIRMED}.get(
                 action.state, Answer.ALREADY_CANCELLED)
-    if not confirmed:
-        return Answer.CANCELLED
-    await submit(uow, token)
+        if not confirmed:
+            return Answer.CANCELLED
+        # In the same transaction as the confirm: a confirmed offer always has its intent (the conditional update
+        # above lets one press through, so no other transaction writes this intent meanwhile).
+        await _write_intent(session, action)
     return Answer.CONFIRMED
 
 
-async def submit(uow: UnitOfWork, token: str) -> None:
-    """Writes the confirmed action's intent, after the intents it needs first (`before`), and links it to the
-    offer in one transaction: the worker may finish the intent at once (a quick refusal), and its outcome finds
-    the member through that link. The token is the intent's key, so a second press or a restart writes nothing
-    twice."""
-    try:
-        async with uow() as session:
-            action = await session.get(PendingAction, token)
-            if action.intent_id is not None:
-                return
-            member = await session.get(Member, action.member)
-            member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
-            for n, (kind, params) in enumerate(action.params.get("before", [])):  # a withdrawal's approval
-                Outbox.add(session, f"{token}:{n}", member_id, kind, params)
-            intent = Outbox.add(session, token, member_id, action.kind, action.params["intent"])
-            await session.flush()
-            action.intent_id = intent.id
-            session.add(Timing(intent_id=intent.id))
-    except IntegrityError:  # its intent is there already (another process, or an older version's crash): link it
-        async with uow() as session:
-            action = await session.get(PendingAction, token)
-            if action.intent_id is None:
-                intent = (await session.execute(select(Intent).where(Intent.idempotency_key == token))).scalar_one()
-                action.intent_id = intent.id
-                session.add(Timing(intent_id=intent.id))
+async def _write_intent(session: AsyncSession, action: PendingAction) -> None:
+    """The confirmed action's intent, after the intents it needs first (`before`), linked to the offer: the worker
+    may finish the intent at once (a quick refusal), and its outcome finds the member through that link. The
+    token is the intent's key: one written already (by an older version that wrote it apart) is linked, not
+    written twice."""
+    intent = (await session.execute(select(Intent).where(Intent.idempotency_key == action.token))).scalar_one_or_none()
+    if intent is None:
+        member = await session.get(Member, action.member)
+        member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
+        for n, (kind, params) in enumerate(action.params.get("before", [])):  # a withdrawal's approval
+            Outbox.add(session, f"{action.token}:{n}", member_id, kind, params)
+        intent = Outbox.add(session, action.token, member_id, action.kind, action.params["intent"])
+        await session.flush()
+    action.intent_id = intent.id
+    session.add(Timing(intent_id=intent.id))
 
 
 async def resume_confirmed(uow: UnitOfWork) -> int:
-    """After a restart: confirmed actions whose intent was not written yet get it now."""
-    async with uow.read() as session:
-        tokens = list((await session.execute(select(PendingAction.token).where(
+    """At start: offers an older version confirmed without writing their intent (it wrote them apart) get it now."""
+    async with uow() as session:
+        actions = list((await session.execute(select(PendingAction).where(
             PendingAction.state == "confirmed", PendingAction.intent_id.is_(None)))).scalars())
-    for token in tokens:
-        await submit(uow, token)
-    return len(tokens)
+        for action in actions:
+            await _write_intent(session, action)
+    return len(actions)

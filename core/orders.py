@@ -78,7 +78,9 @@ class JoinTerms:
 
 async def join(ports: Ports, member: int, member_id: str, order_id: int, units: int) -> Offered[JoinTerms] | Refused:
     """`member` (their row id; `member_id` the resident) joins order `order_id` with `units` more units.
-    Refused: no_order, order_closed, units_left (`left`), over_cap (`cap`), top_up (`cost`, `balance`)."""
+    Refused: not_positive (`value`), no_order, order_closed, units_left (`left`), over_cap (`cap`), top_up (`cost`, `balance`)."""
+    if units < 1:  # the chat reads only counts; another door may send anything
+        return Refused("not_positive", {"value": units})
     order = await open_order(ports, order_id)
     if isinstance(order, Refused):
         return order
@@ -111,8 +113,10 @@ class ToleranceTerms:
 async def tolerance(ports: Ports, member: int, member_id: str, order_id: int,
                     extra: int) -> Offered[ToleranceTerms] | Refused:
     """The member would take up to `extra` more units so the order's last case is bought whole (paid now; what
-    is not used comes back after the deadline); 0 takes the offer back. Refused: no_order, order_closed,
+    is not used comes back after the deadline); 0 takes the offer back. Refused: not_positive, no_order, order_closed,
     by_the_unit, not_joined, case_too_small (`most`, `case`), over_cap, top_up, unchanged (`extra`)."""
+    if extra < 0:
+        return Refused("not_positive", {"value": extra})
     order = await open_order(ports, order_id)
     if isinstance(order, Refused):
         return order

@@ -24,16 +24,6 @@ class SystemClock:
         return time.time()
 
 
-@dataclass
-class FixedClock:
-    """A clock that says what a test sets."""
-
-    at: float
-
-    def now(self) -> float:
-        return self.at
-
-
 def utc(clock: Clock) -> datetime:
     """The clock's time as the store keeps times: naive UTC."""
     return datetime.fromtimestamp(clock.now(), timezone.utc).replace(tzinfo=None)

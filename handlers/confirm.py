@@ -1,7 +1,5 @@
 """Confirmations in the chat: an offer's plain summary with exactly two buttons, confirm first and cancel
 second, and what pressing one did (core/offers.py decides it: the first answer wins, once)."""
-from typing import Any
-
 from core import offers
 from core.offers import Answer
 from handlers.base import Button, Context, Reply
@@ -13,13 +11,6 @@ CONFIRM, CANCEL = "ok:", "no:"
 def buttons(ctx: Context, token: str, summary: str) -> list[Reply]:
     """The summary of offer `token` with its two buttons."""
     return [ctx.reply(summary, [[Button(ctx.t("Confirm"), CONFIRM + token), Button(ctx.t("Cancel"), CANCEL + token)]])]
-
-
-async def offer(ctx: Context, kind: str, params: dict[str, Any], summary: str) -> list[Reply]:
-    """Records the action for the member (an admin's, when an admin command offers it) and shows its summary."""
-    core = ctx.services.core
-    token = await offers.offer(core.uow, core.clock, ctx.member.id, kind, params, by_admin=ctx.as_admin)
-    return buttons(ctx, token, summary)
 
 
 async def answer(ctx: Context, token: str, confirmed: bool) -> list[Reply]:

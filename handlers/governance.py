@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from chain.ledger import GRO_DECIMALS
 from chain.proposal_actions import decode_actions
-from core import custody
 from core import governance as use
 from core.governance import (ABSTAIN, ACTIVE, AGAINST, CANCELED, DEFEATED, EXECUTED, EXPIRED, FOR, PENDING, QUEUED,
                              SUCCEEDED, Actions)
@@ -28,11 +27,6 @@ SUPPORT_WORDS = {
 
 
 # ---- helpers shared with the other governance and escrow commands ----
-
-async def chain_now(ctx: Context) -> int:
-    """The chain's clock (seconds), which the governor and the escrow go by (a dev chain may run ahead)."""
-    return await ctx.services.core.ledger.clock()
-
 
 def duration(ctx: Context, seconds: int) -> str:
     """A span of time in whole days, hours or minutes, the member's way."""
@@ -60,11 +54,6 @@ def number_problem(ctx: Context, error: AmountError, typed: str) -> str:
     }
     return texts.get(error.code, ctx.t("“{typed}” is not a number I can read. For example: {example}",
                                        typed=typed, example=error.example))
-
-
-async def exported(ctx: Context) -> bool:
-    """Whether the member took their account into their own custody (then we can no longer act for it)."""
-    return await custody.exported(ctx.services.core.uow, ctx.member.member_id)
 
 
 def exported_reply(ctx: Context) -> list[Reply]:

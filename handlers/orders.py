@@ -73,7 +73,7 @@ def refusal(ctx: Context, refused: Refused) -> list[Reply]:
             text = ctx.t("You already offer {extra} for order #{id}; nothing to change.",
                          extra=ctx.tn("{count} extra unit", "{count} extra units", f["extra"], count=n(f["extra"])),
                          id=n(f["id"]))
-        case _:
+        case _:  # not_positive: the chat reads only counts, so it never sends one
             raise ValueError(f"no wording for the refusal {refused.reason!r}")
     return [ctx.reply(text)]
 

@@ -11,7 +11,7 @@ from sqlalchemy.pool import StaticPool
 from bot.store import BotBase, Invite, Member
 from chain.db import ChainBase, HistoryEvent, SmartAccount, sessionmaker
 from core.onboarding import InviteAttempts
-from core.ports import FixedClock, Ports, SqlUnitOfWork, utc
+from core.ports import Ports, SqlUnitOfWork, utc
 from tests.fakes import InMemoryLedger
 
 
@@ -31,6 +31,16 @@ class FakeAccounts:
         if self.failing:
             raise RuntimeError("the keystore is away")
         session.add(SmartAccount(member_id=member_id, address=account(member_id), signer="0x" + "ee" * 20, salt=0))
+
+
+@dataclass
+class FixedClock:
+    """A clock that says what a test sets."""
+
+    at: float
+
+    def now(self) -> float:
+        return self.at
 
 
 @dataclass

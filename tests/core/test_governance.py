@@ -125,6 +125,15 @@ async def test_voting_on_a_proposal_never_made_is_refused(world):
     assert await governance.vote(world.ports, ana.id, ana.member_id, 2, FOR) == Refused("no_proposal", {"number": 2})
 
 
+async def test_a_vote_of_no_votes_or_an_unknown_answer_is_refused_whatever_door_sends_it(world):
+    ana = await world.member()
+    await a_proposal(world, 11, "Paint the lobby")
+    assert await governance.vote(world.ports, ana.id, ana.member_id, 1, FOR, 0) == Refused(
+        "invalid", {"votes": 0, "support": FOR})
+    assert await governance.vote(world.ports, ana.id, ana.member_id, 1, 7) == Refused(
+        "invalid", {"votes": None, "support": 7})
+
+
 async def test_a_member_in_self_custody_cannot_vote_through_the_co_op(world):
     ana = await world.member()
     await a_proposal(world, 11, "Paint the lobby")

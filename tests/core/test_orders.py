@@ -108,3 +108,12 @@ async def test_tolerance_of_a_whole_case_or_more_is_refused(world):
     world.ledger.join(order.id, account(ana.member_id), 1)
     assert await orders.tolerance(world.ports, ana.id, ana.member_id, 1, 4) == Refused(
         "case_too_small", {"most": 3, "case": 4})
+
+
+async def test_no_units_or_negative_extras_are_refused_whatever_door_sends_them(world):
+    ana = await world.member()
+    order = world.ledger.open_order(case_size=4)
+    assert await orders.join(world.ports, ana.id, ana.member_id, order.id, 0) == Refused("not_positive", {"value": 0})
+    assert await orders.tolerance(world.ports, ana.id, ana.member_id, order.id, -1) == Refused(
+        "not_positive", {"value": -1})
+    assert await offered(world) == []
