@@ -1,11 +1,40 @@
-"""What a member sets for themselves and says to the co-op: their language, sensor alerts, feedback."""
-from sqlalchemy import update
+"""Members as others name them (MEMBER in /send and admins' commands), and what a member sets for themselves and
+says to the co-op: their language, sensor alerts, feedback."""
+from sqlalchemy import or_, select, update
 
+from bot.identity import IdentityError, parse_identity, show_identity
 from bot.store import Feedback, Member
 from core.ports import UnitOfWork
 from core.results import Refused
 
 MAX_FEEDBACK = 1000  # characters of a feedback text kept
+
+
+async def find(uow: UnitOfWork, typed: str) -> Member | Refused:
+    """The member named by `typed` — `channel:id`, or an id, alias (@ana) or +number — never a display name
+    (anyone can take one). Refused: unknown; ambiguous (`identities`, as people write them, for an admin to pick
+    from): several residents go by it, and a money summary must not go to a look-alike."""
+    bare = typed.strip().lstrip("@")
+    try:
+        channel, handle = parse_identity(typed.strip())
+    except IdentityError:
+        channel = handle = None
+    if channel is None and bare.startswith("+"):  # a phone number as people write it: WhatsApp's
+        try:
+            channel, handle = parse_identity(f"whatsapp:{bare}")
+        except IdentityError:
+            pass
+    async with uow.read() as session:
+        if channel is not None:
+            query = select(Member).where(Member.channel == channel, Member.handle == handle)
+        else:
+            query = select(Member).where(or_(Member.handle == bare, Member.alias == bare.lower()))
+        rows = list((await session.execute(query)).scalars())
+    if not rows:
+        return Refused("unknown")
+    if len({m.member_id for m in rows}) > 1:
+        return Refused("ambiguous", {"identities": sorted(show_identity(m.channel, m.handle) for m in rows)})
+    return rows[0]
 
 
 async def set_language(uow: UnitOfWork, member: int, lang: str) -> None:

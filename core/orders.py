@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.store import Product
 from chain.db import HistoryEvent
-from chain.ledger import Order
+from chain.ledger import Order, Part
 from core import offers
 from core.ports import Ports
 from core.results import Offered, Refused
@@ -46,6 +46,23 @@ async def join_order(ports: Ports, order_id: int) -> list[str]:
 async def open_orders(ports: Ports) -> list[Order]:
     now = ports.clock.now()
     return [order for order in await ports.ledger.orders() if order.open_at(now)]
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    order: Order
+    product: str
+    mine: Part  # the member's share of it
+
+
+async def open_orders_for(ports: Ports, member_id: str) -> list[OpenOrder]:
+    """The open orders, each with its product's name and the member's share (read in one batch)."""
+    listed = await open_orders(ports)
+    if not listed:
+        return []
+    names = await product_names(ports)
+    parts = await ports.ledger.parts([order.id for order in listed], await ports.wallet(member_id))
+    return [OpenOrder(order, product_name(names, order), part) for order, part in zip(listed, parts)]
 
 
 async def open_order(ports: Ports, order_id: int) -> Order | Refused:

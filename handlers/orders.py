@@ -1,7 +1,6 @@
 """/orders, /join and /tolerance in the chat: the numbers read from the member's words, the use cases
 (core/orders.py) called with them, and their results worded in the member's language."""
 from core import orders as use
-from core.orders import open_orders, product_name, product_names
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
@@ -17,19 +16,16 @@ def time_left(ctx: Context, deadline: int) -> str:
 
 async def orders(ctx: Context, args: list[str]) -> list[Reply]:
     """/orders: each open order with its progress, time left and the member's share."""
-    listed = await open_orders(ctx.services.core)
+    listed = await use.open_orders_for(ctx.services.core, ctx.member.member_id)
     if not listed:
         return [ctx.reply(ctx.t("There are no open orders right now."))]
-    names = await product_names(ctx.services.core)
-    account = await ctx.services.wallet(ctx.member.member_id)
-    parts = await ctx.services.ledger.parts([order.id for order in listed], account)
     lines = []
-    for order, part in zip(listed, parts):
-        order_id = order.id
+    for shown in listed:
+        order, part, order_id = shown.order, shown.mine, shown.order.id
         mine, extra = part.units, part.tolerance
         line = ctx.t(
             "#{id} {product}: {price} each, {units} of {target} units joined, {left}. You: {mine}.",
-            id=format_number(order_id, ctx.lang), product=product_name(names, order),
+            id=format_number(order_id, ctx.lang), product=shown.product,
             price=format_money(order.unit_price, ctx.lang), units=format_number(order.units, ctx.lang),
             target=format_number(order.target_units, ctx.lang), left=time_left(ctx, order.deadline),
             mine=format_number(mine, ctx.lang))

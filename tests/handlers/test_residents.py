@@ -10,7 +10,7 @@ from tests.core.conftest import world  # noqa: F401 (the fixture: the real table
 async def test_a_name_two_residents_go_by_shows_their_numbers_to_admins_only(world):
     await world.member("ana", channel="console", member_id="r_1")
     await world.member("ana", channel="whatsapp", member_id="r_2")
-    services = SimpleNamespace(sessions=world.ports.uow.sessions)
+    services = SimpleNamespace(core=world.ports)
     for as_admin in (True, False):
         ctx = Context(services, Inbound("console", "bob", "/send ana 5"), member=None, lang="en", as_admin=as_admin)
         found, refusal = await find_member(ctx, "ana")
