@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.store import Member, PendingAction, Timing
 from chain.db import Intent
+from chain.intents import OPERATOR_KINDS
 from chain.outbox import Outbox
 from core.ports import Clock, UnitOfWork, utc
 
@@ -90,7 +91,7 @@ async def submit(uow: UnitOfWork, token: str) -> None:
             if action.intent_id is not None:
                 return
             member = await session.get(Member, action.member)
-            member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
+            member_id = _whose(action, member)
             for n, (kind, params) in enumerate(action.params.get("before", [])):  # a withdrawal's approval
                 Outbox.add(session, f"{token}:{n}", member_id, kind, params)
             intent = Outbox.add(session, token, member_id, action.kind, action.params["intent"])
@@ -104,6 +105,15 @@ async def submit(uow: UnitOfWork, token: str) -> None:
                 intent = (await session.execute(select(Intent).where(Intent.idempotency_key == token))).scalar_one()
                 action.intent_id = intent.id
                 session.add(Timing(intent_id=intent.id))
+
+
+def _whose(action: PendingAction, member: Member) -> str | None:
+    """The member an action's intents are for: the one named (an admin's deposit, withdrawal or certification),
+    else none for an operator call (an admin closing an order: the worker then reads no account for it, as for
+    the keeper's steps), else the member who confirmed."""
+    if "for_member_id" in action.params:
+        return action.params["for_member_id"]
+    return None if action.kind in OPERATOR_KINDS else member.member_id
 
 
 async def resume_confirmed(uow: UnitOfWork) -> int:
