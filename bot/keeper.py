@@ -4,7 +4,8 @@
   refunded. One still open two weeks after its deadline (GroupBuy.STALE_AFTER) is refunded. The indexer
   then tells the group and each member who joined (bot/announce.py).
 - A member whose registration on chain was never written (a crash, in older versions), or was refused by
-  the chain, is registered: retried until done, the admins told if the chain keeps refusing.
+  the chain, is registered: retried until done, the admins told if the chain keeps refusing (a refusal
+  because they are registered already counts as done).
 - What a closed order owes a member (a refund) is claimed for them, from the history (core/claims.py):
   retried until done, the admins told if the chain keeps refusing.
 - A proposal whose vote has ended is announced to the group once, passed or not, with the tallies; a
@@ -22,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from web3 import Web3
 
@@ -31,6 +32,7 @@ from bot.store import Member
 from chain.db import Intent, SmartAccount
 from chain.deploy import CoopSystem
 from chain.indexer import Indexer
+from chain.intents import REASONS
 from chain.ledger import CoopLedger, Order, OrderStatus
 from chain.outbox import Outbox
 from chain.proposal_actions import decode_actions, waits_for_guardian
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 GRACE = 30  # seconds past a deadline before acting: a real chain's next block may lag the wall clock
 ATTEMPTS = 5  # per step; a step refused this often is left to the admins (they are told)
 FINISHED = (DEFEATED, CANCELED, EXECUTED)  # (a timelocked governor's proposals never expire)
+ALREADY_MEMBER = REASONS["AlreadyMember"]  # a registration refused with it is done
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,10 @@ class Keeper:
         """A member with no registration done or under way is registered now, so every member can vote: one
         whose registration was never written (a crash between writes, from before /start was one transaction),
         or one the chain refused (retried like any step, then left to the admins)."""
+        # A registration the chain refused because the member is registered already (an earlier attempt that went
+        # through after all, an older version's) is done, not one to retry or to tell the admins about.
         alive = select(Intent.id).where(Intent.kind == "register", Intent.member_id == Member.member_id,
-                                        Intent.state != "failed")
+                                        or_(Intent.state != "failed", Intent.reason == ALREADY_MEMBER))
         async with self.deps.sessions() as session:
             missing = list((await session.scalars(select(Member.member_id).where(~alive.exists()).distinct())))
         for member_id in missing:

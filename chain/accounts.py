@@ -45,24 +45,34 @@ class NewAccount:
 async def new_account(keystore: Keystore, contracts: CoopSystem, member_id: str, salt: int = 0) -> NewAccount:
     """A key for `member_id` and the address of the account it gives, not yet stored (see NewAccount)."""
     key = keystore.new_key(member_id)
+    return NewAccount(key, await _predict(contracts, key.address, salt), salt)
+
+
+async def _predict(contracts: CoopSystem, signer: str, salt: int) -> str:
     # A blocking node call: off the event loop, so other members' messages go on meanwhile.
-    address = await asyncio.to_thread(contracts.account_factory.functions.predictAddress(key.address, salt).call)
-    return NewAccount(key, address, salt)
+    return await asyncio.to_thread(contracts.account_factory.functions.predictAddress(signer, salt).call)
 
 
 async def ensure_account(sessions: async_sessionmaker, keystore: Keystore, contracts: CoopSystem,
                          member_id: str, salt: int = 0) -> SmartAccount:
     """The member's account, made on first use: their key and its account's address written together (a node
-    away while the address is predicted leaves nothing behind)."""
+    away while the address is predicted leaves nothing behind). A member whose key an older version stored
+    without its account gets the account of that key."""
     async with sessions() as session:
         account = await session.get(SmartAccount, member_id)
         if account is not None:
             return account
-    made = await new_account(keystore, contracts, member_id, salt)
     try:
+        if (signer := await keystore.address_of(member_id)) is None:
+            made = await new_account(keystore, contracts, member_id, salt)
+            async with sessions() as session, session.begin():
+                return await made.add_to(session, keystore)
+        account = SmartAccount(member_id=member_id, address=await _predict(contracts, signer, salt), signer=signer,
+                               salt=salt)
         async with sessions() as session, session.begin():
-            return await made.add_to(session, keystore)
-    except IntegrityError:  # a concurrent first use recorded it meanwhile
+            session.add(account)
+        return account
+    except IntegrityError:  # a concurrent first use recorded it meanwhile (key and account together)
         async with sessions() as session:
             return await session.get(SmartAccount, member_id)
 

@@ -209,23 +209,6 @@ class Keystore:
                 return candidate
         raise KeystoreError("the random source keeps returning invalid secp256k1 keys")
 
-    async def create_key(self, member_id: str) -> str:
-        """The member's signing address, generating and storing their key if they have none. Idempotent,
-        also across processes: concurrent calls for one member leave one key."""
-        existing = await self.address_of(member_id)
-        if existing is not None:
-            return existing
-        key = self.new_key(member_id)
-        try:
-            async with self._sessions() as session, session.begin():
-                await self.add_key(session, key)
-        except IntegrityError:
-            winner = await self.address_of(member_id)
-            if winner is None:
-                raise
-            return winner
-        return key.address
-
     def new_key(self, member_id: str) -> "SealedKey":
         """A new key for `member_id`, already encrypted, not yet stored (`add_key` stores it): made outside
         any transaction, so one that writes the member too stays short."""

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store import Member, PendingAction, Timing
 from chain.db import Intent
+from chain.intents import OPERATOR_KINDS
 from chain.outbox import Outbox
 from core.ports import Clock, UnitOfWork, utc
 
@@ -89,13 +90,22 @@ async def _write_intent(session: AsyncSession, action: PendingAction) -> None:
     intent = (await session.execute(select(Intent).where(Intent.idempotency_key == action.token))).scalar_one_or_none()
     if intent is None:
         member = await session.get(Member, action.member)
-        member_id = action.params.get("for_member_id", member.member_id)  # an admin's deposit is for someone else
+        member_id = _whose(action, member)
         for n, (kind, params) in enumerate(action.params.get("before", [])):  # a withdrawal's approval
             Outbox.add(session, f"{action.token}:{n}", member_id, kind, params)
         intent = Outbox.add(session, action.token, member_id, action.kind, action.params["intent"])
         await session.flush()
     action.intent_id = intent.id
     session.add(Timing(intent_id=intent.id))
+
+
+def _whose(action: PendingAction, member: Member) -> str | None:
+    """The member an action's intents are for: the one named (an admin's deposit, withdrawal or certification),
+    else none for an operator call (an admin closing an order: the worker then reads no account for it, as for
+    the keeper's steps), else the member who confirmed."""
+    if "for_member_id" in action.params:
+        return action.params["for_member_id"]
+    return None if action.kind in OPERATOR_KINDS else member.member_id
 
 
 async def resume_confirmed(uow: UnitOfWork) -> int:

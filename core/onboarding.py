@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.identity import identity_key
@@ -135,10 +136,8 @@ async def start(ports: Ports, accounts: Accounts, attempts: InviteAttempts, newc
     """`newcomer` joins with invite `code` (read as typed: upper case, no dashes); an admin (`admin`) needs none.
     Refused: already_member, invite_needed, throttled (`wait`, seconds), invalid_invite (unknown, used or
     expired: a guesser learns no more than that)."""
-    async with ports.uow.read() as session:
-        if (await session.execute(select(Member.id).where(
-                Member.channel == newcomer.channel, Member.handle == newcomer.handle))).first() is not None:
-            return Refused("already_member")
+    if await _known(ports, newcomer):
+        return Refused("already_member")
     if code is None and not admin:
         return Refused("invite_needed")
     sender = identity_key(newcomer.channel, newcomer.handle)
@@ -171,6 +170,20 @@ async def start(ports: Ports, accounts: Accounts, attempts: InviteAttempts, newc
                 Outbox.add(session, f"register:{member_id}", member_id, "register", {"resident_id": member_id})
     except _Taken:
         return Refused("invalid_invite")
+    except IntegrityError:
+        # A second /start of this person at the same moment (a double press, a retried webhook) wrote them first.
+        if not await _known(ports, newcomer):
+            raise
+        if code is not None:
+            attempts.give_back(sender)  # their own good code, not a guess
+        return Refused("already_member")
     if code is not None:
         attempts.give_back(sender)  # only failures count
     return Started(member, linked)
+
+
+async def _known(ports: Ports, newcomer: Newcomer) -> bool:
+    """Whether this channel identity is a member already."""
+    async with ports.uow.read() as session:
+        return (await session.execute(select(Member.id).where(
+            Member.channel == newcomer.channel, Member.handle == newcomer.handle))).first() is not None

@@ -33,10 +33,12 @@ def test_rotate_master_key_rewraps_the_custodial_keys(tmp_path):
     async def keystore(master_key: str, create: str | None = None) -> str | None:
         engine = create_engine(url)
         try:
-            store = Keystore(sessionmaker(engine), master_key, kdf_params={"n": 2**10, "r": 8, "p": 1})
+            sessions = sessionmaker(engine)
+            store = Keystore(sessions, master_key, kdf_params={"n": 2**10, "r": 8, "p": 1})
             await store.open()
             if create:
-                await store.create_key(create)
+                async with sessions() as session, session.begin():
+                    await store.add_key(session, store.new_key(create))
             return (await store.signer("ana")).address
         finally:
             await engine.dispose()

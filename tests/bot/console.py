@@ -119,10 +119,20 @@ class Chain:
 
     def registrar_may_register(self, allowed: bool) -> None:
         """The co-op's governance (the timelock, impersonated) grants or revokes the registrar's role."""
-        registry, timelock = self.contracts.registry, self.contracts.timelock.address
+        registry = self.contracts.registry
         role = registry.functions.REGISTRAR_ROLE().call()
         registrar = Account.from_key(self.keys["registrar"]).address
-        call = (registry.functions.grantRole if allowed else registry.functions.revokeRole)(role, registrar)
+        change = registry.functions.grantRole if allowed else registry.functions.revokeRole
+        self._as_governance(change(role, registrar))
+
+    def register_by_hand(self, address: str) -> None:
+        """The account is made a member on chain past the assistant (the timelock, taking the registrar's role)."""
+        registry, timelock = self.contracts.registry, self.contracts.timelock.address
+        self._as_governance(registry.functions.grantRole(registry.functions.REGISTRAR_ROLE().call(), timelock))
+        self._as_governance(registry.functions.addMember(address, Web3.keccak(text=f"by hand {address}")))
+
+    def _as_governance(self, call) -> None:
+        timelock = self.contracts.timelock.address
         self.w3.provider.make_request("anvil_impersonateAccount", [timelock])
         self.w3.provider.make_request("anvil_setBalance", [timelock, hex(10**18)])
         self.w3.eth.wait_for_transaction_receipt(call.transact({"from": timelock}))

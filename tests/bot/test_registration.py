@@ -16,6 +16,14 @@ def registrations(chain: Chain, handle: str) -> list[tuple[str, str]]:
             "WHERE m.handle = ? AND i.kind = 'register' ORDER BY i.id", (handle,))]
 
 
+def last_reason(chain: Chain, handle: str) -> str | None:
+    """Why the member's latest registration intent failed (None while none has)."""
+    with sqlite3.connect(chain.db) as db:
+        row = db.execute("SELECT i.reason FROM chain_intents i JOIN bot_members m ON m.member_id = i.member_id "
+                         "WHERE m.handle = ? AND i.kind = 'register' ORDER BY i.id DESC LIMIT 1", (handle,)).fetchone()
+    return row and row[0]
+
+
 def wait_for(condition, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -45,6 +53,29 @@ def test_a_refused_registration_is_retried_until_done_and_one_that_keeps_failing
         console.expect("admin", "/balance")
         assert len(registrations(chain, "cy")) == ATTEMPTS + 1
         assert sum("could not be registered" in reply["text"] for reply in console.seen) == 1
+        assert console.close() == 0
+    finally:
+        if console.process.poll() is None:
+            console.process.kill()
+
+
+def test_a_registration_refused_because_the_member_is_registered_already_is_done(tmp_path):
+    console = Console(tmp_path / "data", env={"COOP_KEEPER_INTERVAL": "1"})
+    try:
+        onboard(console, "admin", "en")
+        chain = Chain(tmp_path / "data")
+        chain.registrar_may_register(False)
+        onboard(console, "dan", "en", invite_code(console))
+        wait_for(lambda: registrations(chain, "dan") == [("", "failed")])
+        chain.register_by_hand(chain.account("dan"))  # (or an attempt that went through after all)
+        chain.registrar_may_register(True)
+        wait_for(lambda: last_reason(chain, "dan") == "already_member")
+        tried = len(registrations(chain, "dan"))
+        time.sleep(3)  # the keeper's later looks neither try again nor tell the admins
+        console.send(**{"from": "admin", "text": "/help"})
+        console.expect("admin", "/balance")
+        assert len(registrations(chain, "dan")) == tried < ATTEMPTS + 1
+        assert not any("could not be registered" in reply["text"] for reply in console.seen)
         assert console.close() == 0
     finally:
         if console.process.poll() is None:

@@ -39,3 +39,23 @@ async def test_a_key_is_stored_only_with_its_account(database_url, anvil_coop):
             assert (await session.get(SmartAccount, "ana")).signer == account.signer
     finally:
         await engine.dispose()
+
+
+async def test_a_key_stored_without_its_account_gets_that_keys_account(database_url, anvil_coop):
+    engine = create_engine(database_url)
+    sessions = sessionmaker(engine)
+    keystore = Keystore(sessions, "test master key", kdf_params=CHEAP_KDF)
+    await keystore.open()
+    try:
+        async with sessions() as session, session.begin():  # as an older version left it: a key, no account
+            await keystore.add_key(session, keystore.new_key("ana"))
+        signer = await keystore.address_of("ana")
+
+        account = await ensure_account(sessions, keystore, anvil_coop.contracts, "ana")
+
+        assert account.signer == signer == (await keystore.signer("ana")).address  # her key, not a new one
+        assert account.address == anvil_coop.contracts.account_factory.functions.predictAddress(signer, 0).call()
+        async with sessions() as session:
+            assert (await session.get(SmartAccount, "ana")).address == account.address
+    finally:
+        await engine.dispose()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from eth_account.messages import encode_defunct
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from chain.db import MasterKey, MemberKey, create_engine, migrate, sessionmaker
 from chain.keystore import (DEFAULT_KDF_PARAMS, Keystore, KeystoreError, MasterKeyError, MemberKeyUnreadable,
@@ -46,41 +47,52 @@ async def opened(sessions, master_key: str | None = MASTER, **kwargs) -> Keystor
     return keystore
 
 
-async def test_key_is_created_once_and_signs_for_its_address(sessions):
+async def store_key(sessions, keystore: Keystore, member_id: str) -> str:
+    """A new key for the member, stored as joining stores it (in the caller's transaction); its address."""
+    key = keystore.new_key(member_id)
+    async with sessions() as session, session.begin():
+        await keystore.add_key(session, key)
+    return key.address
+
+
+async def test_a_member_has_one_key_and_it_signs_for_its_address(sessions):
     keystore = await opened(sessions)
     assert await keystore.address_of("alice") is None
 
-    address = await keystore.create_key("alice")
+    address = await store_key(sessions, keystore, "alice")
 
-    assert await keystore.create_key("alice") == address
+    with pytest.raises(IntegrityError):
+        await store_key(sessions, keystore, "alice")
     assert await keystore.address_of("alice") == address
     signer = await keystore.signer("alice")
     assert signer.address == address
     message = encode_defunct(text="join order 7")
     assert signer.sign_message(message).signature
-    assert await keystore.create_key("bob") != address
+    assert await store_key(sessions, keystore, "bob") != address
     async with sessions() as session:
         assert await session.scalar(select(MemberKey.address).where(MemberKey.member_id == "alice")) == address
 
 
 async def test_another_process_with_the_same_master_key_reads_the_keys(sessions):
-    address = await (await opened(sessions)).create_key("alice")
+    address = await store_key(sessions, await opened(sessions), "alice")
 
     later = await opened(sessions)
 
     assert (await later.signer("alice")).address == address
 
 
-async def test_concurrent_creation_for_one_member_makes_one_key(database_url):
+async def test_concurrent_processes_make_one_master_key_and_one_key_per_member(database_url):
     engines = [create_engine(database_url), create_engine(database_url)]
     try:
         first, second = (Keystore(sessionmaker(e), MASTER, kdf_params=CHEAP) for e in engines)
         await asyncio.gather(first.open(), second.open())  # both on an empty database: one master key
 
-        addresses = await asyncio.gather(first.create_key("alice"), second.create_key("alice"))
+        stored = await asyncio.gather(store_key(sessionmaker(engines[0]), first, "alice"),
+                                      store_key(sessionmaker(engines[1]), second, "alice"), return_exceptions=True)
 
-        assert addresses[0] == addresses[1]
-        assert (await second.signer("alice")).address == (await first.signer("alice")).address == addresses[0]
+        [address] = [a for a in stored if isinstance(a, str)]
+        assert [type(e) for e in stored if not isinstance(e, str)] == [IntegrityError]
+        assert (await second.signer("alice")).address == (await first.signer("alice")).address == address
         async with sessionmaker(engines[0])() as session:
             assert len((await session.scalars(select(MemberKey))).all()) == 1
             assert len((await session.scalars(select(MasterKey))).all()) == 1
@@ -89,35 +101,22 @@ async def test_concurrent_creation_for_one_member_makes_one_key(database_url):
             await engine.dispose()
 
 
-async def test_losing_the_insert_race_returns_the_winners_key(sessions):
-    winner, loser = await opened(sessions), await opened(sessions)
-    address = await winner.create_key("alice")
-
-    async def saw_nothing(member_id: str) -> None:  # the loser checked before the winner committed
-        loser.address_of = original
-        return None
-
-    original = loser.address_of
-    loser.address_of = saw_nothing
-
-    assert await loser.create_key("alice") == address
-
-
 async def test_the_same_random_stream_gives_the_same_address(sessions, tmp_path):
-    address = await (await opened(sessions, random=RecordingRandom(seed=7))).create_key("alice")
+    address = await store_key(sessions, await opened(sessions, random=RecordingRandom(seed=7)), "alice")
     other_url = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
     migrate(other_url)
     engine = create_engine(other_url)
     try:
-        again = await opened(sessionmaker(engine), random=RecordingRandom(seed=7))
-        assert await again.create_key("alice") == address
-        assert await again.create_key("bob") != address
+        other = sessionmaker(engine)
+        again = await opened(other, random=RecordingRandom(seed=7))
+        assert await store_key(other, again, "alice") == address
+        assert await store_key(other, again, "bob") != address
     finally:
         await engine.dispose()
 
 
 async def test_wrong_master_key_is_refused_with_what_to_do(sessions):
-    await (await opened(sessions)).create_key("alice")
+    await store_key(sessions, await opened(sessions), "alice")
     async with sessions() as session:
         key_id = await session.scalar(select(MasterKey.key_id))
 
@@ -141,12 +140,12 @@ async def test_missing_master_key_names_the_setting(sessions, missing):
 
 async def test_unopened_keystore_refuses_to_work(sessions):
     with pytest.raises(KeystoreError, match="open"):
-        await Keystore(sessions, MASTER, kdf_params=CHEAP).create_key("alice")
+        Keystore(sessions, MASTER, kdf_params=CHEAP).new_key("alice")
 
 
 async def test_rotation_rewraps_keys_and_only_the_new_master_key_opens(sessions):
     keystore = await opened(sessions)
-    addresses = {member: await keystore.create_key(member) for member in ("alice", "bob", "carol")}
+    addresses = {member: await store_key(sessions, keystore, member) for member in ("alice", "bob", "carol")}
     async with sessions() as session:
         before = {row.member_id: (row.encrypted_key, row.wrapped_data_key)
                   for row in (await session.scalars(select(MemberKey))).all()}
@@ -159,7 +158,7 @@ async def test_rotation_rewraps_keys_and_only_the_new_master_key_opens(sessions)
     rotated = await opened(sessions, OTHER)
     for member, address in addresses.items():
         assert (await rotated.signer(member)).address == address
-    assert await rotated.create_key("dave") not in addresses.values()
+    assert await store_key(sessions, rotated, "dave") not in addresses.values()
     async with sessions() as session:
         masters = (await session.scalars(select(MasterKey).order_by(MasterKey.version))).all()
         rows = (await session.scalars(select(MemberKey))).all()
@@ -174,13 +173,13 @@ async def test_rotation_rewraps_keys_and_only_the_new_master_key_opens(sessions)
 
 async def test_a_process_still_on_the_old_master_key_is_told_to_restart(sessions):
     stale = await opened(sessions)
-    await stale.create_key("alice")
+    await store_key(sessions, stale, "alice")
     await (await opened(sessions)).rotate_master(OTHER)
 
     with pytest.raises(MemberKeyUnreadable, match="restart with the new COOP_MASTER_KEY"):
         await stale.signer("alice")
     with pytest.raises(MasterKeyError, match="rotated by another process"):
-        await stale.create_key("bob")
+        await store_key(sessions, stale, "bob")
     with pytest.raises(MasterKeyError, match="already rotated"):
         await stale.rotate_master("yet another master key")
     assert await (await opened(sessions, OTHER)).address_of("bob") is None
@@ -188,8 +187,8 @@ async def test_a_process_still_on_the_old_master_key_is_told_to_restart(sessions
 
 async def test_swapped_rows_do_not_decrypt(sessions):
     keystore = await opened(sessions)
-    await keystore.create_key("alice")
-    await keystore.create_key("mallory")
+    await store_key(sessions, keystore, "alice")
+    await store_key(sessions, keystore, "mallory")
     secrets = [(await keystore.signer(m)).key for m in ("alice", "mallory")]
     async with sessions() as session, session.begin():
         mallory = await session.get(MemberKey, "mallory")
@@ -214,7 +213,7 @@ async def test_default_kdf_parameters_are_memory_hard_and_stored(sessions):
     assert master.kdf == "scrypt"
     assert master.kdf_params == DEFAULT_KDF_PARAMS
     assert master.kdf_params["n"] * master.kdf_params["r"] * 128 >= 16 * 2**20
-    address = await keystore.create_key("alice")
+    address = await store_key(sessions, keystore, "alice")
     assert (await (await opened(sessions, kdf_params=None)).signer("alice")).address == address
 
 
@@ -222,7 +221,7 @@ async def test_no_secret_in_repr_or_attributes(sessions):
     keystore = Keystore(sessions, MASTER, kdf_params=CHEAP)
     assert MASTER not in repr(keystore)
     await keystore.open()
-    await keystore.create_key("alice")
+    await store_key(sessions, keystore, "alice")
     secret = (await keystore.signer("alice")).key
 
     assert MASTER not in repr(keystore) and secret.hex() not in repr(keystore)
@@ -234,7 +233,7 @@ async def test_keys_are_never_at_rest_in_clear(database_url, sessions):
     keystore = await opened(sessions, random=random)
     members = [f"member-{i}" for i in range(5)]
     for member in members:
-        await keystore.create_key(member)
+        await store_key(sessions, keystore, member)
     private_keys = [(await keystore.signer(member)).key for member in members]
     async with sessions() as session:
         salts = set((await session.scalars(select(MasterKey.salt))).all())

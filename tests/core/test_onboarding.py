@@ -45,6 +45,23 @@ async def test_a_member_starting_again_is_welcomed_back_and_nothing_is_used(worl
     assert [i.used_by for i in await rows(world, Invite)] == [None]
 
 
+async def test_two_starts_at_once_make_one_member_and_welcome_the_second_back(world):
+    await world.invite("GOODCODE")
+    make, first = world.accounts.new, []
+
+    async def the_other_press_writes_first(member_id: str) -> str:  # between this start's check and its write
+        world.accounts.new = make
+        first.append(await start(world))
+        return await make(member_id)
+
+    world.accounts.new = the_other_press_writes_first
+    assert await start(world) == Refused("already_member")
+    [member] = await rows(world, Member)
+    assert isinstance(first[0], Started) and first[0].member.id == member.id
+    assert [i.member_id for i in await rows(world, Intent)] == [member.member_id]  # registered once
+    assert [a.member_id for a in await rows(world, SmartAccount)] == [member.member_id]
+
+
 async def test_without_a_code_only_an_admin_is_started(world):
     assert await start(world, code=None) == Refused("invite_needed")
     started = await start(world, code=None, admin=True)

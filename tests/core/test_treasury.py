@@ -46,7 +46,7 @@ async def test_closing_an_order_that_reaches_its_minimum_offers_to_buy_its_whole
                                                       buys=5, min_units=5, paid=10 * USD, refunded=4 * USD))
     confirmed = await offers.answer(world.ports.uow, world.clock, 900, result.token, admin.id, True, True)
     assert confirmed == Answer.CONFIRMED
-    assert await intents(world) == [(result.token, "close_order", "r_admin", {"order_id": 1, "join_order": [a, b]})]
+    assert await intents(world) == [(result.token, "close_order", None, {"order_id": 1, "join_order": [a, b]})]
 
 
 async def test_closing_an_order_below_its_minimum_offers_to_refund_everyone(world):
