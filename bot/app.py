@@ -36,6 +36,7 @@ from chain.outbox import Outbox, Worker, WorkerOptions
 from chain.roles import missing_rights
 from core import offers
 from core.onboarding import InviteAttempts
+from core.onboarding import CustodialAccounts
 from core.ports import Ports, SqlUnitOfWork, SystemClock
 from handlers import router
 from handlers.base import Inbound, Reply
@@ -100,6 +101,7 @@ class App:
         self.telling = Telling(self.sessions, self.notifier, s.crash_at)
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()
+        self.accounts = CustodialAccounts(self.keystore, self.contracts)  # new residents' keys and accounts
         await self.notifier.start()
         self.outbox = Outbox(self.sessions)
         self.announcer = Announcer(AnnouncerDeps(

@@ -13,11 +13,10 @@ from bot.identity import identity_key
 from bot.settings import Settings
 from bot.store import Admin, Member
 from chain.indexer import Indexer
-from chain.keystore import Keystore
 from chain.deploy import CoopSystem
 from chain.ledger import CoopLedger
-from chain.outbox import Outbox
 from core.onboarding import InviteAttempts
+from core.onboarding import Accounts
 from core.ports import Ports
 from iot.alerts import Alerts
 from locales import Translator
@@ -53,8 +52,7 @@ class Services(Protocol):
     """What handlers use of the running assistant (bot/app.py provides it)."""
 
     sessions: async_sessionmaker
-    outbox: Outbox
-    keystore: Keystore  # members' custodial keys (a new member's is written with them, core/onboarding.py)
+    accounts: Accounts  # new residents' keys and accounts, written with them (core/onboarding.py)
     contracts: CoopSystem
     ledger: CoopLedger  # every contract read (chain/ledger.py)
     core: Ports  # what the use cases (core/) are given: the ledger, the unit of work, the clock, the wallets

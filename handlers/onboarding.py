@@ -1,7 +1,7 @@
 """Joining with an invite (core/onboarding.py decides it), choosing a language, help and the menu."""
 from core import onboarding as use
 from core.members import set_language
-from core.onboarding import CustodialAccounts, Newcomer
+from core.onboarding import Newcomer
 from core.results import Refused
 from handlers.base import Button, Context, Reply
 from handlers.doorstep import minutes, read_code
@@ -14,7 +14,7 @@ LANG = "lang:"
 async def start(ctx: Context, args: list[str]) -> list[Reply]:
     """/start [INVITE]: a stranger with a valid invite becomes a member (a new resident) and picks a language."""
     inbound = ctx.inbound
-    result = await use.start(ctx.services.core, CustodialAccounts(ctx.services.keystore, ctx.services.contracts),
+    result = await use.start(ctx.services.core, ctx.services.accounts,
                              ctx.services.invite_attempts,
                              Newcomer(inbound.channel, inbound.user, inbound.chat_id or inbound.user, inbound.alias),
                              read_code(args) if args else None, admin=await ctx.is_admin())
