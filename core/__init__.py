@@ -8,7 +8,8 @@ member's language, a web API would render the same result as JSON.
 - `ports.py` — what use cases depend on, and the production adapters (SQLAlchemy's unit of work, the clock).
 - `results.py` — `Refused`, `Offered`.
 - `offers.py` — a money-moving action offered for confirmation, confirmed once, its intent written durably.
-- `orders.py` — joining an order, offering extra units to fill a case, who joined in which order.
+- `orders.py` — the open orders with the member's share, joining one, offering extra units to fill a case, who
+  joined in which order.
 - `governance.py` — the proposals as members follow them, proposing one, voting quadratically (on the chain's
   clock, `ports.ledger.clock()`).
 - `custody.py` — handing an account to the member's own wallet; whether they did.
@@ -18,7 +19,8 @@ member's language, a web API would render the same result as JSON.
 - `onboarding.py` — `/start CODE`: a new resident (or one more channel of one), and the throttle on wrong codes.
 - `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce, broadcasts.
 - `history.py` — a member's recent events, and who took part in an order or a proposal (the indexed history).
-- `members.py` — what a member sets for themselves and says: their language, sensor alerts, feedback.
+- `members.py` — who MEMBER names (an id, alias or number, never a display name); what a member sets for
+  themselves and says: their language, sensor alerts, feedback.
 - `metrics.py` — the pilot's figures (/stats), each saying what it counts.
 - `treasury.py` — an admin closing an order early, paying cash out, listing the members.
 """
