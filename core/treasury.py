@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.store import Member
-from chain.db import Intent
 from core import offers
 from core.custody import exported
 from core.orders import join_order, open_order, product_name, product_names
@@ -64,18 +63,15 @@ async def withdraw(ports: Ports, admin: int, member_id: str, amount: int,
     """The admin (their row id) pays resident `member_id` `amount` in cash: that much of their Food-USD is burned
     by `burner` (the treasurer's account), which the member's account allows first. Refused: zero_amount;
     exported (their account is in their own custody, so the co-op cannot allow it for them);
-    withdrawal_under_way (`member_id`): one for them is not finished yet — an approval sets the allowance rather
-    than adding to it, so a second would replace the first's and one burn would fail after its cash was paid;
+    withdrawal_under_way (`member_id`): one for them is not finished yet (core/offers.py says why);
     over_balance (`amount`, `balance`)."""
     if amount <= 0:
         return Refused("zero_amount")
     if await exported(ports.uow, member_id):
         return Refused("exported", {"member_id": member_id})
     async with ports.uow.read() as session:
-        under_way = (await session.execute(select(Intent.id).where(
-            Intent.member_id == member_id, Intent.kind.in_(("withdraw", "approve_withdrawal")),
-            Intent.state.in_(("pending", "submitted"))).limit(1))).scalar_one_or_none()
-    if under_way is not None:
+        under_way = await offers.withdrawal_under_way(session, member_id)
+    if under_way:  # confirming is checked again (core/offers.py `answer`): two offers may both be pending
         return Refused("withdrawal_under_way", {"member_id": member_id})
     balance = (await ports.ledger.balances(await ports.wallet(member_id))).food_usd
     if amount > balance:
