@@ -84,9 +84,9 @@ def test_cash_paid_out_is_told_to_the_admin_and_the_member_and_members_are_liste
         assert console.expect("admin")["text"] == "ana tiene 20,00\xa0US$ en Food-USD, menos de 30,00\xa0US$."
         console.send(**{"from": "admin", "text": "/withdraw ana 15"})
         offer = console.expect("admin", "¿Registrar")
-        assert offer["text"] == ("¿Registrar que pagas 15,00\xa0US$ en efectivo a ana? Se descuentan 15,00\xa0US$ de su "
-                                 "Food-USD; le quedarán 5,00\xa0US$. Entrega el efectivo solo cuando te diga que está "
-                                 "registrado.")
+        assert offer["text"] == ("¿Registrar que pagas 15,00\xa0US$ en efectivo a ana? Se descuentan 15,00\xa0US$ de "
+                                 "su Food-USD; le quedarán 5,00\xa0US$. Entrega el efectivo solo cuando te diga que "
+                                 "está registrado.")
         assert confirmed(console, "admin", offer)["text"] == (
             "Registrado: entrega ahora 15,00\xa0US$ en efectivo a ana. Ahora tiene 5,00\xa0US$ en Food-USD.")
         console.heard("ana", "You were paid $15.00 in cash from your Food-USD. Your Food-USD balance is now $5.00.")
