@@ -24,6 +24,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from bot.identity import identity_key
+from bot.logsafe import SHOWN
 from bot.settings import Settings
 from bot.store import Admin, Announcement, Member, PendingAction, Timing
 from bot.told import Telling
@@ -64,6 +65,20 @@ class AnnouncerDeps:
     settings: Settings  # the time zone, the fee ceiling, crash points in tests
     admins: frozenset[str]  # identities, "channel:id"
     channels: set[str]  # the channels connected so far, each with a group chat (the App's set: it grows)
+
+
+def public_name(tr: Translator, member: Member, identities: list[Member]) -> str:
+    """How `member` is named to another member: their alias on any channel they use (@ana, chosen to be seen);
+    without one, never their WhatsApp number (a neighbour would get a stranger's phone): its last digits only,
+    as in the logs; nor their Telegram numeric id, which means nothing to a person and finds their account."""
+    alias = next((i.alias for i in [member, *identities] if i.alias), None)
+    if alias:
+        return f"@{alias}"
+    if member.channel == "whatsapp":
+        return f"•••{member.handle[-SHOWN:]}"
+    if member.channel == "telegram":
+        return tr.t("Someone on Telegram")  # said at the start of a sentence
+    return member.handle  # the console: a name typed by whoever runs it
 
 
 class Announcer:
@@ -110,8 +125,16 @@ class Announcer:
             return []
         await self._record_timing(intent.id)
         tr = Translator(member.lang or "en")
+        if intent.state == "failed" and action.kind == "withdraw":
+            return await self._withdrawal_failed(action, member, intent.reason)
         if intent.state == "failed":
-            return self._to(member, tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason)))
+            text = tr.t("That did not go through: {reason}", reason=reason_text(tr, intent.reason))
+            if action.kind == "close_order" and intent.reason == "order_changed":
+                text += " " + tr.t("Send /closeorder {id} again.",
+                                   id=format_number(int(action.params["intent"]["order_id"]), tr.lang))
+            elif action.kind == "close_order" and intent.reason == "deadline_passed":
+                text += " " + tr.t("It is closed by itself now, as every order is at its deadline.")
+            return self._to(member, text)
         if action.kind in ("deposit", "certify"):
             return self._to(member, tr.t("Done. It is recorded.")) + await self._beneficiary(action)
         if action.kind == "withdraw":
@@ -141,10 +164,12 @@ class Announcer:
         held = await balances(self.deps.core, action.params["for_member_id"])
         fusd, gro = held.food_usd, held.gro
         messages = []
-        if admin is not None:
+        if admin is not None:  # the summary told them to hand the cash over only now
             tr = Translator(admin.lang or "en")
-            messages += self._to(admin, tr.t("Done. {name} now has {balance} in Food-USD.", name=members[0].name,
-                                             balance=format_money(fusd, tr.lang)))
+            messages += self._to(admin, tr.t(
+                "Recorded: hand {name} {amount} in cash now. They now have {balance} in Food-USD.",
+                name=members[0].name, amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
+                balance=format_money(fusd, tr.lang)))
         for member in members:
             tr = Translator(member.lang or "en")
             amount = format_money(int(action.params["intent"].get("amount", 0)), tr.lang)
@@ -160,6 +185,21 @@ class Announcer:
             messages += self._to(member, text)
         return messages
 
+    async def _withdrawal_failed(self, action: PendingAction, admin: Member, reason: str | None) -> Messages:
+        """The admin whose cash payout was not recorded: not the member's words (a deposit to ask for) but
+        theirs — the member's balance now, and not to pay."""
+        async with self.deps.sessions() as session:
+            member = (await session.execute(select(Member).where(
+                Member.member_id == action.params["for_member_id"]).order_by(Member.id).limit(1))).scalar_one()
+        held = await balances(self.deps.core, member.member_id)
+        tr = Translator(admin.lang or "en")
+        text = tr.t("The cash payout of {amount} to {name} was not recorded, so do not pay the cash. {name} has "
+                    "{balance} in Food-USD now.", name=member.name, balance=format_money(held.food_usd, tr.lang),
+                    amount=format_money(int(action.params["intent"]["amount"]), tr.lang))
+        if reason not in ("insufficient_funds", None):  # the balance explains a shortfall; other reasons are told
+            text += " " + reason_text(tr, reason)
+        return self._to(admin, text)
+
     async def _recipient(self, action: PendingAction, sender: Member) -> Messages:
         """Whom a member's /send went to, on each channel they use. Told here, in the sender's outcome event
         (`intent:ID`), rather than from an indexed Transfer: it is recorded in one transaction with the sender's
@@ -168,12 +208,15 @@ class Announcer:
         recipient = action.params["recipient"]
         async with self.deps.sessions() as session:
             members = list((await session.execute(select(Member).where(Member.member_id == recipient))).scalars())
+            senders = list((await session.execute(select(Member).where(
+                Member.member_id == sender.member_id).order_by(Member.id))).scalars())
         fusd = (await balances(self.deps.core, recipient)).food_usd
         messages = []
         for member in members:
             tr = Translator(member.lang or "en")
             messages += self._to(member, tr.t("{name} sent you {amount}. Your Food-USD balance is now {balance}.",
-                                              name=sender.name, balance=format_money(fusd, tr.lang),
+                                              name=public_name(tr, sender, senders),
+                                              balance=format_money(fusd, tr.lang),
                                               amount=format_money(int(action.params["intent"]["amount"]), tr.lang)))
         return messages
 
@@ -238,9 +281,13 @@ class Announcer:
         order_id = int(event.args["orderId"])
         crash_point(self.deps.settings.crash_at, "before_order_told")  # tests: the history kept, not told
         order = await self.deps.ledger.order(order_id)
-        # Refunded although its whole cases reached the minimum: it was not closed in time.
-        stale = event.event == "OrderRefunded" and order.buys >= order.min_units
-        messages = self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale))
+        async with self.deps.sessions() as session:  # indexed with the close, in the same transaction
+            early = (await session.execute(select(HistoryEvent.id).where(
+                HistoryEvent.tx_hash == event.tx_hash, HistoryEvent.contract == "group_buy",
+                HistoryEvent.event == "ClosedEarly").limit(1))).scalar_one_or_none() is not None
+        # Refunded at the deadline although its whole cases reached the minimum: it was not closed in time.
+        stale = event.event == "OrderRefunded" and order.buys >= order.min_units and not early
+        messages = self._group(lambda tr: self._order_closed_text(tr, event, order_id, stale, early))
         joined = await self._joined(order_id)
         # From each member's part (one batch), not claimable: told late (a catch-up), a refund may be claimed already.
         reads = [part_read(self.deps.contracts, order_id, account) for _, account in joined]
@@ -262,8 +309,16 @@ class Announcer:
             await then()
 
     @staticmethod
-    def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int, stale: bool) -> str:
+    def _order_closed_text(tr: Translator, event: HistoryEvent, order_id: int, stale: bool, early: bool) -> str:
         number = format_number(order_id, tr.lang)
+        if event.event == "OrderExecuted" and early:
+            bought = int(event.args["boughtUnits"])
+            return tr.tn("Order #{id} was closed early by an admin and bought: {count} unit.",
+                         "Order #{id} was closed early by an admin and bought: {count} units.", bought, id=number,
+                         count=format_number(bought, tr.lang))
+        if event.event == "OrderRefunded" and early:
+            return tr.t("Order #{id} was closed early by an admin below its minimum; everyone gets their Food-USD "
+                        "back.", id=number)
         if event.event == "OrderExecuted":
             return tr.t("Order #{id} reached its goal and was bought: {units} units.", id=number,
                        units=format_number(int(event.args["boughtUnits"]), tr.lang))

@@ -41,6 +41,7 @@ HISTORY_EVENTS: dict[str, dict[str, str | None]] = {
     "group_buy": {
         "OrderCreated": None, "Joined": "member", "ToleranceChanged": "member", "OrderExecuted": None,
         "OrderRefunded": None, "OrderCancelled": None, "Claimed": "member",
+        "ClosedEarly": None,  # an admin's /closeorder: OrderExecuted or OrderRefunded follows in its transaction
     },
     "governor": {
         "ProposalCreated": "proposer", "VoteCast": "voter", "VoteCastWithParams": "voter",

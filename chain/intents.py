@@ -144,7 +144,8 @@ class OperatorCall:
 
     role: Role
     build: Callable[[CoopSystem, dict[str, Any], str | None], Call]
-    # Sent only once the member's earlier operations are settled: it spends what one of them allowed.
+    # Sent only once the member's earlier operations are settled: it spends what one of them allowed. If the one
+    # written with it (key `KEY:n`) failed, it fails too, unsent, with that reason (chain/outbox.py).
     after_member: bool = False
 
 

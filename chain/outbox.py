@@ -227,11 +227,13 @@ class Worker:
     async def _send_pending(self) -> bool:
         member = await self._ready_member_intents()
         operator = [i for i in await self._pending(limit=self.options.max_ops) if i.kind in OPERATOR_KINDS]
-        waiting = await self._members_busy([i for i in operator if OPERATOR_KINDS[i.kind].after_member])
-        operator = [i for i in operator if i.id not in waiting]
+        after = [i for i in operator if OPERATOR_KINDS[i.kind].after_member]
+        waiting = await self._members_busy(after)
+        failed = await self._fail_after_failed([i for i in after if i.id not in waiting])
+        operator = [i for i in operator if i.id not in waiting and i.id not in failed]
         if not member and not operator:
-            return False
-        failed: list[int] = []
+            await self.outbox.notify(failed)
+            return bool(failed)
         try:
             if member:
                 failed += await self._send_bundle(member)
@@ -254,6 +256,23 @@ class Worker:
                 Intent.state.in_(("pending", "submitted")), Intent.kind.in_(MEMBER_KINDS),
                 Intent.member_id.in_({i.member_id for i in intents})))).all())
         return {i.id for i in intents if any(m == i.member_id and earlier < i.id for m, earlier in busy)}
+
+    async def _fail_after_failed(self, intents: list[Intent]) -> list[int]:
+        """Fails, unsent and with its reason, each of these operator intents whose intent written before it (key
+        `KEY:n`, core/offers.py `submit`) failed: a burn whose approval failed must not spend an allowance left
+        from an earlier withdrawal."""
+        failed = []
+        for intent in intents:
+            async with self.sessions() as session:
+                before = (await session.execute(select(Intent).where(
+                    Intent.member_id == intent.member_id, Intent.state == "failed",
+                    Intent.idempotency_key.startswith(f"{intent.idempotency_key}:", autoescape=True))
+                    .order_by(Intent.id).limit(1))).scalar_one_or_none()
+            if before is not None:
+                await self._reject(intent.id, before.reason or REJECTED,
+                                   f"{before.kind} {before.idempotency_key} failed: {before.detail}")
+                failed.append(intent.id)
+        return failed
 
     async def _ready_member_intents(self) -> list[Intent]:
         """Pending member intents, oldest first, of members with no operation in flight: an operation's

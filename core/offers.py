@@ -31,6 +31,15 @@ class Answer(StrEnum):
     ADMINS_ONLY = "admins_only"  # an admin's offer, and the one confirming is no admin (any more)
     ALREADY_CONFIRMED = "already_confirmed"
     ALREADY_CANCELLED = "already_cancelled"
+    BUSY = "busy"  # a withdrawal while another for the member is under way (core/treasury.py): press again later
+
+
+async def withdrawal_under_way(session, member_id: str) -> bool:
+    """A cash payout for `member_id` is not finished: its approval sets the allowance rather than adding to it, so
+    a second one sent meanwhile would replace the first's and one burn would fail after its cash was paid."""
+    return (await session.execute(select(Intent.id).where(
+        Intent.member_id == member_id, Intent.kind.in_(("withdraw", "approve_withdrawal")),
+        Intent.state.in_(("pending", "submitted"))).limit(1))).scalar_one_or_none() is not None
 
 
 def new_token() -> str:
@@ -67,6 +76,10 @@ async def answer(uow: UnitOfWork, clock: Clock, ttl: float, token: str, member: 
         # An admin's offer (a deposit, a certification: older offers carry only for_member_id) needs an admin now.
         if confirmed and (action.params.get("by_admin") or "for_member_id" in action.params) and not is_admin:
             return Answer.ADMINS_ONLY
+        # Two /withdraw offers for one member, each fine when made, confirmed one after the other.
+        if confirmed and action.kind == "withdraw" and await withdrawal_under_way(session,
+                                                                                 action.params["for_member_id"]):
+            return Answer.BUSY
         won = (await session.execute(
             update(PendingAction).where(PendingAction.token == token, PendingAction.state == "offered")
             .values(state="confirmed" if confirmed else "cancelled", answered_at=now))).rowcount == 1

@@ -62,12 +62,17 @@ async def withdraw(ports: Ports, admin: int, member_id: str, amount: int,
                    burner: str) -> Offered[WithdrawTerms] | Refused:
     """The admin (their row id) pays resident `member_id` `amount` in cash: that much of their Food-USD is burned
     by `burner` (the treasurer's account), which the member's account allows first. Refused: zero_amount;
-    exported (their account is in their own custody, so the co-op cannot allow it for them); over_balance
-    (`amount`, `balance`)."""
+    exported (their account is in their own custody, so the co-op cannot allow it for them);
+    withdrawal_under_way (`member_id`): one for them is not finished yet (core/offers.py says why);
+    over_balance (`amount`, `balance`)."""
     if amount <= 0:
         return Refused("zero_amount")
     if await exported(ports.uow, member_id):
         return Refused("exported", {"member_id": member_id})
+    async with ports.uow.read() as session:
+        under_way = await offers.withdrawal_under_way(session, member_id)
+    if under_way:  # confirming is checked again (core/offers.py `answer`): two offers may both be pending
+        return Refused("withdrawal_under_way", {"member_id": member_id})
     balance = (await ports.ledger.balances(await ports.wallet(member_id))).food_usd
     if amount > balance:
         return Refused("over_balance", {"amount": amount, "balance": balance})

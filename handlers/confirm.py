@@ -31,6 +31,9 @@ async def answer(ctx: Context, token: str, confirmed: bool) -> list[Reply]:
             return [ctx.reply(ctx.t("You already confirmed this; it is being done only once."))]
         case Answer.ALREADY_CANCELLED:
             return [ctx.reply(ctx.t("You already cancelled this; nothing was done."))]
+        case Answer.BUSY:
+            return [ctx.reply(ctx.t("Another cash payout to this member is still being recorded, so this one was "
+                                    "not done yet. Press Confirm again once I tell you how that one ended."))]
     minutes = max(1, round(ctx.services.settings.confirm_ttl / 60))
     return [ctx.reply(ctx.tn("Sorry, this offer expired: offers last {minutes} minute. Nothing was done; please "
                              "send the command again if you still want it.",

@@ -19,7 +19,10 @@ def reason_texts(translator: Translator) -> dict[str, str]:
                            "days, then send /neworder again."),
         "over_member_cap": t("That is more than one member may take in this order. Try again with fewer units."),
         "not_joined": t("You have not joined this order. Join it first with /join, then try again."),
-        "order_changed": t("Someone joined the order meanwhile, so it was not closed. Send /closeorder again."),
+        # An admin's /closeorder or the keeper's close at the deadline (the admins hear either): the list of members
+        # sent with it was not the order's own.
+        "order_changed": t("The order was not closed: its list of members had changed since it was read (someone "
+                           "may have joined meanwhile)."),
         "already_claimed": t("What was yours from this order was already given back to you. /balance shows it."),
         "nothing_to_claim": t("There is nothing to get back from this order yet: that happens once it closes. "
                               "/orders shows how it stands."),

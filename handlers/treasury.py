@@ -1,6 +1,8 @@
 """/closeorder, /withdraw and /members in the chat: the admin's words read, the use cases (core/treasury.py)
 called with plain values, and their results worded in the admin's language."""
+from datetime import UTC
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from chain.ledger import FOOD_USD
 from core import treasury as use
@@ -76,12 +78,16 @@ async def withdraw(ctx: Context, args: list[str]) -> list[Reply]:
             case "exported":
                 text = ctx.t("{name} took their account into their own custody, so the co-op cannot take their "
                              "Food-USD for cash.", name=member.name)
+            case "withdrawal_under_way":
+                text = ctx.t("A cash payout to {name} is still being recorded. Wait until I tell you how it "
+                             "ended, then send /withdraw again.", name=member.name)
             case _:  # zero_amount
                 text = ctx.t("That amount is not valid.") + " " + usage
         return [ctx.reply(text)]
     terms = result.terms
-    summary = ctx.t("Pay {name} {amount} in cash? It takes {amount} of their Food-USD; they will have {after}.",
-                    name=member.name, amount=format_money(terms.amount, ctx.lang),
+    summary = ctx.t("Record paying {name} {amount} in cash? It takes {amount} of their Food-USD; they will have "
+                    "{after}. Hand over the cash only when I tell you it is recorded.", name=member.name,
+                    amount=format_money(terms.amount, ctx.lang),
                     after=format_money(terms.balance_after, ctx.lang))
     return confirm.buttons(ctx, result.token, summary)
 
@@ -97,13 +103,14 @@ async def members(ctx: Context, args: list[str]) -> list[Reply]:
     if isinstance(result, Refused):
         return [ctx.reply(ctx.t("Send: /members [PAGE], for example: /members 2"))]
     lines = [ctx.tn("{count} member:", "{count} members:", result.total, count=format_number(result.total, ctx.lang))]
+    zone = ZoneInfo(ctx.services.settings.timezone)  # the day it was where the co-op is, not in UTC
     for resident in result.residents:
         channels = ", ".join(
             ctx.t("{name} ({channel}, blocked)", name=i.name, channel=CHANNEL_NAMES.get(i.channel, i.channel))
             if i.blocked else f"{i.name} ({CHANNEL_NAMES.get(i.channel, i.channel)})" for i in resident.identities)
         language = LANGUAGE_NAMES[resident.lang] if resident.lang in LANGUAGE_NAMES else ctx.t("no language yet")
         lines.append(ctx.t("{channels} · {language} · joined {day}", channels=channels, language=language,
-                           day=format_day(resident.joined_at, ctx.lang)))
+                           day=format_day(resident.joined_at.replace(tzinfo=UTC).astimezone(zone), ctx.lang)))
     page, pages = format_number(result.page, ctx.lang), format_number(result.pages, ctx.lang)
     if result.page < result.pages:
         lines.append(ctx.t("Page {page} of {pages}: /members {next} shows the next.", page=page, pages=pages,

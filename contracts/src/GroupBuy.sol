@@ -279,13 +279,18 @@ contract GroupBuy is CoopUpgradeable, ReentrancyGuardTransient {
     /// @notice Ends an open order now, before its deadline: bought if the whole cases it can buy reach its
     /// minimum, otherwise everyone is refunded — as at the deadline.
     /// @dev For when the co-op cannot wait (the supplier's stock, a price that changes). Tolerance counts as
-    /// it would at the deadline, so a member's extra units may be used. `joinOrder` as for `finalize`.
+    /// it would at the deadline, so a member's extra units may be used. Past the deadline `finalize` closes it
+    /// (anyone may call that), so this reverts with `OrderClosed`.
+    /// @param orderId the open order to close.
+    /// @param joinOrder as for `finalize`: the order's members in join order, needed only when units must be
+    /// allocated, otherwise an empty list.
     function closeEarly(uint256 orderId, address[] calldata joinOrder)
         external
         onlyRole(ORDER_MANAGER_ROLE)
         nonReentrant
     {
         Order storage o = _openOrder(orderId);
+        if (block.timestamp > o.deadline) revert OrderClosed(orderId, o.deadline);
         emit ClosedEarly(orderId);
         _close(orderId, o, joinOrder);
     }

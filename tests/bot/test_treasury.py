@@ -55,7 +55,7 @@ def test_orders_closed_early_are_bought_or_refunded_and_everyone_hears_it(consol
     assert summary["text"] == ("Close order #1 (eggs) now? 11 units joined by 2 members. It buys 12 units and pays "
                                "the supplier $36.00. $6.00 goes back to the members.")
     assert "Done: order #1 is closed." in confirmed(console, "admin", summary)["text"]
-    console.heard("group", "Order #1 reached its goal and was bought: 12 units.")
+    console.heard("group", "Order #1 was closed early by an admin and bought: 12 units.")
     console.heard("bob", "Order #1 was bought: 7 units are yours.")
     ana = console.heard("ana", "El pedido #1")["text"]
     assert "5 unidades" in ana and "6,00\xa0US$" in ana
@@ -64,7 +64,7 @@ def test_orders_closed_early_are_bought_or_refunded_and_everyone_hears_it(consol
     summary = close(console, 2)
     assert "below its minimum of 10: nothing is bought and $4.00 goes back" in summary["text"]
     confirmed(console, "admin", summary)
-    console.heard("group", "Order #2 did not reach its minimum")
+    console.heard("group", "Order #2 was closed early by an admin below its minimum")
     console.heard("bob", "Order #2 did not go ahead. $4.00 comes back")
     balance(console, "bob", "$29.00")  # 50 − 21 for eggs − 4 for rice + 4 back
     balance(console, "ana", "35,00")  # 50 − 12 − 9 extra + 6 back
@@ -83,13 +83,25 @@ def test_cash_paid_out_is_told_to_the_admin_and_the_member_and_members_are_liste
         console.send(**{"from": "admin", "text": "/withdraw ana 30"})
         assert console.expect("admin")["text"] == "ana tiene 20,00\xa0US$ en Food-USD, menos de 30,00\xa0US$."
         console.send(**{"from": "admin", "text": "/withdraw ana 15"})
-        offer = console.expect("admin", "¿Pagar")
-        assert offer["text"] == ("¿Pagar 15,00\xa0US$ en efectivo a ana? Se descuentan 15,00\xa0US$ de su Food-USD; le "
-                                 "quedarán 5,00\xa0US$.")
-        assert confirmed(console, "admin", offer)["text"] == "Listo. ana ahora tiene 5,00\xa0US$ en Food-USD."
+        offer = console.expect("admin", "¿Registrar")
+        assert offer["text"] == ("¿Registrar que pagas 15,00\xa0US$ en efectivo a ana? Se descuentan 15,00\xa0US$ de "
+                                 "su Food-USD; le quedarán 5,00\xa0US$. Entrega el efectivo solo cuando te diga que "
+                                 "está registrado.")
+        assert confirmed(console, "admin", offer)["text"] == (
+            "Registrado: entrega ahora 15,00\xa0US$ en efectivo a ana. Ahora tiene 5,00\xa0US$ en Food-USD.")
         console.heard("ana", "You were paid $15.00 in cash from your Food-USD. Your Food-USD balance is now $5.00.")
         console.send(**{"from": "ana", "text": "/history"})
         console.expect("ana", "Cash withdrawal of $15.00 recorded.")
+
+        # Ana sends her money away between the offer and the press: the burn fails, and the admin is told not to pay.
+        console.send(**{"from": "admin", "text": "/withdraw ana 5"})
+        offer = console.expect("admin", "¿Registrar")
+        console.send(**{"from": "ana", "text": "/send admin 3"})
+        confirmed(console, "ana", console.expect("ana", "Send $3.00 to admin?"))
+        console.heard("admin", "ana te envió 3,00\xa0US$.")
+        assert confirmed(console, "admin", offer)["text"] == (
+            "El pago en efectivo de 5,00\xa0US$ a ana no se registró, así que no pagues el efectivo. ana tiene "
+            "2,00\xa0US$ en Food-USD ahora.")
 
         console.send(**{"from": "admin", "text": "/members"})
         lines = console.expect("admin", "miembros:")["text"].splitlines()
@@ -114,6 +126,8 @@ def test_cash_paid_out_is_told_to_the_admin_and_the_member_and_members_are_liste
         lines = console.expect("admin", "miembros:")["text"].splitlines()
         assert lines[0] == "23 miembros:" and len(lines) == 22
         assert lines[2].startswith("ana (console), @ana_t (Telegram, nos bloqueó) · English · se unió el ")
+        # Midnight UTC on 1 January is still 31 December in the co-op's time zone (New York by default).
+        assert lines[4].startswith("m00 (console) · ") and lines[4].endswith(" · se unió el 31 dic 2098")
         assert lines[-1] == "Página 1 de 2: /members 2 muestra la siguiente."
         console.send(**{"from": "admin", "text": "/members 2"})
         lines = console.expect("admin", "miembros:")["text"].splitlines()

@@ -531,3 +531,22 @@ def test_the_command_serves_the_webhook_until_sigint(tmp_path, env):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+@in_module_loop
+async def test_a_send_names_a_whatsapp_sender_to_the_recipient_by_their_numbers_last_digits_only(bot, graph):
+    """The recipient is a neighbour, not someone the sender gave their phone number to."""
+    member = "34600000042"
+    await bot.send(ADMIN, "/invite 1")
+    code = re.search(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", body(graph.messages(ADMIN)[-1])).group(1)
+    await onboard(bot, graph, member, code)
+    await bot.send(ADMIN, f"/deposit {member} 10")
+    before = len(graph.messages(member))
+    await bot.send(ADMIN, press=reply_buttons(graph.messages(ADMIN)[-1])[0]["id"], kind="button_reply")
+    await graph.wait_for(member, count=before + 1)  # the deposit, told
+
+    await bot.send(member, f"/send {ADMIN} 3")
+    before = len(graph.messages(ADMIN))
+    await bot.send(member, press=reply_buttons(graph.messages(member)[-1])[0]["id"], kind="button_reply")
+    told = [body(m) for m in (await graph.wait_for(ADMIN, count=before + 1))[before:]]
+    assert "•••0042 sent you $3.00." in told[0] and "600000042" not in told[0]

@@ -525,3 +525,21 @@ async def test_a_withdrawal_waits_for_the_approval_written_before_it(gateway):
     await worker.drain()
     assert [(await outbox.get(i.id)).state for i in (approval, withdrawal)] == ["confirmed", "confirmed"]
     assert coop.contracts.food_usd.functions.balanceOf(address).call() == 6 * PRICE
+
+
+async def test_a_withdrawal_whose_approval_failed_fails_unsent_with_its_reason(gateway):
+    """An allowance left from an earlier withdrawal (approved, its burn failed) must not be spent by a burn whose
+    own approval failed: the admin is told it was not recorded, and pays no cash."""
+    coop, outbox, worker, signers, sessions = gateway
+    address = await member(coop, outbox, worker, signers, sessions, "eve", deposit=10 * PRICE)
+    await outbox.submit("eve-old:0", "eve", "approve_withdrawal",
+                        {"burner": coop.treasurer.address, "amount": 4 * PRICE})
+    await worker.drain()
+    approval = await outbox.submit("eve-out:0", "eve", "approve_withdrawal",  # the zero address: refused
+                                   {"burner": "0x" + "00" * 20, "amount": 4 * PRICE})
+    withdrawal = await outbox.submit("eve-out", "eve", "withdraw", {"amount": 4 * PRICE, "ref": "eve-out"})
+    await worker.drain()
+    approval, withdrawal = await outbox.get(approval.id), await outbox.get(withdrawal.id)
+    assert (approval.state, withdrawal.state) == ("failed", "failed")
+    assert withdrawal.reason == approval.reason and withdrawal.tx_hash is None
+    assert coop.contracts.food_usd.functions.balanceOf(address).call() == 10 * PRICE

@@ -174,6 +174,18 @@ def test_only_the_order_manager_closes_early_and_only_an_open_order(coop):
         coop.tx(gb.functions.closeEarly(order + 1, []), coop.treasurer)
 
 
+def test_past_its_deadline_an_order_is_not_closed_early_but_finalized(coop):
+    """After the deadline the keeper's `finalize` is the path: the order manager cannot pick another moment."""
+    gb = coop.contracts.group_buy
+    order = open_order(coop, target=10, minimum=2, days=1)
+    fund_and_join(coop, coop.members[0], order, 2)
+    coop.chain.advance(DAY + 1)
+    with reverts("OrderClosed"):
+        coop.tx(gb.functions.closeEarly(order, []), coop.treasurer)
+    receipt = coop.tx(gb.functions.finalize(order, []), coop.outsider)
+    assert events(receipt, gb, "OrderExecuted") == [{"orderId": order, "boughtUnits": 2, "paidToSupplier": 2 * PRICE}]
+
+
 def set_tolerance(coop, member, order, tolerance, price=PRICE):
     coop.deposit(member, tolerance * price)
     coop.tx(coop.contracts.food_usd.functions.approve(coop.contracts.group_buy.address, tolerance * price), member)

@@ -111,6 +111,31 @@ async def test_a_confirmed_withdrawal_is_the_members_approval_then_the_treasurer
         (result.token, "withdraw", "r_ana", {"amount": 5 * USD, "ref": result.token})]
 
 
+async def test_a_second_withdrawal_waits_until_the_first_is_finished(world):
+    """An approval sets the allowance: a second one sent beside the first would replace it, and one burn would
+    fail after the admin paid its cash."""
+    admin, ana = await world.member("admin"), await world.member("ana")
+    world.ledger.balances_of[account(ana.member_id)] = Balances(7 * USD, 0, 0, 0, 0)
+    first = await treasury.withdraw(world.ports, admin.id, ana.member_id, 2 * USD, TREASURER)
+    second = await treasury.withdraw(world.ports, admin.id, ana.member_id, 1 * USD, TREASURER)  # both offered
+    await offers.answer(world.ports.uow, world.clock, 900, first.token, admin.id, True, True)
+    assert await offers.answer(world.ports.uow, world.clock, 900, second.token, admin.id, True, True) == Answer.BUSY
+    assert await treasury.withdraw(world.ports, admin.id, ana.member_id, 3 * USD, TREASURER) == Refused(
+        "withdrawal_under_way", {"member_id": "r_ana"})
+    async with world.ports.uow() as session:  # the approval is done; the burn is still on its way
+        for intent in (await session.execute(select(Intent).where(Intent.kind == "approve_withdrawal"))).scalars():
+            intent.state = "confirmed"
+    assert await treasury.withdraw(world.ports, admin.id, ana.member_id, 3 * USD, TREASURER) == Refused(
+        "withdrawal_under_way", {"member_id": "r_ana"})
+    async with world.ports.uow() as session:
+        for intent in (await session.execute(select(Intent).where(Intent.kind == "withdraw"))).scalars():
+            intent.state = "failed"
+    assert isinstance(await treasury.withdraw(world.ports, admin.id, ana.member_id, 3 * USD, TREASURER), Offered)
+    # The second offer, left waiting, is confirmed now that the first is finished.
+    assert await offers.answer(world.ports.uow, world.clock, 900, second.token, admin.id, True, True) \
+        == Answer.CONFIRMED
+
+
 async def test_members_lists_each_resident_once_with_every_channel(world):
     async with world.ports.uow() as session:
         session.add_all([
