@@ -259,8 +259,8 @@ class Worker:
 
     async def _fail_after_failed(self, intents: list[Intent]) -> list[int]:
         """Fails, unsent and with its reason, each of these operator intents whose intent written before it (key
-        `KEY:n`, core/offers.py `_write_intent`) failed: a burn whose approval failed must not spend an allowance left
-        from an earlier withdrawal."""
+        `KEY:n`, core/offers.py `_write_intent`) failed: a burn whose approval failed must not spend an allowance
+        left from an earlier withdrawal."""
         failed = []
         for intent in intents:
             async with self.sessions() as session:
