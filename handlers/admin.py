@@ -13,7 +13,7 @@ from core.results import Refused
 from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
-from handlers.residents import find_member, link
+from handlers.residents import find_member, link, member_and_cash
 from handlers.treasury import COMMANDS as TREASURY
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
                      parse_amount, parse_count)
@@ -92,15 +92,10 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
     """/deposit MEMBER AMOUNT: records cash an admin received; mints Food-USD to the member (confirmed first)."""
     usage = ctx.t("Send: /deposit MEMBER AMOUNT, for example: /deposit ana {amount}",
                   amount=format_number(Decimal("20.00"), ctx.lang, decimals=2))
-    if len(args) != 2:
-        return [ctx.reply(usage)]
-    try:
-        amount = int(parse_amount(args[1], ctx.lang) * FOOD_USD)
-    except AmountError as e:
-        return _amount_usage(ctx, usage, e.example)
-    member, refusal = await find_member(ctx, args[0])
-    if refusal is not None:
-        return [refusal]
+    found = await member_and_cash(ctx, args, usage)
+    if isinstance(found, list):
+        return found
+    member, amount = found
     result = await use.deposit(ctx.services.core, ctx.member.id, ctx.inbound.user, member.member_id, amount)
     if isinstance(result, Refused):  # amount: zero, nothing to deposit
         return _amount_usage(ctx, usage)

@@ -7,11 +7,13 @@ of its own carrying that id. /link makes a single-use code for a resident: the i
 """
 from bot.identity import identity_key
 from bot.store import Member
+from chain.ledger import FOOD_USD
 from core import members
 from core.admin import link_code
 from core.results import Refused
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
+from locales import AmountError, parse_amount
 
 
 async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | None]:
@@ -30,6 +32,19 @@ async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | 
     return None, ctx.reply(ctx.t("More than one member goes by {name} ({found}). Write the one you mean with its "
                                  "channel, for example {example}.", name=typed, found=", ".join(identities),
                                  example=identities[0]))
+
+
+async def member_and_cash(ctx: Context, args: list[str], usage: str) -> tuple[Member, int] | list[Reply]:
+    """MEMBER AMOUNT of /deposit and /withdraw: the member and the Food-USD in minor units, or the reply that says
+    what is wrong."""
+    if len(args) != 2:
+        return [ctx.reply(usage)]
+    try:
+        amount = int(parse_amount(args[1], ctx.lang) * FOOD_USD)
+    except AmountError as e:
+        return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
+    member, refusal = await find_member(ctx, args[0])
+    return [refusal] if refusal is not None else (member, amount)
 
 
 async def link(ctx: Context, args: list[str]) -> list[Reply]:

@@ -4,15 +4,14 @@ from datetime import UTC
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from chain.ledger import FOOD_USD
 from core import treasury as use
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
 from handlers.onboarding import LANGUAGE_NAMES
 from handlers.orders import refusal as order_refusal
-from handlers.residents import find_member
-from locales import AmountError, format_day, format_money, format_number, parse_amount, parse_count
+from handlers.residents import member_and_cash
+from locales import AmountError, format_day, format_money, format_number, parse_count
 
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
 
@@ -58,15 +57,10 @@ async def withdraw(ctx: Context, args: list[str]) -> list[Reply]:
     first). The member hears it too."""
     usage = ctx.t("Send: /withdraw MEMBER AMOUNT, for example: /withdraw ana {amount}",
                   amount=format_number(Decimal("20.00"), ctx.lang, decimals=2))
-    if len(args) != 2:
-        return [ctx.reply(usage)]
-    try:
-        amount = int(parse_amount(args[1], ctx.lang) * FOOD_USD)
-    except AmountError as e:
-        return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
-    member, refusal = await find_member(ctx, args[0])
-    if refusal is not None:
-        return [refusal]
+    found = await member_and_cash(ctx, args, usage)
+    if isinstance(found, list):
+        return found
+    member, amount = found
     result = await use.withdraw(ctx.services.core, ctx.member.id, member.member_id, amount,
                                 ctx.services.treasurer_address)
     if isinstance(result, Refused):
