@@ -5,7 +5,8 @@ In:  {"from": "alice", "text": "/start"} · {"from": "bob", "text": "hola", "lan
 Out: {"to": "alice", "text": "...", "buttons": [[{"text": "Confirm", "data": "..."}]]} ·
      {"to": "group", "text": "...", "image": "/abs/path/chart.png"}
 
-Replies pushed later (outcomes) are written as they happen. When stdin closes, the process waits for
+Once it listens, one line goes to stderr ("ready: type JSON lines") so a person at a terminal knows it
+is waiting. Replies pushed later (outcomes) are written as they happen. When stdin closes, the process waits for
 every pending outcome to be told, then exits.
 """
 import asyncio
@@ -45,13 +46,17 @@ def parse(line: str) -> Inbound | None:
                    chat="group" if message.get("chat") == "group" else "private", lang_hint=message.get("lang"))
 
 
-async def run(app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+READY = "ready: type JSON lines"
+
+
+async def run(app: App, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout, stderr: TextIO = sys.stderr) -> None:
     async def write(reply: Reply) -> None:
         stdout.write(render(reply) + "\n")
         stdout.flush()
 
     app.connect(CHANNEL, write, CONSOLE)
     await app.begin()
+    print(READY, file=stderr, flush=True)  # stderr: stdout carries protocol lines only
     while line := await asyncio.to_thread(stdin.readline):
         if not line.strip():
             continue

@@ -1,5 +1,6 @@
 """The assistant end to end through `coop console --jsonl` (a subprocess on embedded defaults)."""
 import re
+import time
 
 
 from handlers import admin
@@ -164,3 +165,20 @@ def test_the_chat_side_runs_on_postgresql(tmp_path):
         finally:
             if c.process.poll() is None:
                 c.process.kill()
+
+
+def test_the_console_says_on_stderr_when_it_is_ready_and_stdout_stays_protocol(console):
+    deadline = time.monotonic() + 120
+    while "ready: type JSON lines\n" not in console.stderr:
+        assert time.monotonic() < deadline and console.process.poll() is None, "".join(console.stderr)[-3000:]
+        time.sleep(0.1)
+    # Once ready, members are answered in their languages, and every stdout line is JSON (expect parses it).
+    onboard(console, "admin", "en")
+    console.send(**{"from": "admin", "text": "/help"})
+    console.expect("admin", "/balance")
+    console.send(**{"from": "ana", "text": "/balance", "lang": "es"})
+    stranger = console.expect("ana", "/start")["text"]
+    assert stranger == Translator("es").t("You are not a member yet. Ask an admin for an invite code and send "
+                                          "/start CODE."), stranger
+    assert console.close() == 0
+    assert console.stderr.count("ready: type JSON lines\n") == 1
