@@ -13,6 +13,7 @@ from core.results import Refused
 from handlers import alerts, confirm, devices
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
+from handlers.governance import number_problem
 from handlers.residents import find_member, link, member_and_cash
 from handlers.treasury import COMMANDS as TREASURY
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
@@ -84,8 +85,8 @@ async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
     return [ctx.reply(text)]
 
 
-def _amount_usage(ctx: Context, usage: str, example: str = "") -> list[Reply]:
-    return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({example})" if example else ""))]
+def _amount_usage(ctx: Context, error: AmountError, typed: str, usage: str) -> list[Reply]:
+    return [ctx.reply(number_problem(ctx, error, typed) + "\n" + usage)]
 
 
 async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
@@ -97,8 +98,8 @@ async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
         return found
     member, amount = found
     result = await use.deposit(ctx.services.core, ctx.member.id, ctx.inbound.user, member.member_id, amount)
-    if isinstance(result, Refused):  # amount: zero, nothing to deposit
-        return _amount_usage(ctx, usage)
+    if isinstance(result, Refused):  # amount: zero, nothing to deposit (member_and_cash says so first)
+        return [ctx.reply(usage)]
     summary = ctx.t("Record a cash deposit of {amount} for {name}? It gives them {amount} in Food-USD.",
                     amount=format_money(result.terms.amount, ctx.lang), name=member.name)
     return confirm.buttons(ctx, result.token, summary)
@@ -112,9 +113,12 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
         return [ctx.reply(usage)]
     try:
         kg = parse_amount(args[2], ctx.lang, decimals=3)
+    except AmountError as e:
+        return _amount_usage(ctx, e, args[2], usage)
+    try:
         grade = parse_count(args[3], ctx.lang) if len(args) > 3 else 1
     except AmountError as e:
-        return _amount_usage(ctx, usage, e.example)
+        return _amount_usage(ctx, e, args[3], usage)
     member, refusal = await find_member(ctx, args[0])
     if refusal is not None:
         return [refusal]

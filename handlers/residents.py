@@ -5,6 +5,8 @@ A resident is one `member_id` (their wallet, their one vote); each channel ident
 of its own carrying that id. /link makes a single-use code for a resident: the identity that sends it with
 /start becomes a row of that resident.
 """
+from decimal import Decimal
+
 from bot.identity import identity_key
 from bot.store import Member
 from chain.ledger import FOOD_USD
@@ -13,7 +15,8 @@ from core.admin import link_code
 from core.results import Refused
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
-from locales import AmountError, parse_amount
+from handlers.governance import number_problem
+from locales import AmountError, format_number, parse_amount
 
 
 async def find_member(ctx: Context, typed: str) -> tuple[Member | None, Reply | None]:
@@ -41,8 +44,10 @@ async def member_and_cash(ctx: Context, args: list[str], usage: str) -> tuple[Me
         return [ctx.reply(usage)]
     try:
         amount = int(parse_amount(args[1], ctx.lang) * FOOD_USD)
+        if amount == 0:  # cash of nothing: said like any other bad number
+            raise AmountError("zero", format_number(Decimal("12.50"), ctx.lang, decimals=2))
     except AmountError as e:
-        return [ctx.reply(ctx.t("That amount is not valid.") + " " + usage + (f" ({e.example})" if e.example else ""))]
+        return [ctx.reply(number_problem(ctx, e, args[1]) + "\n" + usage)]
     member, refusal = await find_member(ctx, args[0])
     return [refusal] if refusal is not None else (member, amount)
 

@@ -90,7 +90,8 @@ def test_spanish_amounts_are_read_the_spanish_way(console):
     console.expect("admin", "")
     console.send(**{"from": "admin", "text": "/deposit eva 0"})  # nothing to record: no confirmation offered
     refusal = console.expect("admin", "")
-    assert "buttons" not in refusal and refusal["text"].startswith(Translator("es").t("That amount is not valid."))
+    assert "buttons" not in refusal and refusal["text"].startswith(Translator("es").t(
+        "“{typed}” is zero; it must be more than zero. For example: {example}", typed="0", example="12,50"))
     assert console.close() == 0
 
 
