@@ -15,10 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import astuple, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from web3 import Web3
 from web3.logs import DISCARD
@@ -135,10 +136,8 @@ class Announcer:
             elif action.kind == "close_order" and intent.reason == "deadline_passed":
                 text += " " + tr.t("It is closed by itself now, as every order is at its deadline.")
             return self._to(member, text)
-        if action.kind in ("deposit", "certify"):
-            return self._to(member, tr.t("Done. It is recorded.")) + await self._beneficiary(action)
-        if action.kind == "withdraw":
-            return await self._beneficiary(action, admin=member)
+        if action.kind in ("deposit", "certify", "withdraw"):
+            return await self._beneficiary(action, member, intent)
         held = await balances(self.deps.core, member.member_id)
         special = outcome_text(tr, action.kind, action.params, held)
         if action.kind == "transfer":
@@ -155,21 +154,16 @@ class Announcer:
                 row.finished_at = utcnow()
                 row.milliseconds = int((row.finished_at - row.confirmed_at).total_seconds() * 1000)
 
-    async def _beneficiary(self, action: PendingAction, admin: Member | None = None) -> Messages:
-        """The member an admin's deposit, withdrawal or certification was for; and for a withdrawal the
-        `admin` who paid the cash, with the member's balance now."""
+    async def _beneficiary(self, action: PendingAction, admin: Member, intent: Intent) -> Messages:
+        """The `admin` who confirmed a deposit, withdrawal or certification, told what was recorded for whom;
+        and the member it was for."""
         async with self.deps.sessions() as session:  # on each channel the resident uses (/link)
             members = list((await session.execute(select(Member).where(
                 Member.member_id == action.params["for_member_id"]).order_by(Member.id))).scalars())
         held = await balances(self.deps.core, action.params["for_member_id"])
         fusd, gro = held.food_usd, held.gro
-        messages = []
-        if admin is not None:  # the summary told them to hand the cash over only now
-            tr = Translator(admin.lang or "en")
-            messages += self._to(admin, tr.t(
-                "Recorded: hand {name} {amount} in cash now. They now have {balance} in Food-USD.",
-                name=members[0].name, amount=format_money(int(action.params["intent"]["amount"]), tr.lang),
-                balance=format_money(fusd, tr.lang)))
+        tr = Translator(admin.lang or "en")
+        messages = self._to(admin, await self._recorded(tr, action, intent, members[0].name, fusd))
         for member in members:
             tr = Translator(member.lang or "en")
             amount = format_money(int(action.params["intent"].get("amount", 0)), tr.lang)
@@ -184,6 +178,36 @@ class Announcer:
                            batch=action.params["intent"]["batch_id"], gro=format_gro(gro, tr.lang))
             messages += self._to(member, text)
         return messages
+
+    async def _recorded(self, tr: Translator, action: PendingAction, intent: Intent, name: str, fusd: int) -> str:
+        params = action.params["intent"]
+        if action.kind == "withdraw":  # the summary told them to hand the cash over only now
+            return tr.t("Recorded: hand {name} {amount} in cash now. They now have {balance} in Food-USD.",
+                        name=name, amount=format_money(int(params["amount"]), tr.lang),
+                        balance=format_money(fusd, tr.lang))
+        if action.kind == "certify":
+            gro = action.params.get("gro")  # offers made before it was kept: what the rate gives now
+            if gro is None:
+                gro = int(params["grams"]) * (await self.deps.core.ledger.certification()).rate_per_kg // 1000
+            return tr.t("Recorded: batch {batch}, {kg} kg grown by {name}, earning {gro} GRO.",
+                        batch=params["batch_id"], kg=format_number(Decimal(params["grams"]).scaleb(-3), tr.lang),
+                        name=name, gro=format_gro(int(gro), tr.lang))
+        amount = format_money(int(params["amount"]), tr.lang)
+        number = await self._deposit_number(intent)
+        if number is None:
+            return tr.t("Recorded: {amount} cash from {name}.", amount=amount, name=name)
+        return tr.t("Recorded: {amount} cash from {name} (deposit #{number}).", amount=amount, name=name,
+                    number=format_number(number, tr.lang))
+
+    async def _deposit_number(self, intent: Intent) -> int | None:
+        """The co-op's how-manieth recorded cash deposit this is, in the order they were confirmed."""
+        if intent.finished_at is None:
+            return None
+        async with self.deps.sessions() as session:
+            return (await session.execute(select(func.count()).select_from(Intent).where(
+                Intent.kind == "deposit", Intent.state == "confirmed",
+                or_(Intent.finished_at < intent.finished_at,
+                    and_(Intent.finished_at == intent.finished_at, Intent.id <= intent.id))))).scalar_one()
 
     async def _withdrawal_failed(self, action: PendingAction, admin: Member, reason: str | None) -> Messages:
         """The admin whose cash payout was not recorded: not the member's words (a deposit to ask for) but

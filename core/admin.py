@@ -155,7 +155,7 @@ async def certify(ports: Ports, admin: int, member_id: str, batch: str, grams: i
     if earned > terms.room:
         return Refused("over_period_cap", {"gro": earned, "room": terms.room, "until": terms.period_ends})
     token = await offers.offer(ports.uow, ports.clock, admin, "certify",
-                               {"for_member_id": member_id,
+                               {"for_member_id": member_id, "gro": earned,  # gro: to tell the admin
                                 "intent": {"batch_id": batch, "grams": grams, "grade": grade}}, by_admin=True)
     return Offered(token, CertifyTerms(member_id, batch, grams, grade, earned))
 

@@ -11,7 +11,7 @@ def certified(console: Console, batch: str, kg: int) -> None:
     console.send(**{"from": "admin", "text": f"/certify admin {batch} {kg}"})
     offer = console.expect("admin", f"Certify batch {batch}")
     console.send(**{"from": "admin", "press": button(offer, 0)})
-    console.expect("admin", "Done. It is recorded.")
+    console.expect("admin", f"Recorded: batch {batch}, {kg} kg grown by admin, earning {kg * 10} GRO.")
     console.expect("admin", f"Your produce batch {batch} is certified")  # the admin grew it
 
 

@@ -1,7 +1,7 @@
 """Issue 15's wording, through `coop console --jsonl`, in English and Spanish: a bad amount says what is wrong
-with it."""
+with it; a confirmed deposit or certification says what was recorded for whom."""
 from locales import Translator
-from tests.bot.console import Console
+from tests.bot.console import Console, button
 from tests.bot.test_console import invite_code, onboard
 
 EN, ES = Translator("en"), Translator("es")
@@ -40,5 +40,26 @@ def test_a_bad_amount_says_what_is_wrong_with_it_then_the_usage(tmp_path):
             "“{typed}” is not a number I can read. For example: {example}", typed="dos", example="12,50") + "\n" + \
             ES.t("Send: /certify MEMBER BATCH KG [GRADE], for example: /certify ana lettuce-0412 {kg}", kg="2,5")
         assert console.close() == 0
+    finally:
+        console.process.kill()
+
+
+def test_a_confirmed_deposit_or_certification_says_what_was_recorded_for_whom(tmp_path):
+    console = started(tmp_path)
+    try:
+        console.send(**{"from": "admin", "text": "/deposit ana 20"})
+        console.send(**{"from": "admin", "press": button(console.expect("admin", "ana"), 0)})
+        console.heard("admin", "Recorded: $20.00 cash from ana (deposit #1).")
+        console.send(**{"from": "luz", "text": "/deposit ana 5"})
+        console.send(**{"from": "luz", "press": button(console.expect("luz", "ana"), 0)})
+        console.heard("luz", "Registrado: 5,00\u00a0US$ en efectivo de ana (depósito n.º 2).")
+        console.send(**{"from": "luz", "text": "/certify ana lote-1 2,5"})
+        console.send(**{"from": "luz", "press": button(console.expect("luz", "lote-1"), 0)})
+        console.heard("luz", ES.t("Recorded: batch {batch}, {kg} kg grown by {name}, earning {gro} GRO.",
+                                  batch="lote-1", kg="2,5", name="ana", gro="25"))
+        console.heard("ana", "lote-1")  # and she hears it too
+        assert console.close() == 0
+        everything = console.seen + console.rest()
+        assert not [r for r in everything if "Done. It is recorded." in r["text"]]
     finally:
         console.process.kill()

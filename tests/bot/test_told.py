@@ -112,7 +112,7 @@ async def test_a_member_who_blocked_the_bot_is_not_told_again_at_each_start(sess
     assert await started(sessions, channel)[0].resend(all_untold=True) == 0
 
 
-OUTCOME, DONE = "A cash deposit of $7.00 was recorded for you", "Done. It is recorded."
+OUTCOME, DONE = "A cash deposit of $7.00 was recorded for you", "Recorded: $7.00 cash from ken (deposit #1)."
 
 
 @pytest.mark.parametrize("stage", ["before_tell", "after_record"])

@@ -97,7 +97,7 @@ async def test_a_certification_within_the_caps_is_offered_with_what_it_earns(wor
     result = await admin.certify(world.ports, boss.id, "r_ana", "lettuce-0412", 2500, 2)
     assert result == Offered(result.token, CertifyTerms("r_ana", "lettuce-0412", 2500, 2, 25 * GRO))
     [action] = await rows(world, PendingAction)
-    assert (action.kind, action.params) == ("certify", {"for_member_id": "r_ana", "by_admin": True, "intent": {
+    assert (action.kind, action.params) == ("certify", {"for_member_id": "r_ana", "gro": 25 * GRO, "by_admin": True, "intent": {
         "batch_id": "lettuce-0412", "grams": 2500, "grade": 2}})
 
 
