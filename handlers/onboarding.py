@@ -72,6 +72,7 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
     lines = [ctx.t("I help the co-op buy food together and make decisions."),
              ctx.t("/balance – your Food-USD, GRO and voting power"),
              ctx.t("/orders – open group orders · /join ORDER UNITS – join one"),
+             ctx.t("/tolerance ORDER UNITS – extra units you would take so the last case is bought whole"),
              ctx.t("/claim – get back now what a closed order owes you"),
              ctx.t("/send MEMBER AMOUNT – Food-USD to a neighbour · /redeem AMOUNT [ITEM] – spend GRO on produce"),
              ctx.t("/lock AMOUNT WEEKS – lock GRO for voting power (/lock add, /lock extend) · /unlock – take it "

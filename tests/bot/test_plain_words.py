@@ -1,5 +1,5 @@
-"""Issue 15's wording, through `coop console --jsonl`, in English and Spanish: a bad amount says what is wrong
-with it; a confirmed deposit or certification says what was recorded for whom."""
+"""Issue 15's wording, through `coop console --jsonl`: a bad amount says what is wrong with it, a confirmed
+deposit or certification says what was recorded for whom, /help lists /tolerance — in English and Spanish."""
 from locales import Translator
 from tests.bot.console import Console, button
 from tests.bot.test_console import invite_code, onboard
@@ -61,5 +61,19 @@ def test_a_confirmed_deposit_or_certification_says_what_was_recorded_for_whom(tm
         assert console.close() == 0
         everything = console.seen + console.rest()
         assert not [r for r in everything if "Done. It is recorded." in r["text"]]
+    finally:
+        console.process.kill()
+
+
+def test_help_lists_tolerance(tmp_path):
+    console = started(tmp_path)
+    try:
+        for who, line in (("admin", "/tolerance ORDER UNITS – extra units you would take so the last case is "
+                                     "bought whole"),
+                          ("ana", "/tolerance PEDIDO UNIDADES – unidades extra que aceptarías para que la última "
+                                  "caja se compre completa")):
+            console.send(**{"from": who, "text": "/help"})
+            assert line in console.expect(who, "/balance")["text"].splitlines()
+        assert console.close() == 0
     finally:
         console.process.kill()
