@@ -23,7 +23,7 @@ def test_send_redeem_lock_and_unlock(console, tmp_path):
     chain.wait_member(bob)
     chain.wait_member(ana)
     console.send(**{"from": "admin", "text": "/deposit bob 20"})
-    confirmed(console, "admin", console.expect("admin", "bob"), "recorded")
+    confirmed(console, "admin", console.expect("admin", "bob"), "Recorded:")
     console.expect("bob", "$20.00")
 
     # /send: each refusal says why; then a confirmed send, told to both in their own language.

@@ -226,7 +226,7 @@ async def test_a_deposit_is_offered_with_two_reply_buttons_and_told_after_confir
     told = await graph.wait_for(member, count=4)  # language list, welcome, menu, then the deposit
     assert "50,00" in body(told[3]) and told[3]["type"] == "text"  # pushed, inside the window: free-form
     done = await graph.wait_for(ADMIN, count=before + 3)
-    assert [body(m).startswith("Done.") for m in done[before:]] == [False, False, True]  # told once
+    assert [body(m).startswith("Recorded:") for m in done[before:]] == [False, False, True]  # told once
 
 
 @in_module_loop
