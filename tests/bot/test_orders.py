@@ -17,13 +17,18 @@ def confirmed(console: Console, who: str, offer: dict) -> dict:
     return console.expect(who, "")
 
 
-def test_cases_tolerance_and_what_the_deadline_does(console, tmp_path):
+def bob_and_ana_with_50(console: Console) -> None:
+    """An English admin, then bob (English) and ana (Spanish), each with $50.00 of Food-USD."""
     onboard(console, "admin", "en")
     onboard(console, "bob", "en", invite_code(console))
     onboard(console, "ana", "es", invite_code(console))
     for who in ("bob", "ana"):
         console.send(**{"from": "admin", "text": f"/deposit {who} 50"})
         confirmed(console, "admin", console.expect("admin", who))
+
+
+def test_cases_tolerance_and_what_the_deadline_does(console, tmp_path):
+    bob_and_ana_with_50(console)
 
     # Eggs come in cases of 12: the target must be whole cases.
     console.send(**{"from": "admin", "text": "/neworder eggs 3 30 10 2 12"})

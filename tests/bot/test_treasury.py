@@ -6,7 +6,7 @@ import time
 
 from tests.bot.console import Console
 from tests.bot.test_console import invite_code, onboard
-from tests.bot.test_orders import confirmed
+from tests.bot.test_orders import bob_and_ana_with_50, confirmed
 
 
 def close(console: Console, order: int) -> dict:
@@ -31,12 +31,7 @@ def balance(console: Console, who: str, contains: str) -> None:
 
 
 def test_orders_closed_early_are_bought_or_refunded_and_everyone_hears_it(console):
-    onboard(console, "admin", "en")
-    onboard(console, "bob", "en", invite_code(console))
-    onboard(console, "ana", "es", invite_code(console))
-    for who in ("bob", "ana"):
-        console.send(**{"from": "admin", "text": f"/deposit {who} 50"})
-        confirmed(console, "admin", console.expect("admin", who))
+    bob_and_ana_with_50(console)
     console.send(**{"from": "admin", "text": "/neworder eggs 3 24 10 7 12"})
     console.heard("group", "Order #1 is open")
     console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 7"})
