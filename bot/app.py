@@ -97,7 +97,8 @@ class App:
                 raise SettingsError("; ".join(missing) + " (docs/chain.md, \"Roles and keys\")")
         self.treasurer_address = keys.treasurer.address
         self.ledger = CoopLedger(self.contracts, self.batch)
-        self.core = Ports(self.ledger, SqlUnitOfWork(self.sessions), SystemClock(), self.wallet)  # for core/
+        self.core = Ports(self.ledger, SqlUnitOfWork(self.sessions), SystemClock(), self.wallet,  # for core/
+                          tuple(account.address for account in keys.accounts()))
         self.telling = Telling(self.sessions, self.notifier, s.crash_at)
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()

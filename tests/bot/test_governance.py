@@ -124,8 +124,10 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "bob", "text": f"/export {own.lower()}"})
     console.expect("bob", "capital letters")
     console.send(**{"from": "bob", "text": f"/export {own}"})
-    offer = console.expect("bob", "own wallet")
-    confirm_offer(console, "bob", offer)
+    console.expect("bob", "type the last 4 characters")
+    console.send(**{"from": "bob", "text": own[-4:]})
+    console.expect("bob")  # on its way
+    console.expect("bob", "your own wallet")
     console.send(**{"from": "bob", "text": "/join 1 1"})
     offer = console.expect("bob", "#1")
     outcome = confirm_offer(console, "bob", offer)

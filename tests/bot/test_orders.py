@@ -123,3 +123,48 @@ def test_an_order_runs_at_most_ninety_days(console):
     console.expect("admin", "for 90 days")
     console.heard("group", "Order #1 is open")
     assert console.close() == 0
+
+
+def test_a_second_join_counts_the_first_still_on_its_way(console, tmp_path):
+    """Two joins confirmed before the first is mined: the second summary's balance after counts the first, and a
+    third is refused for the money the first two take (English and Spanish)."""
+    bob_and_ana_with_50(console)
+    console.send(**{"from": "admin", "text": "/neworder rice 25 10"})
+    console.heard("group", "Order #1 is open")
+    chain = Chain(tmp_path / "data")
+    chain.w3.provider.make_request("evm_setAutomine", [False])  # nothing is mined until the test says
+    try:
+        console.send(**{"from": "bob", "text": "/join 1 1"})
+        first = console.expect("bob", "Your Food-USD after: $25.00.")
+        assert "on its way" not in first["text"]
+        console.send(**{"from": "bob", "press": button(first, 0)})
+        console.expect("bob", "On its way.")
+        console.send(**{"from": "bob", "text": "/join 1 1"})
+        second = console.expect("bob", "Your Food-USD after: $0.00. That counts $25.00 already on its way from "
+                                       "earlier confirmations.")
+        console.send(**{"from": "bob", "press": button(second, 0)})
+        console.expect("bob", "On its way.")
+        console.send(**{"from": "bob", "text": "/join 1 1"})
+        console.expect("bob", "Joining costs $25.00 but you have $0.00: $25.00 is missing. To top up, give an admin "
+                              "cash and they will record a deposit for you. That counts $50.00 already on its way")
+
+        console.send(**{"from": "ana", "text": "/join 1 1"})
+        first = console.expect("ana", "Tu Food-USD después: 25,00\u00a0US$.")
+        console.send(**{"from": "ana", "press": button(first, 0)})
+        console.expect("ana", "En camino.")
+        console.send(**{"from": "ana", "text": "/join 1 1"})
+        second = console.expect("ana", "Tu Food-USD después: 0,00\u00a0US$. Eso ya descuenta 25,00\u00a0US$ en "
+                                       "camino por confirmaciones anteriores.")
+        console.send(**{"from": "ana", "press": button(second, 0)})
+        console.expect("ana", "En camino.")
+    finally:
+        chain.w3.provider.make_request("evm_setAutomine", [True])
+        chain.w3.provider.make_request("evm_mine", [])
+    group_buy = chain.contracts.group_buy.functions
+    for who in ("bob", "ana"):
+        account = chain.account(who)
+        deadline = time.monotonic() + 60
+        while group_buy.getMember(1, account).call()[0] != 2:  # each second join is sent once the first is mined
+            assert time.monotonic() < deadline, f"{who}'s joins were not mined"
+            time.sleep(0.2)
+        assert chain.contracts.food_usd.functions.balanceOf(account).call() == 0
