@@ -30,7 +30,7 @@ def test_export_refuses_the_co_ops_addresses_and_is_confirmed_by_typing(console,
     offer = console.expect("bob", "To confirm, type the last 4 characters of that address, as your wallet app "
                                   "shows it.")
     assert [b["data"][:3] for row in offer["buttons"] for b in row] == ["no:"]  # no button confirms it
-    console.send(**{"from": "bob", "text": "zzzz"})
+    console.send(**{"from": "bob", "text": "0000" if wallet[-4:] != "0000" else "1111"})
     console.expect("bob", "Those are not the last characters of the address, so nothing was done.")
     console.send(**{"from": "bob", "text": wallet[-4:].lower()})  # any case
     console.expect("bob", "On its way.")
