@@ -517,6 +517,7 @@ class Announcer:
                                                                                   notice, zone, now))]
         if notice.severity == CRITICAL:
             messages += self._group(lambda tr: notice_text(tr, notice, zone, now))
-        # A notice is one event: its site, device, reading, kind and moment name it (hashed: names may be long).
-        name = f"{notice.site}\0{notice.device}\0{notice.key}\0{notice.kind}\0{notice.at!r}"
+        # A notice is one event: its site, device, reading, kind and moment name it, and those of the notices
+        # it carries (boards gone offline together, a summary); hashed: names may be long.
+        name = "\0".join(f"{n.site}\0{n.device}\0{n.key}\0{n.kind}\0{n.at!r}" for n in (notice, *notice.held))
         await self._tell(f"alert:{hashlib.sha256(name.encode()).hexdigest()[:40]}", messages)
