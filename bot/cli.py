@@ -183,7 +183,8 @@ def _rotate_master_key(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     """Simulated sensor boards publishing to the broker (iot/simulator.py): --url, else COOP_MQTT_URL, else
     the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883. With
-    that embedded broker (a development set-up) the boards are registered in the data dir's database."""
+    that embedded broker (a development set-up) the boards are registered in the data dir's database, and
+    follow the broker to the URL a restarted console writes."""
     from bot.sensors import MQTT_URL_FILE
     from iot.simulator import run
 
@@ -191,8 +192,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     embedded = settings.data_dir / MQTT_URL_FILE
-    if not (args.url or settings.mqtt_url) and embedded.exists():
-        args.url, args.register = embedded.read_text().strip(), True
+    if not (args.url or args.url_file or settings.mqtt_url) and embedded.exists():
+        args.url_file, args.register = embedded, True
     args.url = args.url or settings.mqtt_url or "mqtt://127.0.0.1:1883"
     args.database_url = args.database_url or settings.database_url
     return run(args)
