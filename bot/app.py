@@ -85,7 +85,8 @@ class App:
         if s.embedded:
             from chain.embedded import start_embedded
 
-            self._embedded = await asyncio.to_thread(start_embedded, s.data_dir / "chain")
+            self._embedded = await asyncio.to_thread(start_embedded, s.data_dir / "chain",
+                                                    params=s.deploy_params())
             self.w3, self.contracts, keys = self._embedded.w3, self._embedded.contracts, self._embedded.keys
             master_key = s.master_key or dev_master_key(s.data_dir)
         else:
