@@ -50,11 +50,17 @@ async def offer(uow: UnitOfWork, clock: Clock, member: int, kind: str, params: d
                 by_admin: bool = False, token: str | None = None) -> str:
     """Records the action offered to `member` (their row in bot_members) and returns its token (`token` when
     the parameters name it already: a withdrawal's reference)."""
+    async with uow() as session:
+        return add(session, clock, member, kind, params, by_admin, token)
+
+
+def add(session: AsyncSession, clock: Clock, member: int, kind: str, params: dict[str, Any],
+        by_admin: bool = False, token: str | None = None) -> str:
+    """As `offer`, in the caller's transaction (a use case that writes more with its offer)."""
     token = token or new_token()
     if by_admin:
         params = {**params, "by_admin": True}
-    async with uow() as session:
-        session.add(PendingAction(token=token, member=member, kind=kind, params=params, created_at=utc(clock)))
+    session.add(PendingAction(token=token, member=member, kind=kind, params=params, created_at=utc(clock)))
     return token
 
 
