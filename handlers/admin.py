@@ -1,6 +1,7 @@
 """What admins do, in the chat: invites, cash deposits, certified produce, broadcasts and the pilot's figures
-(new orders: handlers/neworder.py). The numbers and names are read from the admin's words, the use cases
-(core/admin.py, core/metrics.py) called with them, and their results worded in the admin's language."""
+(new orders: handlers/neworder.py), and the admins' own help and menu. The numbers and names are read from the
+admin's words, the use cases (core/admin.py, core/metrics.py) called with them, and their results worded in the
+admin's language."""
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from chain.ledger import FOOD_USD
 from core import admin as use
 from core.metrics import ACTIVE_DAYS, pilot_metrics
 from core.results import Refused
-from handlers import alerts, confirm, devices, neworder
+from handlers import alerts, confirm, devices, neworder, onboarding
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
 from handlers.governance import number_problem
@@ -159,6 +160,7 @@ async def stats(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 COMMANDS = {
+    "admin": onboarding.admin_menu,
     "invite": invite,
     "neworder": neworder.new_order,
     "deposit": deposit,

@@ -94,7 +94,7 @@ def test_spanish_amounts_are_read_the_spanish_way(console):
     assert console.close() == 0
 
 
-ADMIN_COMMANDS = ["/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
+ADMIN_COMMANDS = ["/admin", "/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
                   "/broadcast hello", "/stats", "/threshold temp_c 18 27", "/device add hq esp32-a1", "/link tom",
                   "/closeorder 1", "/withdraw admin 1", "/members"]
 
