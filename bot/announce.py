@@ -120,11 +120,12 @@ class Announcer:
             action = (await session.execute(select(PendingAction).where(
                 PendingAction.intent_id == intent.id))).scalar_one_or_none()
             member = await session.get(Member, action.member) if action else None
-        if action is None:
-            if intent.kind == "create_order" and intent.state == "confirmed":
-                return await self._order_opened(intent)
-            return []
+        opened = intent.kind == "create_order" and intent.state == "confirmed"
+        if action is None:  # an order an older version opened without a confirm
+            return await self._order_opened(intent) if opened else []
         await self._record_timing(intent.id)
+        if opened:
+            return await self._order_opened(intent)
         tr = Translator(member.lang or "en")
         if intent.state == "failed" and action.kind == "withdraw":
             return await self._withdrawal_failed(action, member, intent.reason)

@@ -83,13 +83,19 @@ async def offer(uow: UnitOfWork, clock: Clock, member: int, kind: str, params: d
     """Records the action offered to `member` (their row in bot_members) and returns its token (`token` when
     the parameters name it already: a withdrawal's reference). With `confirm_with`, only typing those characters
     (any case) confirms it (`typed`)."""
+    async with uow() as session:
+        return add(session, clock, member, kind, params, by_admin, token, confirm_with)
+
+
+def add(session: AsyncSession, clock: Clock, member: int, kind: str, params: dict[str, Any],
+        by_admin: bool = False, token: str | None = None, confirm_with: str | None = None) -> str:
+    """As `offer`, in the caller's transaction (a use case that writes more with its offer)."""
     token = token or new_token()
     if by_admin:
         params = {**params, "by_admin": True}
     if confirm_with:
         params = {**params, "confirm_with": confirm_with.lower()}
-    async with uow() as session:
-        session.add(PendingAction(token=token, member=member, kind=kind, params=params, created_at=utc(clock)))
+    session.add(PendingAction(token=token, member=member, kind=kind, params=params, created_at=utc(clock)))
     return token
 
 

@@ -9,7 +9,7 @@ import time
 
 from eth_account import Account
 
-from tests.bot.console import DAY, Chain, Console, button
+from tests.bot.console import DAY, Chain, Console, button, open_order
 from tests.bot.test_console import onboard
 
 QUEUED, EXECUTED = 5, 7
@@ -46,8 +46,8 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "admin", "text": "/deposit bob 50"})
     confirm_offer(console, "admin", console.expect("admin", "bob"))
     console.expect("bob", "$50.00")
-    console.send(**{"from": "admin", "text": "/neworder rice 2.50 10 1 14"})
-    console.expect("admin", "#1")
+    open_order(console, "/neworder rice 2.50 10 1 14")
+    console.heard("admin", "Order #1 is open")
     console.send(**{"from": "bob", "text": "/join 1 2"})
     confirm_offer(console, "bob", console.expect("bob", "#1"))
 
