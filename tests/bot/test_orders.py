@@ -127,7 +127,7 @@ def test_a_second_join_counts_the_first_still_on_its_way(console, tmp_path):
     """Two joins confirmed before the first is mined: the second summary's balance after counts the first, and a
     third is refused for the money the first two take (English and Spanish)."""
     bob_and_ana_with_50(console)
-    console.send(**{"from": "admin", "text": "/neworder rice 25 10"})
+    open_order(console, "/neworder rice 25 10")
     console.heard("group", "Order #1 is open")
     chain = Chain(tmp_path / "data")
     chain.w3.provider.make_request("evm_setAutomine", [False])  # nothing is mined until the test says
