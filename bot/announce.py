@@ -120,11 +120,12 @@ class Announcer:
             action = (await session.execute(select(PendingAction).where(
                 PendingAction.intent_id == intent.id))).scalar_one_or_none()
             member = await session.get(Member, action.member) if action else None
-        if action is None:
-            if intent.kind == "create_order" and intent.state == "confirmed":
-                return await self._order_opened(intent)
-            return []
+        opened = intent.kind == "create_order" and intent.state == "confirmed"
+        if action is None:  # an order an older version opened without a confirm
+            return await self._order_opened(intent) if opened else []
         await self._record_timing(intent.id)
+        if opened:
+            return await self._order_opened(intent)
         tr = Translator(member.lang or "en")
         if intent.state == "failed" and action.kind == "withdraw":
             return await self._withdrawal_failed(action, member, intent.reason)
@@ -528,6 +529,7 @@ class Announcer:
                                                                                   notice, zone, now))]
         if notice.severity == CRITICAL:
             messages += self._group(lambda tr: notice_text(tr, notice, zone, now))
-        # A notice is one event: its site, device, reading, kind and moment name it (hashed: names may be long).
-        name = f"{notice.site}\0{notice.device}\0{notice.key}\0{notice.kind}\0{notice.at!r}"
+        # A notice is one event: its site, device, reading, kind and moment name it, and those of the notices
+        # it carries (boards gone offline together, a summary); hashed: names may be long.
+        name = "\0".join(f"{n.site}\0{n.device}\0{n.key}\0{n.kind}\0{n.at!r}" for n in (notice, *notice.held))
         await self._tell(f"alert:{hashlib.sha256(name.encode()).hexdigest()[:40]}", messages)

@@ -85,7 +85,8 @@ class App:
         if s.embedded:
             from chain.embedded import start_embedded
 
-            self._embedded = await asyncio.to_thread(start_embedded, s.data_dir / "chain")
+            self._embedded = await asyncio.to_thread(start_embedded, s.data_dir / "chain",
+                                                    params=s.deploy_params())
             self.w3, self.contracts, keys = self._embedded.w3, self._embedded.contracts, self._embedded.keys
             master_key = s.master_key or dev_master_key(s.data_dir)
         else:
@@ -97,7 +98,8 @@ class App:
                 raise SettingsError("; ".join(missing) + " (docs/chain.md, \"Roles and keys\")")
         self.treasurer_address = keys.treasurer.address
         self.ledger = CoopLedger(self.contracts, self.batch)
-        self.core = Ports(self.ledger, SqlUnitOfWork(self.sessions), SystemClock(), self.wallet)  # for core/
+        self.core = Ports(self.ledger, SqlUnitOfWork(self.sessions), SystemClock(), self.wallet,  # for core/
+                          tuple(account.address for account in keys.accounts()))
         self.telling = Telling(self.sessions, self.notifier, s.crash_at)
         self.keystore = Keystore(self.sessions, master_key)
         await self.keystore.open()

@@ -27,6 +27,9 @@ def _deploy(args: argparse.Namespace) -> int:
     from chain.deploy import DeployParams, Roles, StepDone, deploy
     from chain.errors import ChainError
 
+    settings = _settings("deploy", args)  # COOP_VOTING_DELAY and the other governance delays
+    if settings is None:
+        return 2
     try:
         overrides = json.loads(args.params) if args.params else {}
         if not isinstance(overrides, dict):
@@ -34,7 +37,7 @@ def _deploy(args: argparse.Namespace) -> int:
         unknown = set(overrides) - {f.name for f in fields(DeployParams)}
         if unknown:
             raise ValueError(f"unknown parameters {sorted(unknown)}")
-        params = DeployParams(**overrides)
+        params = settings.deploy_params(**overrides)
     except (ValueError, TypeError) as e:
         print(f"coop deploy: --params: {e}", file=sys.stderr)
         return 2
@@ -180,7 +183,8 @@ def _rotate_master_key(args: argparse.Namespace) -> int:
 def _simulate(args: argparse.Namespace) -> int:
     """Simulated sensor boards publishing to the broker (iot/simulator.py): --url, else COOP_MQTT_URL, else
     the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883. With
-    that embedded broker (a development set-up) the boards are registered in the data dir's database."""
+    that embedded broker (a development set-up) the boards are registered in the data dir's database, and
+    follow the broker to the URL a restarted console writes."""
     from bot.sensors import MQTT_URL_FILE
     from iot.simulator import run
 
@@ -188,8 +192,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if settings is None:
         return 2
     embedded = settings.data_dir / MQTT_URL_FILE
-    if not (args.url or settings.mqtt_url) and embedded.exists():
-        args.url, args.register = embedded.read_text().strip(), True
+    if not (args.url or args.url_file or settings.mqtt_url) and embedded.exists():
+        args.url_file, args.register = embedded, True
     args.url = args.url or settings.mqtt_url or "mqtt://127.0.0.1:1883"
     args.database_url = args.database_url or settings.database_url
     return run(args)
@@ -221,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--treasurer", required=True,
                         help="the address that records cash in and out and manages orders (COOP_TREASURER_KEY's)")
     deploy.add_argument("--guardian", required=True, help="the address that may cancel a proposal: the board's Safe")
-    deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"voting_delay": 60}\'')
-    deploy.set_defaults(run=_deploy)
+    deploy.add_argument("--params", help='deployment parameters as JSON, e.g. \'{"quorum_percent": 20}\' (the '
+                        'governance delays default to COOP_VOTING_DELAY, COOP_VOTING_PERIOD, COOP_TIMELOCK_DELAY)')
+    deploy.set_defaults(run=_deploy, data_dir=None)
     console = commands.add_parser(
         "console", help="chat with the assistant in JSON lines on stdin/stdout (docs/interfaces.md §2)",
         description="The console transport: one JSON message per line in, one per line out.")

@@ -19,7 +19,7 @@ from iot.schema import Telemetry
 log = logging.getLogger(__name__)
 
 MQTT_URL_FILE = "mqtt.url"  # the embedded broker's URL, in the data dir, for `coop simulate` and tests
-ALERT_CHECK_SECONDS = 15.0  # reminders, silent sensors, the summary after quiet hours
+ALERT_CHECK_SECONDS = 15.0  # reminders, sensors gone offline (told together), the summary after quiet hours
 TIDY_SECONDS = 3600.0
 
 

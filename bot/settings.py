@@ -62,6 +62,11 @@ class Settings:
     confirm_ttl: float = 900.0  # seconds an offer's confirm button works
     whatsapp_number: str | None = None  # the business number's digits, for click-to-chat invite links
     crash_at: str | None = None  # COOP_TEST_CRASH_AT, tests only: SIGKILL at a named stage (chain.transactions)
+    # Governance timing (seconds) for a deployment this process makes: the embedded chain's first start,
+    # `coop deploy`. A chain already deployed keeps the delays it was deployed with.
+    voting_delay: int = 24 * 3600
+    voting_period: int = 7 * 24 * 3600
+    timelock_delay: int = 2 * 24 * 3600
 
     @property
     def embedded(self) -> bool:
@@ -128,7 +133,17 @@ class Settings:
             confirm_ttl=_seconds(env, "COOP_CONFIRM_TTL", cls.confirm_ttl),
             whatsapp_number=number or None,
             crash_at=env.get("COOP_TEST_CRASH_AT") or None,
+            voting_delay=_duration(env, "COOP_VOTING_DELAY", cls.voting_delay),
+            voting_period=_duration(env, "COOP_VOTING_PERIOD", cls.voting_period, least=60),
+            timelock_delay=_duration(env, "COOP_TIMELOCK_DELAY", cls.timelock_delay),
         )
+
+    def deploy_params(self, **overrides):
+        """The contracts' deployment parameters with these settings' governance delays (then `overrides`)."""
+        from chain.deploy import DeployParams  # web3 and the artifacts: only for a deployment
+
+        return DeployParams(**{"voting_delay": self.voting_delay, "voting_period": self.voting_period,
+                               "timelock_delay": self.timelock_delay, **overrides})
 
     @property
     def max_fee_wei(self) -> int:
@@ -172,6 +187,21 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return _positive(env, name, default, "a number of seconds")
+
+
+UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(env: Mapping[str, str], name: str, default: int, least: int = 0) -> int:
+    """Whole seconds from `90`, `90s`, `10m`, `2h` or `1d`; at least `least`."""
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    match = re.fullmatch(r"(\d+)\s*([smhd]?)", text)
+    if not match or int(match[1]) * UNITS[match[2]] < least:
+        floor = f" of at least {least} seconds" if least else ""
+        raise SettingsError(f"{name} must be a duration{floor} such as 90s, 10m, 2h or 1d, not {text!r}")
+    return int(match[1]) * UNITS[match[2]]
 
 
 def _gwei(env: Mapping[str, str], name: str, default: Decimal) -> Decimal:

@@ -17,10 +17,11 @@ member's language, a web API would render the same result as JSON.
 - `wallet.py` — a resident's balances, Food-USD sent to a neighbour, GRO redeemed for produce.
 - `escrow.py` — locking GRO for voting power: a new lock, more GRO, a later end, the GRO taken back.
 - `onboarding.py` — `/start CODE`: a new resident (or one more channel of one), and the throttle on wrong codes.
-- `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce, broadcasts.
+- `admin.py` — what admins do: invite codes, new orders, cash deposits, certified produce (each of the last three
+  offered for confirmation), broadcasts.
 - `history.py` — a member's recent events, and who took part in an order or a proposal (the indexed history).
 - `members.py` — who MEMBER names (an id, alias or number, never a display name); what a member sets for
-  themselves and says: their language, sensor alerts, feedback.
+  themselves and says: their language, sensor alerts, feedback (and the feedback as admins read it).
 - `metrics.py` — the pilot's figures (/stats), each saying what it counts.
 - `treasury.py` — an admin closing an order early, paying cash out, listing the members.
 """

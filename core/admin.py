@@ -1,8 +1,8 @@
 """What admins do: invite codes, new orders, cash deposits, certified produce and broadcasts.
 
 Each checks what can be checked before the chain (an order's terms as GroupBuy will check them, the
-certification caps the members voted) and refuses with the numbers that say why; a deposit or a certification
-is offered for confirmation (core/offers.py), an admin's offer that needs an admin when confirmed.
+certification caps the members voted) and refuses with the numbers that say why; a new order, a deposit or a
+certification is offered for confirmation (core/offers.py), an admin's offer that needs an admin when confirmed.
 """
 import asyncio
 import base64
@@ -14,7 +14,6 @@ from eth_utils import keccak
 from sqlalchemy import select
 
 from bot.store import Invite, Member, Product
-from chain.outbox import Outbox
 from core import offers
 from core.orders import product_id
 from core.ports import Ports, utc
@@ -26,6 +25,7 @@ CODE_BYTES = 10  # 80 bits: 16 base32 characters with no padding, too many to gu
 DEFAULT_ORDER_DAYS = 7
 MAX_ORDER_DAYS = 90  # GroupBuy.MAX_ORDER_DURATION: the chain refuses a later deadline
 MAX_GRADE = 255  # GroToken takes a grade as uint8
+MAX_PRODUCT = 120  # characters of a product's name (bot_products.name)
 
 
 def new_code() -> str:
@@ -59,8 +59,9 @@ async def link_code(ports: Ports, created_by: str, member_id: str) -> Invites:
 
 
 @dataclass(frozen=True)
-class OrderOpening:
-    """An order asked of the chain; the admin and the group hear its number once it is open (bot/announce.py)."""
+class OrderTerms:
+    """An order offered to the admin who asked for it; once confirmed it is asked of the chain, and the admin and
+    the group hear its number when it is open (bot/announce.py)."""
 
     product: str
     unit_price: int  # Food-USD, minor units
@@ -68,21 +69,27 @@ class OrderOpening:
     min_units: int
     days: int
     case_size: int
+    deadline: int  # seconds since the epoch: `days` from the offer
 
 
-async def new_order(ports: Ports, supplier: str, asked_by: tuple[str, str], product: str, unit_price: int,
-                    target_units: int, min_units: int | None = None, days: int = DEFAULT_ORDER_DAYS,
-                    case_size: int = 1) -> OrderOpening | Refused:
-    """An order of `product` from `supplier` (the co-op's treasurer account: the treasurer pays the real
-    supplier), asked by `asked_by` (channel, handle: told when it is open). The product's name and the order's
-    intent are written in one transaction. Refused, as GroupBuy would refuse it: price (not above zero), units
-    (a count not above zero), minimum_over_target, days (`most`), whole_cases (`case`, and `lower` and `higher`
-    targets that are whole cases)."""
+async def new_order(ports: Ports, admin: int, supplier: str, asked_by: tuple[str, str], product: str,
+                    unit_price: int, target_units: int, min_units: int | None = None, days: int = DEFAULT_ORDER_DAYS,
+                    case_size: int = 1) -> Offered[OrderTerms] | Refused:
+    """Admin `admin` (their row id) offers an order of `product` from `supplier` (the co-op's treasurer account:
+    the treasurer pays the real supplier), asked by `asked_by` (channel, handle: told when it is open); it opens
+    once confirmed. The product's name and the offer are written in one transaction. Refused: product (no name,
+    or longer than `most`); and as GroupBuy would refuse it: price (not above zero), units (`which`: target,
+    minimum or case_size, not above zero), minimum_over_target (`minimum`, `target`), days (`most`), whole_cases
+    (`case`, and `lower` and `higher` targets that are whole cases)."""
     min_units = target_units if min_units is None else min_units
+    product = product.strip()
+    if not 1 <= len(product) <= MAX_PRODUCT:
+        return Refused("product", {"most": MAX_PRODUCT})
     if unit_price <= 0:
         return Refused("price")
-    if min(target_units, min_units, case_size) < 1:
-        return Refused("units")
+    for which, count in (("target", target_units), ("minimum", min_units), ("case_size", case_size)):
+        if count < 1:
+            return Refused("units", {"which": which})
     if min_units > target_units:
         return Refused("minimum_over_target", {"minimum": min_units, "target": target_units})
     if not 1 <= days <= MAX_ORDER_DAYS:
@@ -90,16 +97,19 @@ async def new_order(ports: Ports, supplier: str, asked_by: tuple[str, str], prod
     if target_units % case_size:
         lower = max(target_units - target_units % case_size, case_size)
         return Refused("whole_cases", {"case": case_size, "lower": lower, "higher": lower + case_size})
-    params = {"supplier": supplier, "product": product_id(product), "unit_price": unit_price,
+    # The deadline is fixed when offered, so the one the admin confirms is the one the chain gets.
+    terms = OrderTerms(product, unit_price, target_units, min_units, days, case_size,
+                       int(ports.clock.now()) + days * 86400)
+    intent = {"supplier": supplier, "product": product_id(product), "unit_price": unit_price,
               "target_units": target_units, "min_units": min_units, "max_units_per_member": target_units,
-              "case_size": case_size, "deadline": int(ports.clock.now()) + days * 86400,
+              "case_size": case_size, "deadline": terms.deadline,
               # not for the chain: who asked, to tell them and the group when the order is open
               "announce": {"channel": asked_by[0], "to": asked_by[1], "product": product}}
     async with ports.uow() as session:
         if await session.get(Product, product_id(product)) is None:
             session.add(Product(product_id=product_id(product), name=product))
-        Outbox.add(session, f"neworder:{secrets.token_hex(8)}", None, "create_order", params)
-    return OrderOpening(product, unit_price, target_units, min_units, days, case_size)
+        token = offers.add(session, ports.clock, admin, "create_order", {"intent": intent}, by_admin=True)
+    return Offered(token, terms)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@ confirmed (it then shrinks week by week as the unlock time nears).
 """
 from dataclasses import dataclass
 
-from chain.ledger import Balances
 from core import offers
 from core.ports import Ports
 from core.results import Offered, Refused
 from core.custody import exported
-from core.wallet import balances
+from core.wallet import Spendable, spendable
 
 WEEK = 7 * 86400
 MAXTIME = 4 * 365 * 86400  # VotingEscrow.MAXTIME
@@ -41,42 +40,44 @@ class LockTerms:
 
 
 async def _offer(ports: Ports, member: int, terms: LockTerms, intent: dict) -> Offered[LockTerms]:
-    return Offered(await offers.offer(ports.uow, ports.clock, member, terms.kind,
-                                      {"intent": intent, "until": terms.unlock_time}), terms)
+    return Offered(await offers.offer(ports.uow, ports.clock, member, terms.kind, {
+        "intent": intent, "until": terms.unlock_time, **offers.spends(gro=terms.amount)}), terms)
 
 
-async def _held(ports: Ports, member_id: str) -> tuple[Balances, int] | Refused:
-    """The member's balances and the chain's time; refused `exported`."""
+async def _held(ports: Ports, member_id: str) -> tuple[Spendable, int] | Refused:
+    """What the member may spend (their confirmed actions' GRO left out) and the chain's time; refused
+    `exported`."""
     if await exported(ports.uow, member_id):
         return Refused("exported")
-    return await balances(ports, member_id), await ports.ledger.clock()
+    return await spendable(ports, member_id), await ports.ledger.clock()
 
 
 def _weeks(weeks: int) -> Refused | None:
     return Refused("weeks_out_of_range", {"max": MAX_WEEKS}) if not 1 <= weeks <= MAX_WEEKS else None
 
 
-def _amount(amount: int, held: Balances) -> Refused | None:
+def _amount(amount: int, held: Spendable) -> Refused | None:
     if amount <= 0:
         return Refused("not_positive")
     if amount > held.gro:
-        return Refused("over_held", {"amount": amount, "held": held.gro})
+        return Refused("over_held", {"amount": amount, "held": held.gro, "on_its_way": held.coming.gro})
     return None
 
 
-def _running(held: Balances, now: int) -> Refused | None:
+def _running(held: Spendable, now: int) -> Refused | None:
     """A lock must be running to add to it or extend it."""
-    if not held.locked:
+    if not held.chain.locked:
         return Refused("no_lock")
-    if held.unlock_time <= now:
-        return Refused("lock_ended", {"end": held.unlock_time})
+    if held.chain.unlock_time <= now:
+        return Refused("lock_ended", {"end": held.chain.unlock_time})
     return None
 
 
 async def lock(ports: Ports, member: int, member_id: str, amount: int, weeks: int) -> Offered[LockTerms] | Refused:
     """Locks `amount` GRO for `weeks`. With a lock already running, the amount is added to it and its end
     stays (as /lock AMOUNT WEEKS always did). Refused: exported, weeks_out_of_range (`max`), not_positive,
-    over_held (`amount`, `held`), lock_ended (`end`: the earlier lock's GRO must be taken back first)."""
+    over_held (`amount`, `held`, `on_its_way`: GRO the member's confirmed actions are taking, left out of `held`),
+    lock_ended (`end`: the earlier lock's GRO must be taken back first)."""
     found = await _held(ports, member_id)
     if isinstance(found, Refused):
         return found
@@ -84,7 +85,7 @@ async def lock(ports: Ports, member: int, member_id: str, amount: int, weeks: in
     refused = _weeks(weeks) or _amount(amount, held)
     if refused:
         return refused
-    if held.locked:
+    if held.chain.locked:
         return await _add(ports, member, held, now, amount)
     end = unlock_after(weeks, now)
     return await _offer(ports, member, LockTerms("lock", amount, amount, end, voting_power(amount, end, now)),
@@ -101,11 +102,11 @@ async def add(ports: Ports, member: int, member_id: str, amount: int) -> Offered
     return _amount(amount, held) or await _add(ports, member, held, now, amount)
 
 
-async def _add(ports: Ports, member: int, held: Balances, now: int, amount: int) -> Offered[LockTerms] | Refused:
+async def _add(ports: Ports, member: int, held: Spendable, now: int, amount: int) -> Offered[LockTerms] | Refused:
     refused = _running(held, now)
     if refused:
         return refused
-    end, locked = held.unlock_time, held.locked + amount
+    end, locked = held.chain.unlock_time, held.chain.locked + amount
     return await _offer(ports, member, LockTerms("increase_lock", amount, locked, end, voting_power(locked, end, now)),
                         {"amount": str(amount)})
 
@@ -120,17 +121,18 @@ async def extend(ports: Ports, member: int, member_id: str, weeks: int) -> Offer
     refused = _weeks(weeks) or _running(held, now)
     if refused:
         return refused
-    end = unlock_after(weeks, now)
-    if end <= held.unlock_time:
-        return Refused("not_later", {"end": held.unlock_time, "asked": end})
-    return await _offer(ports, member, LockTerms("extend_lock", 0, held.locked, end,
-                                                 voting_power(held.locked, end, now)), {"unlock_time": end})
+    end, locked = unlock_after(weeks, now), held.chain.locked
+    if end <= held.chain.unlock_time:
+        return Refused("not_later", {"end": held.chain.unlock_time, "asked": end})
+    return await _offer(ports, member, LockTerms("extend_lock", 0, locked, end, voting_power(locked, end, now)),
+                        {"unlock_time": end})
 
 
 @dataclass(frozen=True)
 class UnlockTerms:
     amount: int  # GRO taken back, minor units
     gro_after: int
+    on_its_way: int = 0  # GRO the member's earlier confirmed actions are taking, counted in gro_after
 
 
 async def unlock(ports: Ports, member: int, member_id: str) -> Offered[UnlockTerms] | Refused:
@@ -139,9 +141,10 @@ async def unlock(ports: Ports, member: int, member_id: str) -> Offered[UnlockTer
     if isinstance(found, Refused):
         return found
     held, now = found
-    if not held.locked:
+    locked = held.chain.locked
+    if not locked:
         return Refused("no_lock")
-    if held.unlock_time > now:
-        return Refused("not_ended", {"end": held.unlock_time})
+    if held.chain.unlock_time > now:
+        return Refused("not_ended", {"end": held.chain.unlock_time})
     token = await offers.offer(ports.uow, ports.clock, member, "withdraw_lock", {"intent": {}})
-    return Offered(token, UnlockTerms(held.locked, held.gro + held.locked))
+    return Offered(token, UnlockTerms(locked, held.gro + locked, held.coming.gro))

@@ -1,6 +1,9 @@
 """Members as others name them (MEMBER in /send and admins' commands), and what a member sets for themselves and
-says to the co-op: their language, sensor alerts, feedback."""
-from sqlalchemy import or_, select, update
+says to the co-op: their language, sensor alerts, feedback (which admins read)."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
 
 from bot.identity import IdentityError, parse_identity, show_identity
 from bot.store import Feedback, Member
@@ -8,6 +11,7 @@ from core.ports import UnitOfWork
 from core.results import Refused
 
 MAX_FEEDBACK = 1000  # characters of a feedback text kept
+FEEDBACK_PAGE = 10  # answers an admin reads at a time
 
 
 async def find(uow: UnitOfWork, typed: str) -> Member | Refused:
@@ -57,3 +61,37 @@ async def leave_feedback(uow: UnitOfWork, member: int, score: int, text: str | N
     async with uow() as session:
         session.add(Feedback(member=member, score=score, text=(text or "").strip()[:MAX_FEEDBACK] or None))
     return None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One member's feedback."""
+
+    name: str  # who, as admins see them and type them (the alias, else the channel's id)
+    score: int  # 1-5
+    text: str | None
+    at: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class FeedbackPage:
+    answers: list[Answer]  # newest first
+    page: int  # from 1
+    pages: int
+    total: int  # answers in all
+
+
+async def read_feedback(uow: UnitOfWork, page: int = 1) -> FeedbackPage | Refused:
+    """What members said with /feedback, newest first, page `page` of them (for admins). Refused: no_page
+    (`pages`)."""
+    async with uow.read() as session:
+        total = await session.scalar(select(func.count()).select_from(Feedback))
+        pages = max(1, -(-total // FEEDBACK_PAGE))
+        if not 1 <= page <= pages:
+            return Refused("no_page", {"pages": pages})
+        rows = (await session.execute(
+            select(Feedback, Member).join(Member, Member.id == Feedback.member)
+            .order_by(Feedback.created_at.desc(), Feedback.id.desc())
+            .offset((page - 1) * FEEDBACK_PAGE).limit(FEEDBACK_PAGE))).all()
+    return FeedbackPage([Answer(member.name, said.score, said.text, said.created_at) for said, member in rows],
+                        page, pages, total)

@@ -15,6 +15,7 @@ from chain.ledger import Order, Part
 from core import offers
 from core.ports import Ports
 from core.results import Offered, Refused
+from core.wallet import Spendable, spendable
 
 
 async def product_names(ports: Ports) -> dict[str, str]:
@@ -79,8 +80,8 @@ def _over_cap(order: Order) -> Refused:
     return Refused("over_cap", {"id": order.id, "cap": order.max_units_per_member})
 
 
-def _top_up(cost: int, food_usd: int) -> Refused:
-    return Refused("top_up", {"cost": cost, "balance": food_usd})
+def _top_up(cost: int, held: Spendable) -> Refused:
+    return Refused("top_up", {"cost": cost, "balance": held.food_usd, "on_its_way": held.coming.food_usd})
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,13 @@ class JoinTerms:
     cost: int  # Food-USD, minor units
     balance_after: int
     total_units: int  # the member's units in the order once this is done
+    on_its_way: int = 0  # Food-USD the member's earlier confirmed actions are taking, counted in balance_after
 
 
 async def join(ports: Ports, member: int, member_id: str, order_id: int, units: int) -> Offered[JoinTerms] | Refused:
     """`member` (their row id; `member_id` the resident) joins order `order_id` with `units` more units.
-    Refused: not_positive (`value`), no_order, order_closed, units_left (`left`), over_cap (`cap`), top_up (`cost`, `balance`)."""
+    Refused: not_positive (`value`), no_order, order_closed, units_left (`left`), over_cap (`cap`), top_up (`cost`,
+    `balance`: what the member may spend, less `on_its_way`, what their confirmed actions are already taking)."""
     if units < 1:  # the chat reads only counts; another door may send anything
         return Refused("not_positive", {"value": units})
     order = await open_order(ports, order_id)
@@ -105,16 +108,16 @@ async def join(ports: Ports, member: int, member_id: str, order_id: int, units: 
     if units > left:
         return Refused("units_left", {"id": order_id, "left": left})
     account = await ports.wallet(member_id)
-    part, held = await asyncio.gather(ports.ledger.part(order_id, account), ports.ledger.balances(account))
+    part, held = await asyncio.gather(ports.ledger.part(order_id, account), spendable(ports, member_id))
     if part.units + part.tolerance + units > order.max_units_per_member:
         return _over_cap(order)
     cost = units * order.unit_price
     if cost > held.food_usd:
-        return _top_up(cost, held.food_usd)
+        return _top_up(cost, held)
     terms = JoinTerms(order_id, product_name(await product_names(ports), order), units, cost, held.food_usd - cost,
-                      part.units + units)
+                      part.units + units, held.coming.food_usd)
     token = await offers.offer(ports.uow, ports.clock, member, "join",
-                               {"intent": {"order_id": order_id, "units": units}})
+                               {"intent": {"order_id": order_id, "units": units}, **offers.spends(food_usd=cost)})
     return Offered(token, terms)
 
 
@@ -125,6 +128,7 @@ class ToleranceTerms:
     extra: int  # the extra units offered from now on
     change: int  # Food-USD paid now (> 0) or given back now (< 0), minor units
     balance_after: int
+    on_its_way: int = 0  # as for JoinTerms
 
 
 async def tolerance(ports: Ports, member: int, member_id: str, order_id: int,
@@ -148,11 +152,12 @@ async def tolerance(ports: Ports, member: int, member_id: str, order_id: int,
     if part.units + extra > order.max_units_per_member:
         return _over_cap(order)
     change = (extra - part.tolerance) * order.unit_price
-    food_usd = (await ports.ledger.balances(account)).food_usd
-    if change > food_usd:
-        return _top_up(change, food_usd)
+    held = await spendable(ports, member_id)
+    if change > held.food_usd:
+        return _top_up(change, held)
     if extra == part.tolerance:
         return Refused("unchanged", {"id": order_id, "extra": extra})
-    token = await offers.offer(ports.uow, ports.clock, member, "tolerance",
-                               {"intent": {"order_id": order_id, "tolerance": extra}})
-    return Offered(token, ToleranceTerms(order_id, order.case_size, extra, change, food_usd - change))
+    token = await offers.offer(ports.uow, ports.clock, member, "tolerance", {
+        "intent": {"order_id": order_id, "tolerance": extra}, **offers.spends(food_usd=max(change, 0))})
+    return Offered(token, ToleranceTerms(order_id, order.case_size, extra, change, held.food_usd - change,
+                                         held.coming.food_usd))

@@ -62,3 +62,4 @@ class Ports:
     uow: UnitOfWork
     clock: Clock
     wallet: Wallet
+    operators: tuple[str, ...] = ()  # the backend's own accounts, one per role (chain/roles.py; the keepers' too)

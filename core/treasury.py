@@ -15,6 +15,7 @@ from core.custody import exported
 from core.orders import join_order, open_order, product_name, product_names
 from core.ports import Ports
 from core.results import Offered, Refused
+from core.wallet import spendable
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class WithdrawTerms:
     member_id: str
     amount: int  # Food-USD minor units
     balance_after: int
+    on_its_way: int = 0  # Food-USD the member's confirmed actions are taking, counted in balance_after
 
 
 async def withdraw(ports: Ports, admin: int, member_id: str, amount: int,
@@ -64,7 +66,8 @@ async def withdraw(ports: Ports, admin: int, member_id: str, amount: int,
     by `burner` (the treasurer's account), which the member's account allows first. Refused: zero_amount;
     exported (their account is in their own custody, so the co-op cannot allow it for them);
     withdrawal_under_way (`member_id`): one for them is not finished yet (core/offers.py says why);
-    over_balance (`amount`, `balance`)."""
+    over_balance (`amount`, `balance`, `on_its_way`: what the member's confirmed actions are taking, left out
+    of `balance`)."""
     if amount <= 0:
         return Refused("zero_amount")
     if await exported(ports.uow, member_id):
@@ -73,14 +76,16 @@ async def withdraw(ports: Ports, admin: int, member_id: str, amount: int,
         under_way = await offers.withdrawal_under_way(session, member_id)
     if under_way:  # confirming is checked again (core/offers.py `answer`): two offers may both be pending
         return Refused("withdrawal_under_way", {"member_id": member_id})
-    balance = (await ports.ledger.balances(await ports.wallet(member_id))).food_usd
-    if amount > balance:
-        return Refused("over_balance", {"amount": amount, "balance": balance})
+    held = await spendable(ports, member_id)
+    if amount > held.food_usd:
+        return Refused("over_balance", {"amount": amount, "balance": held.food_usd,
+                                        "on_its_way": held.coming.food_usd})
     token = offers.new_token()  # also the withdrawal's reference on chain: recorded once, however often confirmed
     await offers.offer(ports.uow, ports.clock, admin, "withdraw", {
         "for_member_id": member_id, "intent": {"amount": amount, "ref": token},
-        "before": [["approve_withdrawal", {"burner": burner, "amount": amount}]]}, by_admin=True, token=token)
-    return Offered(token, WithdrawTerms(member_id, amount, balance - amount))
+        "before": [["approve_withdrawal", {"burner": burner, "amount": amount}]], **offers.spends(food_usd=amount)},
+        by_admin=True, token=token)
+    return Offered(token, WithdrawTerms(member_id, amount, held.food_usd - amount, held.coming.food_usd))
 
 
 @dataclass(frozen=True)

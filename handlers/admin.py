@@ -1,6 +1,7 @@
-"""What admins do, in the chat: invites, new orders, cash deposits, certified produce, broadcasts and the pilot's
-figures. The numbers and names are read from the admin's words, the use cases (core/admin.py, core/metrics.py)
-called with them, and their results worded in the admin's language."""
+"""What admins do, in the chat: invites, cash deposits, certified produce, broadcasts and the pilot's figures
+(new orders: handlers/neworder.py), and the admins' own help and menu. The numbers and names are read from the
+admin's words, the use cases (core/admin.py, core/metrics.py) called with them, and their results worded in the
+admin's language."""
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -10,7 +11,7 @@ from chain.ledger import FOOD_USD
 from core import admin as use
 from core.metrics import ACTIVE_DAYS, pilot_metrics
 from core.results import Refused
-from handlers import alerts, confirm, devices
+from handlers import alerts, confirm, devices, neworder, onboarding
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
 from handlers.numbers import bad_number
@@ -47,45 +48,6 @@ async def invite(ctx: Context, args: list[str]) -> list[Reply]:
     return [ctx.reply("\n\n".join([heading, *blocks]))]
 
 
-async def new_order(ctx: Context, args: list[str]) -> list[Reply]:
-    """/neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS] [CASE_SIZE]"""
-    usage = ctx.t("Send: /neworder PRODUCT UNIT_PRICE TARGET_UNITS [MIN_UNITS] [DAYS] [CASE_SIZE], for example: "
-                  "/neworder rice {price} 20 10 7 5", price=format_number(Decimal("18.50"), ctx.lang, decimals=2))
-    if not 3 <= len(args) <= 6:
-        return [ctx.reply(usage)]
-    try:
-        price = int(parse_amount(args[1], ctx.lang) * FOOD_USD)
-        counts = [parse_count(arg, ctx.lang) for arg in args[2:]]
-    except AmountError:
-        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
-    optional = dict(zip(("min_units", "days", "case_size"), counts[1:]))
-    result = await use.new_order(ctx.services.core, ctx.services.treasurer_address,
-                                 (ctx.inbound.channel, ctx.inbound.user), args[0], price, counts[0], **optional)
-
-    def n(value: int) -> str:
-        return format_number(value, ctx.lang)
-
-    if isinstance(result, Refused):
-        f = result.facts
-        match result.reason:
-            case "price" | "units" | "minimum_over_target":
-                text = usage
-            case "days":
-                text = ctx.tn("An order stays open from 1 to {count} day.", "An order stays open from 1 to {count} days.",
-                              f["most"], count=n(f["most"])) + " " + usage
-            case "whole_cases":
-                text = ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} or "
-                             "{higher}, for example.", case=n(f["case"]), lower=n(f["lower"]), higher=n(f["higher"]))
-            case _:
-                raise ValueError(f"no wording for the refusal {result.reason!r}")
-        return [ctx.reply(text)]
-    text = ctx.t("Opening an order for {product}: {target} at {price} each, for {days}.", product=result.product,
-                 target=ctx.tn("{count} unit", "{count} units", result.target_units, count=n(result.target_units)),
-                 price=format_money(result.unit_price, ctx.lang),
-                 days=ctx.tn("{count} day", "{count} days", result.days, count=n(result.days)))
-    if result.case_size > 1:
-        text += " " + ctx.t("Bought in whole cases of {case}.", case=n(result.case_size))
-    return [ctx.reply(text)]
 
 
 async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
@@ -198,8 +160,9 @@ async def stats(ctx: Context, args: list[str]) -> list[Reply]:
 
 
 COMMANDS = {
+    "admin": onboarding.admin_menu,
     "invite": invite,
-    "neworder": new_order,
+    "neworder": neworder.new_order,
     "deposit": deposit,
     "certify": certify,
     "broadcast": broadcast,

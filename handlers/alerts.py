@@ -1,15 +1,16 @@
-"""Sensor alerts in plain words: subscribing (/alerts on|off), admins' safe bands (/threshold), and the
-words of each alert (iot/alerts.py decides when; this says what, in the reader's language)."""
+"""Sensor alerts in plain words: subscribing (/alerts on|off, or its buttons), admins' safe bands (/threshold),
+the warnings waiting for the end of quiet hours, and the words of each alert (iot/alerts.py decides when; this
+says what, in the reader's language)."""
 from datetime import datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from core.members import set_alerts
-from handlers.base import Context, Reply
+from handlers.base import Button, Context, Reply
 from handlers.numbers import bad_number
 from iot.alerts import EASED, ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
 from iot.rules import ANY_SITE, CRITICAL, HIGH, WARNING, Rule
-from locales import AmountError, Translator, format_clock, format_number, parse_amount
+from locales import AmountError, Translator, format_clock, format_list, format_number, parse_amount
 
 UNITS = {"temp_c": " °C", "water_temp_c": " °C", "rh_pct": " %", "ec_ms_cm": " mS/cm", "water_level_pct": " %",
          "lux": " lx", "ph": ""}
@@ -17,10 +18,25 @@ LATE = 600  # seconds: a notice about something older says when it happened
 DECIMALS = {"ph": 1, "ec_ms_cm": 2, "lux": 0, "rh_pct": 0, "water_level_pct": 0}  # else 1
 
 
+def number_text(key: str, value: float, lang: str) -> str:
+    """A reading without its unit, the language's way: "27,4"."""
+    decimals = DECIMALS.get(key, 1)
+    return format_number(Decimal(str(round(value, decimals))), lang, decimals=decimals)
+
+
 def value_text(key: str, value: float, lang: str) -> str:
     """A reading with its unit, the language's way: "27,4 °C"."""
-    decimals = DECIMALS.get(key, 1)
-    return format_number(Decimal(str(round(value, decimals))), lang, decimals=decimals) + UNITS.get(key, "")
+    return number_text(key, value, lang) + UNITS.get(key, "")
+
+
+def safe_text(tr: Translator, rule: Rule) -> str:
+    """A safe band in a few words: "safe 18,0–27,0 °C"."""
+    if rule.low is None:
+        return tr.t("safe up to {limit}", limit=value_text(rule.key, rule.high, tr.lang))
+    if rule.high is None:
+        return tr.t("safe from {limit}", limit=value_text(rule.key, rule.low, tr.lang))
+    return tr.t("safe {low}–{high}", low=number_text(rule.key, rule.low, tr.lang),
+                high=value_text(rule.key, rule.high, tr.lang))
 
 
 def reading_name(tr: Translator, key: str) -> str:
@@ -78,6 +94,12 @@ def notice_text(tr: Translator, n: Notice, zone: ZoneInfo, now: float) -> str:
 
 def _what_happened(tr: Translator, n: Notice) -> str:
     sensor = tr.t("(sensor {device})", device=n.device)
+    if n.kind == OFFLINE and n.held:  # several boards at once
+        several_sites = len({gone.site for gone in n.held}) > 1
+        names = [f"{gone.site}/{gone.device}" if several_sites else gone.device for gone in n.held]
+        return tr.tn("{count} sensor stopped reporting: {devices}. Check its power and the Wi-Fi.",
+                     "{count} sensors stopped reporting: {devices}. Check their power and the Wi-Fi.", len(names),
+                     count=format_number(len(names), tr.lang), devices=format_list(names, tr.lang))
     if n.kind == OFFLINE:
         return tr.t("Sensor {device} stopped reporting. Check its power and the Wi-Fi.", device=n.device)
     if n.kind == ONLINE:
@@ -103,17 +125,38 @@ def _what_happened(tr: Translator, n: Notice) -> str:
 # ---- commands ----
 
 async def alerts(ctx: Context, args: list[str]) -> list[Reply]:
-    """/alerts on|off: sensor alerts in private messages. Without a word: whether they are on."""
+    """/alerts on|off: sensor alerts in private messages. Without a word: whether they are on. Either way, a
+    button to change it, and the warnings waiting for the end of quiet hours."""
     word = args[0].lower() if args else ""
     on = {"on": True, "off": False, "sí": True, "si": True, "no": False, "oui": True, "non": False,
           "চালু": True, "বন্ধ": False}.get(word)
     if on is None:
-        state = ctx.t("on") if ctx.member.alerts else ctx.t("off")
-        return [ctx.reply(ctx.t("Sensor alerts are {state} for you. Send /alerts on or /alerts off.", state=state))]
-    await set_alerts(ctx.services.core.uow, ctx.member.id, on)
-    if on:
-        return [ctx.reply(ctx.t("Sensor alerts are on: I will tell you when the grow room needs attention."))]
-    return [ctx.reply(ctx.t("Sensor alerts are off. Send /alerts on to get them again."))]
+        on = ctx.member.alerts
+        text = ctx.t("Sensor alerts are {state} for you. Send /alerts on or /alerts off.",
+                     state=ctx.t("on") if on else ctx.t("off"))
+    else:
+        await set_alerts(ctx.services.core.uow, ctx.member.id, on)
+        ctx.member.alerts = on  # the waiting warnings below are for members who get alerts
+        text = (ctx.t("Sensor alerts are on: I will tell you when the grow room needs attention.") if on else
+                ctx.t("Sensor alerts are off. Send /alerts on to get them again."))
+    if waiting := await waiting_text(ctx):
+        text += "\n" + waiting
+    switch = (Button(ctx.t("Turn alerts off"), "cmd:alerts off") if on else
+              Button(ctx.t("Turn alerts on"), "cmd:alerts on"))
+    return [ctx.reply(text, [[switch]])]
+
+
+async def waiting_text(ctx: Context) -> str | None:
+    """For a member who gets alerts, in quiet hours: how many warnings wait for the summary, and until when."""
+    until = ctx.services.alerts.quiet_until()
+    if until is None or ctx.member is None or not ctx.member.alerts or ctx.inbound.chat == "group":
+        return None
+    count = len(await ctx.services.alerts.held())
+    if not count:
+        return None
+    return ctx.tn("{count} warning is waiting until {time} (quiet hours). Urgent alerts are never held.",
+                  "{count} warnings are waiting until {time} (quiet hours). Urgent alerts are never held.", count,
+                  count=format_number(count, ctx.lang), time=format_clock(until, ctx.lang))
 
 
 async def threshold(ctx: Context, args: list[str]) -> list[Reply]:

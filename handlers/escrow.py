@@ -37,7 +37,8 @@ def refusal(ctx: Context, refused: Refused) -> list[Reply]:
             text = ctx.t("The amount must be more than zero.")
         case "over_held":
             text = ctx.t("You have {held} GRO, so you cannot lock {amount} GRO. GRO comes from certified produce.",
-                         held=format_gro(f["held"], ctx.lang), amount=format_gro(f["amount"], ctx.lang))
+                         held=format_gro(f["held"], ctx.lang), amount=format_gro(f["amount"], ctx.lang)) \
+                + confirm.on_its_way(ctx, gro=f["on_its_way"])
         case "lock_ended":
             text = ctx.t("Your earlier lock ended on {date}. Take that GRO back first with /unlock; then you can "
                          "lock again.", date=day(ctx, f["end"]))
@@ -116,5 +117,6 @@ async def unlock(ctx: Context, args: list[str]) -> list[Reply]:
         return refusal(ctx, result)
     summary = ctx.t("Take back the {amount} GRO from your lock? Your voting power from it ends. Your GRO after: "
                     "{after}.", amount=format_gro(result.terms.amount, ctx.lang),
-                    after=format_gro(result.terms.gro_after, ctx.lang))
+                    after=format_gro(result.terms.gro_after, ctx.lang)) \
+        + confirm.on_its_way(ctx, gro=result.terms.on_its_way)
     return confirm.buttons(ctx, result.token, summary)

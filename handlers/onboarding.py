@@ -1,4 +1,4 @@
-"""Joining with an invite (core/onboarding.py decides it), choosing a language, help and the menu."""
+"""Joining with an invite (core/onboarding.py decides it), choosing a language, help and the menus (the admins' too)."""
 from core import onboarding as use
 from core.members import set_language
 from core.onboarding import Newcomer
@@ -57,7 +57,7 @@ async def choose_language(ctx: Context, lang: str, first_time: bool) -> list[Rep
     if first_time:
         return [ctx.reply(ctx.t("Welcome to the co-op! Food-USD is money for group food orders: one Food-USD is one "
                                 "dollar you gave an admin in cash. GroToken (GRO) is earned by growing food in the "
-                                "co-op's room, and lets you vote on co-op decisions.")), menu_reply(ctx)]
+                                "co-op's room, and lets you vote on co-op decisions.")), await menu_reply(ctx)]
     return [ctx.reply(ctx.t("Done. I will speak English with you."))]
 
 
@@ -84,17 +84,44 @@ async def help_(ctx: Context, args: list[str]) -> list[Reply]:
              ctx.t("You can also just write, for example: how much do I have?")]
     if ctx.member is None:
         lines.append(ctx.t("To join, ask an admin for an invite code and send /start CODE."))
+    elif ctx.inbound.chat == "private" and await ctx.is_admin():  # the group hears the residents' help only
+        lines += ["", ctx.t("For admins (/admin – their menu):"), *admin_lines(ctx)]
     return [ctx.reply("\n".join(lines))]
 
 
-def menu_reply(ctx: Context) -> Reply:
+def admin_lines(ctx: Context) -> list[str]:
+    """The admins' commands (handlers/admin.py's table), a short line each."""
+    return [ctx.t("/invite [COUNT] – invite codes for new members · /link MEMBER – the same member on another phone "
+                  "or app"),
+            ctx.t("/members [PAGE] – who is in · /broadcast TEXT – a message to every member"),
+            ctx.t("/neworder PRODUCT PRICE TARGET [MINIMUM] [DAYS] [CASE_SIZE] – open a group order · /closeorder "
+                  "ORDER – close one now"),
+            ctx.t("/deposit MEMBER AMOUNT – cash you received · /withdraw MEMBER AMOUNT – cash you paid out"),
+            ctx.t("/certify MEMBER BATCH KG [GRADE] – GRO for produce grown in the co-op's room"),
+            ctx.t("/stats – the pilot's figures · /feedback list – what members said, newest first"),
+            ctx.t("/threshold [SITE] READING LOW HIGH – a sensor's safe band · /device – the boards that are heard")]
+
+
+async def menu_reply(ctx: Context) -> Reply:
     rows = [[Button(ctx.t("Balance"), "cmd:balance"), Button(ctx.t("Orders"), "cmd:orders")],
             [Button(ctx.t("History"), "cmd:history"), Button(ctx.t("Proposals"), "cmd:proposals")],
             [Button(ctx.t("Sensors"), "cmd:readings"), Button(ctx.t("Alerts"), "cmd:alerts")],
             [Button(ctx.t("What is…?"), "cmd:explain"), Button(ctx.t("Language"), "cmd:lang")],
             [Button(ctx.t("Help"), "cmd:help")]]
+    if await ctx.is_admin():
+        rows[-1].append(Button(ctx.t("Admin menu"), "cmd:admin"))
     return ctx.reply(ctx.t("What would you like to do?"), rows)
 
 
 async def menu(ctx: Context, args: list[str]) -> list[Reply]:
-    return [menu_reply(ctx)]
+    return [await menu_reply(ctx)]
+
+
+async def admin_menu(ctx: Context, args: list[str]) -> list[Reply]:
+    """/admin: the admins' commands, and buttons for those used most (one without its words says what to add)."""
+    rows = [[Button(ctx.t("Invite"), "cmd:invite"), Button(ctx.t("Members"), "cmd:members")],
+            [Button(ctx.t("New order"), "cmd:neworder"), Button(ctx.t("Orders"), "cmd:orders")],
+            [Button(ctx.t("Deposit"), "cmd:deposit"), Button(ctx.t("Withdraw"), "cmd:withdraw")],
+            [Button(ctx.t("Feedback"), "cmd:feedback list"), Button(ctx.t("Figures"), "cmd:stats")],
+            [Button(ctx.t("Boards"), "cmd:device"), Button(ctx.t("Help"), "cmd:help")]]
+    return [ctx.reply("\n".join([ctx.t("What would you like to do as an admin?"), *admin_lines(ctx)]), rows)]

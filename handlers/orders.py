@@ -61,7 +61,8 @@ def refusal(ctx: Context, refused: Refused) -> list[Reply]:
             text = ctx.t("Joining costs {cost} but you have {balance}: {missing} is missing. To top up, give "
                          "an admin cash and they will record a deposit for you.",
                          cost=format_money(f["cost"], ctx.lang), balance=format_money(f["balance"], ctx.lang),
-                         missing=format_money(f["cost"] - f["balance"], ctx.lang))
+                         missing=format_money(f["cost"] - f["balance"], ctx.lang)) \
+                + confirm.on_its_way(ctx, f["on_its_way"])
         case "by_the_unit":
             text = ctx.t("Order #{id} is bought by the unit, so there is no case to fill.", id=n(f["id"]))
         case "not_joined":
@@ -109,7 +110,8 @@ async def join(ctx: Context, args: list[str]) -> list[Reply]:
     summary = ctx.t("Join order #{id} ({product}) with {units}, for {cost}. Your Food-USD after: {after}.",
                     id=n(terms.order_id), product=terms.product,
                     units=ctx.tn("{count} unit", "{count} units", terms.units, count=n(terms.units)),
-                    cost=format_money(terms.cost, ctx.lang), after=format_money(terms.balance_after, ctx.lang))
+                    cost=format_money(terms.cost, ctx.lang), after=format_money(terms.balance_after, ctx.lang)) \
+        + confirm.on_its_way(ctx, terms.on_its_way)
     if terms.total_units != terms.units:
         summary += " " + ctx.t("You will have {total} in all.", total=ctx.tn(
             "{count} unit", "{count} units", terms.total_units, count=n(terms.total_units)))
@@ -140,4 +142,5 @@ async def tolerance(ctx: Context, args: list[str]) -> list[Reply]:
         summary += " " + ctx.t("{amount} comes back to you now. Your Food-USD after: {after}.",
                                amount=format_money(-terms.change, ctx.lang),
                                after=format_money(terms.balance_after, ctx.lang))
+    summary += confirm.on_its_way(ctx, terms.on_its_way)
     return confirm.buttons(ctx, result.token, summary)

@@ -1,5 +1,5 @@
-"""/readings: the latest value of each reading per sensor with its age, and a chart of the last 24 hours with
-the safe band shaded, labelled in the member's language."""
+"""/readings: the latest value of each reading per sensor with its age (one outside its safe band marked, with
+the band), and a chart of the last 24 hours with the safe band shaded, labelled in the member's language."""
 import asyncio
 import threading
 import time
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from handlers.alerts import UNITS, value_text
+from handlers.alerts import UNITS, safe_text, value_text, waiting_text
 from handlers.base import Context, Reply
-from iot.rules import WARNING
-from iot.store import latest, series
+from iot.rules import WARNING, Rule
+from iot.store import LatestReading, latest, series
 from locales import Translator, format_clock, format_number
 
 if TYPE_CHECKING:
@@ -71,14 +71,30 @@ async def readings(ctx: Context, args: list[str]) -> list[Reply]:
         if len(sites) > 1:
             lines.append(ctx.t("Site {site}:", site=site))
         for (_, device), found in sorted(item for item in by_device.items() if item[0][0] == site):
-            values = " · ".join(f"{short_name(ctx.translator, r.key)} {value_text(r.key, r.value, ctx.lang)}"
-                                for r in sorted(found, key=lambda r: _order(r.key)) if r.key in UNITS)
+            values = " · ".join(_value(ctx, site, r) for r in sorted(found, key=lambda r: _order(r.key))
+                                if r.key in UNITS)
             newest = max(r.ts for r in found).replace(tzinfo=timezone.utc).timestamp()
             lines.append(ctx.t("Sensor {device}: {values} ({age}).", device=device, values=values,
                                age=age_text(ctx, now - newest)))
+    if waiting := await waiting_text(ctx):
+        lines.append(waiting)
     charted = max(rows, key=lambda r: r.ts).site
     chart = await _chart(ctx, charted, sorted(device for site, device in by_device if site == charted))
     return [ctx.reply("\n".join(lines), image=str(chart) if chart else None)]
+
+
+def _value(ctx: Context, site: str, row: LatestReading) -> str:
+    """"air 22.0 °C"; outside its safe band: "⚠️ air 30.7 °C (safe 18.0–27.0 °C)"."""
+    text = f"{short_name(ctx.translator, row.key)} {value_text(row.key, row.value, ctx.lang)}"
+    band = _band(ctx, site, row.key)
+    if band is None or band.side(row.value) is None:
+        return text
+    return f"⚠️ {text} ({safe_text(ctx.translator, band)})"
+
+
+def _band(ctx: Context, site: str, key: str) -> Rule | None:
+    """The reading's safe (warning) band at the site, if it has one."""
+    return next((r for r in ctx.services.alerts.rules.rules_for(site, key) if r.severity == WARNING), None)
 
 
 async def _chart(ctx: Context, site: str, devices: list[str]) -> Path | None:
@@ -99,8 +115,7 @@ async def _chart(ctx: Context, site: str, devices: list[str]) -> Path | None:
     folder = ctx.services.settings.data_dir / CHARTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"readings-{ctx.member.id}-{int(time.time() * 1000)}.png"
-    bands = {key: next((r for r in ctx.services.alerts.rules.rules_for(site, key) if r.severity == WARNING), None)
-             for key in panels}
+    bands = {key: _band(ctx, site, key) for key in panels}
     # Drawing takes a good part of a second: off the event loop (Figure, not pyplot, is safe in a thread).
     await asyncio.to_thread(draw, ctx.translator, site, panels, bands, (since, until),
                             ZoneInfo(ctx.services.settings.timezone), path)

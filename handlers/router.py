@@ -230,7 +230,8 @@ def _command(text: str) -> tuple[str, list[str]]:
 
 async def _text(ctx: Context, text: str) -> list[Reply]:
     if not text.startswith("/"):
-        return await phrases.answer(ctx, await phrases.reading(ctx, text), _run)
+        # An offer confirmed by typing (/export) takes the member's next word before it is read as a request.
+        return await confirm.typed(ctx, text) or await phrases.answer(ctx, await phrases.reading(ctx, text), _run)
     return await _run(ctx, *_command(text))
 
 

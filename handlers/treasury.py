@@ -69,7 +69,8 @@ async def withdraw(ctx: Context, args: list[str]) -> list[Reply]:
             case "over_balance":
                 text = ctx.t("{name} has {balance} in Food-USD, less than {amount}.", name=member.name,
                              balance=format_money(result.facts["balance"], ctx.lang),
-                             amount=format_money(result.facts["amount"], ctx.lang))
+                             amount=format_money(result.facts["amount"], ctx.lang)) \
+                    + confirm.on_its_way(ctx, result.facts["on_its_way"])
             case "exported":
                 text = ctx.t("{name} took their account into their own custody, so the co-op cannot take their "
                              "Food-USD for cash.", name=member.name)
@@ -83,7 +84,7 @@ async def withdraw(ctx: Context, args: list[str]) -> list[Reply]:
     summary = ctx.t("Record paying {name} {amount} in cash? It takes {amount} of their Food-USD; they will have "
                     "{after}. Hand over the cash only when I tell you it is recorded.", name=member.name,
                     amount=format_money(terms.amount, ctx.lang),
-                    after=format_money(terms.balance_after, ctx.lang))
+                    after=format_money(terms.balance_after, ctx.lang)) + confirm.on_its_way(ctx, terms.on_its_way)
     return confirm.buttons(ctx, result.token, summary)
 
 

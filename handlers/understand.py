@@ -11,7 +11,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
 
@@ -38,12 +38,12 @@ class Intent:
     support: str | None = None  # vote: yes | no | abstain
 
 
-@dataclass
+@dataclass(frozen=True)
 class Understanding:
     """The best reading, or the close ones to ask back from; neither: not understood."""
 
     intent: Intent | None = None
-    choices: list[Intent] = field(default_factory=list)
+    choices: tuple[Intent, ...] = ()
 
 
 def normalise(text: str) -> str:
@@ -150,6 +150,11 @@ class _Sentence:
 def understand(text: str, products: Iterable[str] = ()) -> Understanding:
     """The reading of `text`; `products` are the names of the open orders' products (found as named, or by a
     common food word in any of the four languages: "arroz", "riz", "চাল" find "rice")."""
+    return _understood(text, tuple(products))
+
+
+@functools.lru_cache(maxsize=1024)  # residents send the same few sentences ("balance", "saldo") again and again
+def _understood(text: str, products: tuple[str, ...]) -> Understanding:
     sentence = _Sentence(text)
     if not sentence.words:
         return Understanding()
@@ -208,7 +213,7 @@ def understand(text: str, products: Iterable[str] = ()) -> Understanding:
     best = candidates[0]
     close = [c for c in candidates[1:] if c.score >= ENOUGH and c.score >= best.score * CLOSE]
     if close:
-        return Understanding(choices=[best, *close])
+        return Understanding(choices=(best, *close))
     return Understanding(best)
 
 

@@ -40,10 +40,11 @@ def refusal(ctx: Context, refused: Refused, typed_member: str = "") -> list[Repl
         case "over_balance":
             text = ctx.t("You have {balance}, so you cannot send {amount}. To top up, give an admin cash and they "
                          "will record a deposit for you.", balance=format_money(f["balance"], ctx.lang),
-                         amount=format_money(f["amount"], ctx.lang))
+                         amount=format_money(f["amount"], ctx.lang)) + confirm.on_its_way(ctx, f["on_its_way"])
         case "over_held":
             text = ctx.t("You have {held} GRO to spend, so you cannot redeem {amount} GRO.",
-                         held=format_gro(f["held"], ctx.lang), amount=format_gro(f["amount"], ctx.lang))
+                         held=format_gro(f["held"], ctx.lang), amount=format_gro(f["amount"], ctx.lang)) \
+                + confirm.on_its_way(ctx, gro=f["on_its_way"])
             if f["locked"]:
                 text += " " + ctx.t("Your {locked} GRO locked for voting cannot be spent until {date}.",
                                     locked=format_gro(f["locked"], ctx.lang), date=day(ctx, f["unlock_time"]))
@@ -74,7 +75,7 @@ async def send(ctx: Context, args: list[str]) -> list[Reply]:
     terms = result.terms
     summary = ctx.t("Send {amount} to {name}? Your Food-USD after: {after}. It cannot be taken back.",
                     amount=format_money(terms.amount, ctx.lang), name=terms.to_name,
-                    after=format_money(terms.balance_after, ctx.lang))
+                    after=format_money(terms.balance_after, ctx.lang)) + confirm.on_its_way(ctx, terms.on_its_way)
     return confirm.buttons(ctx, result.token, summary)
 
 
@@ -99,4 +100,5 @@ async def redeem(ctx: Context, args: list[str]) -> list[Reply]:
     else:
         summary = ctx.t("Redeem {amount} GRO for produce from the grow room? It is spent for good. Your GRO "
                         "after: {after}.", **what)
+    summary += confirm.on_its_way(ctx, gro=terms.on_its_way)
     return confirm.buttons(ctx, result.token, summary)

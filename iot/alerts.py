@@ -2,7 +2,9 @@
 
 - Readings go through the rules (iot/rules.py): a condition's start, its end and (critical) reminders.
 - A device is offline when its retained status says so (the board's last will) or when it has been silent
-  longer than `offline_after`; that is a notice too, and so is its return.
+  longer than `offline_after`; that is a notice too, and so is its return. Boards that go offline between
+  two checks (a power cut takes several) are one notice, at the next check: people get one message, not one
+  a board.
 - Quiet hours (in the co-op's time zone) hold warnings back; they are delivered as one summary when the
   quiet hours end. Criticals are never held.
 - Open conditions, offline devices, held notices and admins' rules are stored, so a restart neither
@@ -15,7 +17,7 @@ import logging
 import time as clock_time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, time, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,7 +45,7 @@ class Notice:
     value: float | None = None
     low: float | None = None  # the rule's safe band, to say what is safe
     high: float | None = None
-    held: tuple["Notice", ...] = ()  # a summary's notices, oldest first
+    held: tuple["Notice", ...] = ()  # a summary's notices, oldest first; or the boards an offline notice is about
 
     @classmethod
     def of(cls, event: Event, safe: Rule, kind: str | None = None) -> "Notice":
@@ -86,11 +88,24 @@ class OpenAlert(IotBase):
 
 
 class HeldNotice(IotBase):
-    """A warning held back during quiet hours, for the summary (deleted once summarized)."""
+    """A warning held back during quiet hours, for the summary (deleted once summarized); or a board gone
+    offline, until the next check tells it with the others that went offline meanwhile (`notice` carries
+    `UNTIL_CHECK`)."""
 
     __tablename__ = "iot_held_notices"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     notice: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+UNTIL_CHECK = "until_check"  # in a HeldNotice's JSON: not held for quiet hours, only until the next check
+
+
+def _stored(notice: Notice, until_check: bool = False) -> dict[str, Any]:
+    return asdict(notice) | ({UNTIL_CHECK: True} if until_check else {})
+
+
+def _notice(row: HeldNotice) -> Notice:
+    return Notice(**{k: v for k, v in row.notice.items() if k not in ("held", UNTIL_CHECK)})
 
 
 @dataclass(frozen=True)
@@ -169,7 +184,8 @@ class Alerts:
                 await self._gone_offline(site, device, at)
 
     async def check(self) -> None:
-        """Regularly: reminders, silent devices, and the summary once quiet hours are over."""
+        """Regularly: reminders, silent devices, the boards gone offline since the last check (one notice),
+        and the summary once quiet hours are over."""
         async with self._lock:
             now = self.clock()
             for event in self.rules.check(now):
@@ -179,6 +195,7 @@ class Alerts:
             for (site, device), seen in list(self._last_seen.items()):
                 if now - seen > self.offline_after and (site, device) not in self._offline:
                     await self._gone_offline(site, device, now)
+            await self._tell_offline()
             if not self._quiet(now):
                 await self._summary(now)
 
@@ -192,6 +209,23 @@ class Alerts:
                 del self.rules.open[key]
             async with self.sessions() as session, session.begin():
                 await session.execute(delete(OpenAlert).where(OpenAlert.site == site, OpenAlert.device == device))
+                untold = [row.id for row in await self._held_rows(session, until_check=True)
+                          if (row.notice["site"], row.notice["device"]) == (site, device)]
+                await session.execute(delete(HeldNotice).where(HeldNotice.id.in_(untold)))
+
+    async def held(self) -> list[Notice]:
+        """The warnings held for the summary after quiet hours, oldest first."""
+        async with self.sessions() as session:
+            return [_notice(row) for row in await self._held_rows(session, until_check=False)]
+
+    def quiet_until(self) -> datetime | None:
+        """When the quiet hours end, in the co-op's time zone, if they are on now."""
+        now = self.clock()
+        if not self._quiet(now):
+            return None
+        moment = datetime.fromtimestamp(now, timezone.utc).astimezone(self._zone)
+        end = datetime.combine(moment.date(), self.quiet.end, self._zone)
+        return end if end > moment else end + timedelta(days=1)
 
     async def set_rule(self, rule: Rule, by: str) -> None:
         async with self._lock:
@@ -234,13 +268,40 @@ class Alerts:
         return next((r for r in self.rules.rules_for(c.site, c.rule.key) if r.severity == WARNING), c.rule)
 
     async def _gone_offline(self, site: str, device: str, at: float) -> None:
+        """Stored with its notice, which waits for the next check (`_tell_offline`): a restart meanwhile
+        neither loses it nor tells it twice."""
         self._offline.add((site, device))
         async with self.sessions() as session, session.begin():
             await session.merge(OpenAlert(site=site, device=device, key="", severity=WARNING, side="", since=at,
                                           started=at, reminded=at, value=None))
-        await self._emit(Notice(OFFLINE, site, device, WARNING, at))
+            session.add(HeldNotice(notice=_stored(Notice(OFFLINE, site, device, WARNING, at), until_check=True)))
+
+    async def _tell_offline(self) -> None:
+        """The boards gone offline since the last check, in one notice (during quiet hours, each is held for
+        the summary). Kept until told: a failed delivery is tried again at the next check."""
+        async with self.sessions() as session:
+            rows = await self._held_rows(session, until_check=True)
+        if not rows:
+            return
+        gone = tuple(sorted((_notice(row) for row in rows), key=lambda n: (n.site, n.device)))
+        ids = [row.id for row in rows]
+        if self._quiet(self.clock()):
+            async with self.sessions() as session, session.begin():
+                session.add_all(HeldNotice(notice=_stored(notice)) for notice in gone)
+                await session.execute(delete(HeldNotice).where(HeldNotice.id.in_(ids)))
+            log.info("alert held for quiet hours: offline %s", ", ".join(f"{n.site}/{n.device}" for n in gone))
+            return
+        together = gone[0] if len(gone) == 1 else Notice(OFFLINE, "", "", WARNING, max(n.at for n in gone), held=gone)
+        try:
+            await self.deliver(together)  # told once: the same rows make the same notice, and so the same event
+        except Exception:
+            log.exception("delivering an alert failed (tried again at the next check): %s", together)
+            return
+        async with self.sessions() as session, session.begin():
+            await session.execute(delete(HeldNotice).where(HeldNotice.id.in_(ids)))
 
     async def _back_online(self, site: str, device: str, at: float) -> None:
+        await self._tell_offline()  # its "stopped reporting" comes first
         self._offline.discard((site, device))
         await self._close(site, device, "", WARNING)
         await self._emit(Notice(ONLINE, site, device, WARNING, at))
@@ -260,7 +321,7 @@ class Alerts:
     async def _emit(self, notice: Notice) -> None:
         if notice.severity != CRITICAL and self._quiet(self.clock()):
             async with self.sessions() as session, session.begin():
-                session.add(HeldNotice(notice=asdict(notice)))
+                session.add(HeldNotice(notice=_stored(notice)))
             log.info("alert held for quiet hours: %s site=%r device=%r key=%r", notice.kind, notice.site, notice.device,
                      notice.key)
             return
@@ -268,12 +329,18 @@ class Alerts:
 
     async def _summary(self, now: float) -> None:
         async with self.sessions() as session, session.begin():
-            rows = (await session.scalars(select(HeldNotice).order_by(HeldNotice.id))).all()
+            rows = await self._held_rows(session, until_check=False)
             if not rows:
                 return
-            held = tuple(Notice(**{k: v for k, v in row.notice.items() if k != "held"}) for row in rows)
+            held = tuple(_notice(row) for row in rows)
             await session.execute(delete(HeldNotice).where(HeldNotice.id.in_([row.id for row in rows])))
         await self._deliver(Notice(SUMMARY, "", "", WARNING, now, held=held))
+
+    @staticmethod
+    async def _held_rows(session, until_check: bool) -> list[HeldNotice]:
+        """Held notices, oldest first: those waiting for the next check, or those for the summary."""
+        rows = (await session.scalars(select(HeldNotice).order_by(HeldNotice.id))).all()
+        return [row for row in rows if bool(row.notice.get(UNTIL_CHECK)) == until_check]
 
     async def _deliver(self, notice: Notice) -> None:
         try:

@@ -5,7 +5,7 @@ import unicodedata
 from datetime import datetime
 from decimal import Decimal
 
-from babel import Locale, dates, numbers
+from babel import Locale, dates, lists, numbers
 
 from locales.translator import match_language
 
@@ -101,6 +101,11 @@ def format_clock(moment: datetime, lang: str) -> str:
     """A time of day on the 24-hour clock with the language's digits: "14:30", "১৪:৩০"."""
     locale = _locale(lang)
     return _native(dates.format_time(moment, "HH:mm", locale=locale), locale)
+
+
+def format_list(items: list[str], lang: str) -> str:
+    """Names joined the language's way (CLDR): "tank1, tank2, and tank3", "tank1, tank2 y tank3"."""
+    return lists.format_list(items, locale=_locale(lang))
 
 
 def _example(lang: str, decimals: int) -> str:

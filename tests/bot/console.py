@@ -15,6 +15,8 @@ from web3 import Web3
 from chain import send
 from chain.deploy import load_manifest
 from chain.embedded import KEYS_FILE, MANIFEST_FILE, URL_FILE
+from handlers.neworder import product_and_numbers
+from locales import Translator
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = 86400
@@ -89,6 +91,17 @@ class Console:
 
 def button(reply: dict, index: int) -> str:
     return [b for row in reply["buttons"] for b in row][index]["data"]
+
+
+def open_order(console: Console, text: str, who: str = "admin", lang: str = "en") -> dict:
+    """Sends `text` (a /neworder) as admin `who`, who speaks `lang`, and confirms its summary, which it returns; the
+    order's number is told when it is open (to `who` and the group: "Order #1 is open")."""
+    console.send(**{"from": who, "text": text})
+    summary = console.expect(who, product_and_numbers(text.split()[1:], lang)[0])
+    assert [b["data"][:3] for row in summary["buttons"] for b in row] == ["ok:", "no:"], summary
+    console.send(**{"from": who, "press": button(summary, 0)})
+    console.expect(who, Translator(lang).t("On its way. I will tell you when it is done."))
+    return summary
 
 
 class Chain:

@@ -10,7 +10,7 @@ import time
 
 from eth_account import Account
 
-from tests.bot.console import ROOT, Chain, Console, button
+from tests.bot.console import ROOT, Chain, Console, button, open_order
 from tests.bot.telegram_api import TelegramAPI
 from tests.bot.test_console import onboard
 from tests.bot.test_run import TELEGRAM, Running, clean_env, free_port
@@ -53,7 +53,7 @@ def test_member_operations_go_to_the_bundler_the_setting_names(tmp_path):
 
         console.send(**{"from": "admin", "text": "/deposit admin 20"})
         confirmed(console, "admin", console.expect("admin", "admin"))
-        console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 1"})
+        open_order(console, "/neworder rice 2 10 10 1")
         console.heard("group", "Order #1 is open")
         console.send(**{"from": "admin", "text": "/join 1 2"})
         confirmed(console, "admin", console.expect("admin", "#1"))
@@ -90,7 +90,8 @@ async def test_coop_run_sends_member_operations_to_the_bundler_the_setting_names
         bundler, operator = start_bundler(chain, port)
         offer = await said("cash deposit", text=f"/deposit telegram:{ADMIN_ID} 20")
         await said("Food-USD balance is now", press=offer.buttons[0]["callback_data"])
-        await said("Order #1 is open", text="/neworder rice 2 10 10 1")
+        offer = await said("rice", text="/neworder rice 2 10 10 1")
+        await said("Order #1 is open", press=offer.buttons[0]["callback_data"])
         offer = await said("#1", text="/join 1 2")
         account = chain.account(str(ADMIN_ID))
         await said("", press=offer.buttons[0]["callback_data"])

@@ -3,7 +3,7 @@ done, and by the member with /claim; through `coop console --jsonl`."""
 import sqlite3
 import time
 
-from tests.bot.console import DAY, Chain, Console
+from tests.bot.console import DAY, Chain, Console, open_order
 from tests.bot.test_console import invite_code, onboard
 from tests.bot.test_orders import confirmed
 
@@ -27,7 +27,7 @@ def refunded_order(console: Console, tmp_path, members: dict[str, str], trigger:
         confirmed(console, "admin", console.expect("admin", name))
     with sqlite3.connect(tmp_path / "data" / "coop.db") as db:
         db.execute(trigger)
-    console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 1"})
+    open_order(console, "/neworder rice 2 10 10 1")
     console.heard("group", "Order #1 is open")
     for name in members:
         console.send(**{"from": name, "text": "/join 1 3"})

@@ -5,7 +5,7 @@ import time
 
 from handlers import admin
 from locales import Translator
-from tests.bot.console import Console, button
+from tests.bot.console import Console, button, open_order
 
 
 def onboard(console: Console, name: str, lang: str, code: str | None = None, language_button: int = 0) -> None:
@@ -38,9 +38,8 @@ def test_onboarding_a_deposit_and_a_join_with_confirmations(console):
     console.expect("admin")
     console.expect("ana", "50,00")  # told of the deposit, in Spanish
 
-    console.send(**{"from": "admin", "text": "/neworder rice 18.50 10 2 7"})
-    console.expect("admin", "rice")
-    console.expect("admin", "#1")  # open on chain
+    open_order(console, "/neworder rice 18.50 10 2 7")
+    console.heard("admin", "Order #1 is open")  # open on chain
     console.expect("group", "#1")
     console.send(**{"from": "ana", "text": "/join 1 2"})
     offer = console.expect("ana", "#1")
@@ -68,7 +67,7 @@ def test_order_reaching_its_target_is_bought_and_members_hear_it(console):
     console.send(**{"from": "admin", "text": "/deposit raj 10"})
     confirm(console, "admin", console.expect("admin", "raj"))
     console.expect("raj", "১০.০০")  # told in Bengali, with Bengali digits
-    console.send(**{"from": "admin", "text": "/neworder beans 2.50 2 2 3"})
+    open_order(console, "/neworder beans 2.50 2 2 3")
     console.expect("group", "#1")
     console.send(**{"from": "raj", "text": "/join ১ ২"})  # Bengali digits typed
     offer = console.expect("raj", "৫.০০")
@@ -95,9 +94,9 @@ def test_spanish_amounts_are_read_the_spanish_way(console):
     assert console.close() == 0
 
 
-ADMIN_COMMANDS = ["/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
-                  "/broadcast hello", "/stats", "/threshold temp_c 18 27", "/device add hq esp32-a1",
-                  "/link tom", "/closeorder 1", "/withdraw admin 1", "/members"]
+ADMIN_COMMANDS = ["/admin", "/invite 2", "/neworder rice 18.50 10", "/deposit admin 20", "/certify admin lot-1 2",
+                  "/broadcast hello", "/stats", "/threshold temp_c 18 27", "/device add hq esp32-a1", "/link tom",
+                  "/closeorder 1", "/withdraw admin 1", "/members"]
 
 
 def test_a_non_admin_gets_a_polite_refusal_for_every_admin_command(console):

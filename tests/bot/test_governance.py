@@ -9,7 +9,7 @@ import time
 
 from eth_account import Account
 
-from tests.bot.console import DAY, Chain, Console, button
+from tests.bot.console import DAY, Chain, Console, button, open_order
 from tests.bot.test_console import onboard
 
 QUEUED, EXECUTED = 5, 7
@@ -46,8 +46,8 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "admin", "text": "/deposit bob 50"})
     confirm_offer(console, "admin", console.expect("admin", "bob"))
     console.expect("bob", "$50.00")
-    console.send(**{"from": "admin", "text": "/neworder rice 2.50 10 1 14"})
-    console.expect("admin", "#1")
+    open_order(console, "/neworder rice 2.50 10 1 14")
+    console.heard("admin", "Order #1 is open")
     console.send(**{"from": "bob", "text": "/join 1 2"})
     confirm_offer(console, "bob", console.expect("bob", "#1"))
 
@@ -124,8 +124,10 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     console.send(**{"from": "bob", "text": f"/export {own.lower()}"})
     console.expect("bob", "capital letters")
     console.send(**{"from": "bob", "text": f"/export {own}"})
-    offer = console.expect("bob", "own wallet")
-    confirm_offer(console, "bob", offer)
+    console.expect("bob", "type the last 4 characters")
+    console.send(**{"from": "bob", "text": own[-4:]})
+    console.expect("bob")  # on its way
+    console.expect("bob", "your own wallet")
     console.send(**{"from": "bob", "text": "/join 1 1"})
     offer = console.expect("bob", "#1")
     outcome = confirm_offer(console, "bob", offer)
@@ -139,3 +141,52 @@ def test_lock_propose_vote_history_and_export(console, tmp_path):
     for who in ("group", "bob", "ana"):  # the keeper looked many times: each told once
         assert sum("#1 «Paint" in r["text"] or "#1 “Paint" in r["text"] for r in told if r["to"] == who
                    and ("passed" in r["text"] or "aprobada" in r["text"])) == 1, who
+
+
+def test_with_short_governance_delays_a_newcomer_proposes_votes_and_sees_it_take_effect(tmp_path):
+    """The README's way to try voting in the console: the embedded chain deployed with delays of minutes."""
+    data_dir = tmp_path / "data"
+    console = Console(data_dir, env={"COOP_VOTING_DELAY": "1m", "COOP_VOTING_PERIOD": "10m",
+                                     "COOP_TIMELOCK_DELAY": "2m"})
+    try:
+        onboard(console, "admin", "en")
+        console.send(**{"from": "admin", "text": "/invite 2"})
+        codes = re.findall(r"\b([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})\b", console.expect("admin", "/start")["text"])
+        onboard(console, "bob", "en", codes[0])
+        onboard(console, "claire", "fr", codes[1])
+        chain = Chain(data_dir)
+        gov = chain.contracts.governor.functions
+        assert (gov.votingDelay().call(), gov.votingPeriod().call(),
+                chain.contracts.timelock.functions.getMinDelay().call()) == (60, 600, 120)
+        for who, lock in (("bob", "/lock 10 208"), ("claire", "/lock 10 208")):
+            chain.wait_member(chain.account(who))
+            chain.certify(chain.account(who), f"{who}-basil", 1000)  # 10 GRO
+            console.send(**{"from": who, "text": lock})
+            confirm_offer(console, who, console.expect(who, "10"))
+
+        console.send(**{"from": "bob", "text": "/propose Grow basil by the window"})
+        confirm_offer(console, "bob", console.expect("bob", "Grow basil by the window"))
+        console.send(**{"from": "bob", "text": "/proposals"})
+        assert "voting opens in 1 minute" in console.expect("bob", "#1 Grow basil")["text"]
+        console.send(**{"from": "claire", "text": "/vote 1 oui 1"})
+        console.expect("claire", "Le vote sur la n°1 n’est pas encore ouvert : il ouvre dans 1 minute.")
+        chain.advance(61)
+
+        console.send(**{"from": "claire", "text": "/vote 1 oui 2"})
+        confirm_offer(console, "claire", console.expect("claire", "4 crédits"))
+        console.send(**{"from": "bob", "text": "/vote 1 yes 1"})
+        confirm_offer(console, "bob", console.expect("bob", "1 vote costs 1 credit"))
+        console.send(**{"from": "bob", "text": "/proposals"})
+        assert "voting is open, 9 minutes left" in console.expect("bob", "#1 Grow basil")["text"]
+
+        chain.advance(10 * 60)
+        console.heard("group", "Proposal #1 “Grow basil by the window” passed")
+        proposal_id = chain.contracts.governor.events.ProposalCreated().get_logs(from_block=0)[0]["args"]["proposalId"]
+        wait_until(lambda: gov.state(proposal_id).call() == QUEUED, "the keeper queues the proposal")
+        chain.advance(2 * 60 + 60)  # the keeper executes 30 s after the timelock allows
+        console.heard("group", "Proposal #1 “Grow basil by the window” has taken effect")
+        console.heard("claire", "La proposition n°1 « Grow basil by the window » est entrée en vigueur")
+        assert console.close() == 0
+    finally:
+        if console.process.poll() is None:
+            console.process.kill()

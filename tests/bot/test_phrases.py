@@ -8,7 +8,7 @@ import re
 import pytest
 
 from locales import Translator
-from tests.bot.console import Console, button
+from tests.bot.console import Console, button, open_order
 from tests.bot.test_console import confirm, invite_code, onboard
 
 ES, FR, BN, EN = (Translator(lang).t for lang in ("es", "fr", "bn", "en"))
@@ -70,8 +70,8 @@ def test_the_menu_has_the_explainers(console):
 
 
 def test_joining_by_product_asks_how_many_then_offers_the_usual_confirmation(console):
-    console.send(**{"from": "admin", "text": "/neworder rice 2.50 10 2 7"})
-    console.expect("group", "#1")
+    open_order(console, "/neworder rice 2.50 10 2 7")
+    console.heard("group", "#1")
     console.send(**{"from": "ana", "text": "quiero unirme al pedido de arroz"})
     question = console.expect("ana", ES("How many units of order #{id} would you like? Or send /join {id} UNITS.",
                                         id="1")[:20])
@@ -90,9 +90,9 @@ def test_joining_by_product_asks_how_many_then_offers_the_usual_confirmation(con
 
 
 def test_a_product_on_two_open_orders_is_asked_back(console):
-    console.send(**{"from": "admin", "text": "/neworder beans 1 10 2 7"})
+    open_order(console, "/neworder beans 1 10 2 7")
     console.heard("group", "#2")
-    console.send(**{"from": "admin", "text": "/neworder beans 1.50 10 2 7"})
+    open_order(console, "/neworder beans 1.50 10 2 7")
     console.heard("group", "#3")
     console.send(**{"from": "raj", "text": "beans ৩ টা চাই"})
     which = console.expect("raj", BN("Which order do you mean?"))

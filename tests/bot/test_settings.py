@@ -80,3 +80,20 @@ def test_a_role_key_that_is_not_a_key_is_refused_by_name(tmp_path):
 
 def test_the_embedded_default_needs_no_role_keys(tmp_path):
     Settings.from_env({}, data_dir=tmp_path).require_production_secrets()
+
+
+def test_the_governance_delays_are_durations_with_the_pilots_defaults(tmp_path):
+    pilot = Settings.from_env({}, data_dir=tmp_path).deploy_params()
+    assert (pilot.voting_delay, pilot.voting_period, pilot.timelock_delay) == (86400, 7 * 86400, 2 * 86400)
+    short = Settings.from_env({"COOP_VOTING_DELAY": "1m", "COOP_VOTING_PERIOD": "10m", "COOP_TIMELOCK_DELAY": "0"},
+                              data_dir=tmp_path)
+    assert (short.voting_delay, short.voting_period, short.timelock_delay) == (60, 600, 0)
+    assert Settings.from_env({"COOP_VOTING_PERIOD": "2h"}, data_dir=tmp_path).deploy_params(voting_period=90) \
+        .voting_period == 90  # `coop deploy --params` overrides
+
+
+@pytest.mark.parametrize("name, value", [("COOP_VOTING_DELAY", "soon"), ("COOP_TIMELOCK_DELAY", "-5m"),
+                                         ("COOP_VOTING_PERIOD", "30s"), ("COOP_VOTING_PERIOD", "1w")])
+def test_a_governance_delay_that_is_not_a_duration_is_refused_by_name(tmp_path, name, value):
+    with pytest.raises(SettingsError, match=f"{name} must be a duration"):
+        Settings.from_env({name: value}, data_dir=tmp_path)

@@ -14,7 +14,7 @@ from bot.store import Announcement, OutgoingMessage
 from bot.told import HELD, Telling
 from chain.db import create_engine, sessionmaker, utcnow
 from handlers.base import Reply
-from tests.bot.console import Console, button
+from tests.bot.console import Console, button, open_order
 from tests.bot.test_console import invite_code, onboard
 from tests.chain.conftest import migrated_database
 
@@ -156,7 +156,7 @@ def test_killed_between_an_order_closing_and_its_messages_members_and_group_hear
         crashing.send(**{"from": "admin", "text": "/deposit raj 10"})
         crashing.send(**{"from": "admin", "press": button(crashing.expect("admin", "raj"), 0)})
         crashing.heard("raj", "$10.00")
-        crashing.send(**{"from": "admin", "text": "/neworder beans 2.50 2 2 3"})
+        open_order(crashing, "/neworder beans 2.50 2 2 3")
         crashing.heard("group", "Order #1 is open")
         crashing.send(**{"from": "raj", "text": "/join 1 2"})
         crashing.send(**{"from": "raj", "press": button(crashing.expect("raj", "$5.00"), 0)})

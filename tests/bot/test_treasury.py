@@ -4,7 +4,7 @@ both hear it, each in their language; the members listed in the admin's language
 import sqlite3
 import time
 
-from tests.bot.console import Console
+from tests.bot.console import Console, open_order
 from tests.bot.test_console import invite_code, onboard
 from tests.bot.test_orders import bob_and_ana_with_50, confirmed
 
@@ -32,9 +32,9 @@ def balance(console: Console, who: str, contains: str) -> None:
 
 def test_orders_closed_early_are_bought_or_refunded_and_everyone_hears_it(console):
     bob_and_ana_with_50(console)
-    console.send(**{"from": "admin", "text": "/neworder eggs 3 24 10 7 12"})
+    open_order(console, "/neworder eggs 3 24 10 7 12")
     console.heard("group", "Order #1 is open")
-    console.send(**{"from": "admin", "text": "/neworder rice 2 10 10 7"})
+    open_order(console, "/neworder rice 2 10 10 7")
     console.heard("group", "Order #2 is open")
     console.send(**{"from": "bob", "text": "/join 1 7"})
     confirmed(console, "bob", console.expect("bob", "#1"))

@@ -168,7 +168,9 @@ def _coop_deploy(anvil: DevChain, key: str, manifest: Path, roles: Roles) -> sub
         [str(COOP), "deploy", "--rpc-url", anvil.w3.provider.endpoint_uri, "--manifest", str(manifest),
          "--registrar", roles.registrar, "--certifier", roles.certifier, "--treasurer", roles.treasurer,
          "--guardian", roles.guardian, "--params", json.dumps({"voting_delay": 60, "timelock_delay": 3600})],
-        env={**os.environ, "COOP_DEPLOYER_KEY": key}, capture_output=True, text=True, timeout=120)
+        # The settings give the governance delays; --params overrides them.
+        env={**os.environ, "COOP_DEPLOYER_KEY": key, "COOP_VOTING_PERIOD": "2h", "COOP_VOTING_DELAY": "1d"},
+        capture_output=True, text=True, timeout=120)
 
 
 def test_coop_deploy_shows_each_step_and_resumes(anvil: DevChain, tmp_path: Path):
@@ -188,6 +190,7 @@ def test_coop_deploy_shows_each_step_and_resumes(anvil: DevChain, tmp_path: Path
     assert key.hex() not in result.stdout + result.stderr
     system = load_manifest(anvil.w3, manifest)
     assert system.governor.functions.votingDelay().call() == 60
+    assert system.governor.functions.votingPeriod().call() == 2 * 3600
     assert json.loads(manifest.read_text())["roles"] == {
         "registrar": roles.registrar, "certifier": roles.certifier, "treasurer": roles.treasurer,
         "guardian": roles.guardian}

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.store import Invite, PendingAction, Product
+from bot.store import Invite, Member, PendingAction, Product
 from chain.db import Intent
 from core import admin, offers
-from core.admin import CertifyTerms, DepositTerms, OrderOpening, batch_id
+from core.admin import CertifyTerms, DepositTerms, OrderTerms, batch_id
 from core.offers import Answer
 from core.orders import product_id
 from core.ports import utc
@@ -43,34 +43,63 @@ async def test_a_link_code_is_for_the_resident(world):
     assert [(i.code, i.for_member_id) for i in await rows(world, Invite)] == [(made.codes[0], "r_ana")]
 
 
-async def new_order(world, *args, **terms):
-    return await admin.new_order(world.ports, TREASURER, ("console", "admin"), "Rice", *args, **terms)
+async def new_order(world, *args, product="Rice", **terms):
+    """An order offered by admin boss (made the first time)."""
+    async with world.ports.uow.read() as session:
+        boss = await session.scalar(select(Member).where(Member.handle == "boss"))
+    boss = boss or await world.member("boss")
+    return await admin.new_order(world.ports, boss.id, TREASURER, ("console", "boss"), product, *args, **terms)
 
 
-async def test_an_order_is_asked_of_the_chain_with_its_product_name(world):
-    opening = await new_order(world, 2 * USD, 20, 10, days=3, case_size=5)
-    assert opening == OrderOpening("Rice", 2 * USD, 20, 10, 3, 5)
+async def test_an_order_is_offered_and_asked_of_the_chain_once_confirmed(world):
+    offered = await new_order(world, 2 * USD, 20, 10, days=3, case_size=5)
+    deadline = int(world.clock.now()) + 3 * 86400  # fixed when offered: the one the admin saw
+    assert offered == Offered(offered.token, OrderTerms("Rice", 2 * USD, 20, 10, 3, 5, deadline))
     assert [(p.product_id, p.name) for p in await rows(world, Product)] == [(product_id("rice"), "Rice")]
+    assert await rows(world, Intent) == []  # nothing asked of the chain before the confirm
+    [action] = await rows(world, PendingAction)
+    world.clock.at += 600
+    assert await offers.answer(world.ports.uow, world.clock, 900, offered.token, action.member, True,
+                               is_admin=False) == Answer.ADMINS_ONLY  # no longer an admin when confirming
+    assert await offers.answer(world.ports.uow, world.clock, 900, offered.token, action.member, True,
+                               is_admin=True) == Answer.CONFIRMED
     [intent] = await rows(world, Intent)
     assert (intent.kind, intent.member_id, intent.params) == ("create_order", None, {
         "supplier": TREASURER, "product": product_id("rice"), "unit_price": 2 * USD, "target_units": 20,
-        "min_units": 10, "max_units_per_member": 20, "case_size": 5, "deadline": int(world.clock.now()) + 3 * 86400,
-        "announce": {"channel": "console", "to": "admin", "product": "Rice"}})
-    # Defaults: the minimum is the target, a week, by the unit; a product already named is not named twice.
-    assert await new_order(world, USD, 8) == OrderOpening("Rice", USD, 8, 8, 7, 1)
-    assert len(await rows(world, Product)) == 1 and len(await rows(world, Intent)) == 2
+        "min_units": 10, "max_units_per_member": 20, "case_size": 5, "deadline": deadline,
+        "announce": {"channel": "console", "to": "boss", "product": "Rice"}})
+
+
+async def test_an_order_cancelled_asks_nothing_of_the_chain(world):
+    offered = await new_order(world, USD, 8)
+    [action] = await rows(world, PendingAction)
+    assert await offers.answer(world.ports.uow, world.clock, 900, offered.token, action.member, False,
+                               is_admin=True) == Answer.CANCELLED
+    assert await rows(world, Intent) == []
+
+
+async def test_an_order_s_defaults_and_a_product_named_once(world):
+    # The minimum is the target, a week, by the unit; a product already named is not named twice.
+    offered = await new_order(world, USD, 8)
+    assert offered.terms == OrderTerms("Rice", USD, 8, 8, 7, 1, int(world.clock.now()) + 7 * 86400)
+    await new_order(world, USD, 8, product=" rice ")
+    assert [p.name for p in await rows(world, Product)] == ["Rice"] and len(await rows(world, PendingAction)) == 2
 
 
 async def test_an_order_the_chain_would_refuse_is_refused_first(world):
+    assert await new_order(world, USD, 10, product="") == Refused("product", {"most": 120})
     assert await new_order(world, 0, 10) == Refused("price")
-    assert await new_order(world, USD, 10, case_size=0) == Refused("units")
-    assert await new_order(world, USD, 10, 11) == Refused("minimum_over_target", {"minimum": 11, "target": 10})
+    assert await new_order(world, USD, 0) == Refused("units", {"which": "target"})
+    assert await new_order(world, USD, 10, 0) == Refused("units", {"which": "minimum"})
+    assert await new_order(world, USD, 10, case_size=0) == Refused("units", {"which": "case_size"})
+    assert await new_order(world, USD, 7, 9) == Refused("minimum_over_target", {"minimum": 9, "target": 7})
+    assert await new_order(world, USD, 10, days=0) == Refused("days", {"most": 90})
     assert await new_order(world, USD, 10, days=91) == Refused("days", {"most": 90})
     assert await new_order(world, USD, 22, case_size=5) == Refused("whole_cases", {"case": 5, "lower": 20,
                                                                                    "higher": 25})
     assert await new_order(world, USD, 3, case_size=5) == Refused("whole_cases", {"case": 5, "lower": 5,
                                                                                   "higher": 10})
-    assert await rows(world, Product) == [] and await rows(world, Intent) == []
+    assert await rows(world, Product) == [] and await rows(world, PendingAction) == []
 
 
 async def test_a_deposit_is_offered_as_the_admins_and_confirmed_for_the_member(world):

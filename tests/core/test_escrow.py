@@ -87,7 +87,7 @@ async def test_weeks_beyond_four_years_or_none_are_refused(world):
 async def test_locking_more_than_is_held_or_nothing_is_refused(world):
     ana = await world.member()
     hold(world, ana, gro=3 * GRO, locked=GRO, unlock_time=world.ledger.now + WEEK)
-    over = Refused("over_held", {"amount": 4 * GRO, "held": 3 * GRO})
+    over = Refused("over_held", {"amount": 4 * GRO, "held": 3 * GRO, "on_its_way": 0})
     assert await escrow.lock(world.ports, ana.id, ana.member_id, 4 * GRO, 10) == over
     assert await escrow.add(world.ports, ana.id, ana.member_id, 4 * GRO) == over
     assert await escrow.add(world.ports, ana.id, ana.member_id, 0) == Refused("not_positive")

@@ -84,7 +84,7 @@ async def test_sending_more_than_the_balance_says_the_balance(world):
     ana, bob = await world.member("ana"), await world.member("bob")
     hold(world, ana, food_usd=3 * USD)
     assert await wallet.send(world.ports, ana.id, ana.member_id, bob.id, 5 * USD) == Refused(
-        "over_balance", {"amount": 5 * USD, "balance": 3 * USD})
+        "over_balance", {"amount": 5 * USD, "balance": 3 * USD, "on_its_way": 0})
     assert await offered(world) == []
 
 
@@ -124,7 +124,8 @@ async def test_redeeming_more_than_is_held_says_what_is_locked(world):
     ana = await world.member()
     hold(world, ana, gro=2 * GRO, locked=10 * GRO, unlock_time=1_900_000_000)
     assert await wallet.redeem(world.ports, ana.id, ana.member_id, 5 * GRO, "kale") == Refused(
-        "over_held", {"amount": 5 * GRO, "held": 2 * GRO, "locked": 10 * GRO, "unlock_time": 1_900_000_000})
+        "over_held", {"amount": 5 * GRO, "held": 2 * GRO, "on_its_way": 0, "locked": 10 * GRO,
+                      "unlock_time": 1_900_000_000})
     assert await offered(world) == []
 
 

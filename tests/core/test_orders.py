@@ -55,7 +55,7 @@ async def test_joining_without_the_money_says_how_much_is_missing(world):
     order = world.ledger.open_order(unit_price=2 * USD)
     world.ledger.balances_of[account(ana.member_id)] = Balances(3 * USD, 0, 0, 0, 0)
     assert await orders.join(world.ports, ana.id, ana.member_id, order.id, 2) == Refused(
-        "top_up", {"cost": 4 * USD, "balance": 3 * USD})
+        "top_up", {"cost": 4 * USD, "balance": 3 * USD, "on_its_way": 0})
 
 
 async def test_a_join_is_offered_with_its_cost_and_confirmed_into_one_intent(world):

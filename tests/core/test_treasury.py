@@ -85,7 +85,7 @@ async def test_a_withdrawal_above_the_members_balance_is_refused_with_the_balanc
     admin, ana = await world.member("admin"), await world.member("ana")
     world.ledger.balances_of[account(ana.member_id)] = Balances(7 * USD, 0, 0, 0, 0)
     assert await treasury.withdraw(world.ports, admin.id, ana.member_id, 8 * USD, TREASURER) == Refused(
-        "over_balance", {"amount": 8 * USD, "balance": 7 * USD})
+        "over_balance", {"amount": 8 * USD, "balance": 7 * USD, "on_its_way": 0})
     assert await treasury.withdraw(world.ports, admin.id, ana.member_id, 0, TREASURER) == Refused("zero_amount")
 
 

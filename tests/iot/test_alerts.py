@@ -13,24 +13,38 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from iot.alerts import OFFLINE, SUMMARY, Alerts, QuietHours
-from tests.bot.console import Console
+from tests.bot.console import Console, button
 from tests.bot.test_console import invite_code, onboard
 from tests.iot.conftest import register
 
 
-def start_console(tmp_path, mqtt_url: str, site: str, quiet: str = "") -> Console:
-    """The console with admin, ana and bob, and boards tank1 and tank2 of `site` registered."""
+def start_console(tmp_path, mqtt_url: str, site: str, quiet: str = "",
+                  devices: tuple[str, ...] = ("tank1", "tank2")) -> Console:
+    """The console with admin, ana (es) and bob, and boards tank1 and tank2 (or `devices`) of `site` registered;
+    ana and admin get alerts."""
     console = Console(tmp_path / "data", env={"COOP_MQTT_URL": mqtt_url, "COOP_QUIET_HOURS": quiet})
     onboard(console, "admin", "en")
     onboard(console, "ana", "es", invite_code(console))
     onboard(console, "bob", "en", invite_code(console))
-    for board in ("tank1", "tank2"):
+    for board in devices:
         console.send(**{"from": "admin", "text": f"/device add {site} {board}"})
         console.expect("admin", f"Board {board} at {site} is registered")
     for who in ("ana", "admin"):
         console.send(**{"from": who, "text": "/alerts on"})
         console.expect(who, "")
     return console
+
+
+def readings_showing(console: Console, who: str, text: str) -> str:
+    """/readings as `who` until it shows `text` (a reading just published is stored in a moment)."""
+    deadline = time.monotonic() + 30
+    while True:
+        console.send(**{"from": who, "text": "/readings"})
+        shown = console.expect(who, "")["text"]
+        if text in shown:
+            return shown
+        assert time.monotonic() < deadline, f"/readings never showed {text!r}: {shown}"
+        time.sleep(0.3)
 
 
 def ingesting(console: Console, board, ts: float) -> None:
@@ -96,9 +110,11 @@ def test_an_alert_once_per_subscriber_in_their_language_then_one_recovery(tmp_pa
     assert [r["text"] for r in told if r["to"] == "group" and "25.8" in r["text"]] == []  # a warning
 
 
-def test_quiet_hours_hold_a_warning_and_pass_a_critical(tmp_path, mqtt_url, boards, site, console_closer):
+def test_quiet_hours_hold_a_warning_and_pass_a_critical_and_say_so_to_who_asks(tmp_path, mqtt_url, boards, site,
+                                                                                   console_closer):
     here = datetime.now(ZoneInfo("America/New_York"))  # COOP_TIMEZONE's default
-    quiet = f"{(here - timedelta(hours=1)):%H:%M}-{(here + timedelta(hours=1)):%H:%M}"  # now is quiet
+    end = f"{(here + timedelta(hours=1)):%H:%M}"
+    quiet = f"{(here - timedelta(hours=1)):%H:%M}-{end}"  # now is quiet
     console = start_console(tmp_path, mqtt_url, site, quiet=quiet)
     console_closer(console)
     board, t0 = boards("tank1"), time.time() - 3600
@@ -108,6 +124,13 @@ def test_quiet_hours_hold_a_warning_and_pass_a_critical(tmp_path, mqtt_url, boar
     board.reading(4, ts=t0 + 330, water_temp_c=28.0)  # water: critical band (27)
     board.reading(5, ts=t0 + 460, water_temp_c=28.1)
     console.heard("ana", "Urgente: El agua está demasiado caliente: 28,1 °C")
+    # Whoever gets alerts and asks hears that a warning waits, and until when; bob, who does not, is not told.
+    waiting = f"1 warning is waiting until {end} (quiet hours). Urgent alerts are never held."
+    assert waiting in readings_showing(console, "admin", "28.1")
+    console.send(**{"from": "ana", "text": "/alerts"})
+    assert (f"1 advertencia espera hasta las {end} (horas de silencio). Las alertas urgentes nunca se retienen."
+            in console.expect("ana", "Tus alertas de los sensores están activadas.")["text"])
+    assert "waiting" not in readings_showing(console, "bob", "28.1")
     board.wait_sent()
     assert console.close() == 0
     told = [r["text"] for r in console.seen + console.rest() if r["to"] == "ana"]
@@ -282,3 +305,98 @@ async def test_a_board_an_admin_removed_is_not_reported_silent_and_its_alerts_cl
     await restarted.load()
     await restarted.check()
     assert [n.kind for n in told] == ["started"]
+
+
+def test_the_alerts_status_has_a_button_to_turn_them_on_or_off(tmp_path, mqtt_url, site, console_closer):
+    console = start_console(tmp_path, mqtt_url, site)  # ana (es) gets alerts, bob does not
+    console_closer(console)
+    console.send(**{"from": "bob", "text": "/alerts"})
+    status = console.expect("bob", "Sensor alerts are off for you.")
+    assert [[b["text"] for b in row] for row in status["buttons"]] == [["Turn alerts on"]]
+    console.send(**{"from": "bob", "press": button(status, 0)})
+    turned = console.expect("bob", "Sensor alerts are on: I will tell you when the grow room needs attention.")
+    assert [[b["text"] for b in row] for row in turned["buttons"]] == [["Turn alerts off"]]
+
+    console.send(**{"from": "ana", "text": "/menu"})  # the menu's Alerts button
+    menu = console.expect("ana", "")
+    alerts = next(b for row in menu["buttons"] for b in row if b["text"] == "Alertas")
+    console.send(**{"from": "ana", "press": alerts["data"]})
+    status = console.expect("ana", "Tus alertas de los sensores están activadas.")
+    assert [[b["text"] for b in row] for row in status["buttons"]] == [["Desactivar alertas"]]
+    console.send(**{"from": "ana", "press": button(status, 0)})
+    turned = console.expect("ana", "Las alertas de los sensores están desactivadas.")
+    assert button(turned, 0) == "cmd:alerts on"
+    console.send(**{"from": "ana", "text": "/alerts"})
+    console.expect("ana", "Tus alertas de los sensores están desactivadas.")
+    assert console.close() == 0
+
+
+def test_boards_that_go_offline_together_are_told_in_one_message(tmp_path, mqtt_url, boards, site,
+                                                                  console_closer):
+    console = start_console(tmp_path, mqtt_url, site, devices=("tank1", "tank2", "tank3"))
+    console_closer(console)
+    made = [boards(device) for device in ("tank3", "tank1", "tank2")]
+    for board in made:
+        board.publish("online", kind="status", retain=True).wait_for_publish(5)
+    for board in made:  # a power cut: their last wills, a moment apart
+        board.publish("offline", kind="status", retain=True)
+    for board in made:
+        board.wait_sent()
+    console.heard("ana", "3 sensores dejaron de enviar datos: tank1, tank2 y tank3. Revisa su alimentación y el wifi.")
+    console.heard("admin", "3 sensors stopped reporting: tank1, tank2, and tank3. Check their power and the Wi-Fi.")
+    assert console.close() == 0
+    told = console.seen + console.rest()
+    for who, stopped in (("ana", "de enviar datos"), ("admin", "stopped reporting")):
+        assert len([r for r in told if r["to"] == who and stopped in r["text"]]) == 1, told
+
+
+def test_readings_mark_a_value_outside_its_safe_band(tmp_path, mqtt_url, boards, site, console_closer):
+    console = start_console(tmp_path, mqtt_url, site)
+    console_closer(console)
+    board, t0 = boards("tank1"), time.time() - 3600
+    ingesting(console, board, t0)
+    board.reading(2, ts=t0 + 10, temp_c=30.7, water_temp_c=21.0, ph=7.2)
+    shown = readings_showing(console, "bob", "30.7")
+    assert ("Sensor tank1: ⚠️ air 30.7 °C (safe 18.0–27.0 °C) · water 21.0 °C · ⚠️ pH 7.2 (safe 5.5–6.5)"
+            in shown), shown
+    shown = readings_showing(console, "ana", "30,7")
+    assert "⚠️ aire 30,7 °C (rango seguro 18,0–27,0 °C) · agua 21,0 °C · ⚠️ pH 7,2 (rango seguro 5,5–6,5)" in shown, \
+        shown
+    board.wait_sent()
+    assert console.close() == 0
+
+
+async def test_boards_gone_offline_between_two_checks_are_one_notice_told_once(sessions):
+    from handlers.alerts import notice_text
+    from locales import Translator
+
+    now = [1_764_082_800.0]  # 2025-11-25 10:00 in New York: not quiet
+    told = []
+
+    async def deliver(notice):
+        told.append(notice)
+
+    def service() -> Alerts:
+        return Alerts(sessions, deliver, quiet=QuietHours.parse("22:00-07:00"), offline_after=600,
+                      clock=lambda: now[0])
+
+    alerts = service()
+    await alerts.load()
+    await alerts.status("s", "d2", False, now[0])
+    await alerts.status("s", "d1", False, now[0] + 1)
+    assert told == []  # until the next check
+    alerts = service()  # a restart before it: nothing lost, nothing told twice
+    await alerts.load()
+    await alerts.status("s", "d3", False, now[0] + 5)
+    await alerts.check()
+    await alerts.check()
+    assert [(n.kind, [gone.device for gone in n.held]) for n in told] == [(OFFLINE, ["d1", "d2", "d3"])]
+    zone = ZoneInfo("America/New_York")
+    assert notice_text(Translator("fr"), told[0], zone, now[0] + 10) == \
+        "3 capteurs n’envoient plus rien : d1, d2 et d3. Vérifiez leur alimentation et le wifi."
+
+    await alerts.reading("s", "d1", {"temp_c": 22.0}, now[0] + 20)  # back: told at once, alone
+    await alerts.status("s", "d1", False, now[0] + 30)
+    await alerts.check()
+    assert [(n.kind, n.device, n.held) for n in told[1:]] == [("online", "d1", ()), (OFFLINE, "d1", ())]
+    assert await alerts.held() == []

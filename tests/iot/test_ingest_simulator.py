@@ -59,9 +59,9 @@ async def test_simulated_boards_and_their_faults_reach_the_ingestor(sessions, mq
     faults = (Fault.parse("heat-spike:1@0+1.6"), Fault.parse("stuck:0@0.4+1"), Fault.parse("malformed:0@0.2"),
               Fault.parse("offline:2@0.5"))
     try:
-        counts = await asyncio.to_thread(simulate, mqtt_url, site=site, devices=3, rate=20, duration=1.6,
+        published = await asyncio.to_thread(simulate, mqtt_url, site=site, devices=3, rate=20, duration=1.6,
                                          faults=faults, seed=7)
-        await until(lambda: len(telemetry) == counts["telemetry"], what="every simulated reading")
+        await until(lambda: len(telemetry) == published.telemetry, what="every simulated reading")
         await until(lambda: ingestor.stats.malformed_by_device[f"{site}/sim-0"] == MALFORMED_BURST,
                     what="the malformed burst")
         await until(lambda: ("sim-2", False) in status and ("sim-0", False) in status, what="offline")
