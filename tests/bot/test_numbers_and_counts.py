@@ -5,7 +5,7 @@ import re
 
 from handlers.numbers import number_problem
 from locales import AmountError, Translator
-from tests.bot.console import Chain, Console, button
+from tests.bot.console import Chain, Console, button, open_order
 from tests.bot.test_console import invite_code, onboard
 
 EN, FR = Translator("en"), Translator("fr")
@@ -94,8 +94,7 @@ def test_each_kind_of_bad_number_is_worded_alike_and_counts_take_their_plural(co
         assert ask(console, "admin", command).split("\n")[0] == problem(EN, "negative", typed, example), command
 
     # Counts in the plural forms: French takes the singular for 0; "from 1 answer" in English.
-    console.send(**{"from": "admin", "text": "/neworder rice 2 10 1 7"})
-    console.expect("admin", "Opening an order for rice: 10 units at $2.00 each, for 7 days.")
+    assert "Goes ahead with at least 1 unit\n" in open_order(console, "/neworder rice 2 10 1 7")["text"]
     console.heard("group", "Order #1 is open")
     assert "0 unité prise sur 10" in ask(console, "zoe", "/orders")
     assert "0 units of 10 joined" in ask(console, "bob", "/orders")
