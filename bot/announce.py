@@ -345,8 +345,10 @@ class Announcer:
             return tr.t("Order #{id} was closed early by an admin below its minimum; everyone gets their Food-USD "
                         "back.", id=number)
         if event.event == "OrderExecuted":
-            return tr.t("Order #{id} reached its goal and was bought: {units} units.", id=number,
-                       units=format_number(int(event.args["boughtUnits"]), tr.lang))
+            bought = int(event.args["boughtUnits"])
+            return tr.tn("Order #{id} reached its goal and was bought: {count} unit.",
+                         "Order #{id} reached its goal and was bought: {count} units.", bought, id=number,
+                         count=format_number(bought, tr.lang))
         if event.event == "OrderRefunded" and stale:
             return tr.t("Order #{id} could not be closed in time; everyone gets their Food-USD back.", id=number)
         if event.event == "OrderRefunded":
@@ -442,21 +444,30 @@ class Announcer:
         def text(tr: Translator) -> str:
             fields = dict(number=format_number(number, tr.lang), count=format_number(attempts, tr.lang),
                           reason=reason_text(tr, reason))
+            who = (member.alias or member.handle) if member else member_id
             if kind == "claim_for":
-                return tr.t("What order #{number} owes {member} could not be given back by itself: the chain "
-                            "refused it {count} times ({reason}). The money stays safe in the order; they can "
-                            "send /claim, or ask the developers to look.",
-                            member=(member.alias or member.handle) if member else member_id, **fields)
+                return tr.tn("What order #{number} owes {member} could not be given back by itself: the chain "
+                             "refused it {count} time ({reason}). The money stays safe in the order; they can "
+                             "send /claim, or ask the developers to look.",
+                             "What order #{number} owes {member} could not be given back by itself: the chain "
+                             "refused it {count} times ({reason}). The money stays safe in the order; they can "
+                             "send /claim, or ask the developers to look.", attempts, member=who, **fields)
             if kind == "register":
-                return tr.t("{member} could not be registered on the chain by itself: the chain refused it {count} "
-                            "times ({reason}). Until it is done they cannot vote; please ask the developers to look.",
-                            member=(member.alias or member.handle) if member else member_id, **fields)
+                return tr.tn("{member} could not be registered on the chain by itself: the chain refused it {count} "
+                             "time ({reason}). Until it is done they cannot vote; please ask the developers to look.",
+                             "{member} could not be registered on the chain by itself: the chain refused it {count} "
+                             "times ({reason}). Until it is done they cannot vote; please ask the developers to look.",
+                             attempts, member=who, **fields)
             if kind == "finalize":
-                return tr.t("Order #{number} could not be closed by itself: the chain refused it {count} times "
-                            "({reason}). The money stays safe in the order; please ask the developers to look.",
-                            **fields)
-            return tr.t("Proposal #{number} could not be carried out by itself: the chain refused it {count} "
-                        "times ({reason}). Please ask the developers to look.", **fields)
+                return tr.tn("Order #{number} could not be closed by itself: the chain refused it {count} time "
+                             "({reason}). The money stays safe in the order; please ask the developers to look.",
+                             "Order #{number} could not be closed by itself: the chain refused it {count} times "
+                             "({reason}). The money stays safe in the order; please ask the developers to look.",
+                             attempts, **fields)
+            return tr.tn("Proposal #{number} could not be carried out by itself: the chain refused it {count} "
+                         "time ({reason}). Please ask the developers to look.",
+                         "Proposal #{number} could not be carried out by itself: the chain refused it {count} "
+                         "times ({reason}). Please ask the developers to look.", attempts, **fields)
 
         await self.tell_admins_once(f"gave-up:{key}", text)
 

@@ -37,6 +37,12 @@ _HIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060
 Actions = tuple[list[str], list[int], list[str]]  # (targets, values, calldatas as 0x-hex), as propose takes them
 
 
+def votes_for(power: int) -> int:
+    """The most votes `power` veGRO can cast on one proposal: v votes cost v² whole credits
+    (GovernorCountingQuadratic)."""
+    return math.isqrt(power // CREDIT)
+
+
 def one_line_title(description: str) -> str:
     """A proposal's title: the first line of its description, at most TITLE_MAX characters."""
     lines = description.strip().splitlines()
@@ -179,9 +185,10 @@ class VoteTerms:
 async def vote(ports: Ports, member: int, member_id: str, number: int, support: int,
                votes: int | None = None) -> Offered[VoteTerms] | Refused:
     """`member` casts `votes` (n votes cost n² credits; None: the most they can afford) on proposal #`number`.
-    Refused: invalid (votes below 1, an unknown answer), no_proposal (`number`), exported, not_open (`number`, `opens_in` seconds), ended (`number`,
-    `state`), voted (`number`), no_credits (`number`), too_many (`number`, `votes`, `cost`, `credits`, `most`,
-    `most_cost`)."""
+    Refused: invalid (votes below 1, an unknown answer), no_proposal (`number`), exported, not_open (`number`,
+    `opens_in` seconds, `power`: the member's veGRO now, which counts if still locked when voting opens), ended
+    (`number`, `state`), voted (`number`), no_credits (`number`), too_many (`number`, `votes`, `cost`, `credits`,
+    `most`, `most_cost`)."""
     if (votes is not None and votes < 1) or support not in (AGAINST, FOR, ABSTAIN):  # what another door may send
         return Refused("invalid", {"votes": votes, "support": support})
     listed = await in_history(ports.uow)
@@ -191,15 +198,17 @@ async def vote(ports: Ports, member: int, member_id: str, number: int, support: 
         return Refused("exported")
     proposal = listed[number - 1]
     status = await ports.ledger.proposal(proposal.proposal_id)
-    if status.state == PENDING:
-        return Refused("not_open", {"number": number, "opens_in": status.snapshot - await ports.ledger.clock() + 1})
-    if status.state != ACTIVE:
+    if status.state not in (PENDING, ACTIVE):
         return Refused("ended", {"number": number, "state": status.state})
     account = await ports.wallet(member_id)
+    if status.state == PENDING:
+        now, held = await asyncio.gather(ports.ledger.clock(), ports.ledger.balances(account))
+        return Refused("not_open", {"number": number, "opens_in": status.snapshot - now + 1,
+                                    "power": held.voting_power})
     if await ports.ledger.has_voted(proposal.proposal_id, account):
         return Refused("voted", {"number": number})
-    credits = await ports.ledger.past_votes(account, status.snapshot) // CREDIT
-    most = math.isqrt(credits)
+    power = await ports.ledger.past_votes(account, status.snapshot)
+    credits, most = power // CREDIT, votes_for(power)
     if most == 0:
         return Refused("no_credits", {"number": number})
     votes = most if votes is None else votes

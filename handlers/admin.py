@@ -14,7 +14,7 @@ from core.results import Refused
 from handlers import alerts, confirm, devices, neworder, onboarding
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
-from handlers.governance import number_problem
+from handlers.numbers import bad_number
 from handlers.residents import find_member, link, member_and_cash
 from handlers.treasury import COMMANDS as TREASURY
 from locales import (AmountError, Translator, format_clock, format_day, format_gro, format_money, format_number,
@@ -23,14 +23,15 @@ from locales import (AmountError, Translator, format_clock, format_day, format_g
 
 async def invite(ctx: Context, args: list[str]) -> list[Reply]:
     """/invite [COUNT]: single-use codes, valid for two weeks."""
+    usage = ctx.t("Send how many invites you want, from 1 to {max}, for example: /invite 3",
+                  max=format_number(use.MAX_INVITES, ctx.lang))
     try:
         count = parse_count(args[0], ctx.lang) if args else 1
-    except AmountError:
-        count = 0
+    except AmountError as e:
+        return bad_number(ctx, e, args[0], usage)
     made = await use.invite(ctx.services.core, identity_key(ctx.inbound.channel, ctx.inbound.user), count)
     if isinstance(made, Refused):  # count: the only refusal
-        return [ctx.reply(ctx.t("Send how many invites you want, from 1 to {max}, for example: /invite 3",
-                                max=format_number(made.facts["most"], ctx.lang)))]
+        return [ctx.reply(usage)]
     codes = made.codes
     # A link to tap for each (the chat opens with /start CODE in it), and the plain code beside it.
     links = [invite_links(code, ctx.services.telegram_username, ctx.services.settings.whatsapp_number)
@@ -47,8 +48,6 @@ async def invite(ctx: Context, args: list[str]) -> list[Reply]:
     return [ctx.reply("\n\n".join([heading, *blocks]))]
 
 
-def _amount_usage(ctx: Context, error: AmountError, typed: str, usage: str) -> list[Reply]:
-    return [ctx.reply(number_problem(ctx, error, typed) + "\n" + usage)]
 
 
 async def deposit(ctx: Context, args: list[str]) -> list[Reply]:
@@ -76,11 +75,11 @@ async def certify(ctx: Context, args: list[str]) -> list[Reply]:
     try:
         kg = parse_amount(args[2], ctx.lang, decimals=3)
     except AmountError as e:
-        return _amount_usage(ctx, e, args[2], usage)
+        return bad_number(ctx, e, args[2], usage)
     try:
         grade = parse_count(args[3], ctx.lang) if len(args) > 3 else 1
     except AmountError as e:
-        return _amount_usage(ctx, e, args[3], usage)
+        return bad_number(ctx, e, args[3], usage)
     member, refusal = await find_member(ctx, args[0])
     if refusal is not None:
         return [refusal]
@@ -143,8 +142,9 @@ async def stats(ctx: Context, args: list[str]) -> list[Reply]:
               admins=n(m.admins), joined=n(m.joined_by_invite)),
         ctx.t("Invites made with /invite: {made} (used: {used}; still open: {open}; expired unused: {expired}).",
               made=n(m.invites), used=n(m.invites_used), open=n(m.invites_open), expired=n(m.invites_expired)),
-        ctx.t("Members who wrote in the last {days} days: {active} of {members}.", days=n(ACTIVE_DAYS),
-              active=n(m.active), members=n(m.members)),
+        ctx.tn("Members who wrote in the last {count} day: {active} of {members}.",
+               "Members who wrote in the last {count} days: {active} of {members}.", ACTIVE_DAYS,
+               count=n(ACTIVE_DAYS), active=n(m.active), members=n(m.members)),
         ctx.t("Members who ever joined an order or voted: {count} of {members}.", count=n(m.participating),
               members=n(m.members)),
         ctx.tn("Confirm to done, over {count} confirmed action: median {p50} s, 95% within {p95} s.",
@@ -152,9 +152,9 @@ async def stats(ctx: Context, args: list[str]) -> list[Reply]:
                count=n(m.timed), p50=format_number(Decimal(m.median_ms) / 1000, ctx.lang, decimals=1),
                p95=format_number(Decimal(m.p95_ms) / 1000, ctx.lang, decimals=1)) if m.timed
         else ctx.t("No confirmed actions yet."),
-        ctx.t("Satisfaction: {score} of 5 from {count} answers.",
-              score=format_number(Decimal(m.satisfaction).quantize(Decimal("0.1")), ctx.lang, decimals=1),
-              count=format_number(m.feedback, ctx.lang)) if m.feedback else ctx.t("No feedback yet."),
+        ctx.tn("Satisfaction: {score} of 5 from {count} answer.", "Satisfaction: {score} of 5 from {count} answers.",
+               m.feedback, score=format_number(Decimal(m.satisfaction).quantize(Decimal("0.1")), ctx.lang, decimals=1),
+               count=format_number(m.feedback, ctx.lang)) if m.feedback else ctx.t("No feedback yet."),
     ]
     return [ctx.reply("\n".join(lines))]
 

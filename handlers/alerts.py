@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from core.members import set_alerts
 from handlers.base import Button, Context, Reply
+from handlers.numbers import bad_number
 from iot.alerts import EASED, ENDED, OFFLINE, ONLINE, REMINDER, SUMMARY, Notice
 from iot.rules import ANY_SITE, CRITICAL, HIGH, WARNING, Rule
 from locales import AmountError, Translator, format_clock, format_list, format_number, parse_amount
@@ -169,10 +170,13 @@ async def threshold(ctx: Context, args: list[str]) -> list[Reply]:
         site, args = args[0], args[1:]
     if len(args) not in (3, 4) or args[0] not in UNITS or (len(args) == 4 and args[3].lower() != CRITICAL):
         return [ctx.reply(usage)]
-    try:
-        low, high = (parse_amount(a, ctx.lang, decimals=2) for a in args[1:3])
-    except AmountError:
-        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
+    bounds = []
+    for typed in args[1:3]:
+        try:
+            bounds.append(parse_amount(typed, ctx.lang, decimals=2))
+        except AmountError as e:
+            return bad_number(ctx, e, typed, usage)
+    low, high = bounds
     if low >= high:
         return [ctx.reply(ctx.t("The low limit must be below the high one.") + " " + usage)]
     severity = CRITICAL if len(args) == 4 else WARNING

@@ -8,8 +8,9 @@ from core.escrow import MAX_WEEKS, LockTerms
 from core.results import Offered, Refused
 from handlers import confirm
 from handlers.base import Context, Reply
-from handlers.governance import exported_reply, number_problem
+from handlers.governance import exported_reply
 from handlers.history import day
+from handlers.numbers import bad_number
 from locales import AmountError, format_gro, format_number, parse_amount, parse_count
 
 
@@ -29,8 +30,9 @@ def refusal(ctx: Context, refused: Refused) -> list[Reply]:
         case "exported":
             return exported_reply(ctx)
         case "weeks_out_of_range":
-            text = ctx.t("GRO can be locked for at most {max} weeks (four years).",
-                         max=format_number(f["max"], ctx.lang)) + "\n" + _usage(ctx)
+            text = ctx.tn("GRO can be locked for at most {count} week (four years).",
+                          "GRO can be locked for at most {count} weeks (four years).", f["max"],
+                          count=format_number(f["max"], ctx.lang)) + "\n" + _usage(ctx)
         case "not_positive":
             text = ctx.t("The amount must be more than zero.")
         case "over_held":
@@ -73,14 +75,14 @@ def _gro(ctx: Context, typed: str) -> int | list[Reply]:
     try:
         return int(parse_amount(typed, ctx.lang, decimals=2).scaleb(GRO_DECIMALS))
     except AmountError as e:
-        return [ctx.reply(number_problem(ctx, e, typed) + "\n" + _usage(ctx))]
+        return bad_number(ctx, e, typed, _usage(ctx))
 
 
 def _weeks(ctx: Context, typed: str) -> int | list[Reply]:
     try:
         return parse_count(typed, ctx.lang)
     except AmountError as e:
-        return [ctx.reply(number_problem(ctx, e, typed) + "\n" + _usage(ctx))]
+        return bad_number(ctx, e, typed, _usage(ctx))
 
 
 async def lock(ctx: Context, args: list[str]) -> list[Reply]:

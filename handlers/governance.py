@@ -1,21 +1,23 @@
 """/proposals, /propose and /vote in the chat: the numbers and answers read from the member's words, the use
 cases (core/governance.py) called with them, and their results worded in the member's language, every proposal
 with its actions in plain words (handlers/proposal_text.py). Also the wording other commands share: spans of
-time, numbers the member mistyped, an account in self-custody.
+time, an account in self-custody (mistyped numbers: handlers/numbers.py).
 """
 from decimal import Decimal
 
 from chain.ledger import GRO_DECIMALS
 from chain.proposal_actions import decode_actions
 from core import governance as use
+from core.wallet import balances
 from core.governance import (ABSTAIN, ACTIVE, AGAINST, CANCELED, DEFEATED, EXECUTED, EXPIRED, FOR, PENDING, QUEUED,
                              SUCCEEDED, Actions)
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
 from handlers.history import catch_up
+from handlers.numbers import bad_number
 from handlers.proposal_text import actions_text, known_for
-from locales import AmountError, format_number, parse_amount, parse_count
+from locales import AmountError, format_gro, format_number, parse_amount, parse_count
 
 # The answers a member may type, in every language (a member may mix: "no" is the same word in en and es).
 SUPPORT_WORDS = {
@@ -41,19 +43,15 @@ def duration(ctx: Context, seconds: int) -> str:
     return ctx.tn("{count} minute", "{count} minutes", n, count=format_number(n, ctx.lang))
 
 
-def number_problem(ctx: Context, error: AmountError, typed: str) -> str:
-    """What was wrong with a number the member typed, with an example written their way."""
-    texts = {
-        "negative": ctx.t("“{typed}” is negative; it must be more than zero. For example: {example}",
-                          typed=typed, example=error.example),
-        "too_many_decimals": ctx.t("“{typed}” has too many decimals. For example: {example}",
-                                   typed=typed, example=error.example),
-        "zero": ctx.t("“{typed}” is zero; it must be more than zero. For example: {example}",
-                      typed=typed, example=error.example),
-        "too_large": ctx.t("“{typed}” is too large. For example: {example}", typed=typed, example=error.example),
-    }
-    return texts.get(error.code, ctx.t("“{typed}” is not a number I can read. For example: {example}",
-                                       typed=typed, example=error.example))
+def power_text(ctx: Context, power: int) -> str:
+    """The member's voting power (veGRO) and how many votes it buys on one proposal (v votes cost v² credits)."""
+    votes = use.votes_for(power)
+    if votes:
+        return ctx.tn("Your voting power is {power}, enough for {count} vote.",
+                      "Your voting power is {power}, enough for {count} votes.", votes,
+                      power=format_gro(power, ctx.lang), count=format_number(votes, ctx.lang))
+    return ctx.t("Your voting power is {power}, not enough for one vote. Lock GRO to get some: /lock AMOUNT WEEKS; "
+                 "it counts on the proposals whose voting opens after you lock.", power=format_gro(power, ctx.lang))
 
 
 def exported_reply(ctx: Context) -> list[Reply]:
@@ -138,8 +136,9 @@ async def propose(ctx: Context, args: list[str]) -> list[Reply]:
                 text = ctx.t("Write what you propose after the command, for example: /propose {example}",
                              example=ctx.t("Paint the lobby"))
             case "long_title":
-                text = ctx.t("A title is one line of at most {count} characters, please.",
-                             count=format_number(result.facts["most"], ctx.lang))
+                text = ctx.tn("A title is one line of at most {count} character, please.",
+                              "A title is one line of at most {count} characters, please.", result.facts["most"],
+                              count=format_number(result.facts["most"], ctx.lang))
             case "exported":
                 return exported_reply(ctx)
             case "duplicate":
@@ -161,7 +160,8 @@ async def vote(ctx: Context, args: list[str]) -> list[Reply]:
     usage = ctx.t("Send the proposal's number, yes, no or abstain, and how many votes, for example: /vote {example}",
                   example=f"{format_number(1, ctx.lang)} {ctx.t('yes')} {format_number(3, ctx.lang)}")
     if len(args) not in (2, 3):
-        return [ctx.reply(usage)]
+        held = await balances(ctx.services.core, ctx.member.member_id)
+        return [ctx.reply(usage + "\n" + power_text(ctx, held.voting_power))]
     support = SUPPORT_WORDS.get(args[1].lower())
     if support is None:
         return [ctx.reply(ctx.t("I did not understand “{word}”: answer yes, no or abstain.", word=args[1])
@@ -169,13 +169,13 @@ async def vote(ctx: Context, args: list[str]) -> list[Reply]:
     try:
         number = parse_count(args[0].lstrip("#"), ctx.lang)
     except AmountError as e:
-        return [ctx.reply(number_problem(ctx, e, args[0]) + "\n" + usage)]
+        return bad_number(ctx, e, args[0], usage)
     wanted = None
     if len(args) == 3:
         try:
             wanted = parse_count(args[2], ctx.lang)
         except AmountError as e:
-            return [ctx.reply(number_problem(ctx, e, args[2]) + "\n" + usage)]
+            return bad_number(ctx, e, args[2], usage)
     await catch_up(ctx.services)  # a proposal made a moment ago has its number
     result = await use.vote(ctx.services.core, ctx.member.id, ctx.member.member_id, number, support, wanted)
     shown = format_number(number, ctx.lang)
@@ -188,7 +188,7 @@ async def vote(ctx: Context, args: list[str]) -> list[Reply]:
                 return exported_reply(ctx)
             case "not_open":
                 text = ctx.t("Voting on #{number} has not opened yet: it opens in {time}.", number=shown,
-                             time=duration(ctx, f["opens_in"]))
+                             time=duration(ctx, f["opens_in"])) + "\n" + power_text(ctx, f["power"])
             case "ended":
                 text = ctx.t("Voting on #{number} has ended ({state}).", number=shown,
                              state=state_text(ctx, f["state"]))

@@ -10,7 +10,7 @@ from core.admin import DEFAULT_ORDER_DAYS, OrderTerms
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
-from handlers.governance import number_problem
+from handlers.numbers import number_problem
 from locales import AmountError, format_clock, format_day, format_money, format_number, parse_amount, parse_count
 
 # What each number after the product is, in the order they are typed.
@@ -93,13 +93,15 @@ def _refusal(ctx: Context, refused: Refused, typed: dict[str, str]) -> list[Repl
         case "units":
             return _wrong(ctx, f["which"], typed.get(f["which"], "0"), AmountError("zero", n(12)))
         case "product":
-            text = ctx.t("A product's name is at most {most} characters.", most=n(f["most"]))
+            text = ctx.tn("A product's name is at most {count} character.",
+                          "A product's name is at most {count} characters.", f["most"], count=n(f["most"]))
         case "minimum_over_target":
             text = ctx.t("The minimum ({minimum}) is more than the target ({target}): an order goes ahead once its "
                          "minimum is joined, so the minimum can be at most the target.",
                          minimum=n(f["minimum"]), target=n(f["target"]))
         case "days":
-            text = ctx.t("An order stays open from 1 to {max} days.", max=n(f["most"]))
+            text = ctx.tn("An order stays open from 1 to {count} day.", "An order stays open from 1 to {count} days.",
+                          f["most"], count=n(f["most"]))
         case "whole_cases":
             return [ctx.reply(ctx.t("The supplier sells cases of {case}, so the target must be whole cases: {lower} "
                                     "or {higher}, for example.", case=n(f["case"]), lower=n(f["lower"]),

@@ -4,6 +4,7 @@ from core import orders as use
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
+from handlers.numbers import bad_number
 from locales import AmountError, format_money, format_number, parse_count
 
 
@@ -23,10 +24,11 @@ async def orders(ctx: Context, args: list[str]) -> list[Reply]:
     for shown in listed:
         order, part, order_id = shown.order, shown.mine, shown.order.id
         mine, extra = part.units, part.tolerance
-        line = ctx.t(
-            "#{id} {product}: {price} each, {units} of {target} units joined, {left}. You: {mine}.",
+        line = ctx.tn(
+            "#{id} {product}: {price} each, {count} unit of {target} joined, {left}. You: {mine}.",
+            "#{id} {product}: {price} each, {count} units of {target} joined, {left}. You: {mine}.", order.units,
             id=format_number(order_id, ctx.lang), product=shown.product,
-            price=format_money(order.unit_price, ctx.lang), units=format_number(order.units, ctx.lang),
+            price=format_money(order.unit_price, ctx.lang), count=format_number(order.units, ctx.lang),
             target=format_number(order.target_units, ctx.lang), left=time_left(ctx, order.deadline),
             mine=format_number(mine, ctx.lang))
         if order.case_size > 1 and mine:
@@ -49,9 +51,12 @@ def refusal(ctx: Context, refused: Refused) -> list[Reply]:
         case "order_closed":
             text = ctx.t("Order #{id} is closed. Send /orders to see the open ones.", id=n(f["id"]))
         case "units_left":
-            text = ctx.t("Only {left} units are left in order #{id}.", left=n(f["left"]), id=n(f["id"]))
+            text = ctx.tn("Only {count} unit is left in order #{id}.", "Only {count} units are left in order #{id}.",
+                          f["left"], count=n(f["left"]), id=n(f["id"]))
         case "over_cap":
-            text = ctx.t("One member may take at most {cap} units of order #{id}.", cap=n(f["cap"]), id=n(f["id"]))
+            text = ctx.tn("One member may take at most {count} unit of order #{id}.",
+                          "One member may take at most {count} units of order #{id}.", f["cap"], count=n(f["cap"]),
+                          id=n(f["id"]))
         case "top_up":
             text = ctx.t("Joining costs {cost} but you have {balance}: {missing} is missing. To top up, give "
                          "an admin cash and they will record a deposit for you.",
@@ -64,7 +69,8 @@ def refusal(ctx: Context, refused: Refused) -> list[Reply]:
             text = ctx.t("Join order #{id} first (/join {id} UNITS); then you can offer extra units to "
                          "fill the last case.", id=n(f["id"]))
         case "case_too_small":
-            text = ctx.t("At most {most} extra units can help fill a case of {case}.", most=n(f["most"]),
+            text = ctx.tn("At most {count} extra unit can help fill a case of {case}.",
+                          "At most {count} extra units can help fill a case of {case}.", f["most"], count=n(f["most"]),
                          case=n(f["case"]))
         case "unchanged":
             text = ctx.t("You already offer {extra} for order #{id}; nothing to change.",
@@ -79,14 +85,14 @@ def _numbers(ctx: Context, args: list[str], usage: str, zero_allowed: bool = Fal
     """ORDER and a count, as the member typed them."""
     try:
         order_id = parse_count(args[0], ctx.lang)
-    except AmountError:
-        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
+    except AmountError as e:
+        return bad_number(ctx, e, args[0], usage)
     try:
         return order_id, parse_count(args[1], ctx.lang)
     except AmountError as e:
         if zero_allowed and e.code == "zero":
             return order_id, 0
-        return [ctx.reply(ctx.t("I could not read those numbers.") + " " + usage)]
+        return bad_number(ctx, e, args[1], usage)
 
 
 async def join(ctx: Context, args: list[str]) -> list[Reply]:

@@ -15,7 +15,7 @@ from core.admin import link_code
 from core.results import Refused
 from handlers.base import Context, Reply
 from handlers.doorstep import invite_links, show_code
-from handlers.governance import number_problem
+from handlers.numbers import bad_number
 from locales import AmountError, format_number, parse_amount
 
 
@@ -47,7 +47,7 @@ async def member_and_cash(ctx: Context, args: list[str], usage: str) -> tuple[Me
         if amount == 0:  # cash of nothing: said like any other bad number
             raise AmountError("zero", format_number(Decimal("12.50"), ctx.lang, decimals=2))
     except AmountError as e:
-        return [ctx.reply(number_problem(ctx, e, args[1]) + "\n" + usage)]
+        return bad_number(ctx, e, args[1], usage)
     member, refusal = await find_member(ctx, args[0])
     return [refusal] if refusal is not None else (member, amount)
 

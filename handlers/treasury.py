@@ -8,6 +8,7 @@ from core import treasury as use
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
+from handlers.numbers import bad_number
 from handlers.onboarding import LANGUAGE_NAMES
 from handlers.orders import refusal as order_refusal
 from handlers.residents import member_and_cash
@@ -23,12 +24,12 @@ def _units(ctx: Context, count: int) -> str:
 async def close_order(ctx: Context, args: list[str]) -> list[Reply]:
     """/closeorder ORDER: ends an open order now — bought if its whole cases reach the minimum, else refunded."""
     usage = ctx.t("Send: /closeorder ORDER, for example: /closeorder 1")
-    try:
-        order_id = parse_count(args[0], ctx.lang) if len(args) == 1 else None
-    except AmountError:
-        order_id = None
-    if order_id is None:
+    if len(args) != 1:
         return [ctx.reply(usage)]
+    try:
+        order_id = parse_count(args[0], ctx.lang)
+    except AmountError as e:
+        return bad_number(ctx, e, args[0], usage)
     result = await use.close_order(ctx.services.core, ctx.member.id, order_id)
     if isinstance(result, Refused):
         if result.reason == "history_behind":
@@ -90,13 +91,14 @@ async def withdraw(ctx: Context, args: list[str]) -> list[Reply]:
 async def members(ctx: Context, args: list[str]) -> list[Reply]:
     """/members [PAGE]: who is in — each resident's names and channels, language, whether they blocked the bot,
     and when they joined; a page at a time."""
+    usage = ctx.t("Send: /members [PAGE], for example: /members 2")
     try:
         page = parse_count(args[0], ctx.lang) if args else 1
-    except AmountError:
-        page = 0
-    result = await use.members(ctx.services.core, page) if page else Refused("no_page", {"pages": 0})
+    except AmountError as e:
+        return bad_number(ctx, e, args[0], usage)
+    result = await use.members(ctx.services.core, page)
     if isinstance(result, Refused):
-        return [ctx.reply(ctx.t("Send: /members [PAGE], for example: /members 2"))]
+        return [ctx.reply(usage)]
     lines = [ctx.tn("{count} member:", "{count} members:", result.total, count=format_number(result.total, ctx.lang))]
     zone = ZoneInfo(ctx.services.settings.timezone)  # the day it was where the co-op is, not in UTC
     for resident in result.residents:

@@ -6,20 +6,23 @@ from core import wallet as use
 from core.results import Refused
 from handlers import confirm
 from handlers.base import Context, Reply
-from handlers.governance import exported_reply, number_problem
+from handlers.governance import exported_reply, power_text
 from handlers.history import day
+from handlers.numbers import bad_number
 from handlers.residents import find_member
 from locales import AmountError, format_gro, format_money, format_number, parse_amount
 
 
 async def balance(ctx: Context, args: list[str]) -> list[Reply]:
-    """/balance: Food-USD, GRO and voting power."""
+    """/balance: Food-USD, GRO (held, and locked until when) and voting power with the votes it buys."""
     held = await use.balances(ctx.services.core, ctx.member.member_id)
-    return [ctx.reply("\n".join([
-        ctx.t("Your Food-USD balance is {amount}.", amount=format_money(held.food_usd, ctx.lang)),
-        ctx.t("GroToken: {amount} GRO.", amount=format_gro(held.gro, ctx.lang)),
-        ctx.t("Voting power: {amount}.", amount=format_gro(held.voting_power, ctx.lang)),
-    ]))]
+    lines = [ctx.t("Your Food-USD balance is {amount}.", amount=format_money(held.food_usd, ctx.lang)),
+             ctx.t("GroToken: {amount} GRO.", amount=format_gro(held.gro, ctx.lang))]
+    if held.locked:  # not spendable, yet the member's: said, so it does not look gone
+        lines.append(ctx.t("Locked for voting: {amount} GRO until {date} (/unlock gives it back from then).",
+                           amount=format_gro(held.locked, ctx.lang), date=day(ctx, held.unlock_time)))
+    lines.append(power_text(ctx, held.voting_power))
+    return [ctx.reply("\n".join(lines))]
 
 
 def refusal(ctx: Context, refused: Refused, typed_member: str = "") -> list[Reply]:
@@ -62,7 +65,7 @@ async def send(ctx: Context, args: list[str]) -> list[Reply]:
     try:
         amount = int(parse_amount(args[1], ctx.lang).scaleb(FOOD_USD_DECIMALS))
     except AmountError as e:
-        return [ctx.reply(number_problem(ctx, e, args[1]) + "\n" + usage)]
+        return bad_number(ctx, e, args[1], usage)
     recipient, unknown = await find_member(ctx, args[0])
     if unknown is not None:
         return [unknown]
@@ -85,7 +88,7 @@ async def redeem(ctx: Context, args: list[str]) -> list[Reply]:
     try:
         amount = int(parse_amount(args[0], ctx.lang).scaleb(GRO_DECIMALS))
     except AmountError as e:
-        return [ctx.reply(number_problem(ctx, e, args[0]) + "\n" + usage)]
+        return bad_number(ctx, e, args[0], usage)
     result = await use.redeem(ctx.services.core, ctx.member.id, ctx.member.member_id, amount, " ".join(args[1:]))
     if isinstance(result, Refused):
         return refusal(ctx, result)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.store import PendingAction
 from chain.artifacts import function
-from chain.ledger import GRO, ProposalStatus
+from chain.ledger import GRO, Balances, ProposalStatus
 from core import governance
 from core.governance import (ACTIVE, DEFEATED, FOR, AGAINST, PENDING, TITLE_MAX, ProposalView, ProposeTerms,
                              VoteTerms, signal_action)
@@ -141,12 +141,19 @@ async def test_a_member_in_self_custody_cannot_vote_through_the_co_op(world):
     assert await governance.vote(world.ports, ana.id, ana.member_id, 1, FOR) == Refused("exported")
 
 
-async def test_voting_before_voting_opens_says_when_it_opens_on_the_chains_clock(world):
+async def test_voting_before_voting_opens_says_when_it_opens_and_the_members_power_now(world):
     ana = await world.member()
     await a_proposal(world, 11, "Paint the lobby", state=PENDING, snapshot=NOW + 100)
     world.ledger.now += 40
     assert await governance.vote(world.ports, ana.id, ana.member_id, 1, FOR) == Refused(
-        "not_open", {"number": 1, "opens_in": 61})
+        "not_open", {"number": 1, "opens_in": 61, "power": 0})
+    world.ledger.balances_of[account(ana.member_id)] = Balances(0, 0, 39 * GRO + GRO // 2, 40 * GRO, NOW + 86400)
+    assert (await governance.vote(world.ports, ana.id, ana.member_id, 1, FOR)).facts["power"] == 39 * GRO + GRO // 2
+
+
+def test_the_votes_a_power_buys_cost_their_square_in_whole_credits():
+    assert [governance.votes_for(p) for p in (0, GRO - 1, GRO, 4 * GRO - 1, 4 * GRO, 39 * GRO + GRO * 87 // 100)] \
+        == [0, 0, 1, 1, 2, 6]
 
 
 async def test_voting_after_the_vote_ended_says_how_it_ended(world):

@@ -56,7 +56,9 @@ def group_heard(console: Console) -> list[str]:
 @pytest.mark.parametrize("message, private", [
     ({"text": "/balance"}, ES("Your Food-USD balance is {amount}.", amount="0,00")[:20]),
     ({"text": "@bot ¿cuánto tengo?"}, ES("GroToken: {amount} GRO.", amount="0")[:10]),  # a sentence to the bot
-    ({"press": "cmd:balance"}, ES("Voting power: {amount}.", amount="0")[:12]),  # a menu button in the group
+    ({"press": "cmd:balance"}, ES("Your voting power is {power}, not enough for one vote. Lock GRO to get some: "
+                                  "/lock AMOUNT WEEKS; it counts on the proposals whose voting opens after you lock.",
+                                  power="0")[:20]),  # a menu button in the group
     ({"text": "/invite 1"}, "/start"),  # an admin's invite code
     ({"text": "/history"}, ES("Your recent history:")),
 ], ids=["balance", "phrase", "button", "invite", "history"])

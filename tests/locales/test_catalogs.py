@@ -1,6 +1,7 @@
 """The catalogs: complete, no fuzzy entries, placeholders as in the source, the template current, every
 translation served."""
 import gettext
+import re
 import string
 from pathlib import Path
 
@@ -98,3 +99,14 @@ def test_template_is_current():
     in_code, in_template = _ids(extracted), _ids(committed)
     assert in_code - in_template == set(), "messages in the code but not in locales/messages.pot: run python -m locales.update"
     assert in_template - in_code == set(), "messages no longer in the code: run python -m locales.update"
+
+
+# A number right before a counted noun ("{count} answers", "{target} units"): the noun follows the number, so the
+# message must be a plural entry (tn), or "1 answers" and French "0 unités prises" come back.
+COUNTED = re.compile(r"\{\w+\}\s+(?:extra\s+)?(?:units?|days?|weeks?|hours?|minutes?|votes?|credits?|members?|"
+                     r"answers?|boards?|warnings?|times?|characters?|cases?|invites?|orders?|proposals?)\b")
+
+
+def test_every_count_goes_through_the_plural_forms():
+    counted_in_a_singular_message = [m.id for m in _read(TEMPLATE) if isinstance(m.id, str) and COUNTED.search(m.id)]
+    assert not counted_in_a_singular_message, "use ctx.tn(singular, plural, n, count=…) for these"
