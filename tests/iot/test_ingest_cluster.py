@@ -67,14 +67,16 @@ class Ingest:
 
 @pytest.fixture
 def bridged(private_broker, mqtt_url: str, site: str, tmp_path: Path) -> str:
-    """A second broker (Mosquitto, TLS and passwords only) bridging this test's site in from the broker the
+    """A second broker (Mosquitto, TLS, passwords and an ACL) bridging this test's site in from the broker the
     boards publish to; returns the URL `coop ingest` uses for it."""
     cert, key = _self_signed(tmp_path)
     passwords = tmp_path / "passwords"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), "ingest", PASSWORD], check=True)
+    acl = tmp_path / "acl"  # docs/sensors.md's: the shared subscription needs no line of its own
+    acl.write_text(f"user ingest\ntopic read coop/+/+/telemetry\ntopic read coop/{site}/probe\n")
     first = MqttURL.parse(mqtt_url)
     private_broker.configure(f"certfile {cert}", f"keyfile {key}", f"password_file {passwords}",
-                             "allow_anonymous false",
+                             f"acl_file {acl}", "allow_anonymous false",
                              f"connection coop-{site}", f"address {first.host}:{first.port}",
                              f"topic coop/{site}/# in 1", "cleansession false", "try_private false")
     private_broker.start()
