@@ -78,7 +78,8 @@ def bridged(private_broker, mqtt_url: str, site: str, tmp_path: Path) -> str:
     private_broker.configure(f"certfile {cert}", f"keyfile {key}", f"password_file {passwords}",
                              f"acl_file {acl}", "allow_anonymous false",
                              f"connection coop-{site}", f"address {first.host}:{first.port}",
-                             f"topic coop/{site}/# in 1", "cleansession false", "try_private false")
+                             # cleansession true: no session of ours is left behind on the shared broker
+                             f"topic coop/{site}/# in 1", "cleansession true", "try_private false")
     private_broker.start()
     url = f"mqtts://ingest:{quote(PASSWORD, safe='')}@127.0.0.1:{private_broker.port}?ca={cert}"
     _wait_for_the_bridge(mqtt_url, url, site)
