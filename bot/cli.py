@@ -180,6 +180,16 @@ def _rotate_master_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingest(args: argparse.Namespace) -> int:
+    """Stores the boards' telemetry only, sharing the stream with the other `coop ingest` processes (bot/ingest.py)."""
+    from bot.ingest import run
+
+    settings = _settings("ingest", args)
+    if settings is None:
+        return 2
+    return run(settings, args.name)
+
+
 def _simulate(args: argparse.Namespace) -> int:
     """Simulated sensor boards publishing to the broker (iot/simulator.py): --url, else COOP_MQTT_URL, else
     the embedded broker of the assistant running on --data-dir, else a broker on this machine's 1883. With
@@ -262,6 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "COOP_NEW_MASTER_KEY, in one transaction; afterwards only the new key opens it.")
     rotate.add_argument("--database-url", required=True, help="the database holding the keys (COOP_DATABASE_URL)")
     rotate.set_defaults(run=_rotate_master_key)
+    ingest = commands.add_parser(
+        "ingest", help="store the sensors' telemetry, splitting the stream with other `coop ingest` processes",
+        description="Joins the MQTT 5 shared subscription $share/COOP_MQTT_SHARE_GROUP/coop/+/+/telemetry at "
+                    "COOP_MQTT_URL and stores what the broker gives it in COOP_DATABASE_URL, until SIGINT or "
+                    "SIGTERM (docs/sensors.md, \"A broker cluster\").")
+    ingest.add_argument("--name", help="this process's name, part of its MQTT client id and so of its session: "
+                                       "one per process, kept across restarts (default: the host name)")
+    ingest.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    ingest.set_defaults(run=_ingest)
     from iot.simulator import add_arguments as add_simulator_arguments  # standard library only until it runs
 
     simulate = commands.add_parser(

@@ -23,6 +23,13 @@ ALERT_CHECK_SECONDS = 15.0  # reminders, sensors gone offline (told together), t
 TIDY_SECONDS = 3600.0
 
 
+def ingest_client_id(database_url: str, name: str = "") -> str:
+    """One persistent MQTT session per database (and per `coop ingest --name`): what arrives while the
+    process is down waits for it. The URL is hashed: it may hold a password."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+    return f"coop-ingest-{digest}-{name}" if name else f"coop-ingest-{digest}"
+
+
 class Sensors:
     def __init__(self, settings: Settings, sessions: async_sessionmaker, scheduler: Scheduler,
                  tell: Callable[[Notice], Awaitable[None]]):
@@ -47,10 +54,8 @@ class Sensors:
             self.broker = EmbeddedBroker()
             url = await self.broker.start()
             (s.data_dir / MQTT_URL_FILE).write_text(url + "\n")
-        # One persistent MQTT session per database: what arrives while the assistant is down waits for it.
-        client_id = "coop-ingest-" + hashlib.sha256(s.database_url.encode()).hexdigest()[:12]
-        self.ingestor = Ingestor(self.sessions, url, client_id=client_id, on_telemetry=self._telemetry,
-                                 on_status=self.alerts.status)
+        self.ingestor = Ingestor(self.sessions, url, client_id=ingest_client_id(s.database_url),
+                                 on_telemetry=self._telemetry, on_status=self.alerts.status)
         await self.ingestor.start()
         self.scheduler.every(ALERT_CHECK_SECONDS, self.alerts.check, "alerts")
         self.scheduler.every(TIDY_SECONDS, self._tidy, "tidy")

@@ -53,6 +53,7 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     keeper_interval: float = 30.0  # seconds between the keepers' looks at orders and proposals
+    mqtt_share_group: str = "coop"  # `coop ingest` processes split the telemetry stream in this MQTT 5 group
     quiet_hours: str | None = "22:00-07:00"  # warnings wait until the end (criticals never do); None: never quiet
     sensor_offline_after: float = 600.0  # seconds of silence before a sensor counts as offline
     alert_remind_after: float = 3600.0  # seconds between reminders of a critical alert that lasts
@@ -107,6 +108,7 @@ class Settings:
             **{f"{role}_key": env.get(name) or None for role, name in KEY_SETTINGS.items()},
             bundler_url=env.get("COOP_BUNDLER_URL") or None,
             mqtt_url=env.get("COOP_MQTT_URL") or None,
+            mqtt_share_group=_share_group(env.get("COOP_MQTT_SHARE_GROUP") or cls.mqtt_share_group),
             timezone=env.get("COOP_TIMEZONE", "America/New_York"),
             admins=frozenset(listed),
             dev=_switch(env, "COOP_DEV"),
@@ -224,6 +226,14 @@ def _positive(env: Mapping[str, str], name: str, default: float, what: str) -> f
     if not value > 0:
         raise SettingsError(f"{name} must be {what}, not {text!r}")
     return value
+
+
+def _share_group(name: str) -> str:
+    """A shared subscription's group name is one topic level: no '/', and no wildcard."""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise SettingsError("COOP_MQTT_SHARE_GROUP must be a name of letters, digits, '.', '_' or '-' "
+                            f"(one MQTT topic level), not {name!r}")
+    return name
 
 
 def _quiet_hours(text: str) -> bool:

@@ -6,6 +6,11 @@ holding it committed (paho's manual_ack), and the session is persistent: if the 
 before that, the broker delivers the message again. Stored rows are unique by (device, boot, seq,
 key), so a redelivery is recognised and stored once: at least once on the wire, exactly once here.
 
+Several processes may split one stream: given a `share_group`, the Ingestor subscribes to telemetry
+as an MQTT 5 shared subscription (`$share/<group>/coop/+/+/telemetry`), and the broker hands each message
+to one member of the group. Such a member stores telemetry only: statuses are retained messages, which a
+broker never sends to a shared subscription (MQTT 5 §4.8.2), so they stay with the process that alerts.
+
 Only boards an admin registered (iot_registered_devices) are heard; what anyone else publishes is
 counted and dropped. Each message is handled on its own: one that cannot be read, or that the database
 refuses, is counted, logged and dropped, and never stops the rest.
@@ -22,7 +27,7 @@ from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from iot.broker import MqttURL
+from iot.broker import BrokerURLError, MqttURL
 from iot.schema import (MAX_PAYLOAD, STATUS_TOPIC, TELEMETRY_TOPIC, Malformed, Telemetry, parse_status,
                         parse_telemetry, parse_topic)
 from iot.store import Device, Reading, RegisteredDevice, dialect_insert
@@ -65,6 +70,11 @@ class IngestStats:
     failed: int = 0  # messages that raised while read, stored or told (dropped, logged)
 
 
+def shared(group: str, topic: str) -> str:
+    """`topic` as a shared subscription of `group`: the broker gives each message to one member of the group."""
+    return f"$share/{group}/{topic}"
+
+
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
 
@@ -72,12 +82,17 @@ def _utc(ts: float) -> datetime:
 class Ingestor:
     """Subscribes to every site's telemetry and status topics and stores what arrives. `on_telemetry`
     is awaited once per new message after it is stored; `on_status` when a board's availability
-    changes (the retained status sent again on every reconnect is not a change)."""
+    changes (the retained status sent again on every reconnect is not a change). With `share_group`,
+    telemetry only, shared with the group's other members (MQTT 5)."""
 
     def __init__(self, sessions: async_sessionmaker, mqtt_url: str, *, client_id: str = "coop-ingest",
-                 on_telemetry: OnTelemetry | None = None, on_status: OnStatus | None = None,
-                 clock: Callable[[], float] = time.time):
+                 share_group: str | None = None, on_telemetry: OnTelemetry | None = None,
+                 on_status: OnStatus | None = None, clock: Callable[[], float] = time.time):
         self.sessions, self.url, self.client_id = sessions, MqttURL.parse(mqtt_url), client_id
+        if share_group and self.url.protocol != 5:  # a 3.1.1 broker may take `$share/…` for a plain topic: silence
+            raise BrokerURLError("shared subscriptions need an MQTT 5 broker (the URL says protocol=3.1.1)")
+        self.topics = ([(shared(share_group, TELEMETRY_TOPIC), 1)] if share_group
+                       else [(TELEMETRY_TOPIC, 1), (STATUS_TOPIC, 1)])
         self.on_telemetry, self.on_status, self.clock = on_telemetry, on_status, clock
         self.stats = IngestStats()
         self.subscribed = asyncio.Event()  # set while connected and subscribed
@@ -114,7 +129,7 @@ class Ingestor:
         self._task = asyncio.create_task(self._run(), name="iot-ingest")
         self.url.connect(client, **options)
         client.loop_start()
-        log.info("ingesting url=%s client_id=%s", self.url, self.client_id)
+        log.info("ingesting url=%s client_id=%s topics=%s", self.url, self.client_id, [t for t, _ in self.topics])
 
     async def stop(self, *, end_session: bool = False) -> None:
         """Stores and acknowledges what has arrived, then disconnects. Messages still in flight stay
@@ -144,7 +159,7 @@ class Ingestor:
             return
         self._connection += 1
         log.info("mqtt connected url=%s session_present=%s", self.url, flags.session_present)
-        client.subscribe([(TELEMETRY_TOPIC, 1), (STATUS_TOPIC, 1)])  # again each time: the broker may have lost it
+        client.subscribe(self.topics)  # again each time: the broker may have lost it
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         if any(code.is_failure for code in reason_codes):
