@@ -366,7 +366,8 @@ def _reused(step: _Step, w3: Web3) -> dict[str, Any]:
     no transaction, so no nonce; the code is checked like the rest when the manifest is loaded."""
     code = bytes(w3.eth.get_code(step.at))
     if not code_matches_artifact(code, load_artifact(step.creates).deployed_bytecode):
-        raise ManifestMismatch(f"{step.name}: the code at {step.at} is not {step.creates} as built in contracts/artifacts")
+        raise ManifestMismatch(f"{step.name}: the code at {step.at} is not {step.creates} as built in "
+                               "contracts/artifacts")
     return {"name": step.name, "reused": True, "tx_hash": None, "block": None, "gas_used": 0,
             "artifact": step.creates, "address": step.at, "code_hash": HexBytes(keccak(code)).to_0x_hex()}
 

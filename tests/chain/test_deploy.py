@@ -14,8 +14,8 @@ from eth_utils import keccak
 from chain import DevChain, start_tester
 from chain.transact import contract_at
 from chain.artifacts import load_artifact
-from chain.deploy import (CREATE2_PROXY, ENTRY_POINT_ADDRESS, IMPLEMENTATION_SLOT, DeploymentError, ManifestMismatch, Roles,
-                          StepDone, deploy, load_manifest)
+from chain.deploy import (CREATE2_PROXY, ENTRY_POINT_ADDRESS, IMPLEMENTATION_SLOT, DeploymentError,
+                          ManifestMismatch, Roles, StepDone, deploy, load_manifest)
 from tests.conftest import TEST_PARAMS
 
 STEPS = 16

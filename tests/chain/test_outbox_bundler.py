@@ -83,8 +83,11 @@ async def test_joins_go_through_the_external_bundler(setup):
     assert (joined.state, joined.reason) == ("confirmed", None)
     assert (short.state, short.reason) == ("failed", "insufficient_funds")
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
-    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == payer_nonce  # the bundler sent it
+    # The bundler sent the operations; the gas payer only topped up the account's EntryPoint deposit, once,
+    # which paid both (the bundler prices them; this one has no pimlico_getUserOperationGasPrice: the node's fees).
+    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == payer_nonce + 1
     assert coop.w3.eth.get_transaction_count(server.operator.address) > 0
+    assert 0 < coop.contracts.entry_point.functions.balanceOf(address).call() < 10**18
 
 
 async def test_a_bundler_that_is_away_gets_the_operation_once_it_is_back(setup):
