@@ -31,7 +31,7 @@ from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
 from chain.intents import (BUNDLER_REFUSED, INVALID, MEMBER_KINDS, OPERATOR_KINDS, REJECTED, SIGNATURE_REJECTED,
                            reason_of)
-from chain.operations import OPERATION_OVERHEAD, IntentRejected, OperationBuilder, operation_outcomes
+from chain.operations import OPERATION_OVERHEAD, IntentRejected, IntentWaits, OperationBuilder, operation_outcomes
 from chain.roles import RoleKeys
 from chain.transactions import (DEFAULT_MAX_FEE, OPEN_TX, FeeCeilingReached, OperatorTransactions,
                                 TransactionRefused, crash_point)
@@ -306,7 +306,9 @@ class Worker:
         built = await self.builder.build(intents, limits)
         failed, included = [], []
         for intent in intents:
-            result = built[intent.id]
+            result = built.get(intent.id)
+            if result is None:
+                continue  # it waits (its account's gas is on its way)
             if isinstance(result, IntentRejected):
                 await self._reject(intent.id, result.reason, result.detail)
                 failed.append(intent.id)
@@ -394,11 +396,15 @@ class Worker:
                                   f"{self.options.max_fee}")
         return fees
 
-    def _bundler_limits(self, fees: tuple[int, int]) -> Callable[[UserOperation], Awaitable[dict[str, int]]]:
+    def _bundler_limits(self, fees: tuple[int, int]) -> Callable[[Intent, UserOperation], Awaitable[dict[str, int]]]:
         """Sets each operation's fees, then its gas limits as the bundler estimates them with a signature of
-        the real length; a refusal fails the intent with its reason, a bundler away leaves it pending."""
-        async def limits(op: UserOperation) -> dict[str, int]:
+        the real length; a refusal fails the intent with its reason, a bundler away leaves it pending. The
+        bundler simulates the operation paid for (AA21 otherwise), so an account whose deposit would not cover
+        twice what our own limits allow waits for a top-up first."""
+        async def limits(intent: Intent, op: UserOperation) -> dict[str, int]:
             priced = {"max_fee": fees[0], "max_priority_fee": fees[1]}
+            if await self._deposit_short(intent, replace(op, **priced), margin=2):
+                raise IntentWaits()
             try:
                 found = await self.bundler.estimate_user_operation_gas(
                     replace(op, **priced, signature=DUMMY_SIGNATURE))
@@ -408,7 +414,11 @@ class Worker:
                 if not e.refused:
                     raise ConnectionError(f"the bundler could not estimate now: {e}") from None
                 raise IntentRejected(_refusal_reason(e), str(e)) from None
-            return {**priced, "call_gas": found["callGasLimit"], "verification_gas": found["verificationGasLimit"],
+            # The bundler's call gas is the least that ran in its simulation; gas can depend on the block the
+            # operation lands in (the escrow walks the weeks since its last checkpoint), so our own simulated
+            # limit, with headroom, stands when it is higher.
+            return {**priced, "call_gas": max(found["callGasLimit"], op.call_gas),
+                    "verification_gas": found["verificationGasLimit"],
                     "pre_verification_gas": found["preVerificationGas"]}
         return limits
 
@@ -435,24 +445,32 @@ class Worker:
 
     async def _paid_for(self, included: list[tuple[int, UserOperation, bytes]]
                         ) -> tuple[list[tuple[int, UserOperation, bytes]], list[int]]:
-        """The operations whose account's EntryPoint deposit covers what they may cost, and the intents failed
-        because a top-up failed. For each other one the gas payer's top-up intent is written (once per deposit
-        seen: its key names it), and the member's intent waits for it (_ready_member_intents)."""
-        balance_of = self.contracts.entry_point.functions.balanceOf
-        deposits = await self._rpc(lambda: {op.sender: balance_of(op.sender).call() for _, op, _ in included})
+        """The operations whose account's deposit covers what they may cost now that their limits are known,
+        and the intents failed because a top-up failed; the others wait for theirs."""
         paid, failed = [], []
         for intent_id, op, op_hash in included:
-            cost = (op.verification_gas + op.call_gas + op.pre_verification_gas) * op.max_fee
-            if deposits[op.sender] >= cost:
-                paid.append((intent_id, op, op_hash))
-                continue
-            intent = await self.outbox.get(intent_id)
-            top_up = await self.outbox.submit(f"top-up:{intent_id}:{deposits[op.sender]}", intent.member_id, "top_up",
-                                              {"amount": str(cost * DEPOSIT_OPERATIONS - deposits[op.sender])})
-            if top_up.state == "failed":  # the gas payer could not pay: nobody will
-                await self._reject(intent_id, REJECTED, f"the top-up of {op.sender}'s deposit failed: {top_up.detail}")
+            try:
+                if not await self._deposit_short(await self.outbox.get(intent_id), op):
+                    paid.append((intent_id, op, op_hash))
+            except IntentRejected as e:
+                await self._reject(intent_id, e.reason, e.detail)
                 failed.append(intent_id)
         return paid, failed
+
+    async def _deposit_short(self, intent: Intent, op: UserOperation, margin: int = 1) -> bool:
+        """Whether `op`'s account's EntryPoint deposit holds less than `margin` times what the operation may
+        cost (its gas limits at its fee). If so the gas payer's top-up intent is written (once per deposit seen:
+        its key names it), to DEPOSIT_OPERATIONS such costs, and the member's intent waits for it
+        (_ready_member_intents). IntentRejected if that top-up failed: nobody pays for the operation."""
+        cost = (op.verification_gas + op.call_gas + op.pre_verification_gas) * op.max_fee * margin
+        deposit = await self._rpc(self.contracts.entry_point.functions.balanceOf(op.sender).call)
+        if deposit >= cost:
+            return False
+        top_up = await self.outbox.submit(f"top-up:{intent.id}:{deposit}", intent.member_id, "top_up",
+                                          {"amount": str(cost * DEPOSIT_OPERATIONS - deposit)})
+        if top_up.state == "failed":
+            raise IntentRejected(REJECTED, f"the top-up of {op.sender}'s deposit failed: {top_up.detail}")
+        return True
 
     async def _send_to_bundler(self, intent_id: int, op: UserOperation, op_hash: str, first: bool) -> bool:
         """Hands one operation to the bundler (again); True if it refused it and the intent failed. A refusal is
@@ -614,11 +632,12 @@ class Worker:
 
 def _refusal_reason(error: BundlerError) -> str:
     """The member's reason for a bundler's refusal: the contract's own when the bundler sent the revert, the
-    signature's (AA2x, e.g. an account taken into the member's own custody), else the bundler's refusal."""
-    if error.revert is not None and reason_of(error.revert) != REJECTED:
+    signature's (AA24, e.g. an account taken into the member's own custody), else the bundler's refusal."""
+    if error.aa_code == "AA24":
+        return SIGNATURE_REJECTED
+    if error.revert is not None and error.revert.name != "FailedOp" and reason_of(error.revert) != REJECTED:
         return reason_of(error.revert)
-    code = error.aa_code or ""
-    return SIGNATURE_REJECTED if code.startswith("AA2") and code not in ("AA21", "AA25") else BUNDLER_REFUSED
+    return BUNDLER_REFUSED
 
 
 __all__ = ["Outbox", "Worker", "WorkerOptions"]
