@@ -164,3 +164,19 @@ def test_an_operation_left_waiting_is_repriced_signed_again_and_the_replacement_
         from_block=0, argument_filters={"sender": coop.ana})[-1]
     assert "0x" + mined["args"]["userOpHash"].hex() == op_hash  # the replacement, not the first
     assert len(json.loads(user_op)["replaces"]) >= 1
+
+
+def test_alto_restarted_with_an_operation_in_its_mempool_gets_it_again(coop):
+    console, proxy = coop.console, coop.proxy
+    bundler_call(coop.alto.url, "debug_bundler_setBundlingMode", "manual")
+    handed = len(proxy.sent)
+    console.send(**{"from": "bob", "text": "/send ana 1"})
+    console.send(**{"from": "bob", "press": offer(console, "bob", "Send $1.00 to ana?")["buttons"][0][0]["data"]})
+    console.expect("bob", "")  # on its way
+    deadline = time.monotonic() + 30
+    while len(proxy.sent) == handed:
+        assert time.monotonic() < deadline, "the operation was not handed to Alto"
+        time.sleep(0.1)
+    coop.alto.stop()  # its mempool, and the operation in it, are gone
+    coop.alto.start()  # bundling by itself again
+    assert "you sent $1.00 to ana" in console.expect("bob", "", timeout=90)["text"]
