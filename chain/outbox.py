@@ -164,6 +164,8 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Cycles until `stop` is set; a node or database outage is logged and retried."""
         await self.outbox.notify(await self._unnotified())
+        if self.bundler is not None:
+            await self._check_bundler()
         while not stop.is_set():
             try:
                 busy = await self.run_once(wait=True)
@@ -379,6 +381,20 @@ class Worker:
         return bool(mined) or bundled
 
     # ---- an external bundler ----
+
+    async def _check_bundler(self) -> None:
+        """Says plainly, once at start, when the bundler does not serve our EntryPoint: it would refuse every
+        operation (a co-op deployed before `coop deploy` put the EntryPoint at its canonical address)."""
+        try:
+            served = await self.bundler.supported_entry_points()
+        except (BundlerUnavailable, BundlerError) as e:
+            log.warning("bundler %s not reachable at start: %s", self.bundler.url, e)
+            return
+        if self.bundler.entry_point not in served:
+            log.error("the bundler %s serves the EntryPoints %s, not this co-op's %s: it will refuse every member "
+                      "operation (deploy the co-op again: `coop deploy` puts the EntryPoint at its canonical "
+                      "address, where bundlers look for it)", self.bundler.url, ", ".join(served),
+                      self.bundler.entry_point)
 
     async def _operation_fees(self) -> tuple[int, int]:
         """(maxFeePerGas, maxPriorityFeePerGas) for operations handed to the bundler now: what it asks for
