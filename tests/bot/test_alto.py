@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from chain.embedded import _stop_stale_node
 from tests.bot.console import DAY, Chain, Console
 from tests.bot.test_bundler_url import bundled_by
 from tests.bot.test_console import onboard
@@ -40,8 +41,9 @@ def coop(tmp_path_factory):
         yield SimpleNamespace(console=console, chain=chain, alto=alto, proxy=proxy, bob=bob, ana=ana, data=data)
         assert console.close() == 0
     finally:
-        if console.process.poll() is None:
+        if console.process.poll() is None:  # a test failed: the console, then the node it leaves behind
             console.process.kill()
+            _stop_stale_node(data / "chain")
         if alto is not None:
             alto.stop()
         proxy.close()
