@@ -175,6 +175,12 @@ class BundlerClient:
         self._resume_at = 0.0
         self._has_gas_price: bool | None = None  # pimlico_getUserOperationGasPrice, once known
 
+    @property
+    def where(self) -> str:
+        """The bundler's scheme and host, for logs: a hosted bundler's URL carries its API key."""
+        url = httpx.URL(self.url)
+        return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
+
     async def __aenter__(self) -> "BundlerClient":
         return self
 

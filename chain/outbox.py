@@ -388,12 +388,12 @@ class Worker:
         try:
             served = await self.bundler.supported_entry_points()
         except (BundlerUnavailable, BundlerError) as e:
-            log.warning("bundler %s not reachable at start: %s", self.bundler.url, e)
+            log.warning("bundler %s not reachable at start: %s", self.bundler.where, e)
             return
         if self.bundler.entry_point not in served:
             log.error("the bundler %s serves the EntryPoints %s, not this co-op's %s: it will refuse every member "
                       "operation (deploy the co-op again: `coop deploy` puts the EntryPoint at its canonical "
-                      "address, where bundlers look for it)", self.bundler.url, ", ".join(served),
+                      "address, where bundlers look for it)", self.bundler.where, ", ".join(served),
                       self.bundler.entry_point)
 
     async def _operation_fees(self) -> tuple[int, int]:
