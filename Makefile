@@ -1,10 +1,11 @@
-# Set-up comes from the repository's own files: .venv/ (pip, from requirements.lock) and contracts/node_modules
-# (npm ci, from contracts/package-lock.json). Both are exact pins: a library's new release can't break a fresh clone.
+# Set-up comes from the repository's own files: .venv/ (pip, from requirements.lock), contracts/node_modules and
+# alto/node_modules (npm ci, from each one's package-lock.json). All are exact pins: a library's new release can't break a fresh clone.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NPM_STAMP := contracts/node_modules/.installed
+ALTO_STAMP := alto/node_modules/.installed
 UV_VERSION := 0.13.9
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 # pytest's workers: one per core (pytest-xdist); each test module stays on one worker, its fixtures built once.
@@ -12,7 +13,7 @@ TEST_WORKERS ?= auto
 
 .PHONY: setup test bench demo contracts layouts lock clean
 
-setup: $(PY_STAMP) $(NPM_STAMP)
+setup: $(PY_STAMP) $(NPM_STAMP) $(ALTO_STAMP)
 
 $(PY_STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,12 @@ $(PY_STAMP): requirements.lock pyproject.toml
 
 $(NPM_STAMP): contracts/package-lock.json
 	cd contracts && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Pimlico's Alto, a public ERC-4337 bundler, for the tests and figures that send member operations through one
+# (its own package: ~350 npm packages the contracts' build does not need).
+$(ALTO_STAMP): alto/package-lock.json
+	cd alto && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 ## The whole suite on the in-process EVM, then the GroupBuy and governance modules again on anvil.
@@ -53,4 +60,4 @@ lock: $(PY_STAMP)
 		--python-version 3.11 --generate-hashes --quiet --no-header -o requirements.lock
 
 clean:
-	rm -rf $(VENV) contracts/node_modules .pytest_cache .hypothesis
+	rm -rf $(VENV) contracts/node_modules alto/node_modules .pytest_cache .hypothesis

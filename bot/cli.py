@@ -68,7 +68,8 @@ def _deploy(args: argparse.Namespace) -> int:
     def report(step: StepDone) -> None:
         where = f"{step.address} " if step.address else ""
         done = " (done before)" if step.resumed else ""
-        print(f"[{step.index}/{step.total}] {step.name} … {where}block {step.block}{done}", flush=True)
+        when = f"block {step.block}" if step.block is not None else "already on this chain"
+        print(f"[{step.index}/{step.total}] {step.name} … {where}{when}{done}", flush=True)
 
     try:
         system = deploy(w3, deployer, roles, params, manifest, report)

@@ -1,6 +1,7 @@
 """A client for an ERC-4337 bundler's JSON-RPC (EntryPoint v0.7/v0.8 unpacked operations)."""
 import asyncio
 import itertools
+import re
 import time
 from typing import Any
 
@@ -14,6 +15,17 @@ from chain.userop import UserOperation
 INVALID_PARAMS = -32602
 VALIDATION_FAILED = -32500  # the account (or paymaster) refused the operation: FailedOp in `data`
 EXECUTION_REVERTED = -32521  # the operation's calls would revert: the revert data in `data`
+# A bundler's refusal of the operation itself: sending it again unchanged is refused again. -32500 validation,
+# -32501 paymaster, -32502 banned opcode or storage rule, -32503 out of time range, -32504 throttled or banned
+# entity, -32505 stake too low, -32506 unsupported aggregator, -32507 signature, -32508 paymaster balance,
+# -32521 execution reverted, -32602 invalid parameters (fees too low, gas limits too low…).
+REFUSALS = frozenset({-32500, -32501, -32502, -32503, -32504, -32505, -32506, -32507, -32508, EXECUTION_REVERTED,
+                      INVALID_PARAMS})
+METHOD_NOT_FOUND = -32601
+_AA_CODE = re.compile(r"\bAA\d\d\b")
+# Transport failures: the next call waits this long, doubling up to the cap, so a bundler that is away is
+# asked a few times a minute, not in a loop.
+BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 
 # What our UserOperation cannot carry: an operation with any of these is refused, not silently changed.
 _UNSUPPORTED = ("paymaster", "paymasterData", "paymasterVerificationGasLimit", "paymasterPostOpGasLimit",
@@ -31,9 +43,21 @@ class BundlerError(ChainError):
         self.revert = _decode_data(data) if code in (VALIDATION_FAILED, EXECUTION_REVERTED) else None
         super().__init__(f"{message} (code {code})" + (f": {self.revert}" if self.revert else ""))
 
+    @property
+    def refused(self) -> bool:
+        """The bundler refuses this operation as it is (not a failure of its own, nor of the moment)."""
+        return self.code in REFUSALS
+
+    @property
+    def aa_code(self) -> str | None:
+        """The EntryPoint's AA.. code the refusal names (AA21: the operation's gas is not paid for…), if any."""
+        found = _AA_CODE.search(f"{self.message} {self.revert or ''}")
+        return found.group(0) if found else None
+
 
 class BundlerUnavailable(ChainError):
-    """The bundler could not be reached or did not answer in JSON-RPC: try again later."""
+    """The bundler could not be reached or did not answer in JSON-RPC (or did not a moment ago, and is left
+    alone for a while): try again later."""
 
 
 def _decode_data(data: Any) -> ContractReverted | None:
@@ -146,6 +170,16 @@ class BundlerClient:
         self.entry_point = to_checksum_address(entry_point)
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._ids = itertools.count(1)
+        self.requests = 0  # sent so far (the tests count them: a worker must not spin on a bundler)
+        self._backoff = 0.0  # seconds the next failure waits (0 while the bundler answers)
+        self._resume_at = 0.0
+        self._has_gas_price: bool | None = None  # pimlico_getUserOperationGasPrice, once known
+
+    @property
+    def where(self) -> str:
+        """The bundler's scheme and host, for logs: a hosted bundler's URL carries its API key."""
+        url = httpx.URL(self.url)
+        return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
 
     async def __aenter__(self) -> "BundlerClient":
         return self
@@ -157,14 +191,21 @@ class BundlerClient:
         await self._http.aclose()
 
     async def _call(self, method: str, params: list[Any]) -> Any:
+        wait = self._resume_at - time.monotonic()
+        if wait > 0:
+            raise BundlerUnavailable(f"{method}: the bundler did not answer; next try in {wait:.1f}s")
         request = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        self.requests += 1
         try:
             response = await self._http.post(self.url, json=request)
             body = response.json()
+            if not isinstance(body, dict) or ("result" not in body and "error" not in body):
+                raise ValueError(f"HTTP {response.status_code}, not a JSON-RPC answer")
         except (httpx.HTTPError, ValueError) as e:
+            self._backoff = min(BACKOFF_MAX, self._backoff * 2 or BACKOFF_FIRST)
+            self._resume_at = time.monotonic() + self._backoff
             raise BundlerUnavailable(f"{method}: {type(e).__name__}: {e}") from None
-        if not isinstance(body, dict) or ("result" not in body and "error" not in body):
-            raise BundlerUnavailable(f"{method}: HTTP {response.status_code}, not a JSON-RPC answer")
+        self._backoff = 0.0
         if body.get("error") is not None:
             error = body["error"]
             raise BundlerError(int(error.get("code", 0)), str(error.get("message", "")), error.get("data"))
@@ -196,6 +237,23 @@ class BundlerClient:
         result = await self._call("eth_estimateUserOperationGas", [op_to_rpc(op), self.entry_point])
         return {k: _int(v, k) for k, v in result.items() if v is not None}
 
+    async def user_operation_gas_price(self) -> tuple[int, int] | None:
+        """(maxFeePerGas, maxPriorityFeePerGas) the bundler asks for now (Pimlico's
+        pimlico_getUserOperationGasPrice, "standard"), or None when it has no such method."""
+        if self._has_gas_price is False:
+            return None
+        try:
+            result = await self._call("pimlico_getUserOperationGasPrice", [])
+        except BundlerError as e:
+            if e.code in (METHOD_NOT_FOUND, INVALID_PARAMS) or "not supported" in e.message.lower():
+                self._has_gas_price = False
+                return None
+            raise
+        self._has_gas_price = True
+        standard = result["standard"]
+        return _int(standard["maxFeePerGas"], "maxFeePerGas"), _int(standard["maxPriorityFeePerGas"],
+                                                                    "maxPriorityFeePerGas")
+
     async def supported_entry_points(self) -> list[str]:
         return [to_checksum_address(a) for a in await self._call("eth_supportedEntryPoints", [])]
 
@@ -204,4 +262,4 @@ class BundlerClient:
 
 
 __all__ = ["BundlerClient", "BundlerError", "BundlerUnavailable", "EXECUTION_REVERTED", "INVALID_PARAMS",
-           "VALIDATION_FAILED", "op_from_rpc", "op_to_rpc", "receipt_failure"]
+           "REFUSALS", "VALIDATION_FAILED", "op_from_rpc", "op_to_rpc", "receipt_failure"]

@@ -11,6 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from hexbytes import HexBytes
 from web3 import Web3
+from web3._utils.transactions import fill_transaction_defaults
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.types import TxReceipt
@@ -23,6 +24,23 @@ ZERO_ADDRESS = "0x" + "00" * 20
 MANIFEST_VERSION = 2  # 2: the role holders (`roles`) instead of one `operator`
 # ERC-1967: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)
 IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
+
+# The deterministic deployment proxy (github.com/Arachnid/deterministic-deployment-proxy): CREATE2 with
+# calldata `salt ‖ initcode`. Public chains and anvil have it; elsewhere its presigned, chain-less (pre-EIP-155)
+# transaction puts it there once its one-off sender holds the 0.01 ETH of gas it pays.
+CREATE2_PROXY = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
+_PROXY_SENDER = "0x3fAB184622Dc19b6109349B94811493BF2a45362"
+_PROXY_GAS_COST = 100_000 * 100 * 10**9
+_PROXY_DEPLOYMENT = bytes.fromhex(
+    "f8a58085174876e800830186a08080b853604580600e600039806000f350fe7fffffffffffffffffffffffffffffffffffffffffff"
+    "ffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf31ba0222222222"
+    "2222222222222222222222222222222222222222222222222222222a0222222222222222222222222222222222222222222222222222"
+    "2222222222222")
+# EntryPoint v0.8.0 as the ERC-4337 team deploys it: the package's own build (contracts/artifacts/EntryPoint.json
+# is that file) through the proxy with this salt. Bundlers know v0.8 by this address, and hash its operations
+# the v0.8 way only there.
+ENTRY_POINT_SALT = bytes.fromhex("0a59dbff790c23c976a548690c27297883cc66b4c67024f9117b0238995e35e9")
+ENTRY_POINT_ADDRESS = "0x4337084D9E255Ff0702461CF8895CE9E3b5Ff108"
 
 
 class DeploymentError(ChainError):
@@ -105,8 +123,8 @@ class StepDone:
     index: int  # 1-based
     total: int
     name: str
-    tx_hash: str
-    block: int
+    tx_hash: str | None  # None for a deterministic deployment the chain already had
+    block: int | None
     address: str | None  # the contract created, if the step created one
     resumed: bool  # done by an earlier run, read back from the manifest
 
@@ -130,10 +148,54 @@ class _Context:
 
 
 @dataclass(frozen=True)
+class _Create2:
+    """A deployment through the deterministic deployment proxy, built like a contract call for `send`."""
+
+    w3: Web3
+    salt: bytes
+    initcode: bytes
+
+    def build_transaction(self, params: dict[str, Any]) -> dict[str, Any]:
+        return fill_transaction_defaults(self.w3, {**params, "to": CREATE2_PROXY, "data": self.salt + self.initcode})
+
+
+@dataclass(frozen=True)
 class _Step:
     name: str
     creates: str | None  # the artifact of the contract the step creates; None for a call
-    build: Callable[[_Context], ContractConstructor | ContractFunction]
+    build: Callable[[_Context], ContractConstructor | ContractFunction | _Create2]
+    at: str | None = None  # where a deterministic deployment puts it: reused, not sent, where code is there
+
+
+def create2_address(salt: bytes, initcode: bytes) -> str:
+    """Where the deterministic deployment proxy puts `initcode` deployed with `salt`."""
+    return Web3.to_checksum_address(keccak(b"\xff" + bytes.fromhex(CREATE2_PROXY[2:]) + salt + keccak(initcode))[12:])
+
+
+def ensure_create2_proxy(w3: Web3, funder: LocalAccount) -> None:
+    """Puts the deterministic deployment proxy on a chain that lacks it (py-evm; anvil and public chains have
+    it): `funder` pays its one-off sender the gas, then its presigned transaction is sent as it is."""
+    if w3.eth.get_code(CREATE2_PROXY):
+        return
+    short = _PROXY_GAS_COST - w3.eth.get_balance(_PROXY_SENDER)
+    if short > 0:
+        signed = funder.sign_transaction({
+            "to": _PROXY_SENDER, "value": short, "gas": 21_000, "chainId": w3.eth.chain_id,
+            "nonce": w3.eth.get_transaction_count(funder.address, "pending"),
+            "maxFeePerGas": w3.eth.gas_price * 2, "maxPriorityFeePerGas": min(w3.eth.gas_price, 10**9)})
+        w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(signed.raw_transaction), poll_latency=0.05)
+    try:
+        tx_hash = w3.eth.send_raw_transaction(_PROXY_DEPLOYMENT)
+    except Exception as e:  # a node that takes only EIP-155 transactions
+        raise DeploymentError(f"this chain has no deterministic deployment proxy at {CREATE2_PROXY} and the node "
+                              f"refused its presigned deployment ({e}); deploy it there first") from None
+    w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.05)
+    if not w3.eth.get_code(CREATE2_PROXY):
+        raise DeploymentError(f"the deterministic deployment proxy did not appear at {CREATE2_PROXY}")
+
+
+def _entry_point(c: _Context) -> _Create2:
+    return _Create2(c.w3, ENTRY_POINT_SALT, bytes(HexBytes(load_artifact("EntryPoint").bytecode)))
 
 
 def _proxied(name: str, init_args: Callable[[_Context], list[Any]],
@@ -165,7 +227,7 @@ def _steps() -> list[_Step]:
     which is what lets a re-run tell a mined-but-unrecorded step by the deployer's nonce."""
     timelock = lambda c: c.addresses["TimelockController"]  # noqa: E731
     return [
-        _Step("EntryPoint", "EntryPoint", lambda c: c.constructor("EntryPoint")),
+        _Step("EntryPoint", "EntryPoint", _entry_point, at=ENTRY_POINT_ADDRESS),
         _Step("CoopAccountFactory", "CoopAccountFactory",
               lambda c: c.constructor("CoopAccountFactory", c.addresses["EntryPoint"])),
         _Step("TimelockController", "TimelockController",
@@ -226,6 +288,7 @@ def deploy(
         manifest = _read(manifest_path)
         _check_resumable(manifest, chain_id, deployer.address, roles, params)
     else:
+        ensure_create2_proxy(w3, deployer)  # before the deployer's first nonce is recorded: it may pay for it
         manifest = {
             "version": MANIFEST_VERSION,
             "chain_id": chain_id,
@@ -273,6 +336,8 @@ def _run(step: _Step, context: _Context, manifest: dict[str, Any]) -> dict[str, 
     w3, deployer = context.w3, context.deployer
     nonce = manifest["next_nonce"]
     mined = _settled_nonce(w3, deployer.address)
+    if mined == nonce and step.at is not None and w3.eth.get_code(step.at):
+        return _reused(step, w3)
     if mined == nonce:
         receipt = send(w3, step.build(context), deployer)
     elif mined == nonce + 1:
@@ -289,11 +354,22 @@ def _run(step: _Step, context: _Context, manifest: dict[str, Any]) -> dict[str, 
         "gas_used": receipt["gasUsed"],
     }
     if step.creates is not None:
-        address = receipt["contractAddress"]
+        address = step.at or receipt["contractAddress"]
         record.update(artifact=step.creates, address=address,
                       code_hash=HexBytes(keccak(w3.eth.get_code(address))).to_0x_hex())
     manifest["next_nonce"] = nonce + 1
     return record
+
+
+def _reused(step: _Step, w3: Web3) -> dict[str, Any]:
+    """The record of a deterministic deployment the chain already has (every public chain has the EntryPoint):
+    no transaction, so no nonce; the code is checked like the rest when the manifest is loaded."""
+    code = bytes(w3.eth.get_code(step.at))
+    if not code_matches_artifact(code, load_artifact(step.creates).deployed_bytecode):
+        raise ManifestMismatch(f"{step.name}: the code at {step.at} is not {step.creates} as built in "
+                               "contracts/artifacts")
+    return {"name": step.name, "reused": True, "tx_hash": None, "block": None, "gas_used": 0,
+            "artifact": step.creates, "address": step.at, "code_hash": HexBytes(keccak(code)).to_0x_hex()}
 
 
 def _settled_nonce(w3: Web3, address: str, timeout: float = 60.0) -> int:
@@ -311,7 +387,7 @@ def _settled_nonce(w3: Web3, address: str, timeout: float = 60.0) -> int:
 def _find_mined(w3: Web3, sender: str, nonce: int, manifest: dict[str, Any]) -> TxReceipt:
     """The receipt of `sender`'s transaction with `nonce`, mined after the last recorded step."""
     steps = manifest["steps"]
-    first = steps[-1]["block"] if steps else manifest["start_block"]
+    first = next((s["block"] for s in reversed(steps) if s["block"] is not None), manifest["start_block"])
     for number in range(w3.eth.block_number, first - 1, -1):
         for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]:
             if tx["from"] == sender and tx["nonce"] == nonce:

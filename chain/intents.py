@@ -180,6 +180,10 @@ OPERATOR_KINDS: dict[str, OperatorCall] = {
         c.governor.address, "CoopGovernor", "queue", *_proposal(p))),
     "execute": OperatorCall("gas_payer", lambda c, p, account: _call(
         c.governor.address, "CoopGovernor", "execute", *_proposal(p))),
+    # With an external bundler (COOP_BUNDLER_URL) each operation's gas is paid from its account's EntryPoint
+    # deposit: the gas payer tops it up, in ETH, before the member's next operation goes (chain/outbox.py).
+    "top_up": OperatorCall("gas_payer", lambda c, p, account: Call(
+        c.entry_point.address, function("EntryPoint", "depositTo").encode(account), int(p["amount"]))),
 }
 
 
@@ -238,17 +242,20 @@ SIGNATURE_REJECTED = "signature_rejected"  # the account refused our signature (
 INVALID = "invalid"  # the intent's parameters cannot be encoded
 NO_ACCOUNT = "no_account"  # the member has no smart account
 EXPORTED = "exported"  # the member took their account into their own custody
+BUNDLER_REFUSED = "bundler_refused"  # the external bundler refused the operation (its AA.. code in the detail)
 
 # Every code an intent can fail with; handlers/reasons.py words each one (tests/handlers/test_reasons.py).
-REASON_CODES = frozenset(REASONS.values()) | {REJECTED, SIGNATURE_REJECTED, INVALID, NO_ACCOUNT, EXPORTED}
+REASON_CODES = frozenset(REASONS.values()) | {REJECTED, SIGNATURE_REJECTED, INVALID, NO_ACCOUNT, EXPORTED,
+                                             BUNDLER_REFUSED}
 
 
 def reason_of(error: ContractReverted) -> str:
     """The reason code for a decoded revert (REJECTED when there is no plainer one)."""
-    if error.name == "FailedOp" and "AA2" in str(error.args_by_name.get("reason", "")):
+    aa = str(error.args_by_name.get("reason", ""))[:4]
+    if error.name == "FailedOp" and aa.startswith("AA2") and aa not in ("AA21", "AA25"):  # not payment, not nonce
         return SIGNATURE_REJECTED  # e.g. the member took the account into their own custody
     return REASONS.get(error.name, REJECTED)
 
 
-__all__ = ["EXPORTED", "Facts", "INVALID", "MEMBER_KINDS", "MemberKind", "NO_ACCOUNT", "OPERATOR_KINDS", "OperatorCall",
-           "REASONS", "REASON_CODES", "REJECTED", "SIGNATURE_REJECTED", "reason_of"]
+__all__ = ["BUNDLER_REFUSED", "EXPORTED", "Facts", "INVALID", "MEMBER_KINDS", "MemberKind", "NO_ACCOUNT",
+           "OPERATOR_KINDS", "OperatorCall", "REASONS", "REASON_CODES", "REJECTED", "SIGNATURE_REJECTED", "reason_of"]

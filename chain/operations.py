@@ -33,7 +33,11 @@ PRE_VERIFICATION_GAS = 50_000
 OPERATION_OVERHEAD = 30_000  # the EntryPoint's own work per operation, on top of the operation's limits
 
 Built = dict[int, "tuple[UserOperation, bytes] | IntentRejected"]  # by intent id: (operation, its hash) or why not
-Limits = Callable[[UserOperation], Awaitable[dict[str, int]]]  # gas limit fields of UserOperation to set
+Limits = Callable[[Intent, UserOperation], Awaitable[dict[str, int]]]  # fields of UserOperation to set
+
+
+class IntentWaits(Exception):
+    """An intent that cannot go yet (its account's gas is on its way): left pending, built again later."""
 
 
 class IntentRejected(Exception):
@@ -83,10 +87,10 @@ class OperationBuilder:
         self._clone_code: bytes | None = None
 
     async def build(self, intents: list[Intent], limits: Limits | None = None) -> Built:
-        """The signed operation of each intent, or why it cannot go. The node is asked twice for the
-        whole bundle: what the operations depend on (account nonces, order terms…), then a simulation
-        of each. `limits`, when given, sets each operation's gas limits before it is signed (an external
-        bundler's estimate)."""
+        """The signed operation of each intent, or why it cannot go (none for an intent that waits). The node
+        is asked twice for the whole bundle: what the operations depend on (account nonces, order terms…),
+        then a simulation of each. `limits`, when given, sets each operation's fees and gas limits before it is
+        signed (an external bundler's estimate), or says it waits (IntentWaits)."""
         chain_id = await self._chain_id()
         async with self.sessions() as session:
             accounts = {a.member_id: a for a in (await session.execute(select(SmartAccount).where(
@@ -129,9 +133,11 @@ class OperationBuilder:
             )
             if limits is not None:
                 try:
-                    op = replace(op, **await limits(op))
+                    op = replace(op, **await limits(intent, op))
                 except IntentRejected as e:
                     built[intent.id] = e
+                    continue
+                except IntentWaits:
                     continue
             signer = signers[account.member_id]
             if isinstance(signer, IntentRejected):
@@ -227,4 +233,4 @@ class OperationBuilder:
         return limits
 
 
-__all__ = ["Built", "IntentRejected", "Limits", "OperationBuilder", "operation_outcomes"]
+__all__ = ["Built", "IntentRejected", "IntentWaits", "Limits", "OperationBuilder", "operation_outcomes"]

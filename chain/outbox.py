@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth_abi.exceptions import EncodingError
@@ -25,23 +25,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import Web3
 
 from chain.accounts import Signers
-from chain.bundler_client import (EXECUTION_REVERTED, VALIDATION_FAILED, BundlerClient, BundlerError,
-                                  BundlerUnavailable, receipt_failure)
+from chain.bundler_client import BundlerClient, BundlerError, BundlerUnavailable, receipt_failure
 from chain.artifacts import function
 from chain.db import Intent, OperatorTransaction, SmartAccount, utcnow
 from chain.deploy import CoopSystem
-from chain.intents import INVALID, MEMBER_KINDS, OPERATOR_KINDS, REJECTED, reason_of
-from chain.operations import OPERATION_OVERHEAD, IntentRejected, OperationBuilder, operation_outcomes
+from chain.intents import (BUNDLER_REFUSED, INVALID, MEMBER_KINDS, OPERATOR_KINDS, REJECTED, SIGNATURE_REJECTED,
+                           reason_of)
+from chain.operations import OPERATION_OVERHEAD, IntentRejected, IntentWaits, OperationBuilder, operation_outcomes
 from chain.roles import RoleKeys
 from chain.transactions import (DEFAULT_MAX_FEE, OPEN_TX, FeeCeilingReached, OperatorTransactions,
                                 TransactionRefused, crash_point)
-from chain.userop import UserOperation
+from chain.userop import DUMMY_SIGNATURE, UserOperation
 
 log = logging.getLogger(__name__)
 
 FINAL = ("confirmed", "failed")
 MAX_ATTEMPTS = 3  # bundles an intent may ride in that revert as a whole before it fails
 RETRY_FIRST, RETRY_MAX = 1.0, 300.0  # seconds before a subscriber that raised hears an outcome again
+# With an external bundler an account's EntryPoint deposit pays its operations' gas: when it holds less than the
+# next operation may cost (its gas limits at its fee), the gas payer tops it up to this many such operations.
+DEPOSIT_OPERATIONS = 5
 
 Subscriber = Callable[[Intent], Awaitable[None] | None]
 
@@ -161,6 +164,8 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Cycles until `stop` is set; a node or database outage is logged and retried."""
         await self.outbox.notify(await self._unnotified())
+        if self.bundler is not None:
+            await self._check_bundler()
         while not stop.is_set():
             try:
                 busy = await self.run_once(wait=True)
@@ -190,7 +195,12 @@ class Worker:
         while await self._open_intents():
             if self.clock() > deadline:
                 raise TimeoutError("intents still open")
-            if not await self.run_once():
+            try:
+                busy = await self.run_once()
+            except ConnectionError as e:  # the node or the bundler is away for now, as in run()
+                log.warning("outbox cycle failed, retrying: %s", e)
+                busy = False
+            if not busy:
                 await asyncio.sleep(0.05)
 
     # ---- the chain, off the event loop ----
@@ -278,8 +288,9 @@ class Worker:
         """Pending member intents, oldest first, of members with no operation in flight: an operation's
         nonce follows the one before it, which must be settled first (read at the latest block, an
         unmined one would be signed again with the same nonce). With an external bundler, one per member."""
-        in_flight = select(Intent.member_id).where(Intent.state == "submitted", Intent.member_id.is_not(None),
-                                                   Intent.kind.in_(MEMBER_KINDS))
+        in_flight = select(Intent.member_id).where(Intent.member_id.is_not(None), (
+            (Intent.state == "submitted") & Intent.kind.in_(MEMBER_KINDS)) | (
+            Intent.state.in_(("pending", "submitted")) & (Intent.kind == "top_up")))  # their gas is on its way
         async with self.sessions() as session:
             rows = list((await session.execute(select(Intent).where(
                 Intent.state == "pending", Intent.kind.in_(MEMBER_KINDS), Intent.member_id.not_in(in_flight))
@@ -293,10 +304,13 @@ class Worker:
         """Builds, simulates and signs one operation per intent, then stores and sends one handleOps
         transaction carrying those that would succeed. Returns the intents failed before sending."""
         crash_point(self.options.crash_at, "before_sign")
-        built = await self.builder.build(intents, self._bundler_limits if self.bundler else None)
+        limits = self._bundler_limits(await self._operation_fees()) if self.bundler else None
+        built = await self.builder.build(intents, limits)
         failed, included = [], []
         for intent in intents:
-            result = built[intent.id]
+            result = built.get(intent.id)
+            if result is None:
+                continue  # it waits (its account's gas is on its way)
             if isinstance(result, IntentRejected):
                 await self._reject(intent.id, result.reason, result.detail)
                 failed.append(intent.id)
@@ -336,14 +350,15 @@ class Worker:
         sender = self._transactions(self.keys.of(kind.role))
         try:
             call = kind.build(self.contracts, intent.params, account)
-            terms = await sender.terms(call.target, call.data)
+            terms = await sender.terms(call.target, call.data, value=call.value)
         except TransactionRefused as e:
             await self._reject(intent.id, reason_of(e.error), str(e.error))
             return [intent.id]
         except (KeyError, ValueError, TypeError, EncodingError) as e:
             await self._reject(intent.id, INVALID, f"bad parameters for {intent.kind}: {e!r}")
             return [intent.id]
-        tx_id = await sender.store_and_sign(call.target, call.data, terms, ops=[(intent.id, None, None)])
+        tx_id = await sender.store_and_sign(call.target, call.data, terms, ops=[(intent.id, None, None)],
+                                            value=call.value)
         await sender.broadcast(tx_id)
         return []
 
@@ -367,21 +382,69 @@ class Worker:
 
     # ---- an external bundler ----
 
-    async def _bundler_limits(self, op: UserOperation) -> dict[str, int]:
+    async def _check_bundler(self) -> None:
+        """Says plainly, once at start, when the bundler does not serve our EntryPoint: it would refuse every
+        operation (a co-op deployed before `coop deploy` put the EntryPoint at its canonical address)."""
         try:
-            limits = await self.bundler.estimate_user_operation_gas(op)
-        except BundlerUnavailable as e:
-            raise ConnectionError(f"bundler away: {e}") from None
-        except BundlerError as e:
-            if e.code not in (VALIDATION_FAILED, EXECUTION_REVERTED) or e.revert is None:
-                raise ConnectionError(f"the bundler could not estimate now: {e}") from None  # try again later
-            raise IntentRejected(reason_of(e.revert), str(e)) from None
-        return {"call_gas": limits["callGasLimit"], "verification_gas": limits["verificationGasLimit"],
-                "pre_verification_gas": limits["preVerificationGas"]}
+            served = await self.bundler.supported_entry_points()
+        except (BundlerUnavailable, BundlerError) as e:
+            log.warning("bundler %s not reachable at start: %s", self.bundler.where, e)
+            return
+        if self.bundler.entry_point not in served:
+            log.error("the bundler %s serves the EntryPoints %s, not this co-op's %s: it will refuse every member "
+                      "operation (deploy the co-op again: `coop deploy` puts the EntryPoint at its canonical "
+                      "address, where bundlers look for it)", self.bundler.where, ", ".join(served),
+                      self.bundler.entry_point)
+
+    async def _operation_fees(self) -> tuple[int, int]:
+        """(maxFeePerGas, maxPriorityFeePerGas) for operations handed to the bundler now: what it asks for
+        (pimlico_getUserOperationGasPrice) when it says, else the node's tip on twice the base fee. Above the
+        fee ceiling (COOP_MAX_FEE_GWEI) nothing goes: the operations wait for fees to fall."""
+        try:
+            fees = await self.bundler.user_operation_gas_price()
+        except (BundlerUnavailable, BundlerError) as e:
+            raise ConnectionError(f"the bundler could not price operations now: {e}") from None
+        if fees is None:
+            tip, block = await self._rpc(lambda: (self.w3.eth.max_priority_fee, self.w3.eth.get_block("latest")))
+            fees = (2 * block.get("baseFeePerGas", 0) + tip, tip)
+        if fees[0] > self.options.max_fee:
+            raise ConnectionError(f"operations wait: the bundler asks {fees[0]} wei per gas, over the ceiling "
+                                  f"{self.options.max_fee}")
+        return fees
+
+    def _bundler_limits(self, fees: tuple[int, int]) -> Callable[[Intent, UserOperation], Awaitable[dict[str, int]]]:
+        """Sets each operation's fees, then its gas limits as the bundler estimates them with a signature of
+        the real length; a refusal fails the intent with its reason, a bundler away leaves it pending. The
+        bundler simulates the operation paid for (AA21 otherwise), so an account whose deposit would not cover
+        twice what our own limits allow waits for a top-up first."""
+        async def limits(intent: Intent, op: UserOperation) -> dict[str, int]:
+            priced = {"max_fee": fees[0], "max_priority_fee": fees[1]}
+            if await self._deposit_short(intent, replace(op, **priced), margin=2):
+                raise IntentWaits()
+            try:
+                found = await self.bundler.estimate_user_operation_gas(
+                    replace(op, **priced, signature=DUMMY_SIGNATURE))
+            except BundlerUnavailable as e:
+                raise ConnectionError(f"bundler away: {e}") from None
+            except BundlerError as e:
+                if not e.refused:
+                    raise ConnectionError(f"the bundler could not estimate now: {e}") from None
+                raise IntentRejected(_refusal_reason(e), str(e)) from None
+            # The bundler's call gas is the least that ran in its simulation; gas can depend on the block the
+            # operation lands in (the escrow walks the weeks since its last checkpoint), so our own simulated
+            # limit, with headroom, stands when it is higher.
+            return {**priced, "call_gas": max(found["callGasLimit"], op.call_gas),
+                    "verification_gas": found["verificationGasLimit"],
+                    "pre_verification_gas": found["preVerificationGas"]}
+        return limits
 
     async def _hand_to_bundler(self, included: list[tuple[int, UserOperation, bytes]]) -> list[int]:
         """Records the signed operations with their intents (submitted), then hands them to the bundler.
-        One it refuses fails with its reason; one it cannot take now is handed again by _settle_with_bundler."""
+        One it refuses fails with its reason; one it cannot take now is handed again by _settle_with_bundler.
+        An operation its account's deposit cannot pay for stays pending while the gas payer tops it up."""
+        included, failed = await self._paid_for(included)
+        if not included:
+            return failed
         async with self.sessions() as session, session.begin():
             intents = {i.id: i for i in (await session.execute(
                 select(Intent).where(Intent.id.in_([intent_id for intent_id, _, _ in included])))).scalars()}
@@ -391,34 +454,69 @@ class Worker:
                 intent.attempts += 1
                 intent.submitted_at = utcnow()
         crash_point(self.options.crash_at, "after_sign")
-        failed = []
         for intent_id, op, op_hash in included:
             if await self._send_to_bundler(intent_id, op, "0x" + op_hash.hex(), first=True):
                 failed.append(intent_id)
         return failed
 
+    async def _paid_for(self, included: list[tuple[int, UserOperation, bytes]]
+                        ) -> tuple[list[tuple[int, UserOperation, bytes]], list[int]]:
+        """The operations whose account's deposit covers what they may cost now that their limits are known,
+        and the intents failed because a top-up failed; the others wait for theirs."""
+        paid, failed = [], []
+        for intent_id, op, op_hash in included:
+            try:
+                if not await self._deposit_short(await self.outbox.get(intent_id), op):
+                    paid.append((intent_id, op, op_hash))
+            except IntentRejected as e:
+                await self._reject(intent_id, e.reason, e.detail)
+                failed.append(intent_id)
+        return paid, failed
+
+    async def _deposit_short(self, intent: Intent, op: UserOperation, margin: int = 1) -> bool:
+        """Whether `op`'s account's EntryPoint deposit holds less than `margin` times what the operation may
+        cost (its gas limits at its fee). If so the gas payer's top-up intent is written (once per deposit seen:
+        its key names it), to DEPOSIT_OPERATIONS such costs, and the member's intent waits for it
+        (_ready_member_intents). IntentRejected if that top-up failed: nobody pays for the operation."""
+        cost = (op.verification_gas + op.call_gas + op.pre_verification_gas) * op.max_fee * margin
+        deposit = await self._rpc(self.contracts.entry_point.functions.balanceOf(op.sender).call)
+        if deposit >= cost:
+            return False
+        top_up = await self.outbox.submit(f"top-up:{intent.id}:{deposit}", intent.member_id, "top_up",
+                                          {"amount": str(cost * DEPOSIT_OPERATIONS - deposit)})
+        if top_up.state == "failed":
+            raise IntentRejected(REJECTED, f"the top-up of {op.sender}'s deposit failed: {top_up.detail}")
+        return True
+
     async def _send_to_bundler(self, intent_id: int, op: UserOperation, op_hash: str, first: bool) -> bool:
-        """Hands one operation to the bundler (again); True if it refused it and the intent failed. Only a
-        first hand-over's refusal with a reason is final: a bundler may refuse a resend of an operation it
-        still holds ("already known"), which may yet be mined."""
+        """Hands one operation to the bundler (again); True if it refused it and the intent failed. A refusal is
+        final for a first hand-over; a resend's is not (the bundler may still hold it, "already known", or have
+        had it mined under an earlier hash: its receipt settles it). A used nonce on a first hand-over (a nonce
+        read before an operation mined) sends the intent back to pending, to be built again."""
         try:
             await self.bundler.send_user_operation(op)
         except BundlerUnavailable as e:
             log.warning("bundler away, operation %s waits: %s", op_hash, e)
             return False
         except BundlerError as e:
-            nonce_used = e.revert is not None and "AA25" in str(e.revert.args_by_name.get("reason", ""))
-            if not first or nonce_used or e.revert is None:
-                log.warning("bundler did not take operation %s again (%s); waiting for its receipt", op_hash, e)
+            if not first or not e.refused:
+                log.warning("bundler did not take operation %s (%s); waiting for its receipt", op_hash, e)
+                self._op_sent_at[op_hash] = self.clock()  # asked again after bump_after, not every cycle
                 return False
-            await self._reject(intent_id, reason_of(e.revert), str(e))
+            if e.aa_code == "AA25":
+                async with self.sessions() as session, session.begin():
+                    intent = await session.get(Intent, intent_id)
+                    intent.state, intent.user_op, intent.user_op_hash = "pending", None, None
+                return False
+            await self._reject(intent_id, _refusal_reason(e), str(e))
             return True
         self._op_sent_at[op_hash] = self.clock()
         crash_point(self.options.crash_at, "after_send")
         return False
 
     async def _settle_with_bundler(self) -> bool:
-        """Asks the bundler how each handed operation ended; hands again those it lost or never got."""
+        """Asks the bundler how each handed operation ended (under its hash or an earlier version's); hands
+        again those it lost or never got, and re-prices those left waiting (bump_after). True if one ended."""
         async with self.sessions() as session:
             waiting = list((await session.execute(select(Intent).where(
                 Intent.state == "submitted", Intent.transaction_id.is_(None),
@@ -429,16 +527,21 @@ class Worker:
         finished = []
         for intent in waiting:
             try:
-                receipt = await self.bundler.get_user_operation_receipt(intent.user_op_hash)
+                receipt = None
+                for op_hash in (intent.user_op_hash, *intent.user_op.get("replaces", [])):
+                    if (receipt := await self.bundler.get_user_operation_receipt(op_hash)) is not None:
+                        break
             except BundlerUnavailable as e:
                 log.warning("bundler away: %s", e)
                 return False
             if receipt is None:
                 sent_at = self._op_sent_at.get(intent.user_op_hash)
-                if sent_at is None or self.clock() - sent_at > self.options.bump_after:
+                if sent_at is None:  # lost by a restart (ours or the bundler's), or never taken
                     if await self._send_to_bundler(intent.id, UserOperation.from_json(intent.user_op),
                                                    intent.user_op_hash, first=False):
                         finished.append(intent.id)
+                elif self.clock() - sent_at > self.options.bump_after:
+                    await self._replace(intent)
                 continue
             block = int(receipt["receipt"]["blockNumber"], 16)
             if block > head - self.options.confirmations:
@@ -455,9 +558,35 @@ class Worker:
                     self._fail(current, reason_of(failure), str(failure))
             finished.append(intent.id)
         if finished:
-            crash_point(self.options.crash_at, "before_tell")  # the outcome is recorded, not yet told
+            crash_point(self.options.crash_at, "before_tell")
         await self.outbox.notify(finished)
-        return bool(waiting)
+        return bool(finished)
+
+    async def _replace(self, intent: Intent) -> None:
+        """Re-prices an operation left waiting (a bundler takes a replacement only at fees a tenth higher: here
+        an eighth, or what it asks now if more), signs it again and hands it over; the earlier hashes are kept
+        with it, since the earlier version may still be the one mined. At the fee ceiling it is handed again
+        as it is."""
+        op = UserOperation.from_json(intent.user_op)
+        try:
+            asked = await self._operation_fees()
+        except ConnectionError as e:
+            log.warning("operation %s not re-priced: %s", intent.user_op_hash, e)
+            asked = (0, 0)
+        max_fee = min(max(op.max_fee * 9 // 8 + 1, asked[0]), self.options.max_fee)
+        priority = min(max(op.max_priority_fee * 9 // 8 + 1, asked[1]), max_fee)
+        if max_fee * 10 < op.max_fee * 11 or priority * 10 < op.max_priority_fee * 11:
+            self._op_sent_at.pop(intent.user_op_hash, None)  # handed again, unchanged, next cycle
+            return
+        signer = (await self.signers.signers([intent.member_id]))[intent.member_id]
+        new = replace(op, max_fee=max_fee, max_priority_fee=priority)
+        new_hash = "0x" + new.sign(self.contracts.entry_point, signer, await self._chain()).hex()
+        async with self.sessions() as session, session.begin():
+            current = await session.get(Intent, intent.id)
+            replaces = [*intent.user_op.get("replaces", []), intent.user_op_hash]
+            current.user_op, current.user_op_hash = {**new.to_json(), "replaces": replaces}, new_hash
+        if await self._send_to_bundler(intent.id, new, new_hash, first=False):
+            await self.outbox.notify([intent.id])
 
     async def _apply_receipt(self, mined: OperatorTransaction, group: list[OperatorTransaction], receipt) -> None:
         """Settles the intents of a mined transaction, once: the rows and intents change in one commit."""
@@ -515,6 +644,16 @@ class Worker:
         """Fails an intent that never reached the chain (or that a bundler refused)."""
         async with self.sessions() as session, session.begin():
             self._fail(await session.get(Intent, intent_id), reason, detail)
+
+
+def _refusal_reason(error: BundlerError) -> str:
+    """The member's reason for a bundler's refusal: the contract's own when the bundler sent the revert, the
+    signature's (AA24, e.g. an account taken into the member's own custody), else the bundler's refusal."""
+    if error.aa_code == "AA24":
+        return SIGNATURE_REJECTED
+    if error.revert is not None and error.revert.name != "FailedOp" and reason_of(error.revert) != REJECTED:
+        return reason_of(error.revert)
+    return BUNDLER_REFUSED
 
 
 __all__ = ["Outbox", "Worker", "WorkerOptions"]

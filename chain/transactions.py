@@ -100,10 +100,10 @@ class OperatorTransactions:
         self._sent_at: dict[str, float] = {}  # tx hash -> when this process (re)sent it
         self._at_ceiling: set[str] = set()  # tx hashes this process found waiting at the ceiling (logged once)
 
-    async def terms(self, to: str, data: bytes, gas_limit: int | None = None) -> "TxTerms":
+    async def terms(self, to: str, data: bytes, gas_limit: int | None = None, value: int = 0) -> "TxTerms":
         """One batch: the transaction's gas (estimated, or `gas_limit` checked by one eth_call; a revert
         raises TransactionRefused), fees from the latest block, and the sender's nonce as the node sees it."""
-        tx = {"from": self.sender.address, "to": to, "data": "0x" + data.hex()}
+        tx = {"from": self.sender.address, "to": to, "data": "0x" + data.hex(), "value": hex(value)}
         check = ("eth_estimateGas", [tx, "latest"]) if gas_limit is None \
             else ("eth_call", [{**tx, "gas": hex(gas_limit)}, "latest"])
         result, block, count = await self._run(rpc.batch, self.w3, [
@@ -133,9 +133,9 @@ class OperatorTransactions:
         return max(on_chain, (ours + 1) if ours is not None else 0)
 
     async def store_and_sign(self, to: str, data: bytes, terms: "TxTerms",
-                              ops: list[tuple[int, UserOperation | None, bytes | None]]) -> int:
+                              ops: list[tuple[int, UserOperation | None, bytes | None]], value: int = 0) -> int:
         """Signs the transaction and stores it with its intents marked submitted, in one commit."""
-        payload = {"to": to, "data": "0x" + data.hex(), "value": 0, "gas": terms.gas,
+        payload = {"to": to, "data": "0x" + data.hex(), "value": value, "gas": terms.gas,
                    "chainId": await self._chain_id()}
         nonce = await self._next_nonce(terms.pending_nonce)
         signed = self._sign(payload, nonce, terms.max_fee, terms.priority_fee)

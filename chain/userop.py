@@ -15,6 +15,10 @@ _PACKED_USEROP_TYPEHASH = keccak(text=(
     "uint256 preVerificationGas,bytes32 gasFees,bytes paymasterAndData)"))
 _DOMAIN_TYPEHASH = keccak(text="EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 
+# A signature of the real length (65 bytes) that recovers to nobody: gas is estimated with it, since the
+# signature's length and zero bytes weigh in the operation's pre-verification gas.
+DUMMY_SIGNATURE = bytes.fromhex("ff" * 15 + "f0" + "00" * 16 + "7a" + "aa" * 31 + "1c")
+
 # ERC-7821 execution mode: batch call type (0x01), default exec type, no selector, no payload.
 BATCH_MODE = bytes([1]) + bytes(31)
 
@@ -90,6 +94,8 @@ class UserOperation:
     def from_json(cls, data: dict[str, Any]) -> "UserOperation":
         fields = {}
         for name, value in data.items():
+            if name == "replaces":  # the hashes of the versions it replaced (chain/outbox.py), not a field
+                continue
             if name in ("call_data", "init_code", "signature"):
                 fields[name] = bytes.fromhex(value[2:])
             elif name == "sender":

@@ -69,6 +69,10 @@ def reason_texts(translator: Translator) -> dict[str, str]:
                         "it happens again, tell an admin."),
         "invalid": t("Something in this request could not be read, so nothing was done. Check the numbers and try "
                      "again."),
+        # COOP_BUNDLER_URL's bundler, which carries members' operations to the chain, refused this one
+        "bundler_refused": t("The service that carries the co-op's operations to the ledger refused this one, so "
+                             "nothing was taken from you. Please try again later; if it happens again, tell an "
+                             "admin."),
         "rejected": t("The co-op's ledger did not accept it, so nothing was taken from you. Please try again later; "
                       "if it happens again, tell an admin."),
     }

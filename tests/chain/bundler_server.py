@@ -219,7 +219,10 @@ class LocalBundler:
         return op_hash
 
     async def estimate_user_operation_gas(self, op: UserOperation) -> dict[str, str]:
-        probe = replace(op, verification_gas=PROBE_VERIFICATION_GAS, call_gas=PROBE_CALL_GAS)
+        # At zero fees, as public bundlers estimate with the sender's balance overridden: a deposit topped up
+        # only once the limits are known must not fail the estimate (AA21).
+        probe = replace(op, verification_gas=PROBE_VERIFICATION_GAS, call_gas=PROBE_CALL_GAS, max_fee=0,
+                        max_priority_fee=0)
         await self._validate(probe, ignore_signature=True)
         call_gas = await self._simulate_calls(op)
         return {

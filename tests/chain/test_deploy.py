@@ -11,13 +11,23 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from chain import DevChain
+from chain import DevChain, start_tester
+from chain.transact import contract_at
 from chain.artifacts import load_artifact
-from chain.deploy import IMPLEMENTATION_SLOT, DeploymentError, ManifestMismatch, Roles, StepDone, deploy, load_manifest
+from chain.deploy import (CREATE2_PROXY, ENTRY_POINT_ADDRESS, IMPLEMENTATION_SLOT, DeploymentError,
+                          ManifestMismatch, Roles, StepDone, deploy, load_manifest)
 from tests.conftest import TEST_PARAMS
 
 STEPS = 16
+# Transactions a deployment sends: every step's but the EntryPoint's, which the chain already has at its
+# canonical address (the session's co-op put it there, as the ERC-4337 team did on every public chain).
+SENT = STEPS - 1
 COOP = Path(sys.executable).parent / "coop"
+
+
+@pytest.fixture(autouse=True)
+def entry_point_on_chain(anvil_deployed) -> None:
+    assert anvil_deployed.contracts.entry_point.address == ENTRY_POINT_ADDRESS
 
 
 class Interrupted(Exception):
@@ -55,7 +65,7 @@ def test_interrupted_deployment_resumes_without_deploying_twice(anvil: DevChain,
         deploy(anvil.w3, deployer, roles, TEST_PARAMS, path, _stop_after(5))
     first = json.loads(path.read_text())
     assert [s["name"] for s in first["steps"]][-1] == "MemberRegistry proxy" and not first["complete"]
-    assert _nonce(anvil, deployer) == 5
+    assert _nonce(anvil, deployer) == 4  # the EntryPoint reused, then four steps
     with pytest.raises(DeploymentError):  # not complete: nothing to load yet
         load_manifest(anvil.w3, path)
 
@@ -65,12 +75,12 @@ def test_interrupted_deployment_resumes_without_deploying_twice(anvil: DevChain,
     assert [s.resumed for s in seen] == [True] * 5 + [False] * (STEPS - 5)
     done = json.loads(path.read_text())
     assert done["steps"][:5] == first["steps"]
-    assert _nonce(anvil, deployer) == STEPS  # one transaction per step, none sent twice
+    assert _nonce(anvil, deployer) == SENT  # one transaction per step, none sent twice
     assert done["complete"] and done["contracts"]["registry"]["address"] == system.registry.address
     assert load_manifest(anvil.w3, path).group_buy.address == system.group_buy.address
     # a finished deployment re-run sends nothing
     deploy(anvil.w3, deployer, roles, TEST_PARAMS, path)
-    assert _nonce(anvil, deployer) == STEPS
+    assert _nonce(anvil, deployer) == SENT
 
 
 def test_step_mined_but_not_recorded_is_recognised_by_the_nonce(anvil: DevChain, tmp_path: Path):
@@ -89,7 +99,24 @@ def test_step_mined_but_not_recorded_is_recognised_by_the_nonce(anvil: DevChain,
     recorded = json.loads(path.read_text())["steps"][6]
     assert recorded == lost
     assert system.food_usd.address == lost["address"]
-    assert _nonce(anvil, deployer) == STEPS
+    assert _nonce(anvil, deployer) == SENT
+
+
+def test_a_chain_without_the_entry_point_gets_it_at_its_canonical_address(tmp_path: Path):
+    """py-evm has neither the deterministic deployment proxy nor the EntryPoint: the deployment puts both there,
+    the EntryPoint where bundlers look for v0.8, and binds the account factory to it."""
+    chain = start_tester()
+    deployer = chain.new_account()
+    assert not chain.w3.eth.get_code(CREATE2_PROXY)
+    path = tmp_path / "manifest.json"
+    system = deploy(chain.w3, deployer, _roles(chain), TEST_PARAMS, path)
+    assert system.entry_point.address == ENTRY_POINT_ADDRESS
+    account = contract_at(chain.w3, "CoopAccount", system.account_factory.functions.implementation().call())
+    assert account.functions.entryPoint().call() == ENTRY_POINT_ADDRESS
+    recorded = json.loads(path.read_text())["steps"][0]
+    assert recorded["address"] == ENTRY_POINT_ADDRESS and recorded["tx_hash"] is not None
+    assert _nonce(chain, deployer) == STEPS + 1  # the proxy's sender funded, then one transaction per step
+    load_manifest(chain.w3, path)
 
 
 def test_resuming_with_other_parameters_is_refused(anvil: DevChain, tmp_path: Path):
@@ -185,7 +212,7 @@ def test_coop_deploy_shows_each_step_and_resumes(anvil: DevChain, tmp_path: Path
     result = _coop_deploy(anvil, key.hex(), manifest, roles)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"[1/{STEPS}] EntryPoint … 0x")
+    assert lines[0] == f"[1/{STEPS}] EntryPoint … {ENTRY_POINT_ADDRESS} already on this chain"
     assert lines[STEPS - 1].startswith(f"[{STEPS}/{STEPS}] Timelock: deployer renounces admin … block ")
     assert key.hex() not in result.stdout + result.stderr
     system = load_manifest(anvil.w3, manifest)
@@ -207,7 +234,7 @@ def test_coop_deploy_shows_each_step_and_resumes(anvil: DevChain, tmp_path: Path
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("Resuming")
     assert all(line.endswith("(done before)") for line in again.stdout.splitlines()[1:STEPS + 1])
-    assert _nonce(anvil, deployer) == STEPS
+    assert _nonce(anvil, deployer) == SENT
 
 
 def test_coop_deploy_without_a_key_says_so(tmp_path: Path):

@@ -1,6 +1,7 @@
 """The outbox with an external bundler (COOP_BUNDLER_URL): member operations go over the standard
 ERC-4337 JSON-RPC to a bundler (our local bundler server, its own operator paying), and come back as
 outcomes; a bundler that is away holds them, then gets them once."""
+import asyncio
 import socket
 
 import pytest
@@ -83,8 +84,11 @@ async def test_joins_go_through_the_external_bundler(setup):
     assert (joined.state, joined.reason) == ("confirmed", None)
     assert (short.state, short.reason) == ("failed", "insufficient_funds")
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 3
-    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == payer_nonce  # the bundler sent it
+    # The bundler sent the operations; the gas payer only topped up the account's EntryPoint deposit, once,
+    # which paid both (the bundler prices them; this one has no pimlico_getUserOperationGasPrice: the node's fees).
+    assert coop.w3.eth.get_transaction_count(coop.gas_payer.address) == payer_nonce + 1
     assert coop.w3.eth.get_transaction_count(server.operator.address) > 0
+    assert 0 < coop.contracts.entry_point.functions.balanceOf(address).call() < 10**18
 
 
 async def test_a_bundler_that_is_away_gets_the_operation_once_it_is_back(setup):
@@ -101,3 +105,13 @@ async def test_a_bundler_that_is_away_gets_the_operation_once_it_is_back(setup):
     await worker.drain()
     assert (await outbox.get(intent.id)).state == "confirmed"
     assert coop.contracts.group_buy.functions.getMember(order, address).call()[0] == 2
+
+
+async def test_a_bundler_serving_another_entry_point_is_named_at_start(setup, caplog):
+    coop, outbox, worker, keystore, sessions, server = setup
+    await server.start()
+    worker.bundler.entry_point = "0x" + "ab" * 20  # as for a co-op whose EntryPoint is not the canonical one
+    stop = asyncio.Event()
+    stop.set()
+    await worker.run(stop)
+    assert f"not this co-op's 0x{'ab' * 20}" in caplog.text and coop.contracts.entry_point.address in caplog.text
