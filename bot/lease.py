@@ -123,7 +123,7 @@ class LeaderLease:
 
     async def release(self) -> None:
         """Frees the lease (a clean stop), so a follower takes it at once."""
-        if self.epoch is None or not self.shared:
+        if self.epoch is None:
             return
         epoch, self.epoch = self.epoch, None
         try:
