@@ -3,6 +3,10 @@
 On the embedded defaults (no COOP_CHAIN_RPC_URL) the chain is anvil with its state in the data dir,
 the database SQLite there, and the custodial keys' master key a generated file there. The outbox worker
 runs in this process; outcomes of members' actions are pushed to them through the channel's sink.
+
+Several processes may share one PostgreSQL database (replicas behind the same webhooks): each handles the
+updates it receives and writes intents, and only the one holding the leader lease (bot/lease.py) runs the
+worker, the indexer, the sensors and the schedule (`lead`).
 """
 import asyncio
 import logging
@@ -16,6 +20,7 @@ from web3 import HTTPProvider, Web3
 from bot import store
 from bot.announce import Announcer, AnnouncerDeps
 from bot.keeper import Keeper, KeeperDeps
+from bot.lease import LeaderLease, migrating_alone
 from bot.notify import Limits, Notifier
 from bot.prune import PRUNE_EVERY, prune
 from bot.scheduler import Scheduler
@@ -64,6 +69,8 @@ class App:
         self._bundler: BundlerClient | None = None  # COOP_BUNDLER_URL: member operations go to it
         self.channels: set[str] = set()  # the channels a transport is connected on
         self._stop = asyncio.Event()
+        self.lease_lost = asyncio.Event()  # set when another replica took the lead from this one (run exits)
+        self.leading = False  # the leader's parts (see lead) run in this process
         self._tasks: list[asyncio.Task] = []
         self._addresses: dict[str, str] = {}  # member_id -> smart account address (see wallet)
         self._http: aiohttp.ClientSession | None = None  # for chain reads in a batch (see batch)
@@ -77,11 +84,13 @@ class App:
         s = self.settings
         s.require_production_secrets()
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(chain_db.migrate, s.database_url)
-        await asyncio.to_thread(store.migrate, s.database_url)
-        await asyncio.to_thread(iot_store.migrate, s.database_url)
         self.engine = create_engine(s.database_url)
+        async with migrating_alone(self.engine):
+            await asyncio.to_thread(chain_db.migrate, s.database_url)
+            await asyncio.to_thread(store.migrate, s.database_url)
+            await asyncio.to_thread(iot_store.migrate, s.database_url)
         self.sessions = sessionmaker(self.engine)
+        self.lease = LeaderLease(self.engine, s.leader_lease)
         if s.embedded:
             from chain.embedded import start_embedded
 
@@ -115,7 +124,8 @@ class App:
         self.worker = Worker(self.w3, self.contracts, self.outbox, self.keystore, keys,
                              WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei,
                                            crash_at=s.crash_at),
-                             bundler=self._bundler, fee_ceiling_reached=self.announcer.fee_ceiling_reached)
+                             bundler=self._bundler, fee_ceiling_reached=self.announcer.fee_ceiling_reached,
+                             may_sign=self.lease.may_sign)
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
@@ -137,8 +147,26 @@ class App:
         return self
 
     async def begin(self) -> None:
-        """Starts the outbox worker and the indexer. Transports connect first, so outcomes finished while
-        the assistant was down (told again at the worker's start) find their channel."""
+        """Takes the leader lease and leads, or follows until the leader stops renewing it. Transports connect
+        first, so outcomes finished while the assistant was down (told again as it starts leading) find their
+        channel. On SQLite the lease is taken at once."""
+        taken = await self.lease.take()
+        if not taken:
+            log.info("leader lease held by another replica: following (webhooks answered and intents written "
+                     "here; the leader signs them)")
+        # Renewed from now on, however long leading takes to start.
+        self._tasks.append(asyncio.create_task(self.lease.keep(self._stop, self._lead_soon, self._lost_lease)))
+        if taken:
+            await self.lead()
+
+    async def _lead_soon(self) -> None:
+        """The lease was taken from a leader that stopped: this replica leads, while the lease is renewed."""
+        self._tasks.append(asyncio.create_task(self.lead()))
+
+    async def lead(self) -> None:
+        """The leader's parts: what was left untold, the outbox worker (the one signer), the indexer, the
+        sensors and the schedule."""
+        self.leading = True
         await self.telling.resend(all_untold=True)  # what a crash or an outage left untold
         await self.announcer.catch_up()  # history recorded but not told before a crash
         await offers.resume_confirmed(self.core.uow)
@@ -146,13 +174,21 @@ class App:
         self._indexing = asyncio.create_task(self.indexer.run(self._indexer_stop, interval=0.5))
         self._tasks.append(self._indexing)
         await self.sensors.start()
-        self.scheduler.start()
+        if not self._stop.is_set():  # a replica stopping as it took the lead starts no schedule
+            self.scheduler.start()
+
+    async def _lost_lease(self) -> None:
+        """Another replica leads now: this one must not sign again, so it stops (a supervisor restarts it as a
+        follower)."""
+        self.lease_lost.set()
 
     async def stop(self) -> None:
+        self._stop.set()  # first: a replica taking the lead now starts no schedule
         await self.scheduler.stop()
-        self._stop.set()
         self._indexer_stop.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        while running := [task for task in self._tasks if not task.done()]:  # leading may start more meanwhile
+            await asyncio.gather(*running, return_exceptions=True)
+        await self.lease.release()  # the worker has stopped: a follower may lead at once
         await self.sensors.stop()
         await self.notifier.stop(drain=True)
         if self._http is not None:
@@ -165,7 +201,10 @@ class App:
 
     async def settle(self, timeout: float = 120.0) -> None:
         """Before exiting: waits until every intent has its outcome and it was told, and the history is
-        followed to the chain's head (what it tells — an order bought — may start more intents: claims)."""
+        followed to the chain's head (what it tells — an order bought — may start more intents: claims). A
+        follower leaves that to the leader."""
+        if not self.leading:
+            return
         await self.scheduler.stop()  # no new keeper steps; one under way has written its intent
         self._indexer_stop.set()  # from here the history is followed here, so nothing is told twice
         await self._indexing  # its current poll finishes, subscribers included

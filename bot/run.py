@@ -92,8 +92,8 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
             gc.freeze()  # start-up's objects live as long as the process: full collections (0.2 s each) skip them
             runner = await serve(make_web_app(app, *routes), settings.http_host, settings.http_port)
             print(f"coop {command}: listening on http://{settings.http_host}:{settings.http_port} "
-                  f"({', '.join(transports)})", file=sys.stderr, flush=True)
-            await stop.wait()
+                  f"({', '.join(transports)}; {'leader' if app.leading else 'follower'})", file=sys.stderr, flush=True)
+            await _unless_stopped(app.lease_lost.wait(), stop)
         finally:
             if runner is not None:
                 await runner.cleanup()  # no new webhooks; then the ones in hand are answered
@@ -106,6 +106,11 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
     except SettingsError as e:
         print(f"coop {command}: {e}", file=sys.stderr)
         return 2
+    if app.lease_lost.is_set():
+        print(f"coop {command}: another replica took the leader lease from this one (COOP_LEADER_LEASE passed "
+              "without a renewal); stopped so it never signs beside the new leader: start it again to follow",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -40,6 +40,11 @@ class Scheduler:
         return run
 
     def start(self) -> None:
+        # Jobs are registered at start-up and first run now: a replica that leads only later (bot/lease.py) would
+        # otherwise find every first run missed, and skipped.
+        now = datetime.now(self._zone)
+        for job in self._scheduler.get_jobs():
+            job.modify(next_run_time=now)
         self._scheduler.start()
 
     async def stop(self) -> None:

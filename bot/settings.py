@@ -61,6 +61,7 @@ class Settings:
     max_fee_gwei: Decimal = Decimal(100)  # the most each account pays per gas: stuck transactions not bumped past it
     fee_bump_after: float = 30.0  # seconds a sent transaction may wait unmined before its fee is raised
     confirm_ttl: float = 900.0  # seconds an offer's confirm button works
+    leader_lease: float = 15.0  # seconds a replica that stopped renewing the leader lease keeps it (bot/lease.py)
     whatsapp_number: str | None = None  # the business number's digits, for click-to-chat invite links
     crash_at: str | None = None  # COOP_TEST_CRASH_AT, tests only: SIGKILL at a named stage (chain.transactions)
     # Governance timing (seconds) for a deployment this process makes: the embedded chain's first start,
@@ -133,6 +134,7 @@ class Settings:
             max_fee_gwei=_gwei(env, "COOP_MAX_FEE_GWEI", cls.max_fee_gwei),
             fee_bump_after=_seconds(env, "COOP_FEE_BUMP_AFTER", cls.fee_bump_after),
             confirm_ttl=_seconds(env, "COOP_CONFIRM_TTL", cls.confirm_ttl),
+            leader_lease=_seconds(env, "COOP_LEADER_LEASE", cls.leader_lease),
             whatsapp_number=number or None,
             crash_at=env.get("COOP_TEST_CRASH_AT") or None,
             voting_delay=_duration(env, "COOP_VOTING_DELAY", cls.voting_delay),

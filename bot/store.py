@@ -1,7 +1,7 @@
 """The chat side's tables (SQLAlchemy 2, async) and their migrations (Alembic, bot/migrations).
 
 Members as the chat knows them (channel, handle, language), invites, admins added in the database,
-the confirmations offered to members, updates already handled (webhook retries), and feedback. The
+the confirmations offered to members, updates already handled (webhook retries), feedback, and the leader lease. The
 chain side keeps its own tables (chain/db.py); a member's `member_id` is the key into those.
 """
 from datetime import datetime
@@ -160,6 +160,17 @@ class OutgoingMessage(BotBase):
     # closed): untold, it waits for the member to write (bot/told.py)
     dropped: Mapped[str | None] = mapped_column(String(16))
     sent_id: Mapped[str | None] = mapped_column(String(128), index=True)  # the channel's id for it (WhatsApp's)
+
+
+class Lease(BotBase):
+    """A lease one replica holds at a time (bot/lease.py): `epoch` grows with each new holder, `version` with
+    each write, so a holder that stops renewing is seen standing still."""
+
+    __tablename__ = "bot_leases"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(128))  # host:pid:nonce; None: free
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 def migrate(url: str) -> None:

@@ -139,7 +139,8 @@ class Worker:
 
     def __init__(self, w3: Web3, contracts: CoopSystem, outbox: Outbox, signers: Signers, keys: RoleKeys,
                  options: WorkerOptions | None = None, clock: Callable[[], float] = time.monotonic,
-                 bundler: BundlerClient | None = None, fee_ceiling_reached: FeeCeilingReached | None = None):
+                 bundler: BundlerClient | None = None, fee_ceiling_reached: FeeCeilingReached | None = None,
+                 may_sign: Callable[[], Awaitable[bool]] | None = None):
         self.w3 = w3
         self.contracts = contracts
         self.outbox = outbox
@@ -160,6 +161,8 @@ class Worker:
         # remain the role accounts' own transactions.
         self.bundler = bundler
         self._op_sent_at: dict[str, float] = {}  # user operation hash -> when this process (re)sent it
+        # Asked right before each cycle's signing: False while another replica leads (bot/lease.py).
+        self.may_sign = may_sign
 
     async def run(self, stop: asyncio.Event) -> None:
         """Cycles until `stop` is set; a node or database outage is logged and retried."""
@@ -181,11 +184,15 @@ class Worker:
     async def run_once(self, wait: bool = False) -> bool:
         """One cycle: settle transactions in flight, then send what is pending. True if it did anything."""
         await self.outbox.notify(await self._unnotified())  # outcomes a failed cycle could not tell yet
-        settled = await self._settle_in_flight()
+        if self.may_sign is not None and not await self.may_sign():
+            return False
+        settled = await self._settle_in_flight()  # replacements are signed here
         if not await self._pending(limit=1):
             return settled  # nothing to send: an idle cycle (five a second) stays at three reads, not five
         if wait and self.options.window:
             await asyncio.sleep(self.options.window)
+        if self.may_sign is not None and not await self.may_sign():
+            return settled
         sent = await self._send_pending()
         return settled or sent
 

@@ -13,7 +13,7 @@ APP_KEY = web.AppKey("coop", App)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Database and chain status as JSON; 503 when either is down."""
+    """Database and chain status, and whether this replica leads, as JSON; 503 when either is down."""
     app = request.app[APP_KEY]
     status = {"database": "ok", "chain": "ok"}
     try:
@@ -25,6 +25,7 @@ async def healthz(request: web.Request) -> web.Response:
         status["block"] = await asyncio.wait_for(app.read(lambda: app.w3.eth.block_number), 5)
     except Exception as e:  # noqa: BLE001
         status["chain"] = f"down: {type(e).__name__}"
+    status["role"] = "leader" if app.leading else "follower"  # of replicas on one database (bot/lease.py)
     healthy = status["database"] == "ok" and status["chain"] == "ok"
     return web.json_response(status, status=200 if healthy else 503)
 
