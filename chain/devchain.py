@@ -1,8 +1,11 @@
 """Local development chains: py-evm in process (eth-tester), or an anvil node from contracts/node_modules."""
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from chain.roles import RoleKeys
 
 _NODE_MODULES = Path(__file__).resolve().parent.parent / "contracts" / "node_modules"
 ANVIL_BIN = _NODE_MODULES / ".bin" / "anvil"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass
@@ -104,6 +108,16 @@ def _someone_listens(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _stop_with(parent: int):
+    """For the node's child process: SIGTERM when the thread that started it ends (Linux's parent-death signal),
+    so a console killed outright (kill -9, a test's kill) still stops its node, which dumps its state as on close."""
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm
+
+
 def start_anvil(
     anvil_bin: str | None = None,
     startup_timeout: float = 30.0,
@@ -135,7 +149,8 @@ def start_anvil(
             command += ["--state-interval", str(state_interval)]
         if preserve_historical_states:
             command.append("--preserve-historical-states")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=_stop_with(os.getpid()) if sys.platform == "linux" else None)
     w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
     deadline = time.monotonic() + startup_timeout
     while not w3.is_connected():

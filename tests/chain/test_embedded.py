@@ -1,6 +1,8 @@
 """The embedded chain keeps its state in the data dir: what members did, and the logs of old blocks,
 survive a stop and start; the co-op is deployed once and checked on every later start."""
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -143,3 +145,32 @@ def test_a_node_left_running_by_a_killed_process_is_stopped_before_a_restart(tmp
         assert revived.contracts.food_usd.functions.balanceOf(before["member"]).call() == 41 * FUSD
     finally:
         revived.close()
+
+
+_STARTS_A_NODE = """import sys, time
+from chain.devchain import start_anvil
+print(start_anvil().pid, flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_a_node_stops_when_the_process_that_started_it_is_killed_outright():
+    """A console killed with SIGKILL (as a test's kill does) leaves no anvil running."""
+    starter = subprocess.Popen([sys.executable, "-c", _STARTS_A_NODE], stdout=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parents[2])
+    node = int(starter.stdout.readline())
+    starter.kill()
+    starter.wait()
+    deadline = time.monotonic() + 10
+    while _running(node):
+        assert time.monotonic() < deadline, f"anvil {node} outlived the process that started it"
+        time.sleep(0.1)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (here nobody may reap an orphan)."""
+    try:
+        return "\tZ" not in Path(f"/proc/{pid}/status").read_text().split("\n")[1]
+    except FileNotFoundError:
+        return False
