@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from chain.embedded import _stop_stale_node
-from tests.bot.console import DAY, Chain, Console
+from tests.bot.console import DAY, Chain, Console, open_order
 from tests.bot.test_bundler_url import bundled_by
 from tests.bot.test_console import onboard
 from tests.bot.test_orders import confirmed
@@ -61,7 +61,7 @@ def test_deposit_join_send_lock_propose_and_vote_go_through_alto(coop):
     for who in ("bob", "ana"):
         console.send(**{"from": "admin", "text": f"/deposit {who} 50"})
         assert "Recorded" in confirmed(console, "admin", offer(console, "admin", who))["text"]
-    console.send(**{"from": "admin", "text": "/neworder rice 2.50 10 1 14"})
+    open_order(console, "/neworder rice 2.50 10 1 14")
     console.heard("group", "Order #1 is open")
 
     console.send(**{"from": "bob", "text": "/join 1 2"})

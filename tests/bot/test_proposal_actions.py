@@ -60,7 +60,8 @@ def test_members_see_what_they_vote_for(console: Console, tmp_path):
     console.send(**{"from": "bob", "text": "/propose rate 20 Subir la tasa"})
     console.expect("bob", ES("Sorry, only the co-op's admins can add an action to a proposal. To ask the co-op's "
                              "opinion, send /propose with just the title."))
-    too_long = ES("A title is one line of at most {count} characters, please.", count="120")
+    too_long = Translator("es").tn("A title is one line of at most {count} character, please.",
+                                   "A title is one line of at most {count} characters, please.", 120, count="120")
     console.send(**{"from": "bob", "text": "/propose " + "x" * 121})
     console.expect("bob", too_long)
     console.send(**{"from": "bob", "text": "/propose Pintar el vestíbulo\ny regalar las llaves"})
