@@ -125,7 +125,7 @@ class App:
                              WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei,
                                            crash_at=s.crash_at),
                              bundler=self._bundler, fee_ceiling_reached=self.announcer.fee_ceiling_reached,
-                             may_sign=self.lease.may_sign)
+                             may_sign=self.lease.may_sign, fence=self.lease.fence)
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
