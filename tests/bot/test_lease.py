@@ -18,6 +18,7 @@ from chain.keystore import Keystore
 from chain.outbox import Outbox, Worker, WorkerOptions
 from chain.transactions import NotLeader
 from tests.chain.conftest import anvil, anvil_coop, anvil_deployed, migrated_database  # noqa: F401 (fixtures)
+from tests.chain.test_crash import CHEAP_KDF, MASTER_KEY, node, run_worker  # noqa: F401 (node: a fixture)
 
 TTL = 15.0
 
@@ -100,7 +101,7 @@ async def test_on_sqlite_a_new_process_takes_the_lease_a_killed_one_left_at_once
 async def test_a_leader_paused_past_its_lease_stores_and_sends_nothing_it_signed(shared_url, anvil_coop):
     a, b, a_clock, b_clock = await replicas(shared_url)
     sessions = sessionmaker(a.engine)
-    keystore = Keystore(sessions, "test master key", kdf_params={"n": 2**10, "r": 8, "p": 1})
+    keystore = Keystore(sessions, "test master key", kdf_params=CHEAP_KDF)
     await keystore.open()
     outbox = Outbox(sessions)
     checks = []
@@ -159,3 +160,40 @@ async def test_a_take_waits_for_a_store_under_way_then_finds_it(shared_url):
             assert not await a.fence(session)  # and A stores nothing more
     finally:
         await a.engine.dispose()
+
+
+async def test_the_worker_run_apart_refuses_while_a_replica_leads_then_takes_the_lease(shared_url, node, monkeypatch):
+    _, contracts, _, _, _ = node
+    monkeypatch.setenv("COOP_LEADER_LEASE", "2")
+    replica = LeaderLease(create_engine(shared_url), 2.0)
+    sessions = sessionmaker(replica.engine)
+    keystore = Keystore(sessions, MASTER_KEY, kdf_params=CHEAP_KDF)
+    await keystore.open()
+    await ensure_account(sessions, keystore, contracts, "ana")
+    intent = await Outbox(sessions).submit("register-ana", "ana", "register", {"resident_id": "resident-ana"})
+    assert await replica.take()
+    leading = asyncio.Event()
+
+    async def renewing() -> None:
+        while not leading.is_set():
+            assert await replica.renew()
+            await asyncio.sleep(0.5)
+
+    renewals = asyncio.create_task(renewing())
+    try:
+        refused = await asyncio.to_thread(run_worker, shared_url, node, "--until-idle")
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        assert "another process holds the leader lease" in refused.stderr and "Traceback" not in refused.stderr
+        assert (await Outbox(sessions).get(intent.id)).state == "pending"  # nothing signed beside the replica
+
+        leading.set()
+        await renewals
+        await replica.release()  # the replica stops: the worker leads
+        finished = await asyncio.to_thread(run_worker, shared_url, node, "--until-idle")
+        assert finished.returncode == 0, finished.stderr[-2000:]
+        assert (await Outbox(sessions).get(intent.id)).state == "confirmed"
+        assert await replica.take() and replica.epoch == 3  # the worker took the lease (epoch 2) and freed it
+    finally:
+        leading.set()
+        await asyncio.gather(renewals, return_exceptions=True)
+        await replica.engine.dispose()
