@@ -71,6 +71,7 @@ class App:
         self._stop = asyncio.Event()
         self.lease_lost = asyncio.Event()  # set when another replica took the lead from this one (run exits)
         self.leading = False  # the leader's parts (see lead) run in this process
+        self._on_lead: list[Callable[[], None]] = []  # parts of transports only the leader runs (when_leading)
         self._tasks: list[asyncio.Task] = []
         self._addresses: dict[str, str] = {}  # member_id -> smart account address (see wallet)
         self._http: aiohttp.ClientSession | None = None  # for chain reads in a batch (see batch)
@@ -125,7 +126,7 @@ class App:
                              WorkerOptions(window=0.1, bump_after=s.fee_bump_after, max_fee=s.max_fee_wei,
                                            crash_at=s.crash_at),
                              bundler=self._bundler, fee_ceiling_reached=self.announcer.fee_ceiling_reached,
-                             may_sign=self.lease.may_sign)
+                             may_sign=self.lease.may_sign, fence=self.lease.fence)
         # Contract events into member history; order outcomes are told from there.
         self.indexer = Indexer(self.w3, self.contracts, self.sessions)
         self.indexer.subscribe(self.announcer.history_event)
@@ -167,6 +168,8 @@ class App:
         """The leader's parts: what was left untold, the outbox worker (the one signer), the indexer, the
         sensors and the schedule."""
         self.leading = True
+        for start in self._on_lead:
+            start()
         await self.telling.resend(all_untold=True)  # what a crash or an outage left untold
         await self.announcer.catch_up()  # history recorded but not told before a crash
         await offers.resume_confirmed(self.core.uow)
@@ -176,6 +179,14 @@ class App:
         await self.sensors.start()
         if not self._stop.is_set():  # a replica stopping as it took the lead starts no schedule
             self.scheduler.start()
+
+    def when_leading(self, start: Callable[[], None]) -> None:
+        """Runs `start` now if this replica leads, else once it takes the lead: for what only one replica may do
+        (Telegram's long polling, where replicas would take turns at getUpdates)."""
+        if self.leading:
+            start()
+        else:
+            self._on_lead.append(start)
 
     async def _lost_lease(self) -> None:
         """Another replica leads now: this one must not sign again, so it stops (a supervisor restarts it as a

@@ -93,6 +93,10 @@ def run(command: str, settings: Settings, transports: list[str], telegram_webhoo
             runner = await serve(make_web_app(app, *routes), settings.http_host, settings.http_port)
             print(f"coop {command}: listening on http://{settings.http_host}:{settings.http_port} "
                   f"({', '.join(transports)}; {'leader' if app.leading else 'follower'})", file=sys.stderr, flush=True)
+            if not app.leading and any(name == "telegram" and not transport.webhook for name, transport in started):
+                print(f"coop {command}: Telegram long polling waits for the leader lease (only the leader polls, so "
+                      "replicas do not take turns at getUpdates); set TELEGRAM_WEBHOOK_SECRET for webhook mode, where "
+                      "every replica answers", file=sys.stderr, flush=True)
             await _unless_stopped(app.lease_lost.wait(), stop)
         finally:
             if runner is not None:

@@ -33,8 +33,8 @@ from chain.intents import (BUNDLER_REFUSED, INVALID, MEMBER_KINDS, OPERATOR_KIND
                            reason_of)
 from chain.operations import OPERATION_OVERHEAD, IntentRejected, IntentWaits, OperationBuilder, operation_outcomes
 from chain.roles import RoleKeys
-from chain.transactions import (DEFAULT_MAX_FEE, OPEN_TX, FeeCeilingReached, OperatorTransactions,
-                                TransactionRefused, crash_point)
+from chain.transactions import (DEFAULT_MAX_FEE, OPEN_TX, FeeCeilingReached, Fence, NotLeader, OperatorTransactions,
+                                TransactionRefused, crash_point, fenced)
 from chain.userop import DUMMY_SIGNATURE, UserOperation
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class Worker:
     def __init__(self, w3: Web3, contracts: CoopSystem, outbox: Outbox, signers: Signers, keys: RoleKeys,
                  options: WorkerOptions | None = None, clock: Callable[[], float] = time.monotonic,
                  bundler: BundlerClient | None = None, fee_ceiling_reached: FeeCeilingReached | None = None,
-                 may_sign: Callable[[], Awaitable[bool]] | None = None):
+                 may_sign: Callable[[], Awaitable[bool]] | None = None, fence: Fence | None = None):
         self.w3 = w3
         self.contracts = contracts
         self.outbox = outbox
@@ -155,23 +155,29 @@ class Worker:
         # share one).
         self.senders = {account.address: OperatorTransactions(
             w3, self.sessions, account, self._rpc, self._chain, clock, self.options.bump_after,
-            self.options.confirmations, self.options.crash_at, self.options.max_fee, fee_ceiling_reached)
+            self.options.confirmations, self.options.crash_at, self.options.max_fee, fee_ceiling_reached, fence)
             for account in keys.accounts()}
         # With an external bundler (COOP_BUNDLER_URL) member operations go to it; operator intents
         # remain the role accounts' own transactions.
         self.bundler = bundler
         self._op_sent_at: dict[str, float] = {}  # user operation hash -> when this process (re)sent it
-        # Asked right before each cycle's signing: False while another replica leads (bot/lease.py).
+        # Asked right before each cycle's signing: False while another replica leads (bot/lease.py). That is by
+        # the clock; the fence, in each transaction storing what was signed, is by the lease's row.
         self.may_sign = may_sign
+        self.fence = fence
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Cycles until `stop` is set; a node or database outage is logged and retried."""
+        """Cycles until `stop` is set, or until the fence says another process leads; a node or database outage
+        is logged and retried."""
         await self.outbox.notify(await self._unnotified())
         if self.bundler is not None:
             await self._check_bundler()
         while not stop.is_set():
             try:
                 busy = await self.run_once(wait=True)
+            except NotLeader as e:  # signing is the new leader's now (it sends again what was stored here)
+                log.error("outbox worker stops: %s", e)
+                return
             except Exception as e:  # the node or the database is away: keep everything, try again
                 log.warning("outbox cycle failed, retrying: %s", e)
                 busy = False
@@ -453,6 +459,7 @@ class Worker:
         if not included:
             return failed
         async with self.sessions() as session, session.begin():
+            await fenced(session, self.fence)
             intents = {i.id: i for i in (await session.execute(
                 select(Intent).where(Intent.id.in_([intent_id for intent_id, _, _ in included])))).scalars()}
             for intent_id, op, op_hash in included:
@@ -589,6 +596,7 @@ class Worker:
         new = replace(op, max_fee=max_fee, max_priority_fee=priority)
         new_hash = "0x" + new.sign(self.contracts.entry_point, signer, await self._chain()).hex()
         async with self.sessions() as session, session.begin():
+            await fenced(session, self.fence)
             current = await session.get(Intent, intent.id)
             replaces = [*intent.user_op.get("replaces", []), intent.user_op_hash]
             current.user_op, current.user_op_hash = {**new.to_json(), "replaces": replaces}, new_hash

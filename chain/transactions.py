@@ -9,6 +9,9 @@ our own stored transactions when the node has lost some.
 
 Fees never go above a ceiling (COOP_MAX_FEE_GWEI): a transaction already at it is left to wait for
 fees to fall, and `fee_ceiling_reached` hears of each sender's first one waiting so (the admins are told).
+
+Where several processes may sign (replicas sharing a database), a `Fence` runs inside each transaction that
+stores something signed: it commits only while this process still holds the leader lease.
 """
 import logging
 import os
@@ -19,7 +22,7 @@ from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
@@ -36,6 +39,19 @@ PRIORITY_FEE = 10**9  # wei per gas offered to the block's producer at first
 
 # (the sender's address, the nonce, the fee it waits at in wei per gas)
 FeeCeilingReached = Callable[[str, int, int], Awaitable[None]]
+# Asked inside the transaction that stores what was signed: whether this process still leads, the answer held
+# until that transaction ends (bot/lease.py locks the lease's row), so no other process starts signing between.
+Fence = Callable[[AsyncSession], Awaitable[bool]]
+
+
+class NotLeader(Exception):
+    """The fence refused: another process leads now, so what this one signed was neither stored nor sent."""
+
+
+async def fenced(session: AsyncSession, fence: Fence | None) -> None:
+    """Raises NotLeader, rolling back the caller's transaction, unless this process still leads."""
+    if fence is not None and not await fence(session):
+        raise NotLeader("the leader lease moved to another process: nothing signed here is stored or sent")
 
 
 def replacement_fees(max_fee: int, priority: int, ceiling: int) -> tuple[int, int] | None:
@@ -85,7 +101,8 @@ class OperatorTransactions:
     def __init__(self, w3: Web3, sessions: async_sessionmaker, sender: LocalAccount,
                  run: Callable[..., Awaitable[Any]], chain_id: Callable[[], Awaitable[int]],
                  clock: Callable[[], float], bump_after: float, confirmations: int = 0, crash_at: str | None = None,
-                 max_fee: int = DEFAULT_MAX_FEE, fee_ceiling_reached: FeeCeilingReached | None = None):
+                 max_fee: int = DEFAULT_MAX_FEE, fee_ceiling_reached: FeeCeilingReached | None = None,
+                 fence: Fence | None = None):
         self.w3 = w3
         self.sessions = sessions
         self.sender = sender
@@ -97,6 +114,7 @@ class OperatorTransactions:
         self.crash_at = crash_at
         self.max_fee = max_fee  # the ceiling, wei per gas
         self.fee_ceiling_reached = fee_ceiling_reached
+        self.fence = fence
         self._sent_at: dict[str, float] = {}  # tx hash -> when this process (re)sent it
         self._at_ceiling: set[str] = set()  # tx hashes this process found waiting at the ceiling (logged once)
 
@@ -134,12 +152,13 @@ class OperatorTransactions:
 
     async def store_and_sign(self, to: str, data: bytes, terms: "TxTerms",
                               ops: list[tuple[int, UserOperation | None, bytes | None]], value: int = 0) -> int:
-        """Signs the transaction and stores it with its intents marked submitted, in one commit."""
+        """Signs the transaction and stores it with its intents marked submitted, in one commit (fenced)."""
         payload = {"to": to, "data": "0x" + data.hex(), "value": value, "gas": terms.gas,
                    "chainId": await self._chain_id()}
         nonce = await self._next_nonce(terms.pending_nonce)
         signed = self._sign(payload, nonce, terms.max_fee, terms.priority_fee)
         async with self.sessions() as session, session.begin():
+            await fenced(session, self.fence)
             row = OperatorTransaction(sender=self.sender.address, nonce=nonce, tx_hash=signed[0], raw=signed[1],
                                       payload=payload, max_fee=terms.max_fee, priority_fee=terms.priority_fee)
             session.add(row)
@@ -243,6 +262,7 @@ class OperatorTransactions:
         max_fee, priority = fees
         tx_hash, raw = self._sign(latest.payload, latest.nonce, max_fee, priority)
         async with self.sessions() as session, session.begin():
+            await fenced(session, self.fence)
             replacement = OperatorTransaction(sender=latest.sender, nonce=latest.nonce, tx_hash=tx_hash, raw=raw,
                                               payload=latest.payload, max_fee=max_fee, priority_fee=priority)
             session.add(replacement)
@@ -275,5 +295,5 @@ class OperatorTransactions:
                 intent.state, intent.transaction_id, intent.detail = "pending", None, why
 
 
-__all__ = ["DEFAULT_MAX_FEE", "FeeCeilingReached", "Mined", "OPEN_TX", "OperatorTransactions", "TransactionRefused",
-           "TxTerms", "crash_point", "replacement_fees"]
+__all__ = ["DEFAULT_MAX_FEE", "FeeCeilingReached", "Fence", "Mined", "NotLeader", "OPEN_TX", "OperatorTransactions",
+           "TransactionRefused", "TxTerms", "crash_point", "fenced", "replacement_fees"]

@@ -2,7 +2,8 @@
 
 Settings (docs/settings.md): TELEGRAM_BOT_TOKEN; TELEGRAM_API_BASE (another Bot API server, e.g. a local one in
 tests); TELEGRAM_WEBHOOK_SECRET (set: webhook mode at POST /webhooks/telegram, checked against the
-X-Telegram-Bot-Api-Secret-Token header; unset: long polling); COOP_GROUP_CHAT_ID (announcements).
+X-Telegram-Bot-Api-Secret-Token header; unset: long polling, by the leader of replicas only); COOP_GROUP_CHAT_ID
+(announcements).
 
 Every update is recorded in `SeenUpdate` before it is handled, so a retried webhook or a redelivered update
 is handled once. Every reply goes out through `send`, aiogram's `Bot` methods, with their failures told as
@@ -170,8 +171,13 @@ class TelegramTransport:
         else:
             # getUpdates is refused while a webhook is set
             await self._call(lambda: self.bot.delete_webhook(drop_pending_updates=False))
-            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+            # Replicas on one database would take turns at getUpdates: the leader polls (docs/replicas.md).
+            self.app.when_leading(self._start_polling)
         return self
+
+    def _start_polling(self) -> None:
+        if self._poller is None and not self._stop.is_set():
+            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
 
     async def _reach(self) -> User | None:
         """getMe until the Bot API answers: an outage at start-up (network, 5xx, 429) is waited out with

@@ -1,7 +1,8 @@
 """Two `coop run` replicas on one PostgreSQL database, one anvil node and one Telegram bot in webhook mode:
 an update delivered to both is answered once; intents written by either are signed by the leader only; the
 leader killed with SIGKILL while intents are in flight hands over to the other within the lease, and every
-intent ends confirmed exactly once (the balance on chain says so), its transactions one per nonce.
+intent ends confirmed exactly once (the balance on chain says so), its transactions one per nonce. In Telegram's
+long-polling mode only the leader polls getUpdates.
 
 PostgreSQL as in tests/chain/conftest.py: skipped when unreachable, except under CI=true."""
 import asyncio
@@ -13,7 +14,9 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
+from bot import store
 from bot.app import MANIFEST_FILE
+from bot.lease import LeaderLease
 from bot.transports.telegram import SECRET_HEADER, WEBHOOK_PATH
 from chain import start_anvil
 from chain.db import create_engine
@@ -156,3 +159,42 @@ async def test_two_replicas_answer_once_sign_from_one_and_hand_over_when_the_lea
             if replica is not None:
                 replica.process.kill()
         await api.close()
+
+
+async def test_in_polling_mode_a_follower_does_not_poll_until_it_leads(tmp_path, database, node):
+    _, _, settings = node
+    await asyncio.to_thread(store.migrate, database)
+    leader = LeaderLease(create_engine(database), LEASE)  # a live leader elsewhere, renewing its lease
+    assert await leader.take()
+    stop_renewing = asyncio.Event()
+
+    async def renewing() -> None:
+        while not stop_renewing.is_set():
+            assert await leader.renew()
+            await asyncio.sleep(LEASE / 4)
+
+    renewals = asyncio.create_task(renewing())
+    api = TelegramAPI(token=TELEGRAM["TELEGRAM_BOT_TOKEN"])
+    await api.start()
+    replica = Replica("a", tmp_path, {**TELEGRAM, **settings, "TELEGRAM_API_BASE": api.base,
+                                      "COOP_DATABASE_URL": database, "COOP_ADMINS": f"telegram:{ADMIN_ID}",
+                                      "COOP_LEADER_LEASE": str(LEASE)})
+    try:
+        await replica.wait_for(r"listening on .*; follower\)")
+        await replica.wait_for(r"Telegram long polling waits for the leader lease .* TELEGRAM_WEBHOOK_SECRET")
+        await asyncio.sleep(LEASE)
+        assert "getMe" in [c.method for c in api.calls]
+        assert "getUpdates" not in [c.method for c in api.calls]  # the leader polls, not this replica
+
+        stop_renewing.set()
+        await renewals
+        await leader.release()  # the leader stops: this replica leads, and polls
+        await replica.wait_for(r"leader lease taken", timeout=LEASE * 2)
+        await api.queue(api.message(ADMIN_ID, "/start", username="admin", lang="en"))
+        await api.wait_for("sendMessage", ADMIN_ID, "·", timeout=60)
+    finally:
+        stop_renewing.set()
+        await asyncio.gather(renewals, return_exceptions=True)
+        replica.process.kill()
+        await api.close()
+        await leader.engine.dispose()
