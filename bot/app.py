@@ -5,7 +5,7 @@ the database SQLite there, and the custodial keys' master key a generated file t
 runs in this process; outcomes of members' actions are pushed to them through the channel's sink.
 
 Several processes may share one PostgreSQL database (replicas behind the same webhooks): each handles the
-updates it receives and writes intents, and only the one holding the leader lease (bot/lease.py) runs the
+updates it receives and writes intents, and only the one holding the leader lease (chain/lease.py) runs the
 worker, the indexer, the sensors and the schedule (`lead`).
 """
 import asyncio
@@ -20,7 +20,8 @@ from web3 import HTTPProvider, Web3
 from bot import store
 from bot.announce import Announcer, AnnouncerDeps
 from bot.keeper import Keeper, KeeperDeps
-from bot.lease import LeaderLease, migrating_alone
+from bot.lease import migrating_alone
+from chain.lease import LeaderLease
 from bot.notify import Limits, Notifier
 from bot.prune import PRUNE_EVERY, prune
 from bot.scheduler import Scheduler

@@ -1,12 +1,10 @@
-"""The leader lease between `coop run` replicas (chain/lease.py, where the outbox worker run apart takes it too),
-and one replica migrating at a time."""
+"""One replica migrating at a time (the leader lease itself is chain/lease.py: the outbox worker run apart takes it
+too)."""
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-from chain.lease import LEADER, LeaderLease
 
 MIGRATIONS_LOCK = 0x636F6F70  # "coop": PostgreSQL advisory lock key while a replica migrates
 
@@ -27,4 +25,4 @@ async def migrating_alone(engine: AsyncEngine) -> AsyncIterator[None]:
             await connection.commit()
 
 
-__all__ = ["LEADER", "LeaderLease", "migrating_alone"]
+__all__ = ["migrating_alone"]

@@ -40,7 +40,7 @@ class Scheduler:
         return run
 
     def start(self) -> None:
-        # Jobs are registered at start-up and first run now: a replica that leads only later (bot/lease.py) would
+        # Jobs are registered at start-up and first run now: a replica that leads only later (chain/lease.py) would
         # otherwise find every first run missed, and skipped.
         now = datetime.now(self._zone)
         for job in self._scheduler.get_jobs():

@@ -61,7 +61,7 @@ class Settings:
     max_fee_gwei: Decimal = Decimal(100)  # the most each account pays per gas: stuck transactions not bumped past it
     fee_bump_after: float = 30.0  # seconds a sent transaction may wait unmined before its fee is raised
     confirm_ttl: float = 900.0  # seconds an offer's confirm button works
-    leader_lease: float = 15.0  # seconds a replica that stopped renewing the leader lease keeps it (bot/lease.py)
+    leader_lease: float = 15.0  # seconds a replica that stopped renewing the leader lease keeps it (chain/lease.py)
     whatsapp_number: str | None = None  # the business number's digits, for click-to-chat invite links
     crash_at: str | None = None  # COOP_TEST_CRASH_AT, tests only: SIGKILL at a named stage (chain.transactions)
     # Governance timing (seconds) for a deployment this process makes: the embedded chain's first start,

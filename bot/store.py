@@ -163,7 +163,7 @@ class OutgoingMessage(BotBase):
 
 
 class Lease(BotBase):
-    """A lease one replica holds at a time (bot/lease.py): `epoch` grows with each new holder, `version` with
+    """A lease one replica holds at a time (chain/lease.py): `epoch` grows with each new holder, `version` with
     each write, so a holder that stops renewing is seen standing still."""
 
     __tablename__ = "bot_leases"

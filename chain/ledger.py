@@ -6,7 +6,7 @@ decimals and the structs' layouts (taken by field name from the ABI) are known h
 """
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache, lru_cache
 from typing import Any

@@ -13,7 +13,7 @@ States: pending -> submitted -> confirmed | failed (with a reason code, see chai
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -161,7 +161,7 @@ class Worker:
         # remain the role accounts' own transactions.
         self.bundler = bundler
         self._op_sent_at: dict[str, float] = {}  # user operation hash -> when this process (re)sent it
-        # Asked right before each cycle's signing: False while another replica leads (bot/lease.py). That is by
+        # Asked right before each cycle's signing: False while another replica leads (chain/lease.py). That is by
         # the clock; the fence, in each transaction storing what was signed, is by the lease's row.
         self.may_sign = may_sign
         self.fence = fence
@@ -229,11 +229,14 @@ class Worker:
 
     # ---- reading the database ----
 
-    async def _pending(self, limit: int) -> list[Intent]:
+    async def _pending(self, limit: int, kinds: Iterable[str] | None = None) -> list[Intent]:
+        """The oldest pending intents (of `kinds` only, when given: older member intents waiting for an operator's
+        top-up must not crowd the top-up out)."""
+        query = select(Intent).where(Intent.state == "pending")
+        if kinds is not None:
+            query = query.where(Intent.kind.in_(list(kinds)))
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(Intent).where(Intent.state == "pending").order_by(Intent.id).limit(limit))
-            return list(rows.scalars())
+            return list((await session.execute(query.order_by(Intent.id).limit(limit))).scalars())
 
     async def _open_intents(self) -> int:
         async with self.sessions() as session:
@@ -249,7 +252,7 @@ class Worker:
 
     async def _send_pending(self) -> bool:
         member = await self._ready_member_intents()
-        operator = [i for i in await self._pending(limit=self.options.max_ops) if i.kind in OPERATOR_KINDS]
+        operator = await self._pending(limit=self.options.max_ops, kinds=OPERATOR_KINDS)
         after = [i for i in operator if OPERATOR_KINDS[i.kind].after_member]
         waiting = await self._members_busy(after)
         failed = await self._fail_after_failed([i for i in after if i.id not in waiting])
@@ -257,17 +260,23 @@ class Worker:
         if not member and not operator:
             await self.outbox.notify(failed)
             return bool(failed)
+        sent = False
         try:
             if member:
-                failed += await self._send_bundle(member)
+                try:
+                    failed += await self._send_bundle(member)
+                    sent = True
+                except ConnectionError as e:  # the bundler away, fees too high: the operator's own calls still go
+                    log.warning("member operations wait: %s", e)
             for intent in operator:
                 try:
                     failed += await self._send_operator_call(intent)
+                    sent = True
                 except ConnectionError as e:  # this one could not be estimated now: the others still go
                     log.warning("operator intent %s waits: %s", intent.id, e)
         finally:
             await self.outbox.notify(failed)
-        return True
+        return sent or bool(failed)  # nothing went: the run loop waits its poll before trying again
 
     async def _members_busy(self, intents: list[Intent]) -> set[int]:
         """Of these operator intents, those whose member still has an earlier member intent pending or submitted
@@ -490,14 +499,14 @@ class Worker:
     async def _deposit_short(self, intent: Intent, op: UserOperation, margin: int = 1) -> bool:
         """Whether `op`'s account's EntryPoint deposit holds less than `margin` times what the operation may
         cost (its gas limits at its fee). If so the gas payer's top-up intent is written (once per deposit seen:
-        its key names it), to DEPOSIT_OPERATIONS such costs, and the member's intent waits for it
+        its key names it), to DEPOSIT_OPERATIONS such costs (the margin's more, if larger), and the member's intent waits for it
         (_ready_member_intents). IntentRejected if that top-up failed: nobody pays for the operation."""
-        cost = (op.verification_gas + op.call_gas + op.pre_verification_gas) * op.max_fee * margin
+        cost = (op.verification_gas + op.call_gas + op.pre_verification_gas) * op.max_fee
         deposit = await self._rpc(self.contracts.entry_point.functions.balanceOf(op.sender).call)
-        if deposit >= cost:
+        if deposit >= cost * margin:
             return False
         top_up = await self.outbox.submit(f"top-up:{intent.id}:{deposit}", intent.member_id, "top_up",
-                                          {"amount": str(cost * DEPOSIT_OPERATIONS - deposit)})
+                                          {"amount": str(cost * max(DEPOSIT_OPERATIONS, margin) - deposit)})
         if top_up.state == "failed":
             raise IntentRejected(REJECTED, f"the top-up of {op.sender}'s deposit failed: {top_up.detail}")
         return True

@@ -40,7 +40,7 @@ PRIORITY_FEE = 10**9  # wei per gas offered to the block's producer at first
 # (the sender's address, the nonce, the fee it waits at in wei per gas)
 FeeCeilingReached = Callable[[str, int, int], Awaitable[None]]
 # Asked inside the transaction that stores what was signed: whether this process still leads, the answer held
-# until that transaction ends (bot/lease.py locks the lease's row), so no other process starts signing between.
+# until that transaction ends (chain/lease.py locks the lease's row), so no other process starts signing between.
 Fence = Callable[[AsyncSession], Awaitable[bool]]
 
 

@@ -116,7 +116,7 @@ async def answer(uow: UnitOfWork, clock: Clock, ttl: float, token: str, member: 
         if expired:
             return Answer.EXPIRED
         code = action.params.get("confirm_with")
-        if confirmed and action.state == "offered" and code and (typed or "").strip().lower() != code:
+        if confirmed and action.state == "offered" and code and _typed(typed or "") != code:
             return Answer.MISTYPED  # the offer stays open: typing the right characters still confirms it
         # An admin's offer (a deposit, a certification: older offers carry only for_member_id) needs an admin now.
         if confirmed and (action.params.get("by_admin") or "for_member_id" in action.params) and not is_admin:
@@ -142,18 +142,27 @@ async def answer(uow: UnitOfWork, clock: Clock, ttl: float, token: str, member: 
 
 async def typed(uow: UnitOfWork, clock: Clock, ttl: float, member: int, text: str, is_admin: bool) -> Answer | None:
     """`text`, typed by `member` (their row id), answers their newest offer waiting for typed characters: it
-    confirms the offer when it is those characters, else MISTYPED (the offer stays open). None when no such offer
-    is open and `text` is not its characters either (after it expired they say EXPIRED): read it as usual."""
+    confirms the offer when it is those characters ("0x" before them or not, any case), else MISTYPED (the offer
+    stays open). None when no such offer is open and `text` is not its characters either (after it expired they
+    say EXPIRED): read it as usual."""
     async with uow.read() as session:
         waiting = next((action for action in (await session.execute(select(PendingAction).where(
             PendingAction.member == member, PendingAction.state == "offered")
-            .order_by(PendingAction.created_at.desc()))).scalars() if action.params.get("confirm_with")), None)
+            .order_by(PendingAction.created_at.desc()).limit(_RECENT))).scalars()
+            if action.params.get("confirm_with")), None)
     if waiting is None:
         return None
     is_open = utc(clock) - waiting.created_at <= timedelta(seconds=ttl)
-    if not is_open and text.strip().lower() != waiting.params["confirm_with"]:
+    if not is_open and _typed(text) != waiting.params["confirm_with"]:
         return None
     return await answer(uow, clock, ttl, waiting.token, member, True, is_admin, typed=text)
+
+
+_RECENT = 20  # a member's newest offers looked at for one waiting for typed characters
+
+
+def _typed(text: str) -> str:
+    return text.strip().lower().removeprefix("0x")
 
 
 async def _write_intent(session: AsyncSession, action: PendingAction) -> None:

@@ -7,7 +7,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.identity import identity_key
-from chain.ledger import FOOD_USD
 from core import admin as use
 from core.metrics import ACTIVE_DAYS, pilot_metrics
 from core.results import Refused
@@ -46,8 +45,6 @@ async def invite(ctx: Context, args: list[str]) -> list[Reply]:
         heading = ctx.tn("Invite (it works once, for two weeks). The new member sends /start CODE:",
                          "Invites (each works once, for two weeks). Each new member sends /start CODE:", count)
     return [ctx.reply("\n\n".join([heading, *blocks]))]
-
-
 
 
 async def deposit(ctx: Context, args: list[str]) -> list[Reply]:

@@ -1,7 +1,7 @@
 """Confirmations in the chat: an offer's plain summary with exactly two buttons, confirm first and cancel
 second, and what pressing one did (core/offers.py decides it: the first answer wins, once). An irreversible
 hand-over is confirmed by typing characters the summary asks for instead: its summary has only a cancel button,
-and the member's next message of a few hex characters answers it (`typed`)."""
+and the member's next message of four hex characters answers it (`typed`)."""
 import re
 
 from core import offers
@@ -29,7 +29,7 @@ def on_its_way(ctx: Context, food_usd: int = 0, gro: int = 0) -> str:
     return ""
 
 
-_HEX_TYPED = re.compile(r"(0x)?[0-9a-fA-F]{3,8}")  # what a member types for an address's end, mistakes included
+_HEX_TYPED = re.compile(r"(0x)?[0-9a-fA-F]{4}")  # an address's last four, as a member may type them
 
 
 def typed_offer(ctx: Context, token: str, summary: str) -> list[Reply]:
@@ -46,9 +46,9 @@ async def answer(ctx: Context, token: str, confirmed: bool) -> list[Reply]:
 
 
 async def typed(ctx: Context, text: str) -> list[Reply] | None:
-    """A member's message of a few hex characters (an address's last four, or a near miss), when an offer of theirs
-    waits for typed characters: what it did. None when none waits, or the message could not be such characters
-    ("balance", a sentence): the message is read as usual."""
+    """A member's message of four hex characters ("0x" before them or not), when an offer of theirs waits for typed
+    characters: what it did. None when none waits, or the message could not be such characters ("balance", "100",
+    a sentence): the message is read as usual."""
     if ctx.member is None or not _HEX_TYPED.fullmatch(text.strip()):
         return None
     core = ctx.services.core

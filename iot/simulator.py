@@ -232,14 +232,15 @@ def simulate(url: str, *, site: str = "hq", devices: int = 3, rate: float = 1.0,
     link = Link(url, boards, log, follow)
     last = f" … coop/{site}/sim-{devices - 1}/telemetry" if devices > 1 else ""
     log(f"simulate: publishing to {link.shown} on coop/{site}/sim-0/telemetry{last} (and each board's /status)")
-    deadline = time.monotonic() + CONNECT_WAIT
-    for board in boards:
-        board.connected.wait(max(0.0, deadline - time.monotonic()))
-    started, published, done = clock(), Published(), set()
-    local = time.localtime(started)
-    hour0 = local.tm_hour + local.tm_min / 60 + local.tm_sec / 3600
-    tick = 0
-    try:
+    published, done = Published(), set()
+    try:  # Ctrl-C while the boards connect stops them too
+        deadline = time.monotonic() + CONNECT_WAIT
+        for board in boards:
+            board.connected.wait(max(0.0, deadline - time.monotonic()))
+        started = clock()
+        local = time.localtime(started)
+        hour0 = local.tm_hour + local.tm_min / 60 + local.tm_sec / 3600
+        tick = 0
         while (elapsed := clock() - started) < duration:
             link.check(time.monotonic())
             hour = (hour0 + elapsed * speed / 3600) % 24

@@ -25,7 +25,7 @@ async def healthz(request: web.Request) -> web.Response:
         status["block"] = await asyncio.wait_for(app.read(lambda: app.w3.eth.block_number), 5)
     except Exception as e:  # noqa: BLE001
         status["chain"] = f"down: {type(e).__name__}"
-    status["role"] = "leader" if app.leading else "follower"  # of replicas on one database (bot/lease.py)
+    status["role"] = "leader" if app.leading else "follower"  # of replicas on one database (chain/lease.py)
     healthy = status["database"] == "ok" and status["chain"] == "ok"
     return web.json_response(status, status=200 if healthy else 503)
 

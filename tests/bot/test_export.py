@@ -49,7 +49,7 @@ def test_export_refuses_the_co_ops_addresses_and_is_confirmed_by_typing(console,
     wallet = Account.create().address
     console.send(**{"from": "ana", "text": f"/export {wallet}"})
     offer = console.expect("ana", "Para confirmar, escribe los últimos 4 caracteres de esa dirección")
-    console.send(**{"from": "ana", "text": "0x" + wallet[-4:]})
+    console.send(**{"from": "ana", "text": "0x" + ("0000" if wallet[-4:] != "0000" else "1111")})
     console.expect("ana", "Esos no son los últimos caracteres de la dirección, así que no se hizo nada.")
     console.send(**{"from": "ana", "press": button(offer, 0)})
     console.expect("ana", "Cancelado.")

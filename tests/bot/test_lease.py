@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import store
-from bot.lease import LeaderLease
+from chain.lease import LeaderLease
 from chain import db as chain_db
 from chain.accounts import ensure_account
 from chain.db import Intent, OperatorTransaction, create_engine, sessionmaker

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from bot import store
 from bot.app import MANIFEST_FILE
-from bot.lease import LeaderLease
+from chain.lease import LeaderLease
 from bot.transports.telegram import SECRET_HEADER, WEBHOOK_PATH
 from chain import start_anvil
 from chain.db import create_engine

@@ -1,4 +1,4 @@
-"""leases: which of several `coop run` replicas on one database is the leader (bot/lease.py)
+"""leases: which of several `coop run` replicas on one database is the leader (chain/lease.py)
 
 Revision ID: 0006
 Revises: 0005
