@@ -83,6 +83,7 @@ class Context:
     member: Member | None
     lang: str
     as_admin: bool = False  # handling an admin command: its offers are re-checked when confirmed
+    listed_admin: bool | None = None  # bot_admins lists the sender, as read with their member (None: not read)
 
     @property
     def translator(self) -> Translator:
@@ -103,6 +104,8 @@ class Context:
         to an admin's number on another channel is someone else)."""
         if identity_key(self.inbound.channel, self.inbound.user) in self.services.admins:
             return True
+        if self.listed_admin is not None:
+            return self.listed_admin
         async with self.services.sessions() as session:
             return await session.get(Admin, (self.inbound.channel, self.inbound.user)) is not None
 

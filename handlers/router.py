@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bot.logsafe import who
-from bot.store import Member
+from bot.store import Admin, Member
 from chain.db import utcnow
 from handlers import (admin, alerts, claims, confirm, custody, escrow, explain, feedback, governance, history,
                       onboarding, orders, phrases, readings, wallet)
@@ -65,7 +65,8 @@ PUBLIC_IN_GROUP = ("help", "proposals", "readings", "explain")
 
 class _MemberReads:
     """Reads the sender's member for every message, fresh (a language change or a new member shows at once),
-    with the member holding the sender's alias (when someone else does, the name has changed hands).
+    with the member holding the sender's alias (when someone else does, the name has changed hands) and whether
+    the sender is an admin added in the database.
     The reads asked for while one query is under way go together in the next: a query's round trip through
     the database driver costs more than the rest of a /help, and messages come in bursts."""
 
@@ -74,8 +75,8 @@ class _MemberReads:
         self._asked: list[tuple[str, str, str | None, asyncio.Future]] = []
         self._reading: asyncio.Task | None = None
 
-    async def get(self, channel: str, handle: str, alias: str | None) -> tuple[Member | None, Member | None]:
-        """(the sender's member, the member who holds `alias` on the channel)"""
+    async def get(self, channel: str, handle: str, alias: str | None) -> tuple[Member | None, Member | None, bool]:
+        """(the sender's member, the member who holds `alias` on the channel, whether bot_admins lists the sender)"""
         future = asyncio.get_running_loop().create_future()
         self._asked.append((channel, handle, alias, future))
         if self._reading is None:
@@ -88,8 +89,8 @@ class _MemberReads:
             while self._asked:
                 asked, self._asked = self._asked, []
                 try:
-                    by_handle, by_alias = await self._members({c for c, _, _, _ in asked}, {h for _, h, _, _ in asked},
-                                                              {a for _, _, a, _ in asked if a})
+                    by_handle, by_alias, admins = await self._members(
+                        {c for c, _, _, _ in asked}, {h for _, h, _, _ in asked}, {a for _, _, a, _ in asked if a})
                 except Exception as e:
                     for *_, future in asked:
                         if not future.done():
@@ -97,19 +98,22 @@ class _MemberReads:
                     continue
                 for channel, handle, alias, future in asked:
                     if not future.done():  # done: its message's task was cancelled meanwhile
-                        future.set_result((by_handle.get((channel, handle)), by_alias.get((channel, alias))))
+                        future.set_result((by_handle.get((channel, handle)), by_alias.get((channel, alias)),
+                                           (channel, handle) in admins))
         finally:
             for *_, future in asked + self._asked:  # cancelled itself (shutting down): nobody waits forever
                 future.cancel()
             self._asked, self._reading = [], None
 
     async def _members(self, channels: set[str], handles: set[str], aliases: set[str]
-                       ) -> tuple[dict[tuple[str, str], Member], dict[tuple[str, str], Member]]:
+                       ) -> tuple[dict[tuple[str, str], Member], dict[tuple[str, str], Member], set[tuple[str, str]]]:
         async with self.sessions() as session:
             rows = list((await session.execute(select(Member).where(
                 Member.channel.in_(channels), or_(Member.handle.in_(handles), Member.alias.in_(aliases))))).scalars())
+            admins = set((await session.execute(select(Admin.channel, Admin.handle).where(
+                Admin.channel.in_(channels), Admin.handle.in_(handles)))).tuples())
         return ({(m.channel, m.handle): m for m in rows},
-                {(m.channel, m.alias): m for m in rows if m.alias is not None})
+                {(m.channel, m.alias): m for m in rows if m.alias is not None}, admins)
 
 
 async def _keep_alias(services: Services, inbound: Inbound, member: Member | None) -> None:
@@ -139,7 +143,7 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
     reads = _member_reads.get(services)
     if reads is None:
         reads = _member_reads[services] = _MemberReads(services.sessions)
-    member, holder = await reads.get(inbound.channel, inbound.user, inbound.alias)
+    member, holder, listed_admin = await reads.get(inbound.channel, inbound.user, inbound.alias)
     if (member is not None and member.alias != inbound.alias) or (holder is not None and holder is not member):
         await _keep_alias(services, inbound, member)
     if member is not None and (member.blocked or member.last_seen_at is None
@@ -151,7 +155,7 @@ async def handle(services: Services, inbound: Inbound) -> list[Reply]:
         if member.blocked:
             services.unblocked(member.channel, member.handle)
     ctx = Context(services, inbound, member, (member.lang if member and member.lang else
-                                               match_language(inbound.lang_hint)))
+                                               match_language(inbound.lang_hint)), listed_admin=listed_admin)
     try:
         if member is None and inbound.chat == "private" and not _is_start(inbound) and await ctx.is_admin():
             return await _admin_first_contact(ctx)
@@ -204,12 +208,14 @@ async def _group_sentence(ctx: Context) -> list[Reply]:
     if phrases.command_of(understanding) in PUBLIC_IN_GROUP or understanding.intent is None \
             and not understanding.choices:
         return await phrases.answer(ctx, understanding, _run)
-    return await _in_private(Context(ctx.services, replace(ctx.inbound, text=said), ctx.member, ctx.lang))
+    return await _in_private(Context(ctx.services, replace(ctx.inbound, text=said), ctx.member, ctx.lang,
+                                     listed_admin=ctx.listed_admin))
 
 
 async def _in_private(ctx: Context) -> list[Reply]:
     """Answers a group message in the sender's private chat; the group hears only where the answer went."""
-    private = Context(ctx.services, replace(ctx.inbound, chat="private"), ctx.member, ctx.lang)
+    private = Context(ctx.services, replace(ctx.inbound, chat="private"), ctx.member, ctx.lang,
+                      listed_admin=ctx.listed_admin)
     replies = await (_press(private, ctx.inbound.press) if ctx.inbound.press is not None
                      else _text(private, (ctx.inbound.text or "").strip()))
     if any(reply.to == ctx.inbound.user for reply in replies):
